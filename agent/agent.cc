@@ -1,0 +1,146 @@
+#include "vitals/agent.h"
+
+#include <exception>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "agent/agent_core.h"
+#include "vitals/version.h"
+
+namespace vitals {
+namespace internal {
+
+AgentCore::AgentCore(Options options) : options_(std::move(options)) {
+  if (options_.read_environment) init_status_ = ApplyEnvironment(options_);
+  if (init_status_.ok()) init_status_ = ValidateOptions(options_);
+  if (!init_status_.ok()) {
+    // Record with what the code asked for, minus what is invalid, so the host keeps working.
+    Options fallback;
+    fallback.log_sink = options_.log_sink;
+    fallback.clock = options_.clock;
+    if (ValidateOptions(options_).ok()) fallback = options_;
+    options_ = std::move(fallback);
+  }
+  clock_ = options_.clock != nullptr ? options_.clock
+           : options_.fast_clock     ? &Clock::Default()
+                                     : &Clock::Steady();
+  log_ = std::make_unique<RateLimitedLog>(options_.log_sink, &Clock::Steady(),
+                                          options_.log_lines_per_second, options_.log_burst);
+  registry_ = std::make_unique<Registry>(static_cast<size_t>(options_.series_limit));
+  auto requests = RequestMetrics::Create(*registry_, options_, clock_, log_.get());
+  if (requests.ok()) {
+    requests_ = std::move(*requests);
+  } else {
+    // Only reachable if the process has no metric cells left; keep a working agent anyway.
+    if (init_status_.ok()) init_status_ = requests.status();
+    Options defaults;
+    requests_ = std::move(*RequestMetrics::Create(*registry_, defaults, clock_, log_.get()));
+  }
+  auto build_info = registry_->GetOrCreate(
+      "vitals_build_info", "Always 1; the version of the vitals agent serving these metrics.",
+      MetricType::kGauge, {"version"}, {});
+  if (build_info.ok()) {
+    const absl::string_view version = kVersion;
+    Family::SetGauge((*build_info)->Find(absl::MakeConstSpan(&version, 1)), 1.0);
+  }
+  prometheus_ = std::make_unique<exporters::PrometheusExporter>(*registry_, log_.get(),
+                                                                &Clock::Steady());
+}
+
+AgentCore::~AgentCore() { Stop(); }
+
+absl::Status AgentCore::Start() {
+  if (!init_status_.ok()) return init_status_;
+  absl::MutexLock lock(&mu_);
+  if (started_) return absl::FailedPreconditionError("the agent is already started");
+  absl::Status s = prometheus_->Serve(options_);
+  if (!s.ok()) return s;
+  started_ = true;
+  return absl::OkStatus();
+}
+
+void AgentCore::Stop() {
+  absl::MutexLock lock(&mu_);
+  if (!started_) return;
+  prometheus_->StopServing();
+  started_ = false;
+}
+
+}  // namespace internal
+
+Agent::Agent(Options options) : core_(std::make_unique<internal::AgentCore>(std::move(options))) {}
+
+Agent::~Agent() { Stop(); }
+
+absl::Status Agent::Start() {
+  try {
+    return core_->Start();
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("vitals agent failed to start: ", e.what()));
+  } catch (...) {
+    return absl::InternalError("vitals agent failed to start");
+  }
+}
+
+void Agent::Stop() { core_->Stop(); }
+
+int Agent::port() const { return core_->prometheus().port(); }
+
+const Options& Agent::options() const { return core_->options(); }
+
+RouteHandle Agent::Route(absl::string_view method, absl::string_view route) {
+  return RouteHandle(&core_->requests(), core_->requests().FindRoute(method, route));
+}
+
+void Agent::Record(absl::string_view method, absl::string_view route, int status,
+                   absl::Duration duration) {
+  internal::RequestMetrics& r = core_->requests();
+  r.Record(r.FindRoute(method, route), status, absl::ToInt64Nanoseconds(duration));
+}
+
+namespace {
+
+template <typename FamilyHandle>
+absl::StatusOr<FamilyHandle> Wrap(absl::StatusOr<internal::Family*> family) {
+  if (!family.ok()) return family.status();
+  return internal::Family::MakeHandle<FamilyHandle>(*family);
+}
+
+}  // namespace
+
+absl::StatusOr<CounterFamily> Agent::AddCounter(absl::string_view name, absl::string_view help,
+                                                std::vector<std::string> label_names) {
+  return Wrap<CounterFamily>(core_->registry().GetOrCreate(
+      name, help, internal::MetricType::kCounter, std::move(label_names), {}));
+}
+
+absl::StatusOr<GaugeFamily> Agent::AddGauge(absl::string_view name, absl::string_view help,
+                                            std::vector<std::string> label_names) {
+  return Wrap<GaugeFamily>(core_->registry().GetOrCreate(
+      name, help, internal::MetricType::kGauge, std::move(label_names), {}));
+}
+
+absl::StatusOr<HistogramFamily> Agent::AddHistogram(absl::string_view name,
+                                                    absl::string_view help,
+                                                    std::vector<double> buckets,
+                                                    std::vector<std::string> label_names) {
+  return Wrap<HistogramFamily>(core_->registry().GetOrCreate(
+      name, help, internal::MetricType::kHistogram, std::move(label_names), std::move(buckets)));
+}
+
+absl::Status Agent::RegisterCollectable(
+    const std::weak_ptr<prometheus::Collectable>& collectable) {
+  if (collectable.expired()) {
+    return absl::InvalidArgumentError("RegisterCollectable: the collectable is already destroyed");
+  }
+  core_->registry().AddCollectable(collectable);
+  return absl::OkStatus();
+}
+
+std::string Agent::RenderText() {
+  std::string out;
+  core_->prometheus().Render(out);
+  return out;
+}
+
+}  // namespace vitals

@@ -1,0 +1,52 @@
+// agent/agent_core.h: what an Agent is made of. Not API.
+//
+// Construction order is destruction order reversed, and it matters (see pitfalls): the HTTP
+// server (a reader) stops first, then request metrics and families (cells) go, then the log.
+
+#ifndef VITALS_AGENT_AGENT_CORE_H_
+#define VITALS_AGENT_AGENT_CORE_H_
+
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "agent/rate_limited_log.h"
+#include "agent/registry.h"
+#include "agent/request_metrics.h"
+#include "exporters/prometheus_exporter.h"
+#include "vitals/options.h"
+
+namespace vitals {
+namespace internal {
+
+class AgentCore {
+ public:
+  explicit AgentCore(Options options);
+  ~AgentCore();
+
+  absl::Status Start();
+  void Stop();
+
+  const Options& options() const { return options_; }
+  Registry& registry() { return *registry_; }
+  RequestMetrics& requests() { return *requests_; }
+  RateLimitedLog& log() { return *log_; }
+  exporters::PrometheusExporter& prometheus() { return *prometheus_; }
+  const Clock& clock() const { return *clock_; }
+
+ private:
+  Options options_;
+  absl::Status init_status_;  // a bad environment variable or option, reported by Start()
+  const Clock* clock_;
+  std::unique_ptr<RateLimitedLog> log_;
+  std::unique_ptr<Registry> registry_;
+  std::unique_ptr<RequestMetrics> requests_;
+  std::unique_ptr<exporters::PrometheusExporter> prometheus_;
+  absl::Mutex mu_;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace internal
+}  // namespace vitals
+
+#endif  // VITALS_AGENT_AGENT_CORE_H_

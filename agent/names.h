@@ -1,0 +1,31 @@
+// agent/names.h: validation of metric and label names.
+
+#ifndef VITALS_AGENT_NAMES_H_
+#define VITALS_AGENT_NAMES_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace vitals {
+namespace internal {
+
+// [a-zA-Z_:][a-zA-Z0-9_:]*
+bool IsValidMetricName(absl::string_view name);
+
+// [a-zA-Z_][a-zA-Z0-9_]*, not starting with "__" (reserved by Prometheus).
+bool IsValidLabelName(absl::string_view name);
+
+// OK, or InvalidArgument naming `metric` and the first bad label name: invalid syntax, a
+// duplicate, or one of the reserved `le` / `quantile`.
+absl::Status ValidateLabelNames(absl::string_view metric, const std::vector<std::string>& names);
+
+// OK, or InvalidArgument naming the bad metric name.
+absl::Status ValidateMetricName(absl::string_view name);
+
+}  // namespace internal
+}  // namespace vitals
+
+#endif  // VITALS_AGENT_NAMES_H_

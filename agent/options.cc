@@ -1,0 +1,173 @@
+#include "vitals/options.h"
+
+#include <cstdlib>
+#include <string>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "agent/listen_address.h"
+#include "agent/registry.h"
+
+namespace vitals {
+
+std::vector<double> DefaultRequestDurationBuckets() {
+  return {0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10};
+}
+
+namespace {
+
+absl::Status BadVariable(absl::string_view name, absl::string_view value, absl::string_view why) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(name, "=\"", value.substr(0, 200), "\": ", why));
+}
+
+absl::Status ParseBool(absl::string_view name, absl::string_view value, bool* out) {
+  std::string v = absl::AsciiStrToLower(absl::StripAsciiWhitespace(value));
+  if (v == "1" || v == "true" || v == "yes" || v == "on") {
+    *out = true;
+  } else if (v == "0" || v == "false" || v == "no" || v == "off") {
+    *out = false;
+  } else {
+    return BadVariable(name, value, "want true or false");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseInt(absl::string_view name, absl::string_view value, int lo, int hi, int* out) {
+  int v;
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(value), &v) || v < lo || v > hi) {
+    return BadVariable(name, value, absl::StrCat("want a whole number from ", lo, " to ", hi));
+  }
+  *out = v;
+  return absl::OkStatus();
+}
+
+absl::Status ParseDouble(absl::string_view name, absl::string_view value, double* out) {
+  double v;
+  if (!absl::SimpleAtod(absl::StripAsciiWhitespace(value), &v) || !(v > 0) || v > 1e9) {
+    return BadVariable(name, value, "want a positive number");
+  }
+  *out = v;
+  return absl::OkStatus();
+}
+
+// "250ms", "1.5s", "2m", or a plain number of seconds.
+absl::Status ParseDurationValue(absl::string_view name, absl::string_view value,
+                                absl::Duration* out) {
+  absl::string_view v = absl::StripAsciiWhitespace(value);
+  absl::Duration d;
+  double seconds;
+  if (absl::SimpleAtod(v, &seconds)) {
+    d = absl::Seconds(seconds);
+  } else if (!absl::ParseDuration(std::string(v), &d)) {
+    return BadVariable(name, value, "want a duration such as 500ms, 1s or 2.5s");
+  }
+  if (d < absl::ZeroDuration() || d == absl::InfiniteDuration()) {
+    return BadVariable(name, value, "want a finite duration >= 0");
+  }
+  *out = d;
+  return absl::OkStatus();
+}
+
+absl::Status ParseBuckets(absl::string_view name, absl::string_view value,
+                          std::vector<double>* out) {
+  std::vector<double> buckets;
+  for (absl::string_view part : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
+    double b;
+    if (!absl::SimpleAtod(absl::StripAsciiWhitespace(part), &b)) {
+      return BadVariable(name, value, absl::StrCat("\"", part, "\" is not a number"));
+    }
+    buckets.push_back(b);
+  }
+  if (absl::Status s = internal::ValidateBuckets(name, buckets); !s.ok()) {
+    return BadVariable(name, value, s.message());
+  }
+  *out = std::move(buckets);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ApplyEnvironment(Options& options, const EnvLookup& lookup) {
+  auto get = [&](const char* name) -> const char* {
+    return lookup ? lookup(name) : std::getenv(name);
+  };
+  Options next = options;
+  absl::Status status;
+  auto apply = [&](const char* name, auto&& parse) {
+    if (!status.ok()) return;
+    const char* v = get(name);
+    if (v != nullptr) status = parse(name, absl::string_view(v));
+  };
+  apply("VITALS_LISTEN", [&](absl::string_view, absl::string_view v) {
+    next.listen = std::string(absl::StripAsciiWhitespace(v));
+    return absl::OkStatus();
+  });
+  apply("VITALS_HTTP_THREADS", [&](absl::string_view n, absl::string_view v) {
+    return ParseInt(n, v, 1, 64, &next.http_threads);
+  });
+  apply("VITALS_HTTP_REQUEST_TIMEOUT", [&](absl::string_view n, absl::string_view v) {
+    return ParseDurationValue(n, v, &next.http_request_timeout);
+  });
+  apply("VITALS_GZIP",
+        [&](absl::string_view n, absl::string_view v) { return ParseBool(n, v, &next.gzip); });
+  apply("VITALS_REQUEST_DURATION_BUCKETS", [&](absl::string_view n, absl::string_view v) {
+    return ParseBuckets(n, v, &next.request_duration_buckets);
+  });
+  apply("VITALS_SLOW_REQUEST_THRESHOLD", [&](absl::string_view n, absl::string_view v) {
+    return ParseDurationValue(n, v, &next.slow_request_threshold);
+  });
+  apply("VITALS_SERIES_LIMIT", [&](absl::string_view n, absl::string_view v) {
+    return ParseInt(n, v, 1, 1000000, &next.series_limit);
+  });
+  apply("VITALS_LOG_LINES_PER_SECOND", [&](absl::string_view n, absl::string_view v) {
+    return ParseDouble(n, v, &next.log_lines_per_second);
+  });
+  apply("VITALS_LOG_BURST", [&](absl::string_view n, absl::string_view v) {
+    return ParseInt(n, v, 1, 1000000, &next.log_burst);
+  });
+  apply("VITALS_FAST_CLOCK", [&](absl::string_view n, absl::string_view v) {
+    return ParseBool(n, v, &next.fast_clock);
+  });
+  if (!status.ok()) return status;
+  options = std::move(next);
+  return absl::OkStatus();
+}
+
+absl::Status ValidateOptions(const Options& options) {
+  if (auto addr = internal::ParseListenAddress(options.listen); !addr.ok()) {
+    return addr.status();
+  }
+  auto bad = [](absl::string_view field, absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("option ", field, ": ", why));
+  };
+  if (options.http_threads < 1 || options.http_threads > 64) {
+    return bad("http_threads", absl::StrCat(options.http_threads, " is not in 1..64"));
+  }
+  if (options.http_request_timeout < absl::Milliseconds(1) ||
+      options.http_request_timeout > absl::Hours(1)) {
+    return bad("http_request_timeout",
+               absl::StrCat(absl::FormatDuration(options.http_request_timeout),
+                            " is not in 1ms..1h"));
+  }
+  if (absl::Status s = internal::ValidateBuckets("http_server_request_duration_seconds",
+                                                 options.request_duration_buckets);
+      !s.ok()) {
+    return bad("request_duration_buckets", s.message());
+  }
+  if (options.slow_request_threshold < absl::ZeroDuration()) {
+    return bad("slow_request_threshold", "must not be negative");
+  }
+  if (options.series_limit < 1 || options.series_limit > 1000000) {
+    return bad("series_limit", absl::StrCat(options.series_limit, " is not in 1..1000000"));
+  }
+  if (!(options.log_lines_per_second > 0) || options.log_burst < 1) {
+    return bad("log_lines_per_second/log_burst", "must be positive");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace vitals

@@ -1,0 +1,65 @@
+// exporters/prometheus_exporter.h: the pull exporter, `/metrics` in the Prometheus text format.
+//
+// Renders into buffers taken from a small pool and returned after the response is written, so
+// steady-state scrapes allocate nothing and one slow client never holds up another scrape.
+// Each render is timed into `vitals_scrape_duration_seconds`.
+
+#ifndef VITALS_EXPORTERS_PROMETHEUS_EXPORTER_H_
+#define VITALS_EXPORTERS_PROMETHEUS_EXPORTER_H_
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "agent/rate_limited_log.h"
+#include "agent/registry.h"
+#include "exporters/http_server.h"
+#include "exporters/text_format.h"
+#include "vitals/clock.h"
+#include "vitals/metrics.h"
+#include "vitals/options.h"
+
+namespace vitals {
+namespace exporters {
+
+class PrometheusExporter {
+ public:
+  PrometheusExporter(internal::Registry& registry, internal::RateLimitedLog* log,
+                     const Clock* clock);
+
+  // Renders the whole exposition into `out` (cleared first), and times it.
+  void Render(std::string& out);
+
+  // Starts the HTTP endpoint. Unavailable when the address cannot be bound.
+  absl::Status Serve(const Options& options);
+  void StopServing();
+  int port() const;
+
+ private:
+  std::unique_ptr<std::string> TakeBuffer();
+  void ReturnBuffer(std::unique_ptr<std::string> buffer);
+  void HandleMetrics(const HttpRequest& req, HttpResponse& resp);
+  void HandleIndex(const HttpRequest& req, HttpResponse& resp);
+
+  internal::Registry& registry_;
+  internal::RateLimitedLog* log_;
+  const Clock* clock_;
+  TextFormat format_;
+  Histogram scrape_duration_;
+  bool gzip_ = true;
+
+  absl::Mutex pool_mu_;
+  std::vector<std::unique_ptr<std::string>> pool_ ABSL_GUARDED_BY(pool_mu_);
+
+  mutable absl::Mutex server_mu_;
+  std::unique_ptr<HttpServer> server_ ABSL_GUARDED_BY(server_mu_);
+};
+
+}  // namespace exporters
+}  // namespace vitals
+
+#endif  // VITALS_EXPORTERS_PROMETHEUS_EXPORTER_H_

@@ -1,0 +1,124 @@
+// vitals/agent.h: the in-process agent a service links in.
+//
+// An `Agent` owns every metric the service records and serves them on one HTTP port:
+// `/metrics` (Prometheus text format 0.0.4, gzip on request) and `/` (an index). Create one per
+// process, early, and keep it alive as long as anything records into it:
+//
+//   vitals::Agent agent;                       // options from VITALS_* environment variables
+//   if (absl::Status s = agent.Start(); !s.ok()) LOG(ERROR) << s;   // the host keeps running
+//   vitals::RouteHandle users = agent.Route("GET", "/users/:id");
+//   ...
+//   { vitals::RequestScope scope(users); scope.set_status(HandleRequest()); }
+//
+// Thread-safety: every method may be called from any thread at once, except that the
+// destructor must not run while other threads still record.
+// Errors: reported as absl::Status; no exception escapes; the host never crashes because of the
+// agent (a port in use, a bad name, a broken client each give a Status or a log line).
+// Process-wide effects of `Start()`: the HTTP server (civetweb) wants SIGPIPE ignored; the agent
+// restores the host's SIGPIPE disposition right after starting it, and the server writes with
+// MSG_NOSIGNAL, so the host keeps whatever it had. The listening socket is close-on-exec; a child
+// made by fork() without exec inherits it until it exits.
+
+#ifndef VITALS_AGENT_H_
+#define VITALS_AGENT_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "vitals/metrics.h"
+#include "vitals/options.h"
+#include "vitals/request.h"
+
+namespace prometheus {
+class Collectable;
+}  // namespace prometheus
+
+namespace vitals {
+
+namespace internal {
+class AgentCore;
+}  // namespace internal
+
+class Agent {
+ public:
+  // Builds the agent and its built-in metrics; opens no port (see `Start`). When
+  // `options.read_environment` is set the VITALS_* variables are applied here; a bad one is
+  // reported by `Start()` (the agent then records with the options given in code).
+  explicit Agent(Options options = Options());
+
+  // Stops the agent (see `Stop`) and frees every metric. No thread may record into it any more.
+  ~Agent();
+
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  // Validates the options and starts serving on `options().listen`. Returns InvalidArgument for
+  // a bad option or environment variable, Unavailable when the address cannot be bound (the
+  // message names the address), FailedPrecondition when already started. Recording works
+  // whether or not the agent was started.
+  absl::Status Start();
+
+  // Stops the HTTP server; metrics stay and recording still works. Idempotent. Blocks until
+  // in-flight HTTP requests have finished (bounded by `http_request_timeout`).
+  void Stop();
+
+  // The TCP port bound by `Start()` (the real one when 0 was asked for); 0 when not serving.
+  int port() const;
+
+  // The effective options (code, then environment).
+  const Options& options() const;
+
+  // --- Requests (see vitals/request.h) ---
+
+  // Resolves (method, route) once for hot paths.
+  RouteHandle Route(absl::string_view method, absl::string_view route);
+
+  // Records one finished request. Cost: a hash-and-probe lookup of (method, route) and the
+  // `RouteHandle::Record` cost; no lock after the first request of a (method, route, status).
+  void Record(absl::string_view method, absl::string_view route, int status,
+              absl::Duration duration);
+
+  // --- Custom metrics (see vitals/metrics.h) ---
+  //
+  // Names must match [a-zA-Z_:][a-zA-Z0-9_:]*, label names [a-zA-Z_][a-zA-Z0-9_]* and not start
+  // with "__"; `le` and `quantile` are reserved. A name is unique across everything the agent
+  // serves (a histogram `x` also owns `x_bucket`, `x_sum`, `x_count`). Asking again for an
+  // existing name with the same type and labels returns the existing family; anything else
+  // with that name is AlreadyExists. Help text may hold any bytes; it is escaped on output.
+
+  absl::StatusOr<CounterFamily> AddCounter(absl::string_view name, absl::string_view help,
+                                           std::vector<std::string> label_names = {});
+  absl::StatusOr<GaugeFamily> AddGauge(absl::string_view name, absl::string_view help,
+                                       std::vector<std::string> label_names = {});
+  // `buckets`: strictly increasing finite upper bounds, 1 to 64 of them (+Inf is implied).
+  absl::StatusOr<HistogramFamily> AddHistogram(absl::string_view name, absl::string_view help,
+                                               std::vector<double> buckets,
+                                               std::vector<std::string> label_names = {});
+
+  // --- Interop with prometheus-cpp ---
+
+  // Serves a prometheus-cpp `Registry` (or any `Collectable`) on the same endpoint. The agent
+  // holds it weakly: destroy it whenever you like. Families whose name the agent already serves
+  // are skipped with one log line, so the output never names a metric twice.
+  absl::Status RegisterCollectable(const std::weak_ptr<prometheus::Collectable>& collectable);
+
+  // --- Exposition ---
+
+  // The body `/metrics` would serve now (uncompressed). For tests, push exporters and debugging.
+  std::string RenderText();
+
+  // Not API: the implementation, for the agent's own exporters and tests.
+  internal::AgentCore& core() { return *core_; }
+
+ private:
+  std::unique_ptr<internal::AgentCore> core_;
+};
+
+}  // namespace vitals
+
+#endif  // VITALS_AGENT_H_

@@ -1,0 +1,134 @@
+// vitals/metrics.h: counters, gauges and histograms a service defines next to the built-ins.
+//
+// `Agent::AddCounter()` and friends create a family (one metric name, fixed label names);
+// `WithLabels()` resolves one series of it to a handle. Resolve once and keep the handle for hot
+// paths: recording on a handle takes no lock and writes only memory owned by the calling thread
+// (per-thread cells, summed when Prometheus scrapes).
+//
+// Ownership: families and handles are small values that point into the agent. They must not be
+// used after the `Agent` that created them is destroyed. Copying them is cheap.
+// Thread-safety: every method may be called from any thread at once.
+
+#ifndef VITALS_METRICS_H_
+#define VITALS_METRICS_H_
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "vitals/detail/cells.h"
+
+namespace vitals {
+namespace internal {
+class Family;
+}  // namespace internal
+
+// A monotonically increasing value. Cost of `Increment`: a thread-local lookup and one
+// add to a cell only this thread writes (about 1-2 ns), no lock, no atomic read-modify-write.
+class Counter {
+ public:
+  Counter() = default;  // A handle that records nothing.
+
+  // Adds `amount`, which must be >= 0 (negative and NaN amounts are ignored).
+  void Increment(double amount = 1.0) const {
+    if (series_ != nullptr && amount >= 0) {
+      internal::AddF64(internal::ThreadCell(series_->cell), amount);
+    }
+  }
+
+  // The current total over all threads. Takes a lock; for tests and diagnostics.
+  double Value() const;
+
+ private:
+  friend class internal::Family;
+  explicit Counter(const internal::SeriesCore* series) : series_(series) {}
+  const internal::SeriesCore* series_ = nullptr;
+};
+
+// A value that goes up and down. `Add`/`Increment`/`Decrement` cost the same as a counter
+// increment (per-thread cells). `Set` must see every thread's share, so it takes a lock and
+// costs O(threads that ever wrote): use it at sampling rates, not per request.
+class Gauge {
+ public:
+  Gauge() = default;  // A handle that records nothing.
+
+  void Set(double value) const;
+  void Add(double amount) const {
+    if (series_ != nullptr) internal::AddF64(internal::ThreadCell(series_->cell), amount);
+  }
+  void Increment() const { Add(1.0); }
+  void Decrement() const { Add(-1.0); }
+
+  // The current value. Takes a lock; for tests and diagnostics.
+  double Value() const;
+
+ private:
+  friend class internal::Family;
+  explicit Gauge(const internal::SeriesCore* series) : series_(series) {}
+  const internal::SeriesCore* series_ = nullptr;
+};
+
+// Counts observations into fixed buckets (`le` upper bounds) and sums them. Cost of `Observe`:
+// a bucket search over the bounds (about 1 ns for the default 14) plus two per-thread adds.
+// NaN observations are ignored.
+class Histogram {
+ public:
+  Histogram() = default;  // A handle that records nothing.
+
+  void Observe(double value) const {
+    if (series_ != nullptr) internal::ObserveInto(*series_, value);
+  }
+
+  // Observation count and sum over all threads. Take a lock; for tests and diagnostics.
+  uint64_t Count() const;
+  double Sum() const;
+
+ private:
+  friend class internal::Family;
+  explicit Histogram(const internal::SeriesCore* series) : series_(series) {}
+  const internal::SeriesCore* series_ = nullptr;
+};
+
+// A metric family: one name, one help text, fixed label names, and its series.
+//
+// `WithLabels` takes one value per label name, in the order the names were given. The first
+// call for a label set creates the series (taking a lock); later calls find it without a lock
+// (a hash of the values and a probe, about 15-25 ns for three short values). Label values may
+// be any bytes: invalid UTF-8 is replaced by U+FFFD and values longer than 1024 bytes are cut,
+// so the exposition always stays valid. Past the family's series limit every new label set
+// resolves to one shared overflow series (see `Options::series_limit`).
+template <typename Handle>
+class MetricFamily {
+ public:
+  MetricFamily() = default;
+
+  // Fails with InvalidArgument when the number of values differs from the number of label
+  // names.
+  absl::StatusOr<Handle> WithLabels(absl::Span<const absl::string_view> values) const;
+  absl::StatusOr<Handle> WithLabels(std::initializer_list<absl::string_view> values) const {
+    return WithLabels(absl::MakeConstSpan(values.begin(), values.size()));
+  }
+
+  // The metric name, e.g. "orders_processed_total".
+  const std::string& name() const;
+
+ private:
+  friend class internal::Family;
+  explicit MetricFamily(internal::Family* family) : family_(family) {}
+  internal::Family* family_ = nullptr;
+};
+
+using CounterFamily = MetricFamily<Counter>;
+using GaugeFamily = MetricFamily<Gauge>;
+using HistogramFamily = MetricFamily<Histogram>;
+
+extern template class MetricFamily<Counter>;
+extern template class MetricFamily<Gauge>;
+extern template class MetricFamily<Histogram>;
+
+}  // namespace vitals
+
+#endif  // VITALS_METRICS_H_

@@ -1,0 +1,95 @@
+// vitals/options.h: everything an operator can configure, in code or from the environment.
+//
+// Every field that has an environment variable is named after it: field `listen` is
+// `VITALS_LISTEN`, `slow_request_threshold` is `VITALS_SLOW_REQUEST_THRESHOLD`, and so on.
+// When `read_environment` is true (the default) the agent applies the environment on top of the
+// options it was given, so an operator can change a setting without a rebuild. A variable that
+// does not parse makes `Agent::Start()` fail with a Status that names it; nothing is guessed.
+
+#ifndef VITALS_OPTIONS_H_
+#define VITALS_OPTIONS_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "vitals/clock.h"
+#include "vitals/log.h"
+
+namespace vitals {
+
+// The OpenTelemetry default buckets for HTTP server durations, in seconds:
+// 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10.
+std::vector<double> DefaultRequestDurationBuckets();
+
+struct Options {
+  // Address of the HTTP endpoint: `HOST:PORT`, `[IPV6]:PORT` or `:PORT` (all IPv4
+  // interfaces). Port 0 picks a free port; read it back with `Agent::port()`.
+  // Env: VITALS_LISTEN.
+  std::string listen = "0.0.0.0:9464";
+
+  // Worker threads of the HTTP server. Each open connection holds one worker until it has
+  // been answered or `http_request_timeout` passes, so this bounds how many idle clients can
+  // be tolerated before a scrape waits. Env: VITALS_HTTP_THREADS (1..64).
+  int http_threads = 8;
+
+  // How long the server waits for a client to send its request or to accept the response.
+  // Env: VITALS_HTTP_REQUEST_TIMEOUT, e.g. "5s" or "500ms".
+  absl::Duration http_request_timeout = absl::Seconds(5);
+
+  // Compress `/metrics` with gzip when the client asks for it (Prometheus does).
+  // Env: VITALS_GZIP (true/false).
+  bool gzip = true;
+
+  // Upper bounds of `http_server_request_duration_seconds`, in seconds, strictly increasing,
+  // finite, at most 64. Env: VITALS_REQUEST_DURATION_BUCKETS, e.g. "0.01,0.1,1,10".
+  std::vector<double> request_duration_buckets = DefaultRequestDurationBuckets();
+
+  // A request at least this long counts in `http_server_slow_requests_total` and logs one
+  // (rate-limited) warning. Env: VITALS_SLOW_REQUEST_THRESHOLD, e.g. "1s", "250ms".
+  absl::Duration slow_request_threshold = absl::Seconds(1);
+
+  // The most series one metric family may hold. Label sets past it are folded into one
+  // series whose label values are all `__overflow__`, and counted in
+  // `vitals_series_overflow_total{metric}`. Env: VITALS_SERIES_LIMIT (1..1000000).
+  int series_limit = 2000;
+
+  // Log rate limit: a burst of `log_burst` lines, then at most `log_lines_per_second`.
+  // Suppressed lines are counted and reported with the next line that gets through.
+  // Env: VITALS_LOG_LINES_PER_SECOND, VITALS_LOG_BURST.
+  double log_lines_per_second = 1.0;
+  int log_burst = 10;
+
+  // Use the TSC-based clock when the machine allows it (see vitals/clock.h); false forces
+  // `steady_clock`. Ignored when `clock` is set. Env: VITALS_FAST_CLOCK (true/false).
+  bool fast_clock = true;
+
+  // Apply the VITALS_* environment variables on top of these options (see above).
+  bool read_environment = true;
+
+  // Where log lines go; null means stderr. Not settable from the environment.
+  std::shared_ptr<LogSink> log_sink;
+
+  // The clock that times requests; null means the default clock. Must outlive the agent.
+  // Not settable from the environment.
+  const Clock* clock = nullptr;
+};
+
+// Looks up an environment variable; returns null when it is unset.
+using EnvLookup = std::function<const char*(const char* name)>;
+
+// Overwrites the fields of `options` whose VITALS_* variable is set, reading variables through
+// `lookup` (default: getenv). On a value that does not parse, returns InvalidArgument naming the
+// variable and its value, and leaves `options` unchanged.
+absl::Status ApplyEnvironment(Options& options, const EnvLookup& lookup = nullptr);
+
+// Checks ranges and formats (listen address, buckets, limits). Returns InvalidArgument naming
+// the first bad field and value.
+absl::Status ValidateOptions(const Options& options);
+
+}  // namespace vitals
+
+#endif  // VITALS_OPTIONS_H_

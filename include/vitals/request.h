@@ -1,0 +1,93 @@
+// vitals/request.h: timing HTTP (or RPC) requests.
+//
+// Three ways to record a request, from most convenient to fastest:
+//   1. `agent.Record(method, route, status, duration)` when the duration is already known;
+//   2. `RequestScope scope(agent, method, route);` times the request and records it when the
+//      scope ends (set the status before that);
+//   3. `RouteHandle h = agent.Route("GET", "/users/:id");` once, then `RequestScope scope(h);`
+//      or `h.Record(status, duration)` per request: no hashing, no lookup.
+// Each recorded request updates `http_server_request_duration_seconds{method,route,status}`,
+// `http_server_active_requests{method,route}` (scopes only), and, at or above the slow threshold,
+// `http_server_slow_requests_total{method,route}` plus one rate-limited warning line.
+//
+// `route` must be the route template (`/users/:id`), never the raw path, or a scanner could
+// create unbounded series; the series limit caps the damage if it happens anyway. `method` is
+// normalized to the standard methods (GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE,
+// PATCH, case-insensitive) and `_OTHER` for anything else, as OpenTelemetry does.
+//
+// Thread-safety: all calls may be made from any thread at once. A `RequestScope` belongs to one
+// request; it may end on a different thread than it started on.
+
+#ifndef VITALS_REQUEST_H_
+#define VITALS_REQUEST_H_
+
+#include <cstdint>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace vitals {
+
+class Agent;
+
+namespace internal {
+class RequestMetrics;
+struct RouteEntry;
+}  // namespace internal
+
+// A pre-resolved (method, route) pair. Cheap to copy; must not outlive its agent.
+class RouteHandle {
+ public:
+  RouteHandle() = default;  // records nothing
+
+  // Records one finished request. Cost: one status-slot probe (a few ns), one histogram
+  // observe on per-thread cells, and for slow requests a counter add and a log check. No lock.
+  void Record(int status, absl::Duration duration) const;
+
+  bool valid() const { return route_ != nullptr; }
+
+ private:
+  friend class Agent;
+  friend class RequestScope;
+  RouteHandle(internal::RequestMetrics* metrics, internal::RouteEntry* route)
+      : metrics_(metrics), route_(route) {}
+  internal::RequestMetrics* metrics_ = nullptr;
+  internal::RouteEntry* route_ = nullptr;
+};
+
+// Times one request from construction to destruction (or `Finish()`), and records it.
+//
+// Cost: two clock reads (about 10 ns each with the default clock), a per-thread add to the
+// active-requests gauge at each end, and the `RouteHandle::Record` cost. Constructing from a
+// method and route string adds one hash-and-probe lookup (about 15-20 ns). No lock.
+class RequestScope {
+ public:
+  RequestScope(Agent& agent, absl::string_view method, absl::string_view route);
+  explicit RequestScope(const RouteHandle& route);
+  ~RequestScope() { Finish(); }
+
+  RequestScope(const RequestScope&) = delete;
+  RequestScope& operator=(const RequestScope&) = delete;
+
+  // The HTTP status to record; 200 unless set.
+  void set_status(int status) { status_ = status; }
+  int status() const { return status_; }
+
+  // Ends the request now and records it; later calls (and the destructor) do nothing.
+  // Returns the measured duration (zero when already finished or cancelled).
+  absl::Duration Finish();
+
+  // Ends the request without recording its duration (the active-requests gauge still drops).
+  void Cancel();
+
+ private:
+  internal::RequestMetrics* metrics_;
+  internal::RouteEntry* route_;
+  int64_t start_nanos_ = 0;
+  int status_ = 200;
+  bool done_ = false;
+};
+
+}  // namespace vitals
+
+#endif  // VITALS_REQUEST_H_
