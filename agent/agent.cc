@@ -88,6 +88,8 @@ int Agent::port() const { return core_->prometheus().port(); }
 
 const Options& Agent::options() const { return core_->options(); }
 
+const Clock& Agent::clock() const { return core_->clock(); }
+
 RouteHandle Agent::Route(absl::string_view method, absl::string_view route) {
   return RouteHandle(&core_->requests(), core_->requests().FindRoute(method, route));
 }

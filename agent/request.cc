@@ -10,6 +10,10 @@ void RouteHandle::Record(int status, absl::Duration duration) const {
   if (route_ != nullptr) metrics_->Record(route_, status, absl::ToInt64Nanoseconds(duration));
 }
 
+void RouteHandle::AddActive(double delta) const {
+  if (route_ != nullptr) internal::AddF64(internal::ThreadCell(route_->active->cell), delta);
+}
+
 RequestScope::RequestScope(Agent& agent, absl::string_view method, absl::string_view route)
     : metrics_(&agent.core().requests()), route_(metrics_->FindRoute(method, route)) {
   internal::AddF64(internal::ThreadCell(route_->active->cell), 1.0);

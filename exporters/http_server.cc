@@ -97,6 +97,11 @@ absl::string_view HttpReason(int status) {
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     const Config& config, std::vector<std::pair<std::string, HttpHandler>> routes) {
+  // civetweb sets SIGPIPE to ignored for the whole process, in mg_start and again as its
+  // threads start. It sends with MSG_NOSIGNAL, so the host's own disposition can be put back
+  // once every server thread is running: the host keeps what it had.
+  struct sigaction saved_pipe {};
+  sigaction(SIGPIPE, nullptr, &saved_pipe);
   static std::once_flag init_once;
   std::call_once(init_once, [] { mg_init_library(0); });
 
@@ -127,6 +132,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
                            nullptr};
   mg_callbacks callbacks{};
   callbacks.log_message = &HttpServer::LogMessage;
+  callbacks.init_thread = &HttpServer::InitThread;
 
   char error_text[256] = "";
   unsigned error_code = 0;
@@ -139,11 +145,19 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   init.user_data = server.get();
   init.configuration_options = options;
 
-  // civetweb sets SIGPIPE to ignored for the whole process. It sends with MSG_NOSIGNAL, so
-  // the host's own disposition can be put back: the host keeps what it had.
-  struct sigaction saved_pipe {};
-  sigaction(SIGPIPE, nullptr, &saved_pipe);
   server->ctx_ = mg_start2(&init, &error);
+  if (server->ctx_ != nullptr) {
+    // The master thread and every worker report in through InitThread.
+    struct AllStarted {
+      const int* started;
+      int expected;
+      bool Done() const { return *started >= expected; }
+    };
+    absl::MutexLock lock(&server->startup_mu_);
+    const AllStarted all{&server->threads_started_, 1 + config.threads};
+    server->startup_mu_.AwaitWithTimeout(absl::Condition(&all, &AllStarted::Done),
+                                         absl::Seconds(2));
+  }
   sigaction(SIGPIPE, &saved_pipe, nullptr);
   if (server->ctx_ == nullptr) {
     absl::MutexLock lock(&server->startup_mu_);
@@ -182,6 +196,15 @@ int HttpServer::LogMessage(const mg_connection* conn, const char* message) {
     self->log_->Log(LogSeverity::kWarning, absl::StrCat("http server: ", message));
   }
   return 1;  // handled: civetweb prints nothing itself
+}
+
+void* HttpServer::InitThread(const mg_context* ctx, int /*thread_type*/) {
+  auto* self = static_cast<HttpServer*>(mg_get_user_data(ctx));
+  if (self != nullptr) {
+    absl::MutexLock lock(&self->startup_mu_);
+    ++self->threads_started_;
+  }
+  return nullptr;
 }
 
 int HttpServer::HandleRequest(mg_connection* conn, void* self) {

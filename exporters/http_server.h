@@ -77,6 +77,7 @@ class HttpServer {
   HttpServer() = default;
   static int HandleRequest(mg_connection* conn, void* self);
   static int LogMessage(const mg_connection* conn, const char* message);
+  static void* InitThread(const mg_context* ctx, int thread_type);
   void Dispatch(mg_connection* conn);
 
   mg_context* ctx_ = nullptr;
@@ -85,6 +86,7 @@ class HttpServer {
   std::atomic<bool> starting_{true};  // civetweb's messages while starting go into the Status
   absl::Mutex startup_mu_;
   std::string startup_errors_ ABSL_GUARDED_BY(startup_mu_);
+  int threads_started_ ABSL_GUARDED_BY(startup_mu_) = 0;
   std::vector<std::pair<std::string, HttpHandler>> routes_;
 };
 

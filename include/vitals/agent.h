@@ -73,6 +73,9 @@ class Agent {
   // The effective options (code, then environment).
   const Options& options() const;
 
+  // The clock that times requests (`options().clock`, or the default clock).
+  const Clock& clock() const;
+
   // --- Requests (see vitals/request.h) ---
 
   // Resolves (method, route) once for hot paths.

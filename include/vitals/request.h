@@ -44,6 +44,10 @@ class RouteHandle {
   // observe on per-thread cells, and for slow requests a counter add and a log check. No lock.
   void Record(int status, absl::Duration duration) const;
 
+  // Adds `delta` to this route's `http_server_active_requests`, for adapters that time requests
+  // themselves (RequestScope does this on its own). Same cost as a counter increment.
+  void AddActive(double delta) const;
+
   bool valid() const { return route_ != nullptr; }
 
  private:

@@ -1,0 +1,190 @@
+// The vitals demo: a small HTTP service (cpp-httplib) with the agent linked in, and a built-in
+// load generator so its dashboards have something to show.
+//
+//   demo_service [--port=8080] [--load-rps=40] [--load-threads=2]
+//
+// The service listens on 127.0.0.1:PORT (0 picks a free port); the agent serves /metrics on VITALS_LISTEN
+// (default 0.0.0.0:9464). Runs until SIGINT or SIGTERM.
+
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "vitals/agent.h"
+#include "vitals/httplib.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) { g_stop.store(true); }
+
+// Burns CPU for about `ms` milliseconds (the CPU-heavy route).
+double BurnCpu(int ms) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  double x = 0;
+  while (std::chrono::steady_clock::now() < end) {
+    for (int i = 1; i < 5000; ++i) x += std::sqrt(static_cast<double>(i)) / i;
+  }
+  return x;
+}
+
+void SleepMs(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+struct Flags {
+  int port = 8080;
+  double load_rps = 40;
+  int load_threads = 2;
+};
+
+Flags ParseFlags(int argc, char** argv) {
+  Flags f;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const char* name) -> const char* {
+      size_t n = std::strlen(name);
+      return a.compare(0, n, name) == 0 ? argv[i] + n : nullptr;
+    };
+    if (const char* v = value("--port=")) {
+      f.port = std::atoi(v);
+    } else if (const char* v = value("--load-rps=")) {
+      f.load_rps = std::atof(v);
+    } else if (const char* v = value("--load-threads=")) {
+      f.load_threads = std::atoi(v);
+    } else {
+      std::fprintf(stderr, "usage: %s [--port=8080] [--load-rps=40] [--load-threads=2]\n",
+                   argv[0]);
+      std::exit(2);
+    }
+  }
+  return f;
+}
+
+// Sends a weighted mix of requests, including paths no route matches, at about `rps` requests
+// per second in total, until stopped.
+void GenerateLoad(int port, double rps, int seed) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(2);
+  client.set_read_timeout(5);
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> pick(0, 99);
+  const auto period = std::chrono::duration<double>(1.0 / rps);
+  auto next = std::chrono::steady_clock::now();
+  while (!g_stop.load()) {
+    const int p = pick(rng);
+    const std::string id = std::to_string(pick(rng) * 7 + 1);
+    if (p < 40) {
+      client.Get(("/users/" + id).c_str());
+    } else if (p < 55) {
+      client.Post("/orders", "{\"item\":" + id + "}", "application/json");
+    } else if (p < 75) {
+      client.Get("/search?q=widgets");
+    } else if (p < 85) {
+      client.Get("/flaky");
+    } else if (p < 92) {
+      client.Get("/cpu");
+    } else if (p < 97) {
+      client.Get("/");
+    } else {
+      client.Get(("/no/such/page/" + id).c_str());  // unmatched: one fixed route label
+    }
+    next += std::chrono::duration_cast<std::chrono::steady_clock::duration>(period);
+    const auto now = std::chrono::steady_clock::now();
+    if (next > now) {
+      std::this_thread::sleep_until(next);
+    } else {
+      next = now;
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Flags flags = ParseFlags(argc, argv);
+
+  vitals::Agent agent;  // VITALS_* environment variables apply
+  if (absl::Status s = agent.Start(); !s.ok()) {
+    std::fprintf(stderr, "demo: the vitals agent could not start: %s\n", s.ToString().c_str());
+    return 1;
+  }
+
+  httplib::Server server;
+  vitals::HttplibInstrumentation routes(agent, server);
+  std::mt19937 seed_rng(42);
+  routes.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("vitals demo service\n", "text/plain");
+  });
+  routes.Get("/users/:id", [](const httplib::Request& req, httplib::Response& res) {
+    SleepMs(1 + std::rand() % 5);
+    res.set_content("{\"id\":" + req.matches[1].str() + ",\"name\":\"user\"}",
+                    "application/json");
+  });
+  routes.Post("/orders", [](const httplib::Request&, httplib::Response& res) {
+    SleepMs(5 + std::rand() % 15);
+    res.status = 201;
+    res.set_content("{\"ok\":true}", "application/json");
+  });
+  routes.Get("/search", [](const httplib::Request&, httplib::Response& res) {
+    // Mostly quick, with a slow tail: about 2% take over a second.
+    SleepMs(std::rand() % 100 < 2 ? 1100 + std::rand() % 400 : 10 + std::rand() % 70);
+    res.set_content("[]", "application/json");
+  });
+  routes.Get("/flaky", [](const httplib::Request&, httplib::Response& res) {
+    SleepMs(2 + std::rand() % 10);
+    if (std::rand() % 100 < 20) {
+      res.status = 500;
+      res.set_content("backend unavailable\n", "text/plain");
+    } else {
+      res.set_content("ok\n", "text/plain");
+    }
+  });
+  routes.Get("/cpu", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(std::to_string(BurnCpu(20)) + "\n", "text/plain");
+  });
+
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  int port = flags.port;
+  if (port == 0) {
+    port = server.bind_to_any_port("127.0.0.1");
+  } else if (!server.bind_to_port("127.0.0.1", port)) {
+    port = -1;
+  }
+  if (port <= 0) {
+    std::fprintf(stderr, "demo: cannot listen on 127.0.0.1:%d (in use?)\n", flags.port);
+    return 1;
+  }
+  std::thread serve([&] { server.listen_after_bind(); });
+
+  std::vector<std::thread> load;
+  if (flags.load_rps > 0) {
+    for (int i = 0; i < flags.load_threads; ++i) {
+      load.emplace_back(GenerateLoad, port, flags.load_rps / flags.load_threads,
+                        static_cast<int>(seed_rng()));
+    }
+  }
+  std::printf("demo service: http://127.0.0.1:%d/  metrics: http://127.0.0.1:%d/metrics\n",
+              port, agent.port());
+  std::fflush(stdout);
+
+  while (!g_stop.load()) SleepMs(100);
+  for (auto& t : load) t.join();
+  server.stop();
+  serve.join();
+  agent.Stop();
+  std::printf("demo service: stopped\n");
+  return 0;
+}

@@ -1,0 +1,100 @@
+#include "agent/cell_store.h"
+
+#include <catch2/catch.hpp>
+#include <thread>
+#include <vector>
+
+#include "vitals/agent.h"
+
+namespace {
+
+using vitals::internal::CellStore;
+
+vitals::Options Quiet() {
+  vitals::Options o;
+  o.read_environment = false;
+  return o;
+}
+
+TEST_CASE("counts from many threads add up exactly", "[cells][concurrency]") {
+  vitals::Agent agent(Quiet());
+  auto family = agent.AddCounter("work_total", "Work done.", {"kind"});
+  REQUIRE(family.ok());
+  auto counter = family->WithLabels({"a"});
+  REQUIRE(counter.ok());
+  auto hist = agent.AddHistogram("work_seconds", "Work time.", {0.1, 1});
+  REQUIRE(hist.ok());
+  auto h = hist->WithLabels({});
+  REQUIRE(h.ok());
+
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 100000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        counter->Increment();
+        h->Observe((i % 3) * 0.5);  // 0, 0.5, 1.0
+      }
+      (void)t;
+    });
+  }
+  // Scrape while they write: values only ever grow and the body stays well-formed.
+  double last = 0;
+  for (int i = 0; i < 20; ++i) {
+    double v = counter->Value();
+    REQUIRE(v >= last);
+    last = v;
+  }
+  for (auto& t : threads) t.join();  // threads exit: their cells are folded into the totals
+  REQUIRE(counter->Value() == kThreads * kPerThread);
+  REQUIRE(h->Count() == uint64_t{kThreads} * kPerThread);
+  // Each thread observed 0, 0.5, 1.0 in turn; 100000 = 33334 + 33333 + 33333.
+  REQUIRE(h->Sum() == Approx(kThreads * (33333 * 0.5 + 33333 * 1.0)));
+}
+
+TEST_CASE("values of exited threads survive, and new threads keep adding", "[cells][concurrency]") {
+  vitals::Agent agent(Quiet());
+  auto c = agent.AddGauge("level", "A level.")->WithLabels({});
+  REQUIRE(c.ok());
+  for (int round = 0; round < 50; ++round) {
+    std::thread([&] {
+      c->Add(2);
+      c->Add(-1);
+    }).join();
+  }
+  REQUIRE(c->Value() == 50);
+  c->Set(7);
+  std::thread([&] { c->Increment(); }).join();
+  REQUIRE(c->Value() == 8);
+}
+
+TEST_CASE("freed cells are zeroed before reuse", "[cells]") {
+  CellStore& store = CellStore::Get();
+  int64_t base = store.Allocate(4);
+  REQUIRE(base >= 0);
+  vitals::internal::AddF64(vitals::internal::ThreadCell(base + 2), 5.0);
+  REQUIRE(store.ReadF64(base + 2) == 5.0);
+  store.Free(base, 4);
+  int64_t again = store.Allocate(4);
+  REQUIRE(again == base);
+  REQUIRE(store.ReadF64(again + 2) == 0.0);
+  store.Free(again, 4);
+}
+
+TEST_CASE("a range never straddles a chunk", "[cells]") {
+  CellStore& store = CellStore::Get();
+  std::vector<int64_t> got;
+  for (int i = 0; i < 40; ++i) {
+    int64_t b = store.Allocate(100);
+    REQUIRE(b >= 0);
+    REQUIRE((b >> vitals::internal::kChunkShift) ==
+            ((b + 99) >> vitals::internal::kChunkShift));
+    got.push_back(b);
+  }
+  for (int64_t b : got) store.Free(b, 100);
+  REQUIRE(store.Allocate(0) == -1);
+  REQUIRE(store.Allocate(vitals::internal::kChunkCells + 1) == -1);
+}
+
+}  // namespace

@@ -1,0 +1,141 @@
+#include "agent/family.h"
+
+#include <catch2/catch.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/metrics_text.h"
+#include "vitals/agent.h"
+
+namespace {
+
+using vitals_test::CountLines;
+using vitals_test::SampleValue;
+
+vitals::Options Quiet(int limit = 2000) {
+  vitals::Options o;
+  o.read_environment = false;
+  o.series_limit = limit;
+  return o;
+}
+
+TEST_CASE("histogram bucket boundaries are inclusive upper bounds", "[family]") {
+  vitals::Agent agent(Quiet());
+  auto h = agent.AddHistogram("lat_seconds", "Latency.", {0.1, 0.5, 1})->WithLabels({});
+  REQUIRE(h.ok());
+  for (double v : {-1.0, 0.0, 0.1, 0.1000001, 0.5, 1.0, 1.0000001, 1e9}) h->Observe(v);
+  h->Observe(std::nan(""));  // ignored
+  const std::string body = agent.RenderText();
+  CHECK(SampleValue(body, "lat_seconds_bucket{le=\"0.1\"}") == 3);  // -1, 0, 0.1
+  CHECK(SampleValue(body, "lat_seconds_bucket{le=\"0.5\"}") == 5);  // + 0.1000001, 0.5
+  CHECK(SampleValue(body, "lat_seconds_bucket{le=\"1\"}") == 6);    // + 1.0
+  CHECK(SampleValue(body, "lat_seconds_bucket{le=\"+Inf\"}") == 8);
+  CHECK(SampleValue(body, "lat_seconds_count") == 8);
+  CHECK(h->Count() == 8);
+  CHECK(h->Sum() == Approx(-1 + 0 + 0.1 + 0.1000001 + 0.5 + 1 + 1.0000001 + 1e9));
+}
+
+TEST_CASE("many bounds use the binary search and agree with the linear one", "[family]") {
+  std::vector<double> bounds;
+  for (int i = 1; i <= 40; ++i) bounds.push_back(i * 0.25);
+  for (double v = -1; v < 12; v += 0.125) {
+    uint32_t expect = 0;
+    while (expect < bounds.size() && v > bounds[expect]) ++expect;
+    REQUIRE(vitals::internal::BucketIndex(bounds.data(), bounds.size(), v) == expect);
+  }
+}
+
+TEST_CASE("past the series limit label sets fold into one overflow series, totals exact",
+          "[family]") {
+  vitals::Agent agent(Quiet(3));
+  auto family = agent.AddCounter("hits_total", "Hits.", {"path"});
+  REQUIRE(family.ok());
+  double total = 0;
+  for (int i = 0; i < 10; ++i) {
+    auto c = family->WithLabels({"/p" + std::to_string(i)});
+    REQUIRE(c.ok());
+    c->Increment(i + 1);
+    total += i + 1;
+  }
+  const std::string body = agent.RenderText();
+  CHECK(CountLines(body, "hits_total{") == 4);  // 3 real series + overflow
+  double sum = 0;
+  for (int i = 0; i < 3; ++i) {
+    sum += SampleValue(body, "hits_total{path=\"/p" + std::to_string(i) + "\"}");
+  }
+  const double overflow = SampleValue(body, "hits_total{path=\"__overflow__\"}");
+  CHECK(overflow == 4 + 5 + 6 + 7 + 8 + 9 + 10);
+  CHECK(sum + overflow == total);
+  CHECK(SampleValue(body, "vitals_series_overflow_total{metric=\"hits_total\"}") == 7);
+  // An existing label set still resolves to its own series when the family is full.
+  family->WithLabels({"/p1"})->Increment();
+  CHECK(SampleValue(agent.RenderText(), "hits_total{path=\"/p1\"}") == 3);
+}
+
+TEST_CASE("the request metrics honour the series limit too", "[family]") {
+  vitals::Agent agent(Quiet(5));
+  for (int i = 0; i < 50; ++i) {
+    agent.Record("GET", "/scan/" + std::to_string(i), 404, absl::Milliseconds(1));
+  }
+  const std::string body = agent.RenderText();
+  CHECK(CountLines(body, "http_server_request_duration_seconds_count{") <= 6);
+  double count = 0;
+  std::istringstream in(body);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("http_server_request_duration_seconds_count{", 0) == 0) {
+      count += std::stod(line.substr(line.rfind(' ') + 1));
+    }
+  }
+  CHECK(count == 50);
+  CHECK(SampleValue(body,
+                    "http_server_request_duration_seconds_count{method=\"__overflow__\",route=\"__"
+                    "overflow__\",status=\"__overflow__\"}") == 45);
+  CHECK(SampleValue(body, "vitals_series_overflow_total{metric=\"http_server_request_duration_"
+                          "seconds\"}") == 45);
+}
+
+TEST_CASE("label values that repair to the same text share one series", "[family]") {
+  vitals::Agent agent(Quiet());
+  auto family = agent.AddCounter("odd_total", "Odd values.", {"v"});
+  family->WithLabels({"a\xff"})->Increment();
+  family->WithLabels({"a\xfe"})->Increment();
+  const std::string body = agent.RenderText();
+  CHECK(CountLines(body, "odd_total{") == 1);
+  CHECK(SampleValue(body, "odd_total{v=\"a\xEF\xBF\xBD\"}") == 2);
+}
+
+TEST_CASE("wrong number of label values is an error, not a crash", "[family]") {
+  vitals::Agent agent(Quiet());
+  auto family = agent.AddCounter("two_total", "Two labels.", {"a", "b"});
+  auto bad = family->WithLabels({"x"});
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(std::string(bad.status().message()).find("two_total") != std::string::npos);
+  vitals::CounterFamily empty;
+  CHECK_FALSE(empty.WithLabels({}).ok());
+  vitals::Counter none;
+  none.Increment();  // records nothing, does not crash
+  CHECK(none.Value() == 0);
+}
+
+TEST_CASE("concurrent first lookups of the same label set create one series",
+          "[family][concurrency]") {
+  vitals::Agent agent(Quiet());
+  auto family = agent.AddCounter("race_total", "Races.", {"k"});
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 1000; ++i) family->WithLabels({std::to_string(i % 50)})->Increment();
+    });
+  }
+  for (auto& t : threads) t.join();
+  const std::string body = agent.RenderText();
+  CHECK(CountLines(body, "race_total{") == 50);
+  double sum = 0;
+  for (int i = 0; i < 50; ++i) sum += SampleValue(body, "race_total{k=\"" + std::to_string(i) + "\"}");
+  CHECK(sum == 4000);
+}
+
+}  // namespace

@@ -1,0 +1,81 @@
+#include "agent/names.h"
+
+#include <catch2/catch.hpp>
+
+#include "vitals/agent.h"
+
+namespace {
+
+using namespace vitals::internal;
+
+TEST_CASE("metric and label name syntax", "[names]") {
+  CHECK(IsValidMetricName("http_requests_total"));
+  CHECK(IsValidMetricName("ns:rate5m"));
+  CHECK(IsValidMetricName("_x"));
+  CHECK_FALSE(IsValidMetricName(""));
+  CHECK_FALSE(IsValidMetricName("1abc"));
+  CHECK_FALSE(IsValidMetricName("a-b"));
+  CHECK_FALSE(IsValidMetricName("a b"));
+  CHECK(IsValidLabelName("route"));
+  CHECK_FALSE(IsValidLabelName("__name__"));
+  CHECK_FALSE(IsValidLabelName("a:b"));
+  CHECK_FALSE(IsValidLabelName("9"));
+}
+
+vitals::Options Quiet() {
+  vitals::Options o;
+  o.read_environment = false;
+  return o;
+}
+
+TEST_CASE("bad names give a Status that names the bad value", "[names]") {
+  vitals::Agent agent(Quiet());
+  auto bad_name = agent.AddCounter("bad-name", "x");
+  REQUIRE_FALSE(bad_name.ok());
+  CHECK(bad_name.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(std::string(bad_name.status().message()).find("\"bad-name\"") != std::string::npos);
+
+  auto binary = agent.AddCounter(std::string("a\0b\n", 4), "x");
+  REQUIRE_FALSE(binary.ok());
+  CHECK(std::string(binary.status().message()).find("\\x00") != std::string::npos);
+
+  for (const char* reserved : {"le", "quantile"}) {
+    auto s = agent.AddHistogram("h_seconds", "x", {1}, {reserved});
+    REQUIRE_FALSE(s.ok());
+    CHECK(std::string(s.status().message()).find(reserved) != std::string::npos);
+  }
+  auto dup = agent.AddGauge("g", "x", {"a", "a"});
+  REQUIRE_FALSE(dup.ok());
+  CHECK(std::string(dup.status().message()).find("twice") != std::string::npos);
+  CHECK_FALSE(agent.AddGauge("g", "x", {"__reserved"}).ok());
+}
+
+TEST_CASE("a name is served once: clashes are AlreadyExists, identical asks are shared",
+          "[names]") {
+  vitals::Agent agent(Quiet());
+  auto a = agent.AddCounter("jobs_total", "Jobs.", {"kind"});
+  auto b = agent.AddCounter("jobs_total", "Jobs.", {"kind"});
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  a->WithLabels({"x"})->Increment();
+  CHECK(b->WithLabels({"x"})->Value() == 1);
+
+  auto other_labels = agent.AddCounter("jobs_total", "Jobs.", {"queue"});
+  REQUIRE_FALSE(other_labels.ok());
+  CHECK(other_labels.status().code() == absl::StatusCode::kAlreadyExists);
+
+  REQUIRE(agent.AddHistogram("rpc_seconds", "RPC.", {0.1, 1}).ok());
+  auto derived = agent.AddCounter("rpc_seconds_count", "Clash.");
+  REQUIRE_FALSE(derived.ok());
+  CHECK(std::string(derived.status().message()).find("rpc_seconds") != std::string::npos);
+
+  auto builtin = agent.AddGauge("http_server_active_requests", "Mine.");
+  CHECK(builtin.status().code() == absl::StatusCode::kAlreadyExists);
+
+  auto buckets = agent.AddHistogram("bad_seconds", "x", {1, 0.5});
+  CHECK(buckets.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK_FALSE(agent.AddHistogram("inf_seconds", "x", {1, INFINITY}).ok());
+  CHECK_FALSE(agent.AddHistogram("none_seconds", "x", {}).ok());
+}
+
+}  // namespace

@@ -1,0 +1,115 @@
+#include "vitals/options.h"
+
+#include <catch2/catch.hpp>
+#include <map>
+#include <string>
+
+#include "agent/listen_address.h"
+#include "vitals/agent.h"
+
+namespace {
+
+vitals::EnvLookup Env(std::map<std::string, std::string> vars) {
+  auto shared = std::make_shared<std::map<std::string, std::string>>(std::move(vars));
+  return [shared](const char* name) -> const char* {
+    auto it = shared->find(name);
+    return it == shared->end() ? nullptr : it->second.c_str();
+  };
+}
+
+TEST_CASE("every option can be set from its VITALS_ variable", "[options]") {
+  vitals::Options o;
+  REQUIRE(vitals::ApplyEnvironment(o, Env({{"VITALS_LISTEN", "127.0.0.1:0"},
+                                           {"VITALS_HTTP_THREADS", "3"},
+                                           {"VITALS_HTTP_REQUEST_TIMEOUT", "750ms"},
+                                           {"VITALS_GZIP", "false"},
+                                           {"VITALS_REQUEST_DURATION_BUCKETS", "0.01, 0.1,1"},
+                                           {"VITALS_SLOW_REQUEST_THRESHOLD", "0.25"},
+                                           {"VITALS_SERIES_LIMIT", "10"},
+                                           {"VITALS_LOG_LINES_PER_SECOND", "5"},
+                                           {"VITALS_LOG_BURST", "2"},
+                                           {"VITALS_FAST_CLOCK", "off"}}))
+              .ok());
+  CHECK(o.listen == "127.0.0.1:0");
+  CHECK(o.http_threads == 3);
+  CHECK(o.http_request_timeout == absl::Milliseconds(750));
+  CHECK_FALSE(o.gzip);
+  CHECK(o.request_duration_buckets == std::vector<double>{0.01, 0.1, 1});
+  CHECK(o.slow_request_threshold == absl::Milliseconds(250));
+  CHECK(o.series_limit == 10);
+  CHECK(o.log_lines_per_second == 5);
+  CHECK(o.log_burst == 2);
+  CHECK_FALSE(o.fast_clock);
+}
+
+TEST_CASE("a bad variable is an error naming it, and changes nothing", "[options]") {
+  const std::map<std::string, std::string> bad[] = {
+      {{"VITALS_HTTP_THREADS", "many"}},
+      {{"VITALS_HTTP_THREADS", "0"}},
+      {{"VITALS_SLOW_REQUEST_THRESHOLD", "soon"}},
+      {{"VITALS_REQUEST_DURATION_BUCKETS", "1,0.5"}},
+      {{"VITALS_REQUEST_DURATION_BUCKETS", "a,b"}},
+      {{"VITALS_SERIES_LIMIT", "-4"}},
+      {{"VITALS_GZIP", "maybe"}},
+  };
+  for (const auto& vars : bad) {
+    vitals::Options o;
+    const vitals::Options before = o;
+    absl::Status s = vitals::ApplyEnvironment(o, Env(vars));
+    INFO(s.ToString());
+    REQUIRE_FALSE(s.ok());
+    CHECK(std::string(s.message()).find(vars.begin()->first) != std::string::npos);
+    CHECK(o.http_threads == before.http_threads);
+    CHECK(o.series_limit == before.series_limit);
+  }
+}
+
+TEST_CASE("listen addresses", "[options]") {
+  using vitals::internal::ParseListenAddress;
+  auto a = ParseListenAddress("0.0.0.0:9464");
+  REQUIRE(a.ok());
+  CHECK(a->host == "0.0.0.0");
+  CHECK(a->port == 9464);
+  auto b = ParseListenAddress("[::1]:0");
+  REQUIRE(b.ok());
+  CHECK(b->ipv6);
+  CHECK(b->host == "::1");
+  auto c = ParseListenAddress(":80");
+  REQUIRE(c.ok());
+  CHECK(c->host == "0.0.0.0");
+  CHECK(ParseListenAddress("localhost:1")->host == "127.0.0.1");
+  for (const char* bad : {"", "9464", "1.2.3.4", "1.2.3.4:", "1.2.3.4:65536", "1.2.3.4:-1",
+                          "1.2.3.4:80x", "example.com:80", "::1:80", "[::1]80", "[::1:80",
+                          "300.1.1.1:80"}) {
+    auto r = ParseListenAddress(bad);
+    INFO(bad);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(std::string(r.status().message()).find(bad) != std::string::npos);
+  }
+}
+
+TEST_CASE("an agent given a bad option still records, and Start says what is wrong",
+          "[options]") {
+  vitals::Options o;
+  o.read_environment = false;
+  o.listen = "not an address";
+  vitals::Agent agent(o);
+  absl::Status s = agent.Start();
+  REQUIRE(s.code() == absl::StatusCode::kInvalidArgument);
+  CHECK(std::string(s.message()).find("not an address") != std::string::npos);
+  agent.Record("GET", "/x", 200, absl::Milliseconds(3));
+  CHECK(agent.RenderText().find("route=\"/x\"") != std::string::npos);
+  CHECK(agent.port() == 0);
+}
+
+TEST_CASE("a bad environment variable makes Start fail with its name", "[options]") {
+  setenv("VITALS_SERIES_LIMIT", "lots", 1);
+  vitals::Agent agent;
+  unsetenv("VITALS_SERIES_LIMIT");
+  absl::Status s = agent.Start();
+  REQUIRE(s.code() == absl::StatusCode::kInvalidArgument);
+  CHECK(std::string(s.message()).find("VITALS_SERIES_LIMIT") != std::string::npos);
+}
+
+}  // namespace

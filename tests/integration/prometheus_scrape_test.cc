@@ -1,0 +1,120 @@
+// Starts the real demo service and a real Prometheus server (from Debian's `prometheus`
+// package) on loopback, lets Prometheus scrape the demo every second, and checks what it
+// stored through its HTTP API. Also runs the real `promtool check metrics` on the demo's body.
+
+#include <httplib.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <regex>
+#include <string>
+#include <thread>
+
+#include "tests/support/process.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string Query(int prom_port, const std::string& promql) {
+  httplib::Client client("127.0.0.1", prom_port);
+  client.set_read_timeout(5);
+  auto res = client.Get("/api/v1/query", {{"query", promql}}, httplib::Headers{});
+  return res && res->status == 200 ? res->body : "";
+}
+
+// label value -> sample value for a query grouped by `label`.
+std::map<std::string, double> Vector(const std::string& json, const std::string& label) {
+  std::map<std::string, double> out;
+  std::regex item("\\{\"metric\":\\{[^}]*\"" + label +
+                  "\":\"([^\"]*)\"[^}]*\\},\"value\":\\[[0-9.]+,\"([^\"]+)\"\\]\\}");
+  for (auto it = std::sregex_iterator(json.begin(), json.end(), item);
+       it != std::sregex_iterator(); ++it) {
+    out[(*it)[1]] = std::stod((*it)[2]);
+  }
+  return out;
+}
+
+TEST_CASE("a real Prometheus scrapes the demo: up is 1 and every route has a rate",
+          "[integration]") {
+  vitals_test::TempDir dir;
+  const int metrics_port = vitals_test::FreePort();
+  vitals_test::Subprocess demo(
+      {vitals_test::BinaryDir() + "/examples/demo_service", "--port=0", "--load-rps=60"},
+      {{"VITALS_LISTEN", "127.0.0.1:" + std::to_string(metrics_port)}}, dir.path());
+  REQUIRE(demo.WaitForOutput("metrics: http://", 10s));
+
+  // The demo's exposition passes the real promtool.
+  httplib::Client agent("127.0.0.1", metrics_port);
+  std::this_thread::sleep_for(2s);
+  auto body = agent.Get("/metrics");
+  REQUIRE(body);
+  vitals_test::WriteFile(dir.path() + "/metrics.txt", body->body);
+  std::string lint;
+  CHECK(vitals_test::RunCommand("promtool check metrics < " + dir.path() + "/metrics.txt",
+                                &lint) == 0);
+  CHECK(lint == "");
+
+  const int prom_port = vitals_test::FreePort();
+  vitals_test::WriteFile(dir.path() + "/prometheus.yml",
+                         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                         "scrape_configs:\n  - job_name: demo\n    static_configs:\n"
+                         "      - targets: ['127.0.0.1:" +
+                             std::to_string(metrics_port) + "']\n");
+  vitals_test::Subprocess prometheus(
+      {"prometheus", "--config.file=" + dir.path() + "/prometheus.yml",
+       "--storage.tsdb.path=" + dir.path() + "/data",
+       "--web.listen-address=127.0.0.1:" + std::to_string(prom_port)},
+      {}, dir.path());
+
+  // up == 1 once the first scrape has landed.
+  bool up = false;
+  for (auto deadline = std::chrono::steady_clock::now() + 60s;
+       !up && std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(500ms)) {
+    auto v = Vector(Query(prom_port, "up{job=\"demo\"}"), "job");
+    up = v.count("demo") && v["demo"] == 1;
+  }
+  INFO("prometheus stderr: " << prometheus.Stderr().substr(0, 2000));
+  REQUIRE(up);
+
+  // After a few scrapes, every route the load generator hits has a non-zero request rate.
+  const std::vector<std::string> routes = {"/users/:id", "/orders", "/search", "/flaky",
+                                           "/cpu",       "/",       "unmatched"};
+  auto all_positive = [&](std::map<std::string, double>& rates) {
+    for (const auto& r : routes) {
+      if (!(rates[r] > 0)) return false;
+    }
+    return true;
+  };
+  std::map<std::string, double> rates, errors;
+  for (auto deadline = std::chrono::steady_clock::now() + 90s;
+       std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(1s)) {
+    rates = Vector(Query(prom_port,
+                         "sum by (route) (rate(http_server_request_duration_seconds_count"
+                         "{job=\"demo\"}[15s]))"),
+                   "route");
+    errors = Vector(Query(prom_port,
+                          "sum by (status) (rate(http_server_request_duration_seconds_count"
+                          "{job=\"demo\",route=\"/flaky\"}[30s]))"),
+                    "status");
+    if (all_positive(rates) && errors["500"] > 0) break;
+  }
+  for (const std::string& route : routes) {
+    INFO("route " << route);
+    CHECK(rates[route] > 0);
+  }
+  // The histogram is usable for quantiles, and errors are visible by status.
+  auto p99 = Vector(Query(prom_port,
+                          "histogram_quantile(0.99, sum by (route, le) (rate("
+                          "http_server_request_duration_seconds_bucket{job=\"demo\"}[15s])))"),
+                    "route");
+  CHECK(p99["/search"] > 0);
+  CHECK(errors["500"] > 0);
+  auto build = Vector(Query(prom_port, "vitals_build_info"), "version");
+  CHECK(build.size() == 1);
+
+  demo.Signal(SIGINT);
+  CHECK(demo.Wait(10s) == 0);
+}
+
+}  // namespace

@@ -1,0 +1,44 @@
+// tests/support/fakes.h: an injected clock and a log sink that keeps its lines.
+
+#ifndef VITALS_TESTS_SUPPORT_FAKES_H_
+#define VITALS_TESTS_SUPPORT_FAKES_H_
+
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "vitals/clock.h"
+#include "vitals/log.h"
+
+namespace vitals_test {
+
+class FakeClock : public vitals::Clock {
+ public:
+  int64_t NowNanos() const override { return now_.load(); }
+  void Advance(int64_t nanos) { now_.fetch_add(nanos); }
+  void AdvanceMs(double ms) { Advance(static_cast<int64_t>(ms * 1e6)); }
+
+ private:
+  std::atomic<int64_t> now_{1'000'000'000};
+};
+
+class CapturingSink : public vitals::LogSink {
+ public:
+  void Write(vitals::LogSeverity severity, absl::string_view line) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    lines_.push_back(std::string(vitals::LogSeverityName(severity)) + " " + std::string(line));
+  }
+  std::vector<std::string> lines() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return lines_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> lines_;
+};
+
+}  // namespace vitals_test
+
+#endif  // VITALS_TESTS_SUPPORT_FAKES_H_
