@@ -43,8 +43,8 @@ AgentCore::AgentCore(Options options) : options_(std::move(options)) {
     const absl::string_view version = kVersion;
     Family::SetGauge((*build_info)->Find(absl::MakeConstSpan(&version, 1)), 1.0);
   }
-  prometheus_ = std::make_unique<exporters::PrometheusExporter>(*registry_, log_.get(),
-                                                                &Clock::Steady());
+  prometheus_ =
+      std::make_unique<exporters::PrometheusExporter>(*registry_, log_.get(), &Clock::Steady());
 }
 
 AgentCore::~AgentCore() { Stop(); }
@@ -118,20 +118,18 @@ absl::StatusOr<CounterFamily> Agent::AddCounter(absl::string_view name, absl::st
 
 absl::StatusOr<GaugeFamily> Agent::AddGauge(absl::string_view name, absl::string_view help,
                                             std::vector<std::string> label_names) {
-  return Wrap<GaugeFamily>(core_->registry().GetOrCreate(
-      name, help, internal::MetricType::kGauge, std::move(label_names), {}));
+  return Wrap<GaugeFamily>(core_->registry().GetOrCreate(name, help, internal::MetricType::kGauge,
+                                                         std::move(label_names), {}));
 }
 
-absl::StatusOr<HistogramFamily> Agent::AddHistogram(absl::string_view name,
-                                                    absl::string_view help,
+absl::StatusOr<HistogramFamily> Agent::AddHistogram(absl::string_view name, absl::string_view help,
                                                     std::vector<double> buckets,
                                                     std::vector<std::string> label_names) {
   return Wrap<HistogramFamily>(core_->registry().GetOrCreate(
       name, help, internal::MetricType::kHistogram, std::move(label_names), std::move(buckets)));
 }
 
-absl::Status Agent::RegisterCollectable(
-    const std::weak_ptr<prometheus::Collectable>& collectable) {
+absl::Status Agent::RegisterCollectable(const std::weak_ptr<prometheus::Collectable>& collectable) {
   if (collectable.expired()) {
     return absl::InvalidArgumentError("RegisterCollectable: the collectable is already destroyed");
   }

@@ -26,8 +26,8 @@ Family::Family(std::string name, std::string help, MetricType type,
     le_texts_.push_back(std::move(le));
   }
   le_texts_.push_back("le=\"+Inf\"");
-  overflow_ = NewSeries(std::vector<std::string>(label_names_.size(),
-                                                 std::string(kOverflowLabelValue)));
+  overflow_ =
+      NewSeries(std::vector<std::string>(label_names_.size(), std::string(kOverflowLabelValue)));
   if (overflow_ != nullptr) overflow_->overflow = true;
 }
 

@@ -10,9 +10,8 @@ namespace internal {
 
 absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view text) {
   auto bad = [&](absl::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat("listen address \"", text.substr(0, 200),
-                                                   "\": ", why,
-                                                   " (want HOST:PORT, [IPV6]:PORT or :PORT)"));
+    return absl::InvalidArgumentError(absl::StrCat("listen address \"", text.substr(0, 200), "\": ",
+                                                   why, " (want HOST:PORT, [IPV6]:PORT or :PORT)"));
   };
   ListenAddress out;
   absl::string_view host, port;

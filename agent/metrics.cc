@@ -8,7 +8,9 @@ using internal::Family;
 using internal::Series;
 
 namespace {
-const Series* AsSeries(const internal::SeriesCore* core) { return static_cast<const Series*>(core); }
+const Series* AsSeries(const internal::SeriesCore* core) {
+  return static_cast<const Series*>(core);
+}
 }  // namespace
 
 double Counter::Value() const {

@@ -20,8 +20,7 @@ std::vector<double> DefaultRequestDurationBuckets() {
 namespace {
 
 absl::Status BadVariable(absl::string_view name, absl::string_view value, absl::string_view why) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(name, "=\"", value.substr(0, 200), "\": ", why));
+  return absl::InvalidArgumentError(absl::StrCat(name, "=\"", value.substr(0, 200), "\": ", why));
 }
 
 absl::Status ParseBool(absl::string_view name, absl::string_view value, bool* out) {
@@ -149,9 +148,9 @@ absl::Status ValidateOptions(const Options& options) {
   }
   if (options.http_request_timeout < absl::Milliseconds(1) ||
       options.http_request_timeout > absl::Hours(1)) {
-    return bad("http_request_timeout",
-               absl::StrCat(absl::FormatDuration(options.http_request_timeout),
-                            " is not in 1ms..1h"));
+    return bad(
+        "http_request_timeout",
+        absl::StrCat(absl::FormatDuration(options.http_request_timeout), " is not in 1ms..1h"));
   }
   if (absl::Status s = internal::ValidateBuckets("http_server_request_duration_seconds",
                                                  options.request_duration_buckets);

@@ -11,8 +11,8 @@
 namespace vitals {
 namespace internal {
 
-RateLimitedLog::RateLimitedLog(std::shared_ptr<LogSink> sink, const Clock* clock,
-                               double per_second, int burst)
+RateLimitedLog::RateLimitedLog(std::shared_ptr<LogSink> sink, const Clock* clock, double per_second,
+                               int burst)
     : sink_(sink ? std::move(sink) : StderrLogSink()), clock_(clock) {
   per_second = per_second > 0 ? per_second : 1e-9;
   interval_nanos_ = static_cast<int64_t>(std::min(1e9 / per_second, 1e18));

@@ -44,8 +44,9 @@ absl::Status ValidateBuckets(absl::string_view metric, const std::vector<double>
   }
   for (size_t i = 0; i < bounds.size(); ++i) {
     if (!std::isfinite(bounds[i])) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "histogram \"", metric, "\": bucket bound ", bounds[i], " is not finite (+Inf is implied)"));
+      return absl::InvalidArgumentError(absl::StrCat("histogram \"", metric, "\": bucket bound ",
+                                                     bounds[i],
+                                                     " is not finite (+Inf is implied)"));
     }
     if (i > 0 && !(bounds[i] > bounds[i - 1])) {
       return absl::InvalidArgumentError(
@@ -67,8 +68,7 @@ Registry::Registry(size_t series_limit) : series_limit_(series_limit) {
 }
 
 absl::StatusOr<Family*> Registry::GetOrCreate(absl::string_view name, absl::string_view help,
-                                              MetricType type,
-                                              std::vector<std::string> label_names,
+                                              MetricType type, std::vector<std::string> label_names,
                                               std::vector<double> bounds, size_t series_limit) {
   if (absl::Status s = ValidateMetricName(name); !s.ok()) return s;
   if (absl::Status s = ValidateLabelNames(name, label_names); !s.ok()) return s;
@@ -87,18 +87,17 @@ absl::StatusOr<Family*> Registry::GetOrCreate(absl::string_view name, absl::stri
       return existing;
     }
     if (existing->name() == name) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          "metric \"", name, "\" already exists as a ", TypeName(existing->type()),
-          " with labels [", absl::StrJoin(existing->label_names(), ","), "]"));
+      return absl::AlreadyExistsError(
+          absl::StrCat("metric \"", name, "\" already exists as a ", TypeName(existing->type()),
+                       " with labels [", absl::StrJoin(existing->label_names(), ","), "]"));
     }
-    return absl::AlreadyExistsError(absl::StrCat("metric \"", name, "\" (", TypeName(type),
-                                                 ") would emit \"", n, "\", which the ",
-                                                 TypeName(existing->type()), " \"",
-                                                 existing->name(), "\" already emits"));
+    return absl::AlreadyExistsError(absl::StrCat(
+        "metric \"", name, "\" (", TypeName(type), ") would emit \"", n, "\", which the ",
+        TypeName(existing->type()), " \"", existing->name(), "\" already emits"));
   }
-  auto family = std::make_unique<Family>(std::string(name), std::string(help), type,
-                                         std::move(label_names), std::move(bounds),
-                                         series_limit == 0 ? series_limit_ : series_limit);
+  auto family =
+      std::make_unique<Family>(std::string(name), std::string(help), type, std::move(label_names),
+                               std::move(bounds), series_limit == 0 ? series_limit_ : series_limit);
   if (!family->ok()) {
     return absl::ResourceExhaustedError(
         absl::StrCat("metric \"", name, "\": the process has no metric cells left"));

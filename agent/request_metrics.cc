@@ -25,9 +25,9 @@ absl::string_view NormalizeMethod(absl::string_view method) {
 }
 
 absl::StatusOr<std::unique_ptr<RequestMetrics>> RequestMetrics::Create(Registry& registry,
-                                                                        const Options& options,
-                                                                        const Clock* clock,
-                                                                        RateLimitedLog* log) {
+                                                                       const Options& options,
+                                                                       const Clock* clock,
+                                                                       RateLimitedLog* log) {
   auto duration = registry.GetOrCreate(
       "http_server_request_duration_seconds",
       "Duration of HTTP server requests, from the first byte handled to the response, by "
@@ -44,10 +44,10 @@ absl::StatusOr<std::unique_ptr<RequestMetrics>> RequestMetrics::Create(Registry&
                    absl::FormatDuration(options.slow_request_threshold), ")."),
       MetricType::kCounter, {"method", "route"}, {});
   if (!slow.ok()) return slow.status();
-  return std::unique_ptr<RequestMetrics>(new RequestMetrics(
-      *duration, *active, *slow, clock, log,
-      absl::ToInt64Nanoseconds(options.slow_request_threshold),
-      static_cast<size_t>(options.series_limit)));
+  return std::unique_ptr<RequestMetrics>(
+      new RequestMetrics(*duration, *active, *slow, clock, log,
+                         absl::ToInt64Nanoseconds(options.slow_request_threshold),
+                         static_cast<size_t>(options.series_limit)));
 }
 
 RequestMetrics::RequestMetrics(Family* duration, Family* active, Family* slow, const Clock* clock,

@@ -3,8 +3,8 @@
 //
 //   demo_service [--port=8080] [--load-rps=40] [--load-threads=2]
 //
-// The service listens on 127.0.0.1:PORT (0 picks a free port); the agent serves /metrics on VITALS_LISTEN
-// (default 0.0.0.0:9464). Runs until SIGINT or SIGTERM.
+// The service listens on 127.0.0.1:PORT (0 picks a free port); the agent serves /metrics on
+// VITALS_LISTEN (default 0.0.0.0:9464). Runs until SIGINT or SIGTERM.
 
 #include <signal.h>
 
@@ -61,8 +61,7 @@ Flags ParseFlags(int argc, char** argv) {
     } else if (const char* v = value("--load-threads=")) {
       f.load_threads = std::atoi(v);
     } else {
-      std::fprintf(stderr, "usage: %s [--port=8080] [--load-rps=40] [--load-threads=2]\n",
-                   argv[0]);
+      std::fprintf(stderr, "usage: %s [--port=8080] [--load-rps=40] [--load-threads=2]\n", argv[0]);
       std::exit(2);
     }
   }
@@ -126,8 +125,7 @@ int main(int argc, char** argv) {
   });
   routes.Get("/users/:id", [](const httplib::Request& req, httplib::Response& res) {
     SleepMs(1 + std::rand() % 5);
-    res.set_content("{\"id\":" + req.matches[1].str() + ",\"name\":\"user\"}",
-                    "application/json");
+    res.set_content("{\"id\":" + req.matches[1].str() + ",\"name\":\"user\"}", "application/json");
   });
   routes.Post("/orders", [](const httplib::Request&, httplib::Response& res) {
     SleepMs(5 + std::rand() % 15);
@@ -176,8 +174,8 @@ int main(int argc, char** argv) {
                         static_cast<int>(seed_rng()));
     }
   }
-  std::printf("demo service: http://127.0.0.1:%d/  metrics: http://127.0.0.1:%d/metrics\n",
-              port, agent.port());
+  std::printf("demo service: http://127.0.0.1:%d/  metrics: http://127.0.0.1:%d/metrics\n", port,
+              agent.port());
   std::fflush(stdout);
 
   while (!g_stop.load()) SleepMs(100);

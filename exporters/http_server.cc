@@ -161,11 +161,11 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   sigaction(SIGPIPE, &saved_pipe, nullptr);
   if (server->ctx_ == nullptr) {
     absl::MutexLock lock(&server->startup_mu_);
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen on ", ports, ": ",
-        !server->startup_errors_.empty() ? server->startup_errors_
-        : error_text[0]                  ? error_text
-                                         : "server failed to start"));
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", ports, ": ",
+                                               !server->startup_errors_.empty()
+                                                   ? server->startup_errors_
+                                               : error_text[0] ? error_text
+                                                               : "server failed to start"));
   }
   server->starting_.store(false);
   mg_server_port port{};

@@ -10,11 +10,11 @@ namespace exporters {
 PrometheusExporter::PrometheusExporter(internal::Registry& registry, internal::RateLimitedLog* log,
                                        const Clock* clock)
     : registry_(registry), log_(log), clock_(clock), format_(log) {
-  auto family = registry_.GetOrCreate(
-      "vitals_scrape_duration_seconds",
-      "Time the agent spent producing the /metrics body (not sending it).",
-      internal::MetricType::kHistogram, {},
-      {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1});
+  auto family =
+      registry_.GetOrCreate("vitals_scrape_duration_seconds",
+                            "Time the agent spent producing the /metrics body (not sending it).",
+                            internal::MetricType::kHistogram, {},
+                            {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1});
   if (family.ok()) {
     scrape_duration_ = internal::Family::MakeHandle<Histogram>((*family)->Find({}));
   }
@@ -45,8 +45,9 @@ void PrometheusExporter::ReturnBuffer(std::unique_ptr<std::string> buffer) {
 }
 
 void PrometheusExporter::HandleMetrics(const HttpRequest& req, HttpResponse& resp) {
-  std::shared_ptr<std::string> body(TakeBuffer().release(),
-                                    [this](std::string* b) { ReturnBuffer(std::unique_ptr<std::string>(b)); });
+  std::shared_ptr<std::string> body(TakeBuffer().release(), [this](std::string* b) {
+    ReturnBuffer(std::unique_ptr<std::string>(b));
+  });
   Render(*body);
   resp.content_type = std::string(kTextContentType);
   if (gzip_ && AcceptsGzip(req.header("Accept-Encoding"))) {

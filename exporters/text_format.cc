@@ -107,9 +107,8 @@ void TextFormat::RenderForeignFamily(const prometheus::MetricFamily& family, std
   AppendHeader(out, name, family.help, ForeignTypeName(family.type));
   // The label name the format adds itself; a user label of that name would be duplicated.
   const absl::string_view reserved = family.type == prometheus::MetricType::Histogram ? "le"
-                                     : family.type == prometheus::MetricType::Summary
-                                         ? "quantile"
-                                         : "";
+                                     : family.type == prometheus::MetricType::Summary ? "quantile"
+                                                                                      : "";
   std::string labels;
   std::string extra;
   for (const prometheus::ClientMetric& m : family.metric) {
@@ -137,8 +136,7 @@ void TextFormat::RenderForeignFamily(const prometheus::MetricFamily& family, std
           AppendSample(out, name, "", labels, extra, q.value);
         }
         AppendSample(out, name, "_sum", labels, "", m.summary.sample_sum);
-        AppendSample(out, name, "_count", labels, "",
-                     static_cast<double>(m.summary.sample_count));
+        AppendSample(out, name, "_count", labels, "", static_cast<double>(m.summary.sample_count));
         break;
       case prometheus::MetricType::Histogram: {
         bool has_inf = false;

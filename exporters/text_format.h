@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
 #include "agent/family.h"
 #include "agent/rate_limited_log.h"
 #include "agent/registry.h"

@@ -88,8 +88,7 @@ TEST_CASE("a range never straddles a chunk", "[cells]") {
   for (int i = 0; i < 40; ++i) {
     int64_t b = store.Allocate(100);
     REQUIRE(b >= 0);
-    REQUIRE((b >> vitals::internal::kChunkShift) ==
-            ((b + 99) >> vitals::internal::kChunkShift));
+    REQUIRE((b >> vitals::internal::kChunkShift) == ((b + 99) >> vitals::internal::kChunkShift));
     got.push_back(b);
   }
   for (int64_t b : got) store.Free(b, 100);

@@ -92,8 +92,9 @@ TEST_CASE("the request metrics honour the series limit too", "[family]") {
   CHECK(SampleValue(body,
                     "http_server_request_duration_seconds_count{method=\"__overflow__\",route=\"__"
                     "overflow__\",status=\"__overflow__\"}") == 45);
-  CHECK(SampleValue(body, "vitals_series_overflow_total{metric=\"http_server_request_duration_"
-                          "seconds\"}") == 45);
+  CHECK(SampleValue(body,
+                    "vitals_series_overflow_total{metric=\"http_server_request_duration_"
+                    "seconds\"}") == 45);
 }
 
 TEST_CASE("label values that repair to the same text share one series", "[family]") {
@@ -134,7 +135,8 @@ TEST_CASE("concurrent first lookups of the same label set create one series",
   const std::string body = agent.RenderText();
   CHECK(CountLines(body, "race_total{") == 50);
   double sum = 0;
-  for (int i = 0; i < 50; ++i) sum += SampleValue(body, "race_total{k=\"" + std::to_string(i) + "\"}");
+  for (int i = 0; i < 50; ++i)
+    sum += SampleValue(body, "race_total{k=\"" + std::to_string(i) + "\"}");
   CHECK(sum == 4000);
 }
 

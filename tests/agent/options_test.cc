@@ -78,9 +78,9 @@ TEST_CASE("listen addresses", "[options]") {
   REQUIRE(c.ok());
   CHECK(c->host == "0.0.0.0");
   CHECK(ParseListenAddress("localhost:1")->host == "127.0.0.1");
-  for (const char* bad : {"", "9464", "1.2.3.4", "1.2.3.4:", "1.2.3.4:65536", "1.2.3.4:-1",
-                          "1.2.3.4:80x", "example.com:80", "::1:80", "[::1]80", "[::1:80",
-                          "300.1.1.1:80"}) {
+  for (const char* bad :
+       {"", "9464", "1.2.3.4", "1.2.3.4:", "1.2.3.4:65536", "1.2.3.4:-1", "1.2.3.4:80x",
+        "example.com:80", "::1:80", "[::1]80", "[::1:80", "300.1.1.1:80"}) {
     auto r = ParseListenAddress(bad);
     INFO(bad);
     REQUIRE_FALSE(r.ok());
@@ -89,8 +89,7 @@ TEST_CASE("listen addresses", "[options]") {
   }
 }
 
-TEST_CASE("an agent given a bad option still records, and Start says what is wrong",
-          "[options]") {
+TEST_CASE("an agent given a bad option still records, and Start says what is wrong", "[options]") {
   vitals::Options o;
   o.read_environment = false;
   o.listen = "not an address";

@@ -23,11 +23,14 @@ TEST_CASE("help text escapes backslash and newline only", "[escape]") {
 TEST_CASE("invalid UTF-8 is replaced and long values cut on a character boundary", "[escape]") {
   CHECK(IsValidUtf8("plain"));
   CHECK(IsValidUtf8("caf\xC3\xA9 \xF0\x9F\x98\x80"));
-  CHECK_FALSE(IsValidUtf8("\xC3"));          // truncated
-  CHECK_FALSE(IsValidUtf8("\xC0\xAF"));      // overlong
-  CHECK_FALSE(IsValidUtf8("\xED\xA0\x80"));  // surrogate
+  CHECK_FALSE(IsValidUtf8("\xC3"));              // truncated
+  CHECK_FALSE(IsValidUtf8("\xC0\xAF"));          // overlong
+  CHECK_FALSE(IsValidUtf8("\xED\xA0\x80"));      // surrogate
   CHECK_FALSE(IsValidUtf8("\xF4\x90\x80\x80"));  // past U+10FFFF
-  CHECK(RepairUtf8("a\xFF" "b") == "a\xEF\xBF\xBD" "b");
+  CHECK(RepairUtf8("a\xFF"
+                   "b") ==
+        "a\xEF\xBF\xBD"
+        "b");
   CHECK(RepairUtf8("\xC3") == "\xEF\xBF\xBD");
   CHECK(IsValidUtf8(RepairUtf8("\xE2\x82")));
   const std::string cut = RepairUtf8("\xC3\xA9\xC3\xA9\xC3\xA9", 5);

@@ -1,4 +1,5 @@
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <httplib.h>
 #include <netinet/in.h>
@@ -9,7 +10,6 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
-#include <dirent.h>
 #include <thread>
 #include <vector>
 
@@ -204,11 +204,13 @@ TEST_CASE("the host keeps its SIGPIPE disposition, and clients that vanish do no
     struct sigaction now {};
     sigaction(SIGPIPE, nullptr, &now);
     if (now.sa_handler != SIG_DFL) _exit(11);  // civetweb's SIG_IGN leaked to the host
-    for (int i = 0; i < 20; ++i) {  // ask for a ~1 MB body and hang up at once
+    for (int i = 0; i < 20; ++i) {             // ask for a ~1 MB body and hang up at once
       int fd = Connect(agent.port());
       const char* req = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
       if (write(fd, req, strlen(req)) < 0) _exit(12);
-      struct linger lg {1, 0};
+      struct linger lg {
+        1, 0
+      };
       setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);  // RST on close
       close(fd);
     }

@@ -39,10 +39,10 @@ TEST_CASE("hostile help text and label values still give a clean exposition", "[
   auto c = agent.AddCounter("hostile_total", "Help with \\ a backslash,\na newline and \xff junk.",
                             {"value"});
   REQUIRE(c.ok());
-  for (const std::string v : {std::string("quote\"d"), std::string("back\\slash"),
-                              std::string("new\nline"), std::string("bad \xc3\x28 utf8"),
-                              std::string("nul\0byte", 8), std::string(3000, 'y'),
-                              std::string("}{,=\" le=\"1")}) {
+  for (const std::string v :
+       {std::string("quote\"d"), std::string("back\\slash"), std::string("new\nline"),
+        std::string("bad \xc3\x28 utf8"), std::string("nul\0byte", 8), std::string(3000, 'y'),
+        std::string("}{,=\" le=\"1")}) {
     c->WithLabels({v})->Increment();
   }
   agent.Record("GET", "/weird\"route\\\n\xff", 200, absl::Milliseconds(5));
@@ -88,14 +88,12 @@ TEST_CASE("a prometheus-cpp registry is served next to the agent's metrics", "[t
   CHECK_FALSE(agent.RegisterCollectable(std::weak_ptr<prometheus::Collectable>()).ok());
 }
 
-TEST_CASE("every built-in family is present from the start, and the output is clean",
-          "[text]") {
+TEST_CASE("every built-in family is present from the start, and the output is clean", "[text]") {
   vitals::Agent agent(Quiet());
   const std::string body = agent.RenderText();
-  for (const char* name :
-       {"http_server_request_duration_seconds", "http_server_active_requests",
-        "http_server_slow_requests_total", "vitals_build_info", "vitals_scrape_duration_seconds",
-        "vitals_series_overflow_total"}) {
+  for (const char* name : {"http_server_request_duration_seconds", "http_server_active_requests",
+                           "http_server_slow_requests_total", "vitals_build_info",
+                           "vitals_scrape_duration_seconds", "vitals_series_overflow_total"}) {
     CHECK(CountLines(body, std::string("# TYPE ") + name + " ") == 1);
   }
   CHECK(body.find("vitals_build_info{version=\"") != std::string::npos);

@@ -28,8 +28,8 @@ std::map<std::string, double> Vector(const std::string& json, const std::string&
   std::map<std::string, double> out;
   std::regex item("\\{\"metric\":\\{[^}]*\"" + label +
                   "\":\"([^\"]*)\"[^}]*\\},\"value\":\\[[0-9.]+,\"([^\"]+)\"\\]\\}");
-  for (auto it = std::sregex_iterator(json.begin(), json.end(), item);
-       it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(json.begin(), json.end(), item); it != std::sregex_iterator();
+       ++it) {
     out[(*it)[1]] = std::stod((*it)[2]);
   }
   return out;
@@ -51,8 +51,8 @@ TEST_CASE("a real Prometheus scrapes the demo: up is 1 and every route has a rat
   REQUIRE(body);
   vitals_test::WriteFile(dir.path() + "/metrics.txt", body->body);
   std::string lint;
-  CHECK(vitals_test::RunCommand("promtool check metrics < " + dir.path() + "/metrics.txt",
-                                &lint) == 0);
+  CHECK(vitals_test::RunCommand("promtool check metrics < " + dir.path() + "/metrics.txt", &lint) ==
+        0);
   CHECK(lint == "");
 
   const int prom_port = vitals_test::FreePort();
@@ -78,7 +78,7 @@ TEST_CASE("a real Prometheus scrapes the demo: up is 1 and every route has a rat
   REQUIRE(up);
 
   // After a few scrapes, every route the load generator hits has a non-zero request rate.
-  const std::vector<std::string> routes = {"/users/:id", "/orders", "/search", "/flaky",
+  const std::vector<std::string> routes = {"/users/:id", "/orders", "/search",  "/flaky",
                                            "/cpu",       "/",       "unmatched"};
   auto all_positive = [&](std::map<std::string, double>& rates) {
     for (const auto& r : routes) {

@@ -1,0 +1,228 @@
+// vitals vs prometheus-cpp 1.0.1, side by side in one run.
+//
+//   build/bench/metrics_bench --benchmark_min_time=1
+//
+// Each pair measures the same work: a pre-resolved histogram observe, a labelled record with the
+// label values given as strings on every call, a counter increment, a whole timed request
+// (clock reads included), and producing the /metrics body for 10,000 histogram series (with the
+// peak extra heap a scrape needs, counted by this program's operator new).
+
+#include <benchmark/benchmark.h>
+#include <malloc.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "agent/agent_core.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+#include "prometheus/text_serializer.h"
+#include "vitals/agent.h"
+
+// --- heap accounting (whole process) ---
+namespace {
+std::atomic<int64_t> g_live{0};
+std::atomic<int64_t> g_peak{0};
+void Track(int64_t delta) {
+  int64_t now = g_live.fetch_add(delta, std::memory_order_relaxed) + delta;
+  int64_t peak = g_peak.load(std::memory_order_relaxed);
+  while (now > peak && !g_peak.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+  }
+}
+}  // namespace
+
+void* operator new(size_t n) {
+  void* p = std::malloc(n == 0 ? 1 : n);
+  if (p == nullptr) throw std::bad_alloc();
+  Track(static_cast<int64_t>(malloc_usable_size(p)));
+  return p;
+}
+void operator delete(void* p) noexcept {
+  if (p == nullptr) return;
+  Track(-static_cast<int64_t>(malloc_usable_size(p)));
+  std::free(p);
+}
+void operator delete(void* p, size_t) noexcept { operator delete(p); }
+
+namespace {
+
+const std::vector<double> kBuckets = {0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25,
+                                      0.5,   0.75, 1,     2.5,  5,     7.5, 10};
+
+vitals::Agent* g_agent;
+vitals::Histogram g_vitals_hist;
+vitals::Counter g_vitals_counter;
+vitals::RouteHandle g_route;
+std::shared_ptr<prometheus::Registry> g_registry;
+prometheus::Histogram* g_prom_hist;
+prometheus::Family<prometheus::Histogram>* g_prom_hist_family;
+prometheus::Counter* g_prom_counter;
+prometheus::Gauge* g_prom_active;
+
+void Setup() {
+  vitals::Options o;
+  o.read_environment = false;
+  g_agent = new vitals::Agent(o);
+  g_vitals_hist = *g_agent->AddHistogram("bench_seconds", "Bench.", kBuckets)->WithLabels({});
+  g_vitals_counter = *g_agent->AddCounter("bench_total", "Bench.")->WithLabels({});
+  g_route = g_agent->Route("GET", "/users/:id");
+  g_registry = std::make_shared<prometheus::Registry>();
+  g_prom_hist_family = &prometheus::BuildHistogram()
+                            .Name("http_server_request_duration_seconds")
+                            .Help("Bench.")
+                            .Register(*g_registry);
+  g_prom_hist = &g_prom_hist_family->Add({}, kBuckets);
+  g_prom_counter =
+      &prometheus::BuildCounter().Name("bench_total").Help("Bench.").Register(*g_registry).Add({});
+  g_prom_active = &prometheus::BuildGauge()
+                       .Name("http_server_active_requests")
+                       .Help("Bench.")
+                       .Register(*g_registry)
+                       .Add({{"method", "GET"}, {"route", "/users/:id"}});
+}
+
+double Value(int64_t i) { return static_cast<double>(i & 1023) * 0.001; }
+
+// --- histogram observe on a pre-resolved handle ---
+void BM_Observe_Vitals(benchmark::State& state) {
+  int64_t i = 0;
+  for (auto _ : state) g_vitals_hist.Observe(Value(++i));
+}
+BENCHMARK(BM_Observe_Vitals)->Threads(1)->Threads(2)->UseRealTime();
+
+void BM_Observe_PrometheusCpp(benchmark::State& state) {
+  int64_t i = 0;
+  for (auto _ : state) g_prom_hist->Observe(Value(++i));
+}
+BENCHMARK(BM_Observe_PrometheusCpp)->Threads(1)->Threads(2)->UseRealTime();
+
+// --- record with method/route/status strings on every call ---
+const char* kRoutes[] = {"/users/:id", "/orders", "/search", "/cart/:id"};
+
+void BM_RecordLabels_Vitals(benchmark::State& state) {
+  int64_t i = 0;
+  for (auto _ : state) {
+    ++i;
+    g_agent->Record("GET", kRoutes[i & 3], 200, absl::Microseconds(i & 1023));
+  }
+}
+BENCHMARK(BM_RecordLabels_Vitals)->Threads(1)->Threads(2)->UseRealTime();
+
+void BM_RecordLabels_PrometheusCpp(benchmark::State& state) {
+  int64_t i = 0;
+  for (auto _ : state) {
+    ++i;
+    g_prom_hist_family
+        ->Add({{"method", "GET"}, {"route", kRoutes[i & 3]}, {"status", "200"}}, kBuckets)
+        .Observe(Value(i));
+  }
+}
+BENCHMARK(BM_RecordLabels_PrometheusCpp)->Threads(1)->Threads(2)->UseRealTime();
+
+// --- counter increment ---
+void BM_Counter_Vitals(benchmark::State& state) {
+  for (auto _ : state) g_vitals_counter.Increment();
+}
+BENCHMARK(BM_Counter_Vitals)->Threads(1)->Threads(2)->UseRealTime();
+
+void BM_Counter_PrometheusCpp(benchmark::State& state) {
+  for (auto _ : state) g_prom_counter->Increment();
+}
+BENCHMARK(BM_Counter_PrometheusCpp)->Threads(1)->Threads(2)->UseRealTime();
+
+// --- a whole timed request: clock reads, active gauge up/down, duration observe ---
+void BM_RequestScope_Vitals(benchmark::State& state) {
+  for (auto _ : state) {
+    vitals::RequestScope scope(g_route);
+    scope.set_status(200);
+  }
+}
+BENCHMARK(BM_RequestScope_Vitals)->Threads(1)->Threads(2)->UseRealTime();
+
+void BM_RequestScope_PrometheusCpp(benchmark::State& state) {
+  for (auto _ : state) {
+    g_prom_active->Increment();
+    const auto start = std::chrono::steady_clock::now();
+    const auto end = std::chrono::steady_clock::now();
+    g_prom_hist->Observe(std::chrono::duration<double>(end - start).count());
+    g_prom_active->Decrement();
+  }
+}
+BENCHMARK(BM_RequestScope_PrometheusCpp)->Threads(1)->Threads(2)->UseRealTime();
+
+// --- the /metrics body for 10,000 histogram series ---
+constexpr int kSeries = 10000;
+
+std::string RouteName(int i) { return "/r" + std::to_string(i % 1000) + "/:id"; }
+
+void BM_Exposition10k_Vitals(benchmark::State& state) {
+  vitals::Options o;
+  o.read_environment = false;
+  o.series_limit = kSeries;
+  vitals::Agent agent(o);
+  for (int i = 0; i < kSeries; ++i) {
+    agent.Record(i % 2 ? "GET" : "POST", RouteName(i), 200 + (i / 2000),
+                 absl::Milliseconds(i % 97));
+  }
+  std::string body;
+  agent.core().prometheus().Render(body);  // warm the reused buffer, as after the first scrape
+  int64_t peak_extra = 0;
+  for (auto _ : state) {
+    const int64_t before = g_live.load();
+    g_peak.store(before);
+    agent.core().prometheus().Render(body);
+    peak_extra = std::max<int64_t>(peak_extra, g_peak.load() - before);
+    benchmark::DoNotOptimize(body.data());
+  }
+  state.counters["body_bytes"] = static_cast<double>(body.size());
+  state.counters["peak_extra_bytes"] = static_cast<double>(peak_extra);
+}
+BENCHMARK(BM_Exposition10k_Vitals)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_Exposition10k_PrometheusCpp(benchmark::State& state) {
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto& family = prometheus::BuildHistogram()
+                     .Name("http_server_request_duration_seconds")
+                     .Help("Bench.")
+                     .Register(*registry);
+  for (int i = 0; i < kSeries; ++i) {
+    family
+        .Add({{"method", i % 2 ? "GET" : "POST"},
+              {"route", RouteName(i)},
+              {"status", std::to_string(200 + i / 2000)}},
+             kBuckets)
+        .Observe((i % 97) * 0.001);
+  }
+  prometheus::TextSerializer serializer;
+  std::string body;
+  int64_t peak_extra = 0;
+  for (auto _ : state) {
+    const int64_t before = g_live.load();
+    g_peak.store(before);
+    body = serializer.Serialize(registry->Collect());
+    peak_extra = std::max<int64_t>(peak_extra, g_peak.load() - before);
+    benchmark::DoNotOptimize(body.data());
+  }
+  state.counters["body_bytes"] = static_cast<double>(body.size());
+  state.counters["peak_extra_bytes"] = static_cast<double>(peak_extra);
+}
+BENCHMARK(BM_Exposition10k_PrometheusCpp)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Setup();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
