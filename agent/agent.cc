@@ -51,7 +51,7 @@ AgentCore::~AgentCore() { Stop(); }
 
 absl::Status AgentCore::Start() {
   if (!init_status_.ok()) return init_status_;
-  absl::MutexLock lock(&mu_);
+  internal::MutexLock lock(&mu_);
   if (started_) return absl::FailedPreconditionError("the agent is already started");
   absl::Status s = prometheus_->Serve(options_);
   if (!s.ok()) return s;
@@ -60,7 +60,7 @@ absl::Status AgentCore::Start() {
 }
 
 void AgentCore::Stop() {
-  absl::MutexLock lock(&mu_);
+  internal::MutexLock lock(&mu_);
   if (!started_) return;
   prometheus_->StopServing();
   started_ = false;

@@ -9,7 +9,7 @@
 #include <memory>
 
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
+#include "agent/mutex.h"
 #include "agent/rate_limited_log.h"
 #include "agent/registry.h"
 #include "agent/request_metrics.h"
@@ -42,7 +42,7 @@ class AgentCore {
   std::unique_ptr<Registry> registry_;
   std::unique_ptr<RequestMetrics> requests_;
   std::unique_ptr<exporters::PrometheusExporter> prometheus_;
-  absl::Mutex mu_;
+  internal::Mutex mu_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
 };
 

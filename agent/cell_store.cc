@@ -46,7 +46,7 @@ thread_local ArenaOwner tls_owner;
 CellStore& CellStore::Get() {
   static CellStore* store = [] {
     auto* s = new CellStore;
-    absl::MutexLock lock(&s->mu_);
+    internal::MutexLock lock(&s->mu_);
     s->retired_ = NewArena();
     return s;
   }();
@@ -71,7 +71,7 @@ Cell* CellStore::SlowThreadCell(uint64_t index) {
     arena = NewArena();
     if (arena == nullptr) return &scratch[index & (kChunkCells - 1)];
     {
-      absl::MutexLock lock(&mu_);
+      internal::MutexLock lock(&mu_);
       arenas_.push_back(arena);
     }
     if (!tls_exited) tls_owner.arena = arena;  // registers the thread-exit hook
@@ -88,7 +88,7 @@ Cell* CellStore::SlowThreadCell(uint64_t index) {
 
 void CellStore::RetireArena(Arena* arena) {
   {
-    absl::MutexLock lock(&mu_);
+    internal::MutexLock lock(&mu_);
     for (uint64_t c = 0; c < kMaxChunks; ++c) {
       Cell* src = arena->chunks[c].load(std::memory_order_acquire);
       if (src == nullptr) continue;
@@ -115,7 +115,7 @@ void CellStore::RetireArena(Arena* arena) {
 
 int64_t CellStore::Allocate(uint32_t n) {
   if (n == 0 || n > kChunkCells) return -1;
-  absl::MutexLock lock(&mu_);
+  internal::MutexLock lock(&mu_);
   auto it = free_.find(n);
   if (it != free_.end() && !it->second.empty()) {
     uint64_t base = it->second.back();
@@ -140,7 +140,7 @@ void CellStore::ZeroRange(Arena* arena, uint64_t base, uint32_t n) {
 }
 
 void CellStore::Free(uint64_t base, uint32_t n) {
-  absl::MutexLock lock(&mu_);
+  internal::MutexLock lock(&mu_);
   for (Arena* arena : arenas_) ZeroRange(arena, base, n);
   ZeroRange(retired_, base, n);
   free_[n].push_back(base);
@@ -169,7 +169,7 @@ double CellStore::ReadF64(uint64_t index) {
 }
 
 size_t CellStore::LiveArenas() {
-  absl::MutexLock lock(&mu_);
+  internal::MutexLock lock(&mu_);
   return arenas_.size();
 }
 

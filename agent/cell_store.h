@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "agent/mutex.h"
 #include "vitals/detail/cells.h"
 
 namespace vitals {
@@ -60,14 +60,14 @@ class CellStore {
   Cell* SlowThreadCell(uint64_t index);
   void RetireArena(Arena* arena) ABSL_LOCKS_EXCLUDED(mu_);
 
-  absl::Mutex& mu() ABSL_LOCK_RETURNED(mu_) { return mu_; }
+  internal::Mutex& mu() ABSL_LOCK_RETURNED(mu_) { return mu_; }
 
  private:
   CellStore() = default;
   static Cell* NewChunk();
   static void ZeroRange(Arena* arena, uint64_t base, uint32_t n);
 
-  absl::Mutex mu_;
+  internal::Mutex mu_;
   std::vector<Arena*> arenas_ ABSL_GUARDED_BY(mu_);
   Arena* retired_ ABSL_GUARDED_BY(mu_);
   uint64_t next_ ABSL_GUARDED_BY(mu_) = 0;

@@ -33,7 +33,7 @@ Family::Family(std::string name, std::string help, MetricType type,
 
 Family::~Family() {
   CellStore& store = CellStore::Get();
-  absl::MutexLock lock(&mu_);
+  internal::MutexLock lock(&mu_);
   for (const auto& s : series_) store.Free(s->cell, cells_per_series_);
   if (overflow_) store.Free(overflow_->cell, cells_per_series_);
 }
@@ -74,7 +74,7 @@ Series* Family::Find(absl::Span<const absl::string_view> values) {
   const uint64_t hash = HashLabelValues(values);
   if (Series* s = table_.Find(hash, values)) return s;
   if (table_.full()) return Overflowed();
-  absl::MutexLock lock(&mu_);
+  internal::MutexLock lock(&mu_);
   if (Series* s = table_.Find(hash, values)) return s;
   return Insert(hash, values);
 }
@@ -128,7 +128,7 @@ double Family::ReadValue(const Series* series) {
 }
 
 size_t Family::series_count() {
-  absl::MutexLock lock(&mu_);
+  internal::MutexLock lock(&mu_);
   return series_.size();
 }
 

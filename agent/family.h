@@ -18,10 +18,10 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "agent/cell_store.h"
 #include "agent/label_table.h"
+#include "agent/mutex.h"
 #include "vitals/detail/cells.h"
 
 namespace vitals {
@@ -96,7 +96,7 @@ class Family {
   // (gauges already include their Set base). Holds `mu_` and the cell store's lock throughout.
   template <typename Fn>
   void Visit(Fn&& fn) ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
+    internal::MutexLock lock(&mu_);
     CellStore& store = CellStore::Get();
     CellStore::ReadLock read(store);
     std::vector<double> cells(cells_per_series_);
@@ -126,7 +126,7 @@ class Family {
   uint32_t cells_per_series_;
   const size_t series_limit_;
 
-  absl::Mutex mu_;
+  internal::Mutex mu_;
   LabelTable<Series> table_;  // reads lock-free, inserts under mu_
   std::vector<std::unique_ptr<Series>> series_ ABSL_GUARDED_BY(mu_);
   // Repaired label text -> series, so raw values that repair to the same text share a series.

@@ -63,7 +63,7 @@ Registry::Registry(size_t series_limit) : series_limit_(series_limit) {
                               "Label-set lookups that were past a family's series limit and were "
                               "folded into its __overflow__ series.",
                               MetricType::kCounter, {"metric"}, {}, 1000000);
-  absl::MutexLock lock(&mu_);
+  internal::MutexLock lock(&mu_);
   if (overflow.ok()) overflow_family_ = *overflow;
 }
 
@@ -75,7 +75,7 @@ absl::StatusOr<Family*> Registry::GetOrCreate(absl::string_view name, absl::stri
   if (type == MetricType::kHistogram) {
     if (absl::Status s = ValidateBuckets(name, bounds); !s.ok()) return s;
   }
-  absl::MutexLock lock(&mu_);
+  internal::MutexLock lock(&mu_);
   const std::vector<std::string> emitted = EmittedNames(name, type);
   for (const std::string& n : emitted) {
     auto it = names_.find(n);
@@ -113,18 +113,18 @@ absl::StatusOr<Family*> Registry::GetOrCreate(absl::string_view name, absl::stri
 }
 
 bool Registry::Emits(absl::string_view name) {
-  absl::MutexLock lock(&mu_);
+  internal::MutexLock lock(&mu_);
   return names_.contains(name);
 }
 
 void Registry::AddCollectable(std::weak_ptr<prometheus::Collectable> collectable) {
-  absl::MutexLock lock(&mu_);
+  internal::MutexLock lock(&mu_);
   collectables_.push_back(std::move(collectable));
 }
 
 std::vector<std::shared_ptr<prometheus::Collectable>> Registry::Collectables() {
   std::vector<std::shared_ptr<prometheus::Collectable>> alive;
-  absl::MutexLock lock(&mu_);
+  internal::MutexLock lock(&mu_);
   std::vector<std::weak_ptr<prometheus::Collectable>> kept;
   for (auto& weak : collectables_) {
     if (auto strong = weak.lock()) {

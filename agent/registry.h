@@ -12,8 +12,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "agent/family.h"
+#include "agent/mutex.h"
 
 namespace prometheus {
 class Collectable;
@@ -40,7 +40,7 @@ class Registry {
   void ForEachFamily(Fn&& fn) ABSL_LOCKS_EXCLUDED(mu_) {
     std::vector<Family*> families;
     {
-      absl::MutexLock lock(&mu_);
+      internal::MutexLock lock(&mu_);
       families.reserve(families_.size());
       for (const auto& f : families_) families.push_back(f.get());
     }
@@ -56,7 +56,7 @@ class Registry {
 
  private:
   const size_t series_limit_;
-  absl::Mutex mu_;
+  internal::Mutex mu_;
   std::vector<std::unique_ptr<Family>> families_ ABSL_GUARDED_BY(mu_);
   // Every emitted name (a histogram's _bucket/_sum/_count too) -> its family.
   absl::flat_hash_map<std::string, Family*> names_ ABSL_GUARDED_BY(mu_);

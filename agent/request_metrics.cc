@@ -71,7 +71,7 @@ RouteEntry* RequestMetrics::FindRoute(absl::string_view method, absl::string_vie
   const uint64_t hash = HashLabelValues(key);
   if (RouteEntry* e = routes_.Find(hash, key)) return e;
   if (!routes_.full()) {
-    absl::MutexLock lock(&mu_);
+    internal::MutexLock lock(&mu_);
     if (RouteEntry* e = routes_.Find(hash, key)) return e;
     auto entry = std::make_unique<RouteEntry>();
     entry->method = std::string(key[0]);
@@ -109,7 +109,7 @@ Series* RequestMetrics::DurationSeriesSlow(RouteEntry* entry, int status) {
                                        absl::string_view(buf, r.ptr - buf)};
   Series* series = duration_->Find(values);
   if (series->overflow) return series;  // do not cache: each lookup is counted
-  absl::MutexLock lock(&mu_);
+  internal::MutexLock lock(&mu_);
   for (auto& slot : entry->slots) {
     const int s = slot.status.load(std::memory_order_relaxed);
     if (s == status) return series;

@@ -16,9 +16,9 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "agent/family.h"
 #include "agent/label_table.h"
+#include "agent/mutex.h"
 #include "agent/rate_limited_log.h"
 #include "agent/registry.h"
 #include "vitals/clock.h"
@@ -72,7 +72,7 @@ class RequestMetrics {
   RateLimitedLog* const log_;
   const int64_t slow_nanos_;
 
-  absl::Mutex mu_;
+  internal::Mutex mu_;
   LabelTable<RouteEntry> routes_;  // reads lock-free, inserts under mu_
   std::vector<std::unique_ptr<RouteEntry>> entries_ ABSL_GUARDED_BY(mu_);
   RouteEntry overflow_entry_;

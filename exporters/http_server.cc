@@ -8,9 +8,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <exception>
 #include <mutex>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -148,19 +150,19 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   server->ctx_ = mg_start2(&init, &error);
   if (server->ctx_ != nullptr) {
     // The master thread and every worker report in through InitThread.
-    struct AllStarted {
-      const int* started;
-      int expected;
-      bool Done() const { return *started >= expected; }
-    };
-    absl::MutexLock lock(&server->startup_mu_);
-    const AllStarted all{&server->threads_started_, 1 + config.threads};
-    server->startup_mu_.AwaitWithTimeout(absl::Condition(&all, &AllStarted::Done),
-                                         absl::Seconds(2));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    for (;;) {
+      {
+        internal::MutexLock lock(&server->startup_mu_);
+        if (server->threads_started_ >= 1 + config.threads) break;
+      }
+      if (std::chrono::steady_clock::now() > deadline) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
   }
   sigaction(SIGPIPE, &saved_pipe, nullptr);
   if (server->ctx_ == nullptr) {
-    absl::MutexLock lock(&server->startup_mu_);
+    internal::MutexLock lock(&server->startup_mu_);
     return absl::UnavailableError(absl::StrCat("cannot listen on ", ports, ": ",
                                                !server->startup_errors_.empty()
                                                    ? server->startup_errors_
@@ -188,7 +190,7 @@ int HttpServer::LogMessage(const mg_connection* conn, const char* message) {
   const mg_context* ctx = conn != nullptr ? mg_get_context(conn) : nullptr;
   auto* self = ctx != nullptr ? static_cast<HttpServer*>(mg_get_user_data(ctx)) : nullptr;
   if (self != nullptr && self->starting_.load()) {
-    absl::MutexLock lock(&self->startup_mu_);
+    internal::MutexLock lock(&self->startup_mu_);
     if (self->startup_errors_.empty()) self->startup_errors_ = message;
     return 1;
   }
@@ -201,7 +203,7 @@ int HttpServer::LogMessage(const mg_connection* conn, const char* message) {
 void* HttpServer::InitThread(const mg_context* ctx, int /*thread_type*/) {
   auto* self = static_cast<HttpServer*>(mg_get_user_data(ctx));
   if (self != nullptr) {
-    absl::MutexLock lock(&self->startup_mu_);
+    internal::MutexLock lock(&self->startup_mu_);
     ++self->threads_started_;
   }
   return nullptr;

@@ -20,9 +20,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/listen_address.h"
+#include "agent/mutex.h"
 #include "agent/rate_limited_log.h"
 
 struct mg_context;
@@ -84,7 +84,7 @@ class HttpServer {
   int port_ = 0;
   internal::RateLimitedLog* log_ = nullptr;
   std::atomic<bool> starting_{true};  // civetweb's messages while starting go into the Status
-  absl::Mutex startup_mu_;
+  internal::Mutex startup_mu_;
   std::string startup_errors_ ABSL_GUARDED_BY(startup_mu_);
   int threads_started_ ABSL_GUARDED_BY(startup_mu_) = 0;
   std::vector<std::pair<std::string, HttpHandler>> routes_;

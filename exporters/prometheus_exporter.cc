@@ -29,7 +29,7 @@ void PrometheusExporter::Render(std::string& out) {
 
 std::unique_ptr<std::string> PrometheusExporter::TakeBuffer() {
   {
-    absl::MutexLock lock(&pool_mu_);
+    internal::MutexLock lock(&pool_mu_);
     if (!pool_.empty()) {
       auto b = std::move(pool_.back());
       pool_.pop_back();
@@ -40,7 +40,7 @@ std::unique_ptr<std::string> PrometheusExporter::TakeBuffer() {
 }
 
 void PrometheusExporter::ReturnBuffer(std::unique_ptr<std::string> buffer) {
-  absl::MutexLock lock(&pool_mu_);
+  internal::MutexLock lock(&pool_mu_);
   if (pool_.size() < 4) pool_.push_back(std::move(buffer));
 }
 
@@ -78,7 +78,7 @@ void PrometheusExporter::HandleIndex(const HttpRequest&, HttpResponse& resp) {
 absl::Status PrometheusExporter::Serve(const Options& options) {
   auto address = internal::ParseListenAddress(options.listen);
   if (!address.ok()) return address.status();
-  absl::MutexLock lock(&server_mu_);
+  internal::MutexLock lock(&server_mu_);
   if (server_ != nullptr) return absl::FailedPreconditionError("the agent is already serving");
   gzip_ = options.gzip;
   HttpServer::Config config;
@@ -97,14 +97,14 @@ absl::Status PrometheusExporter::Serve(const Options& options) {
 void PrometheusExporter::StopServing() {
   std::unique_ptr<HttpServer> server;
   {
-    absl::MutexLock lock(&server_mu_);
+    internal::MutexLock lock(&server_mu_);
     server = std::move(server_);
   }
   if (server) server->Stop();
 }
 
 int PrometheusExporter::port() const {
-  absl::MutexLock lock(&server_mu_);
+  internal::MutexLock lock(&server_mu_);
   return server_ ? server_->port() : 0;
 }
 

@@ -14,7 +14,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "agent/mutex.h"
 #include "agent/rate_limited_log.h"
 #include "agent/registry.h"
 #include "exporters/http_server.h"
@@ -52,10 +52,10 @@ class PrometheusExporter {
   Histogram scrape_duration_;
   bool gzip_ = true;
 
-  absl::Mutex pool_mu_;
+  internal::Mutex pool_mu_;
   std::vector<std::unique_ptr<std::string>> pool_ ABSL_GUARDED_BY(pool_mu_);
 
-  mutable absl::Mutex server_mu_;
+  mutable internal::Mutex server_mu_;
   std::unique_ptr<HttpServer> server_ ABSL_GUARDED_BY(server_mu_);
 };
 

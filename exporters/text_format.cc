@@ -165,7 +165,7 @@ void TextFormat::RenderForeignFamily(const prometheus::MetricFamily& family, std
 
 void TextFormat::WarnOnce(const std::string& name, absl::string_view why) {
   {
-    absl::MutexLock lock(&mu_);
+    internal::MutexLock lock(&mu_);
     if (warned_.size() > 1000 || !warned_.insert(name).second) return;
   }
   log_->Log(LogSeverity::kWarning, absl::StrCat("not serving prometheus-cpp family \"",

@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
-#include "absl/synchronization/mutex.h"
 #include "agent/family.h"
+#include "agent/mutex.h"
 #include "agent/rate_limited_log.h"
 #include "agent/registry.h"
 
@@ -44,7 +44,7 @@ class TextFormat {
   void WarnOnce(const std::string& name, absl::string_view why);
 
   internal::RateLimitedLog* log_;
-  absl::Mutex mu_;
+  internal::Mutex mu_;
   absl::flat_hash_set<std::string> warned_ ABSL_GUARDED_BY(mu_);
 };
 
