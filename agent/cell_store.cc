@@ -161,16 +161,15 @@ void CellStore::Sum(uint64_t base, uint32_t n, double* out) const {
   add(retired_);
 }
 
-double CellStore::ReadF64(uint64_t index) {
-  ReadLock lock(*this);
-  double v = 0;
-  Sum(index, 1, &v);
-  return v;
+void CellStore::Read(uint64_t base, uint32_t n, double* out) {
+  internal::MutexLock lock(&mu_);
+  Sum(base, n, out);
 }
 
-size_t CellStore::LiveArenas() {
-  internal::MutexLock lock(&mu_);
-  return arenas_.size();
+double CellStore::ReadF64(uint64_t index) {
+  double v = 0;
+  Read(index, 1, &v);
+  return v;
 }
 
 }  // namespace internal

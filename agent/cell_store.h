@@ -50,17 +50,13 @@ class CellStore {
   // ReadLock.
   void Sum(uint64_t base, uint32_t n, double* out) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // Convenience: one double cell, taking the lock itself.
+  // Sum, taking the lock itself (for one-off reads such as Counter::Value).
+  void Read(uint64_t base, uint32_t n, double* out) ABSL_LOCKS_EXCLUDED(mu_);
   double ReadF64(uint64_t index) ABSL_LOCKS_EXCLUDED(mu_);
-
-  // Number of live thread arenas (for tests and self-diagnostics).
-  size_t LiveArenas() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Hooks for vitals/detail/cells.h and thread exit.
   Cell* SlowThreadCell(uint64_t index);
   void RetireArena(Arena* arena) ABSL_LOCKS_EXCLUDED(mu_);
-
-  internal::Mutex& mu() ABSL_LOCK_RETURNED(mu_) { return mu_; }
 
  private:
   CellStore() = default;

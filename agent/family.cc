@@ -8,6 +8,18 @@
 namespace vitals {
 namespace internal {
 
+absl::string_view MetricTypeName(MetricType type) {
+  switch (type) {
+    case MetricType::kCounter:
+      return "counter";
+    case MetricType::kGauge:
+      return "gauge";
+    case MetricType::kHistogram:
+      return "histogram";
+  }
+  return "untyped";
+}
+
 Family::Family(std::string name, std::string help, MetricType type,
                std::vector<std::string> label_names, std::vector<double> bounds,
                size_t series_limit)
@@ -125,11 +137,6 @@ void Family::SetGauge(Series* series, double value) {
 double Family::ReadValue(const Series* series) {
   double v = CellStore::Get().ReadF64(series->cell);
   return v + series->gauge_base.load(std::memory_order_relaxed);
-}
-
-size_t Family::series_count() {
-  internal::MutexLock lock(&mu_);
-  return series_.size();
 }
 
 }  // namespace internal

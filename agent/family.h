@@ -29,6 +29,9 @@ namespace internal {
 
 enum class MetricType { kCounter, kGauge, kHistogram };
 
+// "counter", "gauge" or "histogram", as the text format's TYPE line spells them.
+absl::string_view MetricTypeName(MetricType type);
+
 inline constexpr absl::string_view kOverflowLabelValue = "__overflow__";
 inline constexpr size_t kMaxBuckets = 64;
 
@@ -108,8 +111,6 @@ class Family {
     for (const auto& s : series_) visit_one(*s);
     if (overflow_used_.load(std::memory_order_relaxed)) visit_one(*overflow_);
   }
-
-  size_t series_count() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   Series* Insert(uint64_t hash, absl::Span<const absl::string_view> values)

@@ -13,18 +13,6 @@ namespace {
 
 constexpr absl::string_view kOverflowFamily = "vitals_series_overflow_total";
 
-absl::string_view TypeName(MetricType t) {
-  switch (t) {
-    case MetricType::kCounter:
-      return "counter";
-    case MetricType::kGauge:
-      return "gauge";
-    case MetricType::kHistogram:
-      return "histogram";
-  }
-  return "untyped";
-}
-
 std::vector<std::string> EmittedNames(absl::string_view name, MetricType type) {
   std::vector<std::string> names = {std::string(name)};
   if (type == MetricType::kHistogram) {
@@ -87,13 +75,13 @@ absl::StatusOr<Family*> Registry::GetOrCreate(absl::string_view name, absl::stri
       return existing;
     }
     if (existing->name() == name) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("metric \"", name, "\" already exists as a ", TypeName(existing->type()),
-                       " with labels [", absl::StrJoin(existing->label_names(), ","), "]"));
+      return absl::AlreadyExistsError(absl::StrCat(
+          "metric \"", name, "\" already exists as a ", MetricTypeName(existing->type()),
+          " with labels [", absl::StrJoin(existing->label_names(), ","), "]"));
     }
     return absl::AlreadyExistsError(absl::StrCat(
-        "metric \"", name, "\" (", TypeName(type), ") would emit \"", n, "\", which the ",
-        TypeName(existing->type()), " \"", existing->name(), "\" already emits"));
+        "metric \"", name, "\" (", MetricTypeName(type), ") would emit \"", n, "\", which the ",
+        MetricTypeName(existing->type()), " \"", existing->name(), "\" already emits"));
   }
   auto family =
       std::make_unique<Family>(std::string(name), std::string(help), type, std::move(label_names),

@@ -27,16 +27,18 @@ void PrometheusExporter::Render(std::string& out) {
   scrape_duration_.Observe(static_cast<double>(clock_->NowNanos() - start) * 1e-9);
 }
 
-std::unique_ptr<std::string> PrometheusExporter::TakeBuffer() {
+std::shared_ptr<std::string> PrometheusExporter::TakeBuffer() {
+  std::unique_ptr<std::string> buffer;
   {
     internal::MutexLock lock(&pool_mu_);
     if (!pool_.empty()) {
-      auto b = std::move(pool_.back());
+      buffer = std::move(pool_.back());
       pool_.pop_back();
-      return b;
     }
   }
-  return std::make_unique<std::string>();
+  if (buffer == nullptr) buffer = std::make_unique<std::string>();
+  return std::shared_ptr<std::string>(
+      buffer.release(), [this](std::string* b) { ReturnBuffer(std::unique_ptr<std::string>(b)); });
 }
 
 void PrometheusExporter::ReturnBuffer(std::unique_ptr<std::string> buffer) {
@@ -45,15 +47,11 @@ void PrometheusExporter::ReturnBuffer(std::unique_ptr<std::string> buffer) {
 }
 
 void PrometheusExporter::HandleMetrics(const HttpRequest& req, HttpResponse& resp) {
-  std::shared_ptr<std::string> body(TakeBuffer().release(), [this](std::string* b) {
-    ReturnBuffer(std::unique_ptr<std::string>(b));
-  });
+  std::shared_ptr<std::string> body = TakeBuffer();
   Render(*body);
   resp.content_type = std::string(kTextContentType);
   if (gzip_ && AcceptsGzip(req.header("Accept-Encoding"))) {
-    std::shared_ptr<std::string> zipped(TakeBuffer().release(), [this](std::string* b) {
-      ReturnBuffer(std::unique_ptr<std::string>(b));
-    });
+    std::shared_ptr<std::string> zipped = TakeBuffer();
     if (GzipCompress(*body, *zipped)) {
       resp.headers.emplace_back("Content-Encoding", "gzip");
       resp.body_view = *zipped;

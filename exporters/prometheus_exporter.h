@@ -40,7 +40,8 @@ class PrometheusExporter {
   int port() const;
 
  private:
-  std::unique_ptr<std::string> TakeBuffer();
+  // A buffer from the pool; it goes back to the pool when the last reference is dropped.
+  std::shared_ptr<std::string> TakeBuffer();
   void ReturnBuffer(std::unique_ptr<std::string> buffer);
   void HandleMetrics(const HttpRequest& req, HttpResponse& resp);
   void HandleIndex(const HttpRequest& req, HttpResponse& resp);

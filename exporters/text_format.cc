@@ -51,18 +51,6 @@ void AppendSample(std::string& out, absl::string_view name, absl::string_view su
   out += '\n';
 }
 
-absl::string_view TypeName(internal::MetricType t) {
-  switch (t) {
-    case internal::MetricType::kCounter:
-      return "counter";
-    case internal::MetricType::kGauge:
-      return "gauge";
-    case internal::MetricType::kHistogram:
-      return "histogram";
-  }
-  return "untyped";
-}
-
 absl::string_view ForeignTypeName(prometheus::MetricType t) {
   switch (t) {
     case prometheus::MetricType::Counter:
@@ -82,7 +70,7 @@ absl::string_view ForeignTypeName(prometheus::MetricType t) {
 
 void TextFormat::RenderFamily(internal::Family& family, std::string& out) {
   const std::string& name = family.name();
-  AppendHeader(out, name, family.help(), TypeName(family.type()));
+  AppendHeader(out, name, family.help(), internal::MetricTypeName(family.type()));
   if (family.type() != internal::MetricType::kHistogram) {
     family.Visit([&](const internal::Series& s, const double* cells) {
       AppendSample(out, name, "", s.labels_text, "", cells[0]);

@@ -4,20 +4,15 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/fakes.h"
 #include "vitals/agent.h"
 
 namespace {
 
 using vitals::internal::CellStore;
 
-vitals::Options Quiet() {
-  vitals::Options o;
-  o.read_environment = false;
-  return o;
-}
-
 TEST_CASE("counts from many threads add up exactly", "[cells][concurrency]") {
-  vitals::Agent agent(Quiet());
+  vitals::Agent agent(vitals_test::QuietOptions());
   auto family = agent.AddCounter("work_total", "Work done.", {"kind"});
   REQUIRE(family.ok());
   auto counter = family->WithLabels({"a"});
@@ -54,7 +49,7 @@ TEST_CASE("counts from many threads add up exactly", "[cells][concurrency]") {
 }
 
 TEST_CASE("values of exited threads survive, and new threads keep adding", "[cells][concurrency]") {
-  vitals::Agent agent(Quiet());
+  vitals::Agent agent(vitals_test::QuietOptions());
   auto c = agent.AddGauge("level", "A level.")->WithLabels({});
   REQUIRE(c.ok());
   for (int round = 0; round < 50; ++round) {

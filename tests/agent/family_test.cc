@@ -5,6 +5,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/fakes.h"
 #include "tests/support/metrics_text.h"
 #include "vitals/agent.h"
 
@@ -14,8 +15,7 @@ using vitals_test::CountLines;
 using vitals_test::SampleValue;
 
 vitals::Options Quiet(int limit = 2000) {
-  vitals::Options o;
-  o.read_environment = false;
+  vitals::Options o = vitals_test::QuietOptions();
   o.series_limit = limit;
   return o;
 }

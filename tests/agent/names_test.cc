@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/support/fakes.h"
 #include "vitals/agent.h"
 
 namespace {
@@ -22,14 +23,8 @@ TEST_CASE("metric and label name syntax", "[names]") {
   CHECK_FALSE(IsValidLabelName("9"));
 }
 
-vitals::Options Quiet() {
-  vitals::Options o;
-  o.read_environment = false;
-  return o;
-}
-
 TEST_CASE("bad names give a Status that names the bad value", "[names]") {
-  vitals::Agent agent(Quiet());
+  vitals::Agent agent(vitals_test::QuietOptions());
   auto bad_name = agent.AddCounter("bad-name", "x");
   REQUIRE_FALSE(bad_name.ok());
   CHECK(bad_name.status().code() == absl::StatusCode::kInvalidArgument);
@@ -52,7 +47,7 @@ TEST_CASE("bad names give a Status that names the bad value", "[names]") {
 
 TEST_CASE("a name is served once: clashes are AlreadyExists, identical asks are shared",
           "[names]") {
-  vitals::Agent agent(Quiet());
+  vitals::Agent agent(vitals_test::QuietOptions());
   auto a = agent.AddCounter("jobs_total", "Jobs.", {"kind"});
   auto b = agent.AddCounter("jobs_total", "Jobs.", {"kind"});
   REQUIRE(a.ok());

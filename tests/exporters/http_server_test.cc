@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "exporters/gzip.h"
+#include "tests/support/fakes.h"
 #include "tests/support/metrics_text.h"
 #include "tests/support/process.h"
 #include "vitals/agent.h"
@@ -21,8 +22,7 @@
 namespace {
 
 vitals::Options Loopback() {
-  vitals::Options o;
-  o.read_environment = false;
+  vitals::Options o = vitals_test::QuietOptions();
   o.listen = "127.0.0.1:0";
   return o;
 }

@@ -17,12 +17,6 @@ namespace {
 using vitals_test::CountLines;
 using vitals_test::SampleValue;
 
-vitals::Options Quiet() {
-  vitals::Options o;
-  o.read_environment = false;
-  return o;
-}
-
 // Runs the real `promtool check metrics` on `body`; returns its output, empty when clean.
 std::string PromtoolProblems(const std::string& body) {
   vitals_test::TempDir dir;
@@ -35,7 +29,7 @@ std::string PromtoolProblems(const std::string& body) {
 }
 
 TEST_CASE("hostile help text and label values still give a clean exposition", "[text]") {
-  vitals::Agent agent(Quiet());
+  vitals::Agent agent(vitals_test::QuietOptions());
   auto c = agent.AddCounter("hostile_total", "Help with \\ a backslash,\na newline and \xff junk.",
                             {"value"});
   REQUIRE(c.ok());
@@ -54,7 +48,7 @@ TEST_CASE("hostile help text and label values still give a clean exposition", "[
 }
 
 TEST_CASE("a prometheus-cpp registry is served next to the agent's metrics", "[text]") {
-  vitals::Agent agent(Quiet());
+  vitals::Agent agent(vitals_test::QuietOptions());
   auto registry = std::make_shared<prometheus::Registry>();
   auto& legacy = prometheus::BuildCounter()
                      .Name("legacy_jobs_total")
@@ -89,7 +83,7 @@ TEST_CASE("a prometheus-cpp registry is served next to the agent's metrics", "[t
 }
 
 TEST_CASE("every built-in family is present from the start, and the output is clean", "[text]") {
-  vitals::Agent agent(Quiet());
+  vitals::Agent agent(vitals_test::QuietOptions());
   const std::string body = agent.RenderText();
   for (const char* name : {"http_server_request_duration_seconds", "http_server_active_requests",
                            "http_server_slow_requests_total", "vitals_build_info",

@@ -10,8 +10,16 @@
 
 #include "vitals/clock.h"
 #include "vitals/log.h"
+#include "vitals/options.h"
 
 namespace vitals_test {
+
+// Options that ignore the machine's VITALS_* environment, so a test sees only what it sets.
+inline vitals::Options QuietOptions() {
+  vitals::Options o;
+  o.read_environment = false;
+  return o;
+}
 
 class FakeClock : public vitals::Clock {
  public:
