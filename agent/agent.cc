@@ -41,7 +41,16 @@ AgentCore::AgentCore(Options options) : options_(std::move(options)) {
       MetricType::kGauge, {"version"}, {});
   if (build_info.ok()) {
     const absl::string_view version = kVersion;
-    Family::SetGauge((*build_info)->Find(absl::MakeConstSpan(&version, 1)), 1.0);
+    Family::SetValue((*build_info)->Find(absl::MakeConstSpan(&version, 1)), 1.0);
+  }
+  if (options_.process_metrics) {
+    auto sampler = ProcessSampler::Create(
+        *registry_, options_, ProcessSampler::DefaultSources(options_, clock_), log_.get());
+    if (sampler.ok()) {
+      sampler_ = std::move(*sampler);
+    } else if (init_status_.ok()) {
+      init_status_ = sampler.status();  // a name taken, or no cells left: Start() says so
+    }
   }
   prometheus_ =
       std::make_unique<exporters::PrometheusExporter>(*registry_, log_.get(), &Clock::Steady());
@@ -55,6 +64,12 @@ absl::Status AgentCore::Start() {
   if (started_) return absl::FailedPreconditionError("the agent is already started");
   absl::Status s = prometheus_->Serve(options_);
   if (!s.ok()) return s;
+  if (sampler_ != nullptr) {
+    if (s = sampler_->Start(); !s.ok()) {
+      prometheus_->StopServing();
+      return s;
+    }
+  }
   started_ = true;
   return absl::OkStatus();
 }
@@ -62,6 +77,7 @@ absl::Status AgentCore::Start() {
 void AgentCore::Stop() {
   internal::MutexLock lock(&mu_);
   if (!started_) return;
+  if (sampler_ != nullptr) sampler_->Stop();
   prometheus_->StopServing();
   started_ = false;
 }
@@ -83,6 +99,18 @@ absl::Status Agent::Start() {
 }
 
 void Agent::Stop() { core_->Stop(); }
+
+absl::Status Agent::SampleProcessNow() {
+  internal::ProcessSampler* sampler = core_->sampler();
+  if (sampler == nullptr) {
+    return absl::FailedPreconditionError("process metrics are off (options.process_metrics)");
+  }
+  try {
+    return sampler->SampleOnce();
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("vitals: process sample failed: ", e.what()));
+  }
+}
 
 int Agent::port() const { return core_->prometheus().port(); }
 

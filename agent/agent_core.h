@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "agent/mutex.h"
+#include "agent/process_sampler.h"
 #include "agent/rate_limited_log.h"
 #include "agent/registry.h"
 #include "agent/request_metrics.h"
@@ -32,6 +33,8 @@ class AgentCore {
   RequestMetrics& requests() { return *requests_; }
   RateLimitedLog& log() { return *log_; }
   exporters::PrometheusExporter& prometheus() { return *prometheus_; }
+  // Null when `options().process_metrics` is off.
+  ProcessSampler* sampler() { return sampler_.get(); }
   const Clock& clock() const { return *clock_; }
 
  private:
@@ -41,6 +44,7 @@ class AgentCore {
   std::unique_ptr<RateLimitedLog> log_;
   std::unique_ptr<Registry> registry_;
   std::unique_ptr<RequestMetrics> requests_;
+  std::unique_ptr<ProcessSampler> sampler_;
   std::unique_ptr<exporters::PrometheusExporter> prometheus_;
   internal::Mutex mu_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;

@@ -126,17 +126,17 @@ absl::StatusOr<Series*> Family::Get(absl::Span<const absl::string_view> values) 
   return Find(values);
 }
 
-void Family::SetGauge(Series* series, double value) {
+void Family::SetValue(Series* series, double value) {
   CellStore& store = CellStore::Get();
   CellStore::ReadLock read(store);
   double shares = 0;
   [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { store.Sum(series->cell, 1, &shares); }();
-  series->gauge_base.store(value - shares, std::memory_order_relaxed);
+  series->value_base.store(value - shares, std::memory_order_relaxed);
 }
 
 double Family::ReadValue(const Series* series) {
   double v = CellStore::Get().ReadF64(series->cell);
-  return v + series->gauge_base.load(std::memory_order_relaxed);
+  return v + series->value_base.load(std::memory_order_relaxed);
 }
 
 }  // namespace internal

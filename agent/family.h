@@ -41,7 +41,7 @@ struct Series : SeriesCore {
   Family* family = nullptr;
   std::vector<std::string> values;  // repaired label values
   std::string labels_text;          // `a="x",b="y"`, escaped, no braces
-  std::atomic<double> gauge_base{0.0};
+  std::atomic<double> value_base{0.0};
   bool overflow = false;
 };
 
@@ -90,13 +90,15 @@ class Family {
   void NoteOverflow();
   void set_overflow_counter(const SeriesCore* counter) { overflow_counter_ = counter; }
 
-  // Gauge::Set: makes the series read `value` from now on.
-  static void SetGauge(Series* series, double value);
+  // Makes a gauge or counter series read `value` from now on (Gauge::Set, and counters the
+  // agent mirrors from elsewhere, such as process_cpu_seconds_total from /proc).
+  static void SetValue(Series* series, double value);
   // The current value of a counter or gauge series, or the cells of a histogram.
   static double ReadValue(const Series* series);
 
   // Calls fn(const Series&, const double* cells) for every series, cells summed over threads
-  // (gauges already include their Set base). Holds `mu_` and the cell store's lock throughout.
+  // (counters and gauges already include their SetValue base). Holds `mu_` and the cell store's
+  // lock throughout.
   template <typename Fn>
   void Visit(Fn&& fn) ABSL_LOCKS_EXCLUDED(mu_) {
     internal::MutexLock lock(&mu_);
@@ -105,7 +107,7 @@ class Family {
     std::vector<double> cells(cells_per_series_);
     auto visit_one = [&](const Series& s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
       store.Sum(s.cell, cells_per_series_, cells.data());
-      if (type_ == MetricType::kGauge) cells[0] += s.gauge_base.load(std::memory_order_relaxed);
+      if (type_ != MetricType::kHistogram) cells[0] += s.value_base.load(std::memory_order_relaxed);
       fn(s, cells.data());
     };
     for (const auto& s : series_) visit_one(*s);

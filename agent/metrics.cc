@@ -18,7 +18,7 @@ double Counter::Value() const {
 }
 
 void Gauge::Set(double value) const {
-  if (series_ != nullptr) Family::SetGauge(const_cast<Series*>(AsSeries(series_)), value);
+  if (series_ != nullptr) Family::SetValue(const_cast<Series*>(AsSeries(series_)), value);
 }
 
 double Gauge::Value() const {

@@ -131,6 +131,25 @@ absl::Status ApplyEnvironment(Options& options, const EnvLookup& lookup) {
   apply("VITALS_FAST_CLOCK", [&](absl::string_view n, absl::string_view v) {
     return ParseBool(n, v, &next.fast_clock);
   });
+  apply("VITALS_PROCESS_METRICS", [&](absl::string_view n, absl::string_view v) {
+    return ParseBool(n, v, &next.process_metrics);
+  });
+  apply("VITALS_HEAP_METRICS", [&](absl::string_view n, absl::string_view v) {
+    return ParseBool(n, v, &next.heap_metrics);
+  });
+  apply("VITALS_SAMPLE_INTERVAL", [&](absl::string_view n, absl::string_view v) {
+    return ParseDurationValue(n, v, &next.sample_interval);
+  });
+  apply("VITALS_HEAP_GROWTH_WINDOW", [&](absl::string_view n, absl::string_view v) {
+    return ParseDurationValue(n, v, &next.heap_growth_window);
+  });
+  apply("VITALS_MEMORY_LOG_INTERVAL", [&](absl::string_view n, absl::string_view v) {
+    return ParseDurationValue(n, v, &next.memory_log_interval);
+  });
+  apply("VITALS_PROC_ROOT", [&](absl::string_view, absl::string_view v) {
+    next.proc_root = std::string(absl::StripAsciiWhitespace(v));
+    return absl::OkStatus();
+  });
   if (!status.ok()) return status;
   options = std::move(next);
   return absl::OkStatus();
@@ -166,6 +185,20 @@ absl::Status ValidateOptions(const Options& options) {
   if (!(options.log_lines_per_second > 0) || options.log_burst < 1) {
     return bad("log_lines_per_second/log_burst", "must be positive");
   }
+  if (options.sample_interval < absl::Milliseconds(10) ||
+      options.sample_interval > absl::Hours(1)) {
+    return bad("sample_interval",
+               absl::StrCat(absl::FormatDuration(options.sample_interval), " is not in 10ms..1h"));
+  }
+  if (options.heap_growth_window < absl::Seconds(1) ||
+      options.heap_growth_window > absl::Hours(24)) {
+    return bad("heap_growth_window", absl::StrCat(absl::FormatDuration(options.heap_growth_window),
+                                                  " is not in 1s..24h"));
+  }
+  if (options.memory_log_interval < absl::ZeroDuration()) {
+    return bad("memory_log_interval", "must not be negative");
+  }
+  if (options.proc_root.empty()) return bad("proc_root", "must not be empty");
   return absl::OkStatus();
 }
 

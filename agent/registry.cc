@@ -90,7 +90,8 @@ absl::StatusOr<Family*> Registry::GetOrCreate(absl::string_view name, absl::stri
     return absl::ResourceExhaustedError(
         absl::StrCat("metric \"", name, "\": the process has no metric cells left"));
   }
-  if (overflow_family_ != nullptr) {
+  // A family without labels has one label set, so it can never overflow: no series for it.
+  if (overflow_family_ != nullptr && !family->label_names().empty()) {
     const absl::string_view label = family->name();
     family->set_overflow_counter(overflow_family_->Find(absl::MakeConstSpan(&label, 1)));
   }

@@ -1,7 +1,11 @@
 // The vitals demo: a small HTTP service (cpp-httplib) with the agent linked in, and a built-in
 // load generator so its dashboards have something to show.
 //
-//   demo_service [--port=8080] [--load-rps=40] [--load-threads=2]
+//   demo_service [--port=8080] [--load-rps=40] [--load-threads=2] [--leak-cap-mb=256]
+//
+// Routes: / , GET /users/:id, POST /orders, GET /search (a slow tail), GET /flaky (20% 500s),
+// GET /cpu (CPU-heavy), POST /memory/leak (keeps 256 KiB more, up to the cap: a deliberate,
+// bounded leak), POST /memory/free (gives it all back).
 //
 // The service listens on 127.0.0.1:PORT (0 picks a free port); the agent serves /metrics on
 // VITALS_LISTEN (default 0.0.0.0:9464). Runs until SIGINT or SIGTERM.
@@ -14,6 +18,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -25,6 +31,43 @@
 namespace {
 
 std::atomic<bool> g_stop{false};
+
+// Memory the /memory/leak route keeps on purpose, up to a cap, so the memory dashboard and the
+// leak alert have a real leak to show; /memory/free gives it back.
+class DeliberateLeak {
+ public:
+  static constexpr size_t kBlock = 256 * 1024;
+
+  explicit DeliberateLeak(size_t cap_bytes) : cap_(cap_bytes) {}
+
+  // Keeps `bytes` more (touched, so it is resident) unless at the cap. Returns the JSON answer.
+  std::string Leak(size_t bytes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (kept_ + bytes <= cap_) {
+      blocks_.emplace_back(new char[bytes]);
+      std::memset(blocks_.back().get(), 0x5a, bytes);
+      kept_ += bytes;
+    }
+    return Answer();
+  }
+  std::string Free() {
+    std::lock_guard<std::mutex> lock(mu_);
+    blocks_.clear();
+    kept_ = 0;
+    return Answer();
+  }
+
+ private:
+  std::string Answer() const {
+    return "{\"kept_bytes\":" + std::to_string(kept_) +
+           ",\"full\":" + (kept_ + kBlock > cap_ ? "true" : "false") + "}\n";
+  }
+
+  const size_t cap_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  size_t kept_ = 0;
+};
 
 void OnSignal(int) { g_stop.store(true); }
 
@@ -44,6 +87,7 @@ struct Flags {
   int port = 8080;
   double load_rps = 40;
   int load_threads = 2;
+  int leak_cap_mb = 256;
 };
 
 Flags ParseFlags(int argc, char** argv) {
@@ -60,8 +104,13 @@ Flags ParseFlags(int argc, char** argv) {
       f.load_rps = std::atof(v);
     } else if (const char* v = value("--load-threads=")) {
       f.load_threads = std::atoi(v);
+    } else if (const char* v = value("--leak-cap-mb=")) {
+      f.leak_cap_mb = std::atoi(v);
     } else {
-      std::fprintf(stderr, "usage: %s [--port=8080] [--load-rps=40] [--load-threads=2]\n", argv[0]);
+      std::fprintf(
+          stderr,
+          "usage: %s [--port=8080] [--load-rps=40] [--load-threads=2] [--leak-cap-mb=256]\n",
+          argv[0]);
       std::exit(2);
     }
   }
@@ -91,8 +140,14 @@ void GenerateLoad(int port, double rps, int seed) {
       client.Get("/flaky");
     } else if (p < 92) {
       client.Get("/cpu");
-    } else if (p < 97) {
+    } else if (p < 94) {
       client.Get("/");
+    } else if (p < 97) {
+      // The deliberate, bounded leak: memory climbs until the cap, then is given back.
+      auto res = client.Post("/memory/leak", "", "text/plain");
+      if (res && res->body.find("\"full\":true") != std::string::npos) {
+        client.Post("/memory/free", "", "text/plain");
+      }
     } else {
       client.Get(("/no/such/page/" + id).c_str());  // unmatched: one fixed route label
     }
@@ -148,6 +203,13 @@ int main(int argc, char** argv) {
   });
   routes.Get("/cpu", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(std::to_string(BurnCpu(20)) + "\n", "text/plain");
+  });
+  DeliberateLeak leak(static_cast<size_t>(flags.leak_cap_mb) << 20);
+  routes.Post("/memory/leak", [&leak](const httplib::Request&, httplib::Response& res) {
+    res.set_content(leak.Leak(DeliberateLeak::kBlock), "application/json");
+  });
+  routes.Post("/memory/free", [&leak](const httplib::Request&, httplib::Response& res) {
+    res.set_content(leak.Free(), "application/json");
   });
 
   struct sigaction sa {};

@@ -1,6 +1,7 @@
 // vitals/agent.h: the in-process agent a service links in.
 //
-// An `Agent` owns every metric the service records and serves them on one HTTP port:
+// An `Agent` owns every metric the service records, samples the process (CPU, memory, heap,
+// file descriptors, threads; see vitals/process.h) and serves them on one HTTP port:
 // `/metrics` (Prometheus text format 0.0.4, gzip on request) and `/` (an index). Create one per
 // process, early, and keep it alive as long as anything records into it:
 //
@@ -32,6 +33,7 @@
 #include "absl/time/time.h"
 #include "vitals/metrics.h"
 #include "vitals/options.h"
+#include "vitals/process.h"
 #include "vitals/request.h"
 
 namespace prometheus {
@@ -57,15 +59,23 @@ class Agent {
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;
 
-  // Validates the options and starts serving on `options().listen`. Returns InvalidArgument for
+  // Validates the options, takes the first process sample, starts the sampler thread and
+  // starts serving on `options().listen`. Returns InvalidArgument for
   // a bad option or environment variable, Unavailable when the address cannot be bound (the
   // message names the address), FailedPrecondition when already started. Recording works
   // whether or not the agent was started.
   absl::Status Start();
 
-  // Stops the HTTP server; metrics stay and recording still works. Idempotent. Blocks until
-  // in-flight HTTP requests have finished (bounded by `http_request_timeout`).
+  // Stops the HTTP server and the process sampler; metrics stay and recording still works.
+  // Idempotent. Blocks until in-flight HTTP requests have finished (bounded by
+  // `http_request_timeout`).
   void Stop();
+
+  // Reads /proc and the allocator now and updates the process and heap metrics (the sampler
+  // thread started by `Start()` does this every `sample_interval`). Returns the first source
+  // that failed (every failure also counts in `vitals_sampler_errors_total{source}`; the
+  // other figures are still updated), FailedPrecondition when process metrics are off.
+  absl::Status SampleProcessNow();
 
   // The TCP port bound by `Start()` (the real one when 0 was asked for); 0 when not serving.
   int port() const;

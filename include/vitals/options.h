@@ -21,6 +21,8 @@
 
 namespace vitals {
 
+class AllocatorReader;  // vitals/process.h
+
 // The OpenTelemetry default buckets for HTTP server durations, in seconds:
 // 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10.
 std::vector<double> DefaultRequestDurationBuckets();
@@ -66,6 +68,40 @@ struct Options {
   // Use the TSC-based clock when the machine allows it (see vitals/clock.h); false forces
   // `steady_clock`. Ignored when `clock` is set. Env: VITALS_FAST_CLOCK (true/false).
   bool fast_clock = true;
+
+  // --- Process and heap sampling (see vitals/process.h) ---
+
+  // Serve the `process_*`, `process_heap_bytes` and `vitals_heap_*` metrics, sampled by a
+  // background thread. Env: VITALS_PROCESS_METRICS (true/false).
+  bool process_metrics = true;
+
+  // Read the allocator on every sample (`process_heap_bytes`, `vitals_heap_*`). On glibc,
+  // mallinfo2() holds each arena's lock while it walks that arena's free chunks: microseconds
+  // on a tidy heap, milliseconds on a heavily fragmented one (see BENCHMARKS.md), during which
+  // a malloc in that arena waits. Turn it off if that matters more than heap figures.
+  // Env: VITALS_HEAP_METRICS (true/false).
+  bool heap_metrics = true;
+
+  // How often the sampler reads /proc and the allocator; the first sample is taken by
+  // `Agent::Start()`. Env: VITALS_SAMPLE_INTERVAL (10ms..1h), e.g. "15s".
+  absl::Duration sample_interval = absl::Seconds(15);
+
+  // The window of samples whose least-squares slope is `vitals_heap_growth_bytes_per_second`
+  // (at least the last two samples, at most 4096). Longer windows ignore slower sawtooths.
+  // Env: VITALS_HEAP_GROWTH_WINDOW (1s..24h), e.g. "10m".
+  absl::Duration heap_growth_window = absl::Minutes(10);
+
+  // Every this often, log one info line with RSS, heap and the heap trend in MB. 0 = never.
+  // Env: VITALS_MEMORY_LOG_INTERVAL, e.g. "1m".
+  absl::Duration memory_log_interval = absl::ZeroDuration();
+
+  // Where procfs is mounted; the agent reads `<proc_root>/self/...` and `<proc_root>/stat`.
+  // Env: VITALS_PROC_ROOT.
+  std::string proc_root = "/proc";
+
+  // The allocator reader; null means `DetectAllocatorReader()`. Not settable from the
+  // environment.
+  std::shared_ptr<AllocatorReader> allocator_reader;
 
   // Apply the VITALS_* environment variables on top of these options (see above).
   bool read_environment = true;

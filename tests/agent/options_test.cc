@@ -28,7 +28,13 @@ TEST_CASE("every option can be set from its VITALS_ variable", "[options]") {
                                            {"VITALS_SERIES_LIMIT", "10"},
                                            {"VITALS_LOG_LINES_PER_SECOND", "5"},
                                            {"VITALS_LOG_BURST", "2"},
-                                           {"VITALS_FAST_CLOCK", "off"}}))
+                                           {"VITALS_FAST_CLOCK", "off"},
+                                           {"VITALS_PROCESS_METRICS", "no"},
+                                           {"VITALS_HEAP_METRICS", "0"},
+                                           {"VITALS_SAMPLE_INTERVAL", "2s"},
+                                           {"VITALS_HEAP_GROWTH_WINDOW", "30m"},
+                                           {"VITALS_MEMORY_LOG_INTERVAL", "1m"},
+                                           {"VITALS_PROC_ROOT", "/host/proc"}}))
               .ok());
   CHECK(o.listen == "127.0.0.1:0");
   CHECK(o.http_threads == 3);
@@ -40,6 +46,29 @@ TEST_CASE("every option can be set from its VITALS_ variable", "[options]") {
   CHECK(o.log_lines_per_second == 5);
   CHECK(o.log_burst == 2);
   CHECK_FALSE(o.fast_clock);
+  CHECK_FALSE(o.process_metrics);
+  CHECK_FALSE(o.heap_metrics);
+  CHECK(o.sample_interval == absl::Seconds(2));
+  CHECK(o.heap_growth_window == absl::Minutes(30));
+  CHECK(o.memory_log_interval == absl::Minutes(1));
+  CHECK(o.proc_root == "/host/proc");
+}
+
+TEST_CASE("sampling options are range-checked", "[options]") {
+  vitals::Options o;
+  CHECK(vitals::ValidateOptions(o).ok());
+  CHECK(o.sample_interval == absl::Seconds(15));  // the documented default
+  o.sample_interval = absl::Milliseconds(1);
+  CHECK(vitals::ValidateOptions(o).message() == "option sample_interval: 1ms is not in 10ms..1h");
+  o = vitals::Options();
+  o.heap_growth_window = absl::Hours(48);
+  CHECK(vitals::ValidateOptions(o).message() == "option heap_growth_window: 48h is not in 1s..24h");
+  o = vitals::Options();
+  o.memory_log_interval = absl::Seconds(-1);
+  CHECK(absl::IsInvalidArgument(vitals::ValidateOptions(o)));
+  o = vitals::Options();
+  o.proc_root = "";
+  CHECK(absl::IsInvalidArgument(vitals::ValidateOptions(o)));
 }
 
 TEST_CASE("a bad variable is an error naming it, and changes nothing", "[options]") {
@@ -51,6 +80,8 @@ TEST_CASE("a bad variable is an error naming it, and changes nothing", "[options
       {{"VITALS_REQUEST_DURATION_BUCKETS", "a,b"}},
       {{"VITALS_SERIES_LIMIT", "-4"}},
       {{"VITALS_GZIP", "maybe"}},
+      {{"VITALS_SAMPLE_INTERVAL", "often"}},
+      {{"VITALS_HEAP_METRICS", "sometimes"}},
   };
   for (const auto& vars : bad) {
     vitals::Options o;

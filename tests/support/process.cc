@@ -51,13 +51,14 @@ Subprocess::Subprocess(std::vector<std::string> argv, std::map<std::string, std:
   const std::string base = log_dir + "/proc" + std::to_string(++counter);
   out_path_ = base + ".out";
   err_path_ = base + ".err";
+  int in_pipe[2];
+  if (pipe2(in_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
     int out = open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     int err = open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int in = open("/dev/null", O_RDONLY);
-    dup2(in, 0);
+    dup2(in_pipe[0], 0);
     dup2(out, 1);
     dup2(err, 2);
     setpgid(0, 0);
@@ -69,6 +70,19 @@ Subprocess::Subprocess(std::vector<std::string> argv, std::map<std::string, std:
     dprintf(2, "exec %s failed: %s\n", args[0], strerror(errno));
     _exit(127);
   }
+  close(in_pipe[0]);
+  stdin_fd_ = in_pipe[1];
+}
+
+bool Subprocess::Send(const std::string& text) {
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = write(stdin_fd_, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
 }
 
 bool Subprocess::running() {
@@ -99,6 +113,7 @@ void Subprocess::Signal(int sig) {
 }
 
 Subprocess::~Subprocess() {
+  if (stdin_fd_ >= 0) close(stdin_fd_);
   if (!running()) return;
   kill(pid_, SIGTERM);
   if (Wait(std::chrono::seconds(5)) == -1) {

@@ -42,6 +42,8 @@ class Subprocess {
   // 128+signal when it was killed by a signal.
   int Wait(std::chrono::milliseconds timeout);
   void Signal(int sig);
+  // Writes `text` to the child's standard input (a pipe, closed when the object goes).
+  bool Send(const std::string& text);
   std::string Stdout() const;
   std::string Stderr() const;
   // Waits until stdout contains `needle` (true) or the timeout passes / the child exits (false).
@@ -49,6 +51,7 @@ class Subprocess {
 
  private:
   pid_t pid_ = -1;
+  int stdin_fd_ = -1;
   int status_ = -1;
   bool reaped_ = false;
   std::string out_path_, err_path_;
