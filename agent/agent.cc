@@ -43,6 +43,11 @@ AgentCore::AgentCore(Options options) : options_(std::move(options)) {
     const absl::string_view version = kVersion;
     Family::SetValue((*build_info)->Find(absl::MakeConstSpan(&version, 1)), 1.0);
   }
+  if (auto caches = CacheFamilies::Create(*registry_); caches.ok()) {
+    caches_ = std::move(*caches);
+  } else if (init_status_.ok()) {
+    init_status_ = caches.status();  // no cells left: caches record nothing, Start() says why
+  }
   if (options_.process_metrics) {
     auto sampler = ProcessSampler::Create(
         *registry_, options_, ProcessSampler::DefaultSources(options_, clock_), log_.get());
@@ -126,6 +131,11 @@ void Agent::Record(absl::string_view method, absl::string_view route, int status
                    absl::Duration duration) {
   internal::RequestMetrics& r = core_->requests();
   r.Record(r.FindRoute(method, route), status, absl::ToInt64Nanoseconds(duration));
+}
+
+CacheMetrics Agent::Cache(absl::string_view name) {
+  internal::CacheFamilies* caches = core_->caches();
+  return caches != nullptr ? caches->Get(name) : CacheMetrics();
 }
 
 namespace {

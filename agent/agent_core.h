@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "absl/status/status.h"
+#include "agent/cache_metrics.h"
 #include "agent/mutex.h"
 #include "agent/process_sampler.h"
 #include "agent/rate_limited_log.h"
@@ -33,6 +34,8 @@ class AgentCore {
   RequestMetrics& requests() { return *requests_; }
   RateLimitedLog& log() { return *log_; }
   exporters::PrometheusExporter& prometheus() { return *prometheus_; }
+  // Null only if the process ran out of metric cells when the agent was built.
+  CacheFamilies* caches() { return caches_.get(); }
   // Null when `options().process_metrics` is off.
   ProcessSampler* sampler() { return sampler_.get(); }
   const Clock& clock() const { return *clock_; }
@@ -45,6 +48,7 @@ class AgentCore {
   std::unique_ptr<Registry> registry_;
   std::unique_ptr<RequestMetrics> requests_;
   std::unique_ptr<ProcessSampler> sampler_;
+  std::unique_ptr<CacheFamilies> caches_;
   std::unique_ptr<exporters::PrometheusExporter> prometheus_;
   internal::Mutex mu_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;

@@ -2,16 +2,18 @@
 // load generator so its dashboards have something to show.
 //
 //   demo_service [--port=8080] [--load-rps=40] [--load-threads=2] [--leak-cap-mb=256]
+//                [--cache-entries=200]
 //
-// Routes: / , GET /users/:id, POST /orders, GET /search (a slow tail), GET /flaky (20% 500s),
-// GET /cpu (CPU-heavy), POST /memory/leak (keeps 256 KiB more, up to the cap: a deliberate,
-// bounded leak), POST /memory/free (gives it all back).
+// Routes: / , GET /users/:id, GET /products/:id (behind a vitals::LruCache), POST /orders, GET
+// /search (a slow tail), GET /flaky (20% 500s), GET /cpu (CPU-heavy), POST /memory/leak (keeps 256
+// KiB more, up to the cap: a deliberate, bounded leak), POST /memory/free (gives it all back).
 //
 // The service listens on 127.0.0.1:PORT (0 picks a free port); the agent serves /metrics on
 // VITALS_LISTEN (default 0.0.0.0:9464). Runs until SIGINT or SIGTERM.
 
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -27,6 +29,7 @@
 
 #include "vitals/agent.h"
 #include "vitals/httplib.h"
+#include "vitals/lru_cache.h"
 
 namespace {
 
@@ -88,6 +91,7 @@ struct Flags {
   double load_rps = 40;
   int load_threads = 2;
   int leak_cap_mb = 256;
+  int cache_entries = 200;
 };
 
 Flags ParseFlags(int argc, char** argv) {
@@ -104,13 +108,15 @@ Flags ParseFlags(int argc, char** argv) {
       f.load_rps = std::atof(v);
     } else if (const char* v = value("--load-threads=")) {
       f.load_threads = std::atoi(v);
+    } else if (const char* v = value("--cache-entries=")) {
+      f.cache_entries = std::atoi(v);
     } else if (const char* v = value("--leak-cap-mb=")) {
       f.leak_cap_mb = std::atoi(v);
     } else {
-      std::fprintf(
-          stderr,
-          "usage: %s [--port=8080] [--load-rps=40] [--load-threads=2] [--leak-cap-mb=256]\n",
-          argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--port=8080] [--load-rps=40] [--load-threads=2] [--leak-cap-mb=256] "
+                   "[--cache-entries=200]\n",
+                   argv[0]);
       std::exit(2);
     }
   }
@@ -130,15 +136,20 @@ void GenerateLoad(int port, double rps, int seed) {
   while (!g_stop.load()) {
     const int p = pick(rng);
     const std::string id = std::to_string(pick(rng) * 7 + 1);
-    if (p < 40) {
+    if (p < 30) {
       client.Get(("/users/" + id).c_str());
+    } else if (p < 45) {
+      // Skewed like real traffic: 75% of lookups go to 100 hot products, the rest are spread
+      // over 10,000 cold ones, through a cache of --cache-entries.
+      const int product = pick(rng) < 75 ? pick(rng) : 100 + static_cast<int>(rng() % 10000);
+      client.Get(("/products/" + std::to_string(product)).c_str());
     } else if (p < 55) {
       client.Post("/orders", "{\"item\":" + id + "}", "application/json");
-    } else if (p < 75) {
+    } else if (p < 72) {
       client.Get("/search?q=widgets");
-    } else if (p < 85) {
+    } else if (p < 82) {
       client.Get("/flaky");
-    } else if (p < 92) {
+    } else if (p < 89) {
       client.Get("/cpu");
     } else if (p < 94) {
       client.Get("/");
@@ -203,6 +214,25 @@ int main(int argc, char** argv) {
   });
   routes.Get("/cpu", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(std::to_string(BurnCpu(20)) + "\n", "text/plain");
+  });
+  // A product catalogue behind an instrumented LRU cache; a miss costs a slow "database" read.
+  vitals::LruCache<int, std::string>::Options cache_options;
+  cache_options.max_entries = static_cast<size_t>(std::max(1, flags.cache_entries));
+  cache_options.ttl = absl::Minutes(5);
+  vitals::LruCache<int, std::string> products(agent, "products", cache_options);
+  routes.Get("/products/:id", [&products](const httplib::Request& req, httplib::Response& res) {
+    const int id = std::atoi(req.matches[1].str().c_str());
+    absl::StatusOr<std::string> product =
+        products.GetOrLoad(id, [id]() -> absl::StatusOr<std::string> {
+          SleepMs(3 + std::rand() % 8);  // the database round trip a hit saves
+          return "{\"id\":" + std::to_string(id) + ",\"name\":\"product\"}\n";
+        });
+    if (product.ok()) {
+      res.set_content(*product, "application/json");
+    } else {
+      res.status = 503;
+      res.set_content(std::string(product.status().message()), "text/plain");
+    }
   });
   DeliberateLeak leak(static_cast<size_t>(flags.leak_cap_mb) << 20);
   routes.Post("/memory/leak", [&leak](const httplib::Request&, httplib::Response& res) {

@@ -31,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "vitals/cache.h"
 #include "vitals/metrics.h"
 #include "vitals/options.h"
 #include "vitals/process.h"
@@ -95,6 +96,13 @@ class Agent {
   // `RouteHandle::Record` cost; no lock after the first request of a (method, route, status).
   void Record(absl::string_view method, absl::string_view route, int status,
               absl::Duration duration);
+
+  // --- Caches (see vitals/cache.h and vitals/lru_cache.h) ---
+
+  // The metrics of the cache called `name` (the `cache` label). Resolve once and keep it:
+  // this call takes a lock, the handle's recording calls do not. The same name gives the same
+  // series.
+  CacheMetrics Cache(absl::string_view name);
 
   // --- Custom metrics (see vitals/metrics.h) ---
   //

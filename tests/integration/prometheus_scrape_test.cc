@@ -39,9 +39,10 @@ TEST_CASE("a real Prometheus scrapes the demo: up is 1 and every route has a rat
           "[integration]") {
   vitals_test::TempDir dir;
   const int metrics_port = vitals_test::FreePort();
-  vitals_test::Subprocess demo(
-      {vitals_test::BinaryDir() + "/examples/demo_service", "--port=0", "--load-rps=60"},
-      {{"VITALS_LISTEN", "127.0.0.1:" + std::to_string(metrics_port)}}, dir.path());
+  vitals_test::Subprocess demo({vitals_test::BinaryDir() + "/examples/demo_service", "--port=0",
+                                "--load-rps=80", "--cache-entries=110"},
+                               {{"VITALS_LISTEN", "127.0.0.1:" + std::to_string(metrics_port)}},
+                               dir.path());
   REQUIRE(demo.WaitForOutput("metrics: http://", 10s));
 
   // The demo's exposition passes the real promtool.
@@ -78,8 +79,9 @@ TEST_CASE("a real Prometheus scrapes the demo: up is 1 and every route has a rat
   REQUIRE(up);
 
   // After a few scrapes, every route the load generator hits has a non-zero request rate.
-  const std::vector<std::string> routes = {"/users/:id", "/orders", "/search",  "/flaky",
-                                           "/cpu",       "/",       "unmatched"};
+  const std::vector<std::string> routes = {"/users/:id", "/products/:id", "/orders",
+                                           "/search",    "/flaky",        "/cpu",
+                                           "/",          "/memory/leak",  "unmatched"};
   auto all_positive = [&](std::map<std::string, double>& rates) {
     for (const auto& r : routes) {
       if (!(rates[r] > 0)) return false;
@@ -112,6 +114,27 @@ TEST_CASE("a real Prometheus scrapes the demo: up is 1 and every route has a rat
   CHECK(errors["500"] > 0);
   auto build = Vector(Query(prom_port, "vitals_build_info"), "version");
   CHECK(build.size() == 1);
+
+  // The products cache (an LruCache under a hot/cold key pattern): a hit ratio strictly
+  // between 0 and 1, evictions, and a bound.
+  std::map<std::string, double> ratio, evictions, size;
+  for (auto deadline = std::chrono::steady_clock::now() + 60s;
+       std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(1s)) {
+    ratio = Vector(Query(prom_port,
+                         "sum by (cache) (rate(cache_gets_total{job=\"demo\",result=\"hit\"}[30s]))"
+                         " / sum by (cache) (rate(cache_gets_total{job=\"demo\"}[30s]))"),
+                   "cache");
+    evictions = Vector(Query(prom_port, "cache_evictions_total{job=\"demo\"}"), "cache");
+    if (ratio["products"] > 0 && evictions["products"] > 0) break;
+  }
+  size = Vector(Query(prom_port, "cache_size{job=\"demo\"} <= cache_max_size"), "cache");
+  INFO("products hit ratio " << ratio["products"]);
+  CHECK(ratio["products"] > 0);
+  CHECK(ratio["products"] < 1);
+  CHECK(evictions["products"] > 0);
+  CHECK(size["products"] > 0);
+  auto loads = Vector(Query(prom_port, "cache_load_duration_seconds_count{job=\"demo\"}"), "cache");
+  CHECK(loads["products"] > 0);
 
   demo.Signal(SIGINT);
   CHECK(demo.Wait(10s) == 0);
