@@ -5,6 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/agent_core.h"
+#include "agent/gperftools.h"
+#include "agent/listen_address.h"
 #include "vitals/version.h"
 
 namespace vitals {
@@ -57,8 +59,10 @@ AgentCore::AgentCore(Options options) : options_(std::move(options)) {
       init_status_ = sampler.status();  // a name taken, or no cells left: Start() says so
     }
   }
-  prometheus_ =
-      std::make_unique<exporters::PrometheusExporter>(*registry_, log_.get(), &Clock::Steady());
+  prometheus_ = std::make_unique<exporters::PrometheusExporter>(*registry_, log_.get(),
+                                                                &Clock::Steady(), options_.gzip);
+  profiler_ = std::make_unique<Profiler>(options_.profile_max_duration);
+  pprof_ = std::make_unique<exporters::PprofEndpoint>(options_, profiler_.get());
 }
 
 AgentCore::~AgentCore() { Stop(); }
@@ -67,23 +71,56 @@ absl::Status AgentCore::Start() {
   if (!init_status_.ok()) return init_status_;
   internal::MutexLock lock(&mu_);
   if (started_) return absl::FailedPreconditionError("the agent is already started");
-  absl::Status s = prometheus_->Serve(options_);
-  if (!s.ok()) return s;
+  auto address = ParseListenAddress(options_.listen);
+  if (!address.ok()) return address.status();
+  std::vector<exporters::HttpRoute> routes = {prometheus_->Route()};
+  for (exporters::HttpRoute& r : pprof_->Routes()) routes.push_back(std::move(r));
+  std::string index =
+      "<!doctype html><html><head><title>vitals</title></head><body>\n<h1>vitals agent</h1>\n"
+      "<ul>\n";
+  for (const exporters::HttpRoute& r : routes) {
+    if (!r.description.empty()) {
+      absl::StrAppend(&index, "<li><a href=\"", r.path, "\">", r.path, "</a>: ", r.description,
+                      "</li>\n");
+    }
+  }
+  absl::StrAppend(&index, "</ul>\n</body></html>\n");
+  routes.push_back(exporters::HttpRoute{
+      "/", "", [index](const exporters::HttpRequest&, exporters::HttpResponse& resp) {
+        resp.content_type = "text/html; charset=utf-8";
+        resp.body = index;
+      }});
+  exporters::HttpServer::Config config;
+  config.address = *address;
+  config.threads = options_.http_threads;
+  config.request_timeout = options_.http_request_timeout;
+  config.log = log_.get();
+  profiler_->Resume();
+  auto server = exporters::HttpServer::Start(config, std::move(routes));
+  if (!server.ok()) return server.status();
   if (sampler_ != nullptr) {
-    if (s = sampler_->Start(); !s.ok()) {
-      prometheus_->StopServing();
+    if (absl::Status s = sampler_->Start(); !s.ok()) {
+      (*server)->Stop();
       return s;
     }
   }
+  server_ = std::move(*server);
   started_ = true;
   return absl::OkStatus();
+}
+
+int AgentCore::port() const {
+  internal::MutexLock lock(&mu_);
+  return server_ != nullptr ? server_->port() : 0;
 }
 
 void AgentCore::Stop() {
   internal::MutexLock lock(&mu_);
   if (!started_) return;
   if (sampler_ != nullptr) sampler_->Stop();
-  prometheus_->StopServing();
+  profiler_->Cancel();  // a profile in progress would hold a worker, and Stop, for its duration
+  server_->Stop();
+  server_.reset();
   started_ = false;
 }
 
@@ -117,7 +154,7 @@ absl::Status Agent::SampleProcessNow() {
   }
 }
 
-int Agent::port() const { return core_->prometheus().port(); }
+int Agent::port() const { return core_->port(); }
 
 const Options& Agent::options() const { return core_->options(); }
 
@@ -131,6 +168,22 @@ void Agent::Record(absl::string_view method, absl::string_view route, int status
                    absl::Duration duration) {
   internal::RequestMetrics& r = core_->requests();
   r.Record(r.FindRoute(method, route), status, absl::ToInt64Nanoseconds(duration));
+}
+
+absl::StatusOr<std::string> Agent::CpuProfile(absl::Duration duration) {
+  try {
+    return core_->profiler().CpuProfile(duration, nullptr);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("vitals: CPU profile failed: ", e.what()));
+  }
+}
+
+absl::StatusOr<std::string> Agent::HeapProfile() {
+  try {
+    return internal::TcmallocHeapSample();
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("vitals: heap profile failed: ", e.what()));
+  }
 }
 
 CacheMetrics Agent::Cache(absl::string_view name) {

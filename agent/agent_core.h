@@ -1,7 +1,9 @@
 // agent/agent_core.h: what an Agent is made of. Not API.
 //
 // Construction order is destruction order reversed, and it matters (see pitfalls): the HTTP
-// server (a reader) stops first, then request metrics and families (cells) go, then the log.
+// server (a reader) stops first (in Stop(), from the destructor), then request metrics and
+// families (cells) go, then the log. The server is the agent's, not an exporter's: it serves
+// the routes of every HTTP exporter (/metrics, /debug/pprof/*) and an index of them.
 
 #ifndef VITALS_AGENT_AGENT_CORE_H_
 #define VITALS_AGENT_AGENT_CORE_H_
@@ -12,9 +14,12 @@
 #include "agent/cache_metrics.h"
 #include "agent/mutex.h"
 #include "agent/process_sampler.h"
+#include "agent/profiler.h"
 #include "agent/rate_limited_log.h"
 #include "agent/registry.h"
 #include "agent/request_metrics.h"
+#include "exporters/http_server.h"
+#include "exporters/pprof_endpoint.h"
 #include "exporters/prometheus_exporter.h"
 #include "vitals/options.h"
 
@@ -28,12 +33,15 @@ class AgentCore {
 
   absl::Status Start();
   void Stop();
+  // The port the HTTP endpoint listens on; 0 when not serving.
+  int port() const;
 
   const Options& options() const { return options_; }
   Registry& registry() { return *registry_; }
   RequestMetrics& requests() { return *requests_; }
   RateLimitedLog& log() { return *log_; }
   exporters::PrometheusExporter& prometheus() { return *prometheus_; }
+  Profiler& profiler() { return *profiler_; }
   // Null only if the process ran out of metric cells when the agent was built.
   CacheFamilies* caches() { return caches_.get(); }
   // Null when `options().process_metrics` is off.
@@ -50,8 +58,11 @@ class AgentCore {
   std::unique_ptr<ProcessSampler> sampler_;
   std::unique_ptr<CacheFamilies> caches_;
   std::unique_ptr<exporters::PrometheusExporter> prometheus_;
-  internal::Mutex mu_;
+  std::unique_ptr<Profiler> profiler_;
+  std::unique_ptr<exporters::PprofEndpoint> pprof_;
+  mutable internal::Mutex mu_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
+  std::unique_ptr<exporters::HttpServer> server_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace internal

@@ -146,6 +146,15 @@ absl::Status ApplyEnvironment(Options& options, const EnvLookup& lookup) {
   apply("VITALS_MEMORY_LOG_INTERVAL", [&](absl::string_view n, absl::string_view v) {
     return ParseDurationValue(n, v, &next.memory_log_interval);
   });
+  apply("VITALS_PROFILING",
+        [&](absl::string_view n, absl::string_view v) { return ParseBool(n, v, &next.profiling); });
+  apply("VITALS_PROFILE_MAX_DURATION", [&](absl::string_view n, absl::string_view v) {
+    return ParseDurationValue(n, v, &next.profile_max_duration);
+  });
+  apply("VITALS_PROFILING_BASIC_AUTH", [&](absl::string_view, absl::string_view v) {
+    next.profiling_basic_auth = std::string(v);
+    return absl::OkStatus();
+  });
   apply("VITALS_PROC_ROOT", [&](absl::string_view, absl::string_view v) {
     next.proc_root = std::string(absl::StripAsciiWhitespace(v));
     return absl::OkStatus();
@@ -199,6 +208,19 @@ absl::Status ValidateOptions(const Options& options) {
     return bad("memory_log_interval", "must not be negative");
   }
   if (options.proc_root.empty()) return bad("proc_root", "must not be empty");
+  if (options.profile_max_duration < absl::Seconds(1) ||
+      options.profile_max_duration > absl::Hours(1)) {
+    return bad(
+        "profile_max_duration",
+        absl::StrCat(absl::FormatDuration(options.profile_max_duration), " is not in 1s..1h"));
+  }
+  if (!options.profiling_basic_auth.empty()) {
+    const size_t colon = options.profiling_basic_auth.find(':');
+    if (colon == std::string::npos || colon == 0) {
+      // The value is a secret: never echo it.
+      return bad("profiling_basic_auth", "want user:password with a non-empty user");
+    }
+  }
   return absl::OkStatus();
 }
 

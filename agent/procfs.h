@@ -49,9 +49,10 @@ class Procfs {
   // Entries of <root>/<pid>/fd (the directory's own descriptor included, as client_golang does).
   absl::StatusOr<int64_t> CountOpenFds() const;
 
- private:
+  // Reads any file whole (at most 1 MiB), as the readers above do.
   static absl::StatusOr<std::string> ReadPath(const std::string& path);
 
+ private:
   std::string root_;
   std::string process_dir_;
 };

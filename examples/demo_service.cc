@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "examples/cpu_work.h"
 #include "vitals/agent.h"
 #include "vitals/httplib.h"
 #include "vitals/lru_cache.h"
@@ -44,7 +45,8 @@ class DeliberateLeak {
   explicit DeliberateLeak(size_t cap_bytes) : cap_(cap_bytes) {}
 
   // Keeps `bytes` more (touched, so it is resident) unless at the cap. Returns the JSON answer.
-  std::string Leak(size_t bytes) {
+  // Never inlined, so heap profiles name it as the allocating function.
+  __attribute__((noinline)) std::string Leak(size_t bytes) {
     std::lock_guard<std::mutex> lock(mu_);
     if (kept_ + bytes <= cap_) {
       blocks_.emplace_back(new char[bytes]);
@@ -73,16 +75,6 @@ class DeliberateLeak {
 };
 
 void OnSignal(int) { g_stop.store(true); }
-
-// Burns CPU for about `ms` milliseconds (the CPU-heavy route).
-double BurnCpu(int ms) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-  double x = 0;
-  while (std::chrono::steady_clock::now() < end) {
-    for (int i = 1; i < 5000; ++i) x += std::sqrt(static_cast<double>(i)) / i;
-  }
-  return x;
-}
 
 void SleepMs(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
@@ -213,7 +205,7 @@ int main(int argc, char** argv) {
     }
   });
   routes.Get("/cpu", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(std::to_string(BurnCpu(20)) + "\n", "text/plain");
+    res.set_content(std::to_string(demo::CpuHeavyWork(demo::kCpuRouteRounds)) + "\n", "text/plain");
   });
   // A product catalogue behind an instrumented LRU cache; a miss costs a slow "database" read.
   vitals::LruCache<int, std::string>::Options cache_options;

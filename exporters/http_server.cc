@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -27,35 +28,71 @@ bool IsLoopback(absl::string_view addr) {
   return absl::StartsWith(addr, "127.") || addr == "::1" || absl::StartsWith(addr, "::ffff:127.");
 }
 
-// civetweb marks its sockets close-on-exec on most builds; make sure of it for the listening
-// socket, whatever the build, so exec'd children never hold the port.
-void SetListenerCloseOnExec(int port) {
+// The port of one end of a TCP socket (`getsockname` or `getpeername`), or 0.
+int PortOf(int fd, int (*get)(int, sockaddr*, socklen_t*)) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (get(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
+  if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+  return 0;
+}
+int LocalPort(int fd) { return PortOf(fd, &getsockname); }
+int PeerPort(int fd) { return PortOf(fd, &getpeername); }
+
+// The first descriptor of this process for which `match(fd)` holds, or -1. civetweb does not
+// hand out its sockets, so the few places that need one find it by its addresses.
+template <typename Match>
+int FindDescriptor(Match match) {
   DIR* dir = opendir("/proc/self/fd");
-  if (dir == nullptr) return;
+  if (dir == nullptr) return -1;
+  int found = -1;
   while (dirent* e = readdir(dir)) {
     int fd;
     if (!absl::SimpleAtoi(e->d_name, &fd) || fd == dirfd(dir)) continue;
-    sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) continue;
-    int bound = 0;
-    if (ss.ss_family == AF_INET) {
-      bound = ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
-    } else if (ss.ss_family == AF_INET6) {
-      bound = ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
-    } else {
-      continue;
-    }
-    int accepting = 0;
-    socklen_t alen = sizeof accepting;
-    if (bound == port && getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &alen) == 0 &&
-        accepting) {
-      int flags = fcntl(fd, F_GETFD);
-      if (flags >= 0) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+    if (match(fd)) {
+      found = fd;
+      break;
     }
   }
   closedir(dir);
+  return found;
 }
+
+// civetweb marks its sockets close-on-exec on most builds; make sure of it for the listening
+// socket, whatever the build, so exec'd children never hold the port.
+void SetListenerCloseOnExec(int port) {
+  const int fd = FindDescriptor([port](int fd) {
+    int accepting = 0;
+    socklen_t alen = sizeof accepting;
+    return LocalPort(fd) == port &&
+           getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &alen) == 0 && accepting;
+  });
+  if (fd < 0) return;
+  const int flags = fcntl(fd, F_GETFD);
+  if (flags >= 0) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+}
+
+// Whether the client of a connection has gone (closed or reset its end). Finds the socket
+// once, by its local and peer ports, then polls it without consuming anything.
+class ClientWatch {
+ public:
+  ClientWatch(int local_port, int peer_port) : local_port_(local_port), peer_port_(peer_port) {}
+  bool Gone() {
+    if (fd_ == -2) {
+      fd_ = FindDescriptor(
+          [this](int fd) { return PeerPort(fd) == peer_port_ && LocalPort(fd) == local_port_; });
+    }
+    if (fd_ < 0) return false;  // cannot tell: assume still there
+    pollfd p{fd_, POLLRDHUP, 0};
+    if (poll(&p, 1, 0) <= 0) return false;
+    return (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
+  }
+
+ private:
+  const int local_port_, peer_port_;
+  int fd_ = -2;  // -2: not looked up yet
+};
 
 bool WriteAll(mg_connection* conn, absl::string_view data) {
   while (!data.empty()) {
@@ -84,6 +121,8 @@ absl::string_view HttpReason(int status) {
       return "Not Found";
     case 405:
       return "Method Not Allowed";
+    case 413:
+      return "Payload Too Large";
     case 409:
       return "Conflict";
     case 500:
@@ -97,8 +136,8 @@ absl::string_view HttpReason(int status) {
   }
 }
 
-absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
-    const Config& config, std::vector<std::pair<std::string, HttpHandler>> routes) {
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const Config& config,
+                                                              std::vector<HttpRoute> routes) {
   // civetweb sets SIGPIPE to ignored for the whole process, in mg_start and again as its
   // threads start. It sends with MSG_NOSIGNAL, so the host's own disposition can be put back
   // once every server thread is running: the host keeps what it had.
@@ -232,13 +271,35 @@ void HttpServer::Dispatch(mg_connection* conn) {
     const char* v = mg_get_header(conn, std::string(name).c_str());
     return std::string(v ? v : "");
   };
+  auto watch = std::make_shared<ClientWatch>(info->server_port, info->remote_port);
+  req.client_gone = [watch] { return watch->Gone(); };
 
   HttpResponse resp;
+  bool body_ok = true;
+  if (req.method == "POST") {
+    // Read the body up to the limit; a longer one is refused, not truncated.
+    if (info->content_length > static_cast<int64_t>(kMaxRequestBody)) {
+      body_ok = false;
+    } else {
+      char buf[16384];
+      int n;
+      while ((n = mg_read(conn, buf, sizeof buf)) > 0) {
+        if (req.body.size() + static_cast<size_t>(n) > kMaxRequestBody) {
+          body_ok = false;
+          break;
+        }
+        req.body.append(buf, static_cast<size_t>(n));
+      }
+    }
+  }
   const HttpHandler* handler = nullptr;
   for (const auto& route : routes_) {
-    if (route.first == req.path) handler = &route.second;
+    if (route.path == req.path) handler = &route.handler;
   }
-  if (handler == nullptr) {
+  if (!body_ok) {
+    resp.status = 413;
+    resp.body = absl::StrCat("413 request body over ", kMaxRequestBody, " bytes\n");
+  } else if (handler == nullptr) {
     resp.status = 404;
     resp.body = absl::StrCat("404 not found: see / for what this agent serves\n");
   } else if (req.method != "GET" && req.method != "HEAD" && req.method != "POST") {

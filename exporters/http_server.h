@@ -39,7 +39,14 @@ struct HttpRequest {
   bool from_loopback = false;
   // Value of a request header (case-insensitive name), empty when absent.
   std::function<std::string(absl::string_view name)> header;
+  // The body of a POST (at most kMaxRequestBody bytes; longer bodies get 413 before any
+  // handler runs).
+  std::string body;
+  // True once the client has closed its end: long handlers poll it to stop early.
+  std::function<bool()> client_gone = [] { return false; };
 };
+
+inline constexpr size_t kMaxRequestBody = 4 << 20;
 
 struct HttpResponse {
   int status = 200;
@@ -54,6 +61,13 @@ struct HttpResponse {
 
 using HttpHandler = std::function<void(const HttpRequest&, HttpResponse&)>;
 
+// One exact path, what it is for (listed on the index page; empty = not listed) and its handler.
+struct HttpRoute {
+  std::string path;
+  std::string description;
+  HttpHandler handler;
+};
+
 class HttpServer {
  public:
   struct Config {
@@ -64,8 +78,8 @@ class HttpServer {
   };
 
   // Binds and starts serving. Unavailable when the address cannot be bound.
-  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
-      const Config& config, std::vector<std::pair<std::string, HttpHandler>> routes);
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const Config& config,
+                                                           std::vector<HttpRoute> routes);
 
   // Stops accepting, waits for in-flight handlers, closes the socket. Idempotent.
   void Stop();
@@ -87,7 +101,7 @@ class HttpServer {
   internal::Mutex startup_mu_;
   std::string startup_errors_ ABSL_GUARDED_BY(startup_mu_);
   int threads_started_ ABSL_GUARDED_BY(startup_mu_) = 0;
-  std::vector<std::pair<std::string, HttpHandler>> routes_;
+  std::vector<HttpRoute> routes_;
 };
 
 // The standard reason phrase of an HTTP status code.

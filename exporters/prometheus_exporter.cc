@@ -1,15 +1,14 @@
 #include "exporters/prometheus_exporter.h"
 
 #include "absl/strings/str_cat.h"
-#include "agent/listen_address.h"
 #include "exporters/gzip.h"
 
 namespace vitals {
 namespace exporters {
 
 PrometheusExporter::PrometheusExporter(internal::Registry& registry, internal::RateLimitedLog* log,
-                                       const Clock* clock)
-    : registry_(registry), log_(log), clock_(clock), format_(log) {
+                                       const Clock* clock, bool gzip)
+    : registry_(registry), log_(log), clock_(clock), format_(log), gzip_(gzip) {
   auto family =
       registry_.GetOrCreate("vitals_scrape_duration_seconds",
                             "Time the agent spent producing the /metrics body (not sending it).",
@@ -63,47 +62,9 @@ void PrometheusExporter::HandleMetrics(const HttpRequest& req, HttpResponse& res
   resp.done = [body] {};
 }
 
-void PrometheusExporter::HandleIndex(const HttpRequest&, HttpResponse& resp) {
-  resp.content_type = "text/html; charset=utf-8";
-  resp.body =
-      "<!doctype html><html><head><title>vitals</title></head><body>\n"
-      "<h1>vitals agent</h1>\n<ul>\n"
-      "<li><a href=\"/metrics\">/metrics</a>: every metric, Prometheus text format 0.0.4 "
-      "(gzip on request)</li>\n"
-      "</ul>\n</body></html>\n";
-}
-
-absl::Status PrometheusExporter::Serve(const Options& options) {
-  auto address = internal::ParseListenAddress(options.listen);
-  if (!address.ok()) return address.status();
-  internal::MutexLock lock(&server_mu_);
-  if (server_ != nullptr) return absl::FailedPreconditionError("the agent is already serving");
-  gzip_ = options.gzip;
-  HttpServer::Config config;
-  config.address = *address;
-  config.threads = options.http_threads;
-  config.request_timeout = options.http_request_timeout;
-  config.log = log_;
-  auto server = HttpServer::Start(
-      config, {{"/metrics", [this](const HttpRequest& q, HttpResponse& r) { HandleMetrics(q, r); }},
-               {"/", [this](const HttpRequest& q, HttpResponse& r) { HandleIndex(q, r); }}});
-  if (!server.ok()) return server.status();
-  server_ = std::move(*server);
-  return absl::OkStatus();
-}
-
-void PrometheusExporter::StopServing() {
-  std::unique_ptr<HttpServer> server;
-  {
-    internal::MutexLock lock(&server_mu_);
-    server = std::move(server_);
-  }
-  if (server) server->Stop();
-}
-
-int PrometheusExporter::port() const {
-  internal::MutexLock lock(&server_mu_);
-  return server_ ? server_->port() : 0;
+HttpRoute PrometheusExporter::Route() {
+  return HttpRoute{"/metrics", "every metric, Prometheus text format 0.0.4 (gzip on request)",
+                   [this](const HttpRequest& q, HttpResponse& r) { HandleMetrics(q, r); }};
 }
 
 }  // namespace exporters

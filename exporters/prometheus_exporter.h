@@ -1,5 +1,6 @@
 // exporters/prometheus_exporter.h: the pull exporter, `/metrics` in the Prometheus text format.
 //
+// It owns no server: the agent's HTTP endpoint serves its `Route()` next to the others.
 // Renders into buffers taken from a small pool and returned after the response is written, so
 // steady-state scrapes allocate nothing and one slow client never holds up another scrape.
 // Each render is timed into `vitals_scrape_duration_seconds`.
@@ -29,35 +30,29 @@ namespace exporters {
 class PrometheusExporter {
  public:
   PrometheusExporter(internal::Registry& registry, internal::RateLimitedLog* log,
-                     const Clock* clock);
+                     const Clock* clock, bool gzip);
 
   // Renders the whole exposition into `out` (cleared first), and times it.
   void Render(std::string& out);
 
-  // Starts the HTTP endpoint. Unavailable when the address cannot be bound.
-  absl::Status Serve(const Options& options);
-  void StopServing();
-  int port() const;
+  // `/metrics`, for the agent's HTTP endpoint.
+  HttpRoute Route();
 
  private:
   // A buffer from the pool; it goes back to the pool when the last reference is dropped.
   std::shared_ptr<std::string> TakeBuffer();
   void ReturnBuffer(std::unique_ptr<std::string> buffer);
   void HandleMetrics(const HttpRequest& req, HttpResponse& resp);
-  void HandleIndex(const HttpRequest& req, HttpResponse& resp);
 
   internal::Registry& registry_;
   internal::RateLimitedLog* log_;
   const Clock* clock_;
   TextFormat format_;
   Histogram scrape_duration_;
-  bool gzip_ = true;
+  const bool gzip_;
 
   internal::Mutex pool_mu_;
   std::vector<std::unique_ptr<std::string>> pool_ ABSL_GUARDED_BY(pool_mu_);
-
-  mutable internal::Mutex server_mu_;
-  std::unique_ptr<HttpServer> server_ ABSL_GUARDED_BY(server_mu_);
 };
 
 }  // namespace exporters

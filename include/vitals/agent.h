@@ -121,6 +121,23 @@ class Agent {
                                                std::vector<double> buckets,
                                                std::vector<std::string> label_names = {});
 
+  // --- Profiling (the same machinery as /debug/pprof; see Options::profiling) ---
+  //
+  // Available whether or not the HTTP endpoints are enabled. CPU profiles use gperftools'
+  // libprofiler, loaded at run time; heap profiles need tcmalloc as the process's allocator
+  // and TCMALLOC_SAMPLE_PARAMETER set before start.
+
+  // A CPU profile over `duration` (blocks that long), in the gperftools format `pprof`
+  // reads. One CPU profile runs at a time per process. Errors: InvalidArgument (duration not
+  // in (0, profile_max_duration]), AlreadyExists (another profile is running), Unimplemented
+  // (no libprofiler), Unavailable (no samples: idle process, or SIGPROF owned by the host),
+  // Cancelled (the agent stopped meanwhile).
+  absl::StatusOr<std::string> CpuProfile(absl::Duration duration);
+
+  // tcmalloc's live heap sample (legacy pprof text format). Unimplemented without tcmalloc,
+  // FailedPrecondition when sampling is off.
+  absl::StatusOr<std::string> HeapProfile();
+
   // --- Interop with prometheus-cpp ---
 
   // Serves a prometheus-cpp `Registry` (or any `Collectable`) on the same endpoint. The agent

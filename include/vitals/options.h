@@ -103,6 +103,19 @@ struct Options {
   // environment.
   std::shared_ptr<AllocatorReader> allocator_reader;
 
+  // --- Profiling (see vitals/agent.h, "Profiling") ---
+
+  // Serve /debug/pprof/* (CPU profiles through gperftools, tcmalloc heap profiles) on the
+  // metrics port. Off by default. Env: VITALS_PROFILING (true/false).
+  bool profiling = false;
+
+  // The longest CPU profile a request may ask for. Env: VITALS_PROFILE_MAX_DURATION (1s..1h).
+  absl::Duration profile_max_duration = absl::Seconds(60);
+
+  // "user:password": profiling answers clients with these basic-auth credentials from any
+  // address. Empty: it answers loopback clients only. Env: VITALS_PROFILING_BASIC_AUTH.
+  std::string profiling_basic_auth;
+
   // Apply the VITALS_* environment variables on top of these options (see above).
   bool read_environment = true;
 

@@ -1,0 +1,57 @@
+// exporters/pprof_endpoint.h: /debug/pprof/*, the paths the pprof client derives from a URL.
+//
+//   /debug/pprof/             index
+//   /debug/pprof/profile      CPU profile, ?seconds=N (default 30, at most profile_max_duration)
+//   /debug/pprof/heap         tcmalloc heap sample (needs TCMALLOC_SAMPLE_PARAMETER)
+//   /debug/pprof/growth       tcmalloc heap growth stacks
+//   /debug/pprof/symbol       GET: "num_symbols: 1"; POST "0xA+0xB": "0xA name" lines
+//   /debug/pprof/cmdline      the command line, NUL-separated
+//
+// Access: off unless `Options::profiling`; then loopback clients only, or, when
+// `profiling_basic_auth` is set, clients with those credentials from anywhere. Errors answer
+// with a status code and a one-line reason: 400 bad duration, 401/403 access, 404 off,
+// 409 a profile is already running, 501 not available here (and how to enable it), 503 no
+// samples or SIGPROF taken.
+
+#ifndef VITALS_EXPORTERS_PPROF_ENDPOINT_H_
+#define VITALS_EXPORTERS_PPROF_ENDPOINT_H_
+
+#include <string>
+#include <vector>
+
+#include "agent/profiler.h"
+#include "exporters/http_server.h"
+#include "vitals/options.h"
+
+namespace vitals {
+namespace exporters {
+
+class PprofEndpoint {
+ public:
+  // `profiler` must outlive the endpoint.
+  PprofEndpoint(const Options& options, internal::Profiler* profiler);
+
+  std::vector<HttpRoute> Routes();
+
+  // The HTTP status for an error from the profiler.
+  static int HttpStatusFor(const absl::Status& status);
+
+ private:
+  // False (and `resp` filled in) when the request may not use the profiling endpoints.
+  bool Admit(const HttpRequest& req, HttpResponse& resp) const;
+  void Index(const HttpRequest& req, HttpResponse& resp);
+  void Profile(const HttpRequest& req, HttpResponse& resp);
+  void Heap(const HttpRequest& req, HttpResponse& resp, bool growth);
+  void Symbol(const HttpRequest& req, HttpResponse& resp);
+  void Cmdline(const HttpRequest& req, HttpResponse& resp);
+
+  const bool enabled_;
+  const std::string basic_auth_;  // "user:password", or empty
+  const std::string proc_root_;
+  internal::Profiler* profiler_;
+};
+
+}  // namespace exporters
+}  // namespace vitals
+
+#endif  // VITALS_EXPORTERS_PPROF_ENDPOINT_H_
