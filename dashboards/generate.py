@@ -1,0 +1,353 @@
+#!/usr/bin/env python3
+"""Writes the Grafana dashboards of the vitals mixin (dashboards/grafana/*.json).
+
+The dashboards are data: this script is their single source, so ids, grid positions, datasource
+references and links are consistent by construction. Edit here, then run
+
+    dashboards/generate.py          # rewrite the JSON files
+    dashboards/generate.py --check  # exit 1 if the JSON files differ from what this writes
+
+The tests (dashboards/tests/) check the JSON structurally and run every query against a real
+Prometheus scraping the demo.
+"""
+
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "grafana")
+DS = {"type": "prometheus", "uid": "${datasource}"}
+SEL = 'job=~"$job",instance=~"$instance"'
+SEL_ROUTE = SEL + ',route=~"$route"'
+SEL_CACHE = SEL + ',cache=~"$cache"'
+
+UIDS = {
+    "overview": "vitals-service-overview",
+    "memory": "vitals-memory-process",
+    "caches": "vitals-caches",
+}
+TITLES = {
+    "overview": "vitals / Service overview",
+    "memory": "vitals / Memory and process",
+    "caches": "vitals / Caches",
+}
+
+
+def target(expr, legend="", ref="A", instant=False, fmt=None):
+    t = {"datasource": DS, "refId": ref, "expr": expr, "legendFormat": legend}
+    if instant:
+        t["instant"] = True
+        t["range"] = False
+    if fmt:
+        t["format"] = fmt
+    return t
+
+
+def link_to(key, title=None):
+    return {
+        "title": title or ("Open " + TITLES[key]),
+        "url": "/d/%s?${__url_time_range}&var-datasource=${datasource}&var-job=${job}"
+               "&var-instance=${instance}" % UIDS[key],
+    }
+
+
+class Layout:
+    """Places panels left to right on Grafana's 24-column grid."""
+
+    def __init__(self):
+        self.x, self.y, self.row_h, self.next_id = 0, 0, 0, 1
+
+    def place(self, panel, w, h):
+        if self.x + w > 24:
+            self.x, self.y, self.row_h = 0, self.y + self.row_h, 0
+        panel["id"] = self.next_id
+        panel["gridPos"] = {"h": h, "w": w, "x": self.x, "y": self.y}
+        self.next_id += 1
+        self.x += w
+        self.row_h = max(self.row_h, h)
+        return panel
+
+
+def timeseries(title, description, unit, targets, links=(), stack=False, min0=True):
+    custom = {"drawStyle": "line", "lineWidth": 1, "fillOpacity": 10, "showPoints": "never"}
+    if stack:
+        custom["stacking"] = {"mode": "normal", "group": "A"}
+    defaults = {"unit": unit, "custom": custom}
+    if min0:
+        defaults["min"] = 0
+    return {
+        "type": "timeseries",
+        "title": title,
+        "description": description,
+        "datasource": DS,
+        "targets": list(targets),
+        "fieldConfig": {"defaults": defaults, "overrides": []},
+        "options": {"legend": {"displayMode": "table", "placement": "bottom",
+                               "calcs": ["mean", "max", "lastNotNull"]},
+                    "tooltip": {"mode": "multi", "sort": "desc"}},
+        "links": list(links),
+    }
+
+
+def stat(title, description, unit, expr, thresholds=None, links=()):
+    steps = [{"color": "green", "value": None}]
+    for color, value in thresholds or []:
+        steps.append({"color": color, "value": value})
+    return {
+        "type": "stat",
+        "title": title,
+        "description": description,
+        "datasource": DS,
+        "targets": [target(expr, instant=True)],
+        "fieldConfig": {"defaults": {"unit": unit,
+                                     "thresholds": {"mode": "absolute", "steps": steps}},
+                        "overrides": []},
+        "options": {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+                    "colorMode": "value", "graphMode": "area"},
+        "links": list(links),
+    }
+
+
+def table(title, description, unit, expr, links=()):
+    return {
+        "type": "table",
+        "title": title,
+        "description": description,
+        "datasource": DS,
+        "targets": [target(expr, instant=True, fmt="table")],
+        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+        "options": {"showHeader": True, "sortBy": [{"displayName": "Value", "desc": True}]},
+        "transformations": [{"id": "organize", "options": {
+            "excludeByName": {"Time": True, "__name__": True},
+            "renameByName": {"Value": "p99"}}}],
+        "links": list(links),
+    }
+
+
+def variable(name, label, query, multi=True):
+    return {
+        "type": "query",
+        "name": name,
+        "label": label,
+        "datasource": DS,
+        "query": {"query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery"},
+        "definition": query,
+        "refresh": 2,
+        "includeAll": True,
+        "allValue": ".*",
+        "multi": multi,
+        "sort": 1,
+        "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
+    }
+
+
+def templating(extra=()):
+    return {"list": [
+        {"type": "datasource", "name": "datasource", "label": "Data source",
+         "query": "prometheus", "current": {}, "hide": 0},
+        variable("job", "Job", "label_values(vitals_build_info, job)"),
+        variable("instance", "Instance", 'label_values(vitals_build_info{job=~"$job"}, instance)'),
+    ] + list(extra)}
+
+
+def dashboard(key, description, panels, extra_vars=()):
+    return {
+        "uid": UIDS[key],
+        "title": TITLES[key],
+        "description": description,
+        "tags": ["vitals"],
+        "timezone": "browser",
+        "editable": True,
+        "graphTooltip": 1,
+        "schemaVersion": 39,
+        "version": 1,
+        "refresh": "30s",
+        "time": {"from": "now-1h", "to": "now"},
+        "templating": templating(extra_vars),
+        "annotations": {"list": []},
+        "links": [{"type": "dashboards", "tags": ["vitals"], "asDropdown": False,
+                   "title": "vitals dashboards", "includeVars": True, "keepTime": True}],
+        "panels": panels,
+    }
+
+
+def overview():
+    L = Layout()
+    rate = "$__rate_interval"
+    p = []
+    p.append(L.place(stat(
+        "Request rate", "Requests per second over all selected routes.", "reqps",
+        'sum(rate(http_server_request_duration_seconds_count{%s}[%s]))' % (SEL_ROUTE, rate)), 6, 4))
+    p.append(L.place(stat(
+        "Error ratio (5xx)", "Share of requests answered with a 5xx status. Above a few percent, "
+        "look at the per-route panel below and at the service's logs.", "percentunit",
+        'sum(rate(http_server_request_duration_seconds_count{%s,status=~"5.."}[%s])) / '
+        'sum(rate(http_server_request_duration_seconds_count{%s}[%s]))'
+        % (SEL_ROUTE, rate, SEL_ROUTE, rate), [("orange", 0.01), ("red", 0.05)]), 6, 4))
+    p.append(L.place(stat(
+        "p99 latency", "99th percentile request duration over all selected routes, from the "
+        "histogram buckets.", "s",
+        'histogram_quantile(0.99, sum by (le) (rate(http_server_request_duration_seconds_bucket'
+        '{%s}[%s])))' % (SEL_ROUTE, rate), [("orange", 0.5), ("red", 1)]), 6, 4))
+    p.append(L.place(stat(
+        "Active requests", "Requests being handled right now. A climbing number with a flat "
+        "request rate means requests are getting stuck.", "short",
+        'sum(http_server_active_requests{%s})' % SEL_ROUTE), 6, 4))
+    p.append(L.place(timeseries(
+        "Request rate by route", "Requests per second per route template. Unmatched requests "
+        "(404s for unknown paths) share the route \"unmatched\".", "reqps",
+        [target('sum by (route) (rate(http_server_request_duration_seconds_count{%s}[%s]))'
+                % (SEL_ROUTE, rate), "{{route}}")]), 12, 8))
+    p.append(L.place(timeseries(
+        "Error ratio (5xx) by route", "Share of each route's requests that failed with 5xx. "
+        "A single route going up points at its backend.", "percentunit",
+        [target('sum by (route) (rate(http_server_request_duration_seconds_count{%s,'
+                'status=~"5.."}[%s])) / sum by (route) (rate('
+                'http_server_request_duration_seconds_count{%s}[%s]))'
+                % (SEL_ROUTE, rate, SEL_ROUTE, rate), "{{route}}")]), 12, 8))
+    p.append(L.place(timeseries(
+        "Latency p50 / p90 / p99 by route", "Quantiles estimated from the request duration "
+        "histogram (bucket bounds limit their precision). Compare p99 with p50: a wide gap is "
+        "a slow tail, a shift of both is a slower route.", "s",
+        [target('histogram_quantile(%s, sum by (route, le) (rate('
+                'http_server_request_duration_seconds_bucket{%s}[%s])))' % (q, SEL_ROUTE, rate),
+                "p%s {{route}}" % str(int(float(q) * 100)), ref)
+         for q, ref in (("0.5", "A"), ("0.9", "B"), ("0.99", "C"))]), 24, 9))
+    p.append(L.place(timeseries(
+        "Active requests by route", "In-flight requests per route.", "short",
+        [target('sum by (route) (http_server_active_requests{%s})' % SEL_ROUTE, "{{route}}")]),
+        12, 8))
+    p.append(L.place(timeseries(
+        "Slow requests per second", "Requests at or above the agent's slow threshold "
+        "(VITALS_SLOW_REQUEST_THRESHOLD, default 1 s); each also logged one warning.", "reqps",
+        [target('sum by (route) (rate(http_server_slow_requests_total{%s}[%s]))'
+                % (SEL_ROUTE, rate), "{{route}}")]), 12, 8))
+    p.append(L.place(table(
+        "Slowest routes (p99, last 5 minutes)", "Routes ranked by their 99th percentile "
+        "duration over the last 5 minutes, from the recording rule.", "s",
+        'topk(10, job_route:http_server_request_duration_seconds:p99_5m{job=~"$job"})',
+        [link_to("memory"), link_to("caches")]), 24, 8))
+    route_var = variable("route", "Route", 'label_values(http_server_request_duration_seconds_count'
+                         '{job=~"$job",instance=~"$instance"}, route)')
+    return dashboard("overview", "Requests through the vitals agent: rate, errors, latency, "
+                     "in-flight and slow requests per route.", p, [route_var])
+
+
+def memory():
+    L = Layout()
+    rate = "$__rate_interval"
+    p = []
+    p.append(L.place(timeseries(
+        "Resident memory, heap allocated and heap reserved", "RSS is what the kernel charges; "
+        "heap allocated is what the application holds through malloc; heap reserved is what "
+        "the allocator took from the system. RSS far above reserved points at non-heap memory "
+        "(thread stacks, mmaps); reserved far above allocated at fragmentation or caching in "
+        "the allocator.", "bytes",
+        [target('process_resident_memory_bytes{%s}' % SEL, "RSS {{instance}}", "A"),
+         target('process_heap_bytes{%s}' % SEL, "heap allocated {{instance}}", "B"),
+         target('vitals_heap_reserved_bytes{%s}' % SEL, "heap reserved {{instance}} "
+                "({{allocator}})", "C")]), 24, 9))
+    p.append(L.place(timeseries(
+        "Heap growth trend", "Least-squares slope of the allocated heap over the agent's "
+        "window (VITALS_HEAP_GROWTH_WINDOW). A line that stays above zero is the signature of "
+        "a leak; allocate-and-free workloads hover around zero.", "Bps",
+        [target('vitals_heap_growth_bytes_per_second{%s}' % SEL, "{{instance}}")],
+        min0=False), 12, 8))
+    p.append(L.place(timeseries(
+        "Allocator breakdown", "Where the allocator's memory is: free and mapped (reusable), "
+        "returned to the system (unmapped), parked in per-thread caches. Unmapped and thread "
+        "cache are reported by tcmalloc only.", "bytes",
+        [target('vitals_heap_free_bytes{%s}' % SEL, "free {{instance}}", "A"),
+         target('vitals_heap_unmapped_bytes{%s}' % SEL, "unmapped {{instance}}", "B"),
+         target('vitals_heap_thread_cache_bytes{%s}' % SEL, "thread caches {{instance}}", "C")]),
+        12, 8))
+    p.append(L.place(timeseries(
+        "CPU", "CPU seconds used per second: 1 is one full core.", "short",
+        [target('rate(process_cpu_seconds_total{%s}[%s])' % (SEL, rate), "{{instance}}")]),
+        8, 8))
+    p.append(L.place(timeseries(
+        "Threads", "OS threads of the process. Steady growth means threads are created and "
+        "never joined.", "short",
+        [target('process_threads{%s}' % SEL, "{{instance}}")]), 8, 8))
+    p.append(L.place(timeseries(
+        "File descriptors", "Open descriptors against the soft limit. Near the limit, "
+        "accept() and open() start failing.", "short",
+        [target('process_open_fds{%s}' % SEL, "open {{instance}}", "A"),
+         target('process_max_fds{%s}' % SEL, "limit {{instance}}", "B")]), 8, 8))
+    p.append(L.place(timeseries(
+        "Sampler errors", "Failed reads of /proc or the allocator by source; the affected "
+        "figure keeps its last value meanwhile.", "short",
+        [target('sum by (source) (increase(vitals_sampler_errors_total{%s}[%s]))' % (SEL, rate),
+                "{{source}}")], links=[link_to("overview")]), 24, 6))
+    return dashboard("memory", "Process and heap figures sampled by the vitals agent: memory, "
+                     "the leak trend, CPU, threads and file descriptors.", p)
+
+
+def caches():
+    L = Layout()
+    rate = "$__rate_interval"
+    gets = 'cache_gets_total{%s}' % SEL_CACHE
+    p = []
+    p.append(L.place(timeseries(
+        "Hit ratio", "Share of lookups that found their entry. A drop means the working set "
+        "outgrew the cache or keys churn; compare with unused evictions.", "percentunit",
+        [target('sum by (cache) (rate(cache_gets_total{%s,result="hit"}[%s])) / sum by (cache) '
+                '(rate(%s[%s]))' % (SEL_CACHE, rate, gets, rate), "{{cache}}")]), 12, 8))
+    p.append(L.place(timeseries(
+        "Gets, puts and evictions", "Per second: lookups by result, entries stored, entries "
+        "evicted.", "ops",
+        [target('sum by (cache, result) (rate(%s[%s]))' % (gets, rate), "{{cache}} {{result}}",
+                "A"),
+         target('sum by (cache) (rate(cache_puts_total{%s}[%s]))' % (SEL_CACHE, rate),
+                "{{cache}} put", "B"),
+         target('sum by (cache) (rate(cache_evictions_total{%s}[%s]))' % (SEL_CACHE, rate),
+                "{{cache}} evicted", "C")]), 12, 8))
+    p.append(L.place(timeseries(
+        "Unused evictions", "Entries evicted before anyone hit them, per second. A large share "
+        "of all evictions means the cache is too small or caches keys that are never read "
+        "again.", "ops",
+        [target('sum by (cache) (rate(cache_evictions_unused_total{%s}[%s]))'
+                % (SEL_CACHE, rate), "{{cache}}")]), 8, 8))
+    p.append(L.place(timeseries(
+        "Size against max size", "Entries held and the bound. A cache pinned at its bound "
+        "with a falling hit ratio wants to be bigger.", "short",
+        [target('sum by (cache) (cache_size{%s})' % SEL_CACHE, "{{cache}} size", "A"),
+         target('sum by (cache) (cache_max_size{%s})' % SEL_CACHE, "{{cache}} max", "B")]),
+        8, 8))
+    p.append(L.place(timeseries(
+        "Load time p50 / p99", "Time spent filling misses, from the load histogram: what each "
+        "miss costs the caller.", "s",
+        [target('histogram_quantile(%s, sum by (cache, le) (rate('
+                'cache_load_duration_seconds_bucket{%s}[%s])))' % (q, SEL_CACHE, rate),
+                "p%s {{cache}}" % n, ref)
+         for q, n, ref in (("0.5", "50", "A"), ("0.99", "99", "B"))],
+        links=[link_to("overview")]), 8, 8))
+    cache_var = variable("cache", "Cache", 'label_values(cache_gets_total{job=~"$job",'
+                         'instance=~"$instance"}, cache)')
+    return dashboard("caches", "Caches instrumented by the vitals agent (vitals::LruCache or "
+                     "Agent::Cache): hit ratio, churn, size and load time.", p, [cache_var])
+
+
+def main():
+    boards = {"service-overview.json": overview(), "memory-process.json": memory(),
+              "caches.json": caches()}
+    check = "--check" in sys.argv[1:]
+    stale = []
+    for name, board in boards.items():
+        text = json.dumps(board, indent=2, sort_keys=True) + "\n"
+        path = os.path.join(OUT, name)
+        if check:
+            if not os.path.exists(path) or open(path).read() != text:
+                stale.append(path)
+        else:
+            with open(path, "w") as f:
+                f.write(text)
+    if stale:
+        print("out of date (run dashboards/generate.py): " + ", ".join(stale))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
