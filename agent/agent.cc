@@ -50,6 +50,12 @@ AgentCore::AgentCore(Options options) : options_(std::move(options)) {
   } else if (init_status_.ok()) {
     init_status_ = caches.status();  // no cells left: caches record nothing, Start() says why
   }
+  if (auto db = DbMetrics::Create(*registry_, options_, clock_, log_.get()); db.ok()) {
+    db_ = std::move(*db);
+    requests_->set_db(db_.get());
+  } else if (init_status_.ok()) {
+    init_status_ = db.status();
+  }
   if (options_.process_metrics) {
     auto sampler = ProcessSampler::Create(
         *registry_, options_, ProcessSampler::DefaultSources(options_, clock_), log_.get());
@@ -184,6 +190,18 @@ absl::StatusOr<std::string> Agent::HeapProfile() {
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("vitals: heap profile failed: ", e.what()));
   }
+}
+
+void Agent::RecordDbOperation(absl::string_view system, absl::string_view statement,
+                              absl::Duration duration) {
+  if (internal::DbMetrics* db = core_->db(); db != nullptr) {
+    db->Record(system, statement, absl::ToInt64Nanoseconds(duration));
+  }
+}
+
+DbPool Agent::Pool(absl::string_view name) {
+  internal::DbMetrics* db = core_->db();
+  return db != nullptr ? db->Pool(name) : DbPool();
 }
 
 CacheMetrics Agent::Cache(absl::string_view name) {

@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "agent/cache_metrics.h"
+#include "agent/db_metrics.h"
 #include "agent/mutex.h"
 #include "agent/process_sampler.h"
 #include "agent/profiler.h"
@@ -44,6 +45,8 @@ class AgentCore {
   Profiler& profiler() { return *profiler_; }
   // Null only if the process ran out of metric cells when the agent was built.
   CacheFamilies* caches() { return caches_.get(); }
+  // Null only if the process ran out of metric cells when the agent was built.
+  DbMetrics* db() { return db_.get(); }
   // Null when `options().process_metrics` is off.
   ProcessSampler* sampler() { return sampler_.get(); }
   const Clock& clock() const { return *clock_; }
@@ -57,6 +60,7 @@ class AgentCore {
   std::unique_ptr<RequestMetrics> requests_;
   std::unique_ptr<ProcessSampler> sampler_;
   std::unique_ptr<CacheFamilies> caches_;
+  std::unique_ptr<DbMetrics> db_;
   std::unique_ptr<exporters::PrometheusExporter> prometheus_;
   std::unique_ptr<Profiler> profiler_;
   std::unique_ptr<exporters::PprofEndpoint> pprof_;

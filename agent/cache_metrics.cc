@@ -12,37 +12,29 @@ std::vector<double> CacheLoadBuckets() {
 
 absl::StatusOr<std::unique_ptr<CacheFamilies>> CacheFamilies::Create(Registry& registry) {
   std::unique_ptr<CacheFamilies> c(new CacheFamilies());
-  absl::Status status;
-  auto add = [&](Family** out, absl::string_view name, absl::string_view help, MetricType type,
-                 std::vector<std::string> labels, std::vector<double> bounds = {}) {
-    if (!status.ok()) return;
-    auto family = registry.GetOrCreate(name, help, type, std::move(labels), std::move(bounds));
-    if (family.ok()) {
-      *out = *family;
-    } else {
-      status = family.status();
-    }
-  };
-  add(&c->gets_, "cache_gets_total",
-      "Cache lookups, by cache and result: hit (the entry was there) or miss.",
-      MetricType::kCounter, {"cache", "result"});
-  add(&c->puts_, "cache_puts_total", "Entries stored in the cache, new or replacing.",
-      MetricType::kCounter, {"cache"});
-  add(&c->evictions_, "cache_evictions_total",
-      "Entries removed to make room or because they expired.", MetricType::kCounter, {"cache"});
-  add(&c->evictions_unused_, "cache_evictions_unused_total",
-      "Evicted entries that were never hit after being stored: a sign the cache is too small "
-      "or caches the wrong thing.",
-      MetricType::kCounter, {"cache"});
-  add(&c->size_, "cache_size", "Entries in the cache now.", MetricType::kGauge, {"cache"});
-  add(&c->max_size_, "cache_max_size", "The most entries the cache holds, where it is bounded.",
-      MetricType::kGauge, {"cache"});
-  add(&c->load_duration_, "cache_load_duration_seconds",
-      "Time spent loading values for misses, successful or not.", MetricType::kHistogram, {"cache"},
-      CacheLoadBuckets());
-  add(&c->load_failures_, "cache_load_failures_total", "Loads for misses that failed.",
-      MetricType::kCounter, {"cache"});
-  if (!status.ok()) return status;
+  FamilyBatch batch(registry);
+  batch.Add(&c->gets_, "cache_gets_total",
+            "Cache lookups, by cache and result: hit (the entry was there) or miss.",
+            MetricType::kCounter, {"cache", "result"});
+  batch.Add(&c->puts_, "cache_puts_total", "Entries stored in the cache, new or replacing.",
+            MetricType::kCounter, {"cache"});
+  batch.Add(&c->evictions_, "cache_evictions_total",
+            "Entries removed to make room or because they expired.", MetricType::kCounter,
+            {"cache"});
+  batch.Add(&c->evictions_unused_, "cache_evictions_unused_total",
+            "Evicted entries that were never hit after being stored: a sign the cache is too small "
+            "or caches the wrong thing.",
+            MetricType::kCounter, {"cache"});
+  batch.Add(&c->size_, "cache_size", "Entries in the cache now.", MetricType::kGauge, {"cache"});
+  batch.Add(&c->max_size_, "cache_max_size",
+            "The most entries the cache holds, where it is bounded.", MetricType::kGauge,
+            {"cache"});
+  batch.Add(&c->load_duration_, "cache_load_duration_seconds",
+            "Time spent loading values for misses, successful or not.", MetricType::kHistogram,
+            {"cache"}, CacheLoadBuckets());
+  batch.Add(&c->load_failures_, "cache_load_failures_total", "Loads for misses that failed.",
+            MetricType::kCounter, {"cache"});
+  if (!batch.status().ok()) return batch.status();
   return c;
 }
 

@@ -131,6 +131,9 @@ absl::Status ApplyEnvironment(Options& options, const EnvLookup& lookup) {
   apply("VITALS_FAST_CLOCK", [&](absl::string_view n, absl::string_view v) {
     return ParseBool(n, v, &next.fast_clock);
   });
+  apply("VITALS_N_PLUS_ONE_THRESHOLD", [&](absl::string_view n, absl::string_view v) {
+    return ParseInt(n, v, 2, 100000, &next.n_plus_one_threshold);
+  });
   apply("VITALS_PROCESS_METRICS", [&](absl::string_view n, absl::string_view v) {
     return ParseBool(n, v, &next.process_metrics);
   });
@@ -208,6 +211,10 @@ absl::Status ValidateOptions(const Options& options) {
     return bad("memory_log_interval", "must not be negative");
   }
   if (options.proc_root.empty()) return bad("proc_root", "must not be empty");
+  if (options.n_plus_one_threshold < 2 || options.n_plus_one_threshold > 100000) {
+    return bad("n_plus_one_threshold",
+               absl::StrCat(options.n_plus_one_threshold, " is not in 2..100000"));
+  }
   if (options.profile_max_duration < absl::Seconds(1) ||
       options.profile_max_duration > absl::Hours(1)) {
     return bad(

@@ -59,54 +59,44 @@ ProcessSampler::ProcessSampler(const Options& options, Sources sources, RateLimi
 ProcessSampler::~ProcessSampler() { Stop(); }
 
 absl::Status ProcessSampler::CreateFamilies(Registry& registry) {
-  absl::Status status;
-  auto add = [&](Family** out, absl::string_view name, absl::string_view help,
-                 MetricType type = MetricType::kGauge, std::vector<std::string> labels = {}) {
-    if (!status.ok()) return;
-    auto family = registry.GetOrCreate(name, help, type, std::move(labels), {});
-    if (family.ok()) {
-      *out = *family;
-    } else {
-      status = family.status();
-    }
-  };
+  FamilyBatch batch(registry);
   // client_golang's process collector names and help texts, so existing dashboards work.
-  add(&cpu_, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
-      MetricType::kCounter);
-  add(&open_fds_, "process_open_fds", "Number of open file descriptors.");
-  add(&max_fds_, "process_max_fds", "Maximum number of open file descriptors.");
-  add(&vsize_, "process_virtual_memory_bytes", "Virtual memory size in bytes.");
-  add(&vsize_max_, "process_virtual_memory_max_bytes",
-      "Maximum amount of virtual memory available in bytes.");
-  add(&rss_, "process_resident_memory_bytes", "Resident memory size in bytes.");
-  add(&start_time_, "process_start_time_seconds",
-      "Start time of the process since unix epoch in seconds.");
-  add(&threads_, "process_threads", "Number of OS threads in the process.");
-  add(&heap_, "process_heap_bytes",
-      "Bytes the application holds allocated on the heap right now, as its allocator reports "
-      "them.");
-  add(&heap_reserved_, "vitals_heap_reserved_bytes",
-      "Bytes the allocator has taken from the system, allocated or free.", MetricType::kGauge,
-      {"allocator"});
-  add(&heap_free_, "vitals_heap_free_bytes",
-      "Bytes the allocator holds free and mapped, ready to be reused.", MetricType::kGauge,
-      {"allocator"});
-  add(&heap_unmapped_, "vitals_heap_unmapped_bytes",
-      "Bytes the allocator has released to the system but keeps address space for.",
-      MetricType::kGauge, {"allocator"});
-  add(&heap_thread_cache_, "vitals_heap_thread_cache_bytes",
-      "Bytes held in the allocator's per-thread caches.", MetricType::kGauge, {"allocator"});
-  add(&heap_growth_, "vitals_heap_growth_bytes_per_second",
-      "Trend of process_heap_bytes: least-squares slope over the recent samples. A steady "
-      "positive value suggests a leak; a workload that allocates and frees stays near zero.");
-  add(&duration_, "vitals_sampler_duration_seconds",
-      "How long the last sample of /proc and the allocator took.");
+  batch.Add(&cpu_, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
+            MetricType::kCounter);
+  batch.Add(&open_fds_, "process_open_fds", "Number of open file descriptors.");
+  batch.Add(&max_fds_, "process_max_fds", "Maximum number of open file descriptors.");
+  batch.Add(&vsize_, "process_virtual_memory_bytes", "Virtual memory size in bytes.");
+  batch.Add(&vsize_max_, "process_virtual_memory_max_bytes",
+            "Maximum amount of virtual memory available in bytes.");
+  batch.Add(&rss_, "process_resident_memory_bytes", "Resident memory size in bytes.");
+  batch.Add(&start_time_, "process_start_time_seconds",
+            "Start time of the process since unix epoch in seconds.");
+  batch.Add(&threads_, "process_threads", "Number of OS threads in the process.");
+  batch.Add(&heap_, "process_heap_bytes",
+            "Bytes the application holds allocated on the heap right now, as its allocator reports "
+            "them.");
+  batch.Add(&heap_reserved_, "vitals_heap_reserved_bytes",
+            "Bytes the allocator has taken from the system, allocated or free.", MetricType::kGauge,
+            {"allocator"});
+  batch.Add(&heap_free_, "vitals_heap_free_bytes",
+            "Bytes the allocator holds free and mapped, ready to be reused.", MetricType::kGauge,
+            {"allocator"});
+  batch.Add(&heap_unmapped_, "vitals_heap_unmapped_bytes",
+            "Bytes the allocator has released to the system but keeps address space for.",
+            MetricType::kGauge, {"allocator"});
+  batch.Add(&heap_thread_cache_, "vitals_heap_thread_cache_bytes",
+            "Bytes held in the allocator's per-thread caches.", MetricType::kGauge, {"allocator"});
+  batch.Add(&heap_growth_, "vitals_heap_growth_bytes_per_second",
+            "Trend of process_heap_bytes: least-squares slope over the recent samples. A steady "
+            "positive value suggests a leak; a workload that allocates and frees stays near zero.");
+  batch.Add(&duration_, "vitals_sampler_duration_seconds",
+            "How long the last sample of /proc and the allocator took.");
   Family* errors = nullptr;
-  add(&errors, "vitals_sampler_errors_total",
-      "Process and heap samples that failed, by source (proc_stat, proc_limits, proc_fd, "
-      "proc_boot_time, heap). The failed figure keeps its last value.",
-      MetricType::kCounter, {"source"});
-  if (!status.ok()) return status;
+  batch.Add(&errors, "vitals_sampler_errors_total",
+            "Process and heap samples that failed, by source (proc_stat, proc_limits, proc_fd, "
+            "proc_boot_time, heap). The failed figure keeps its last value.",
+            MetricType::kCounter, {"source"});
+  if (!batch.status().ok()) return batch.status();
   for (int i = 0; i < kNumSources; ++i) {
     absl::string_view name = kSourceNames[i];
     errors_[i] = errors->Find(absl::MakeConstSpan(&name, 1));  // served as 0 from the start

@@ -64,6 +64,32 @@ class Registry {
   std::vector<std::weak_ptr<prometheus::Collectable>> collectables_ ABSL_GUARDED_BY(mu_);
 };
 
+// Creates the agent's built-in families one after another, stopping at the first error:
+//   FamilyBatch batch(registry);
+//   batch.Add(&hits_, "x_total", "Help.", MetricType::kCounter, {"label"});
+//   if (!batch.status().ok()) return batch.status();
+class FamilyBatch {
+ public:
+  explicit FamilyBatch(Registry& registry) : registry_(registry) {}
+  void Add(Family** out, absl::string_view name, absl::string_view help,
+           MetricType type = MetricType::kGauge, std::vector<std::string> label_names = {},
+           std::vector<double> bounds = {}) {
+    if (!status_.ok()) return;
+    auto family =
+        registry_.GetOrCreate(name, help, type, std::move(label_names), std::move(bounds));
+    if (family.ok()) {
+      *out = *family;
+    } else {
+      status_ = family.status();
+    }
+  }
+  const absl::Status& status() const { return status_; }
+
+ private:
+  Registry& registry_;
+  absl::Status status_;
+};
+
 // Validates histogram bucket bounds: 1..kMaxBuckets finite, strictly increasing values.
 absl::Status ValidateBuckets(absl::string_view metric, const std::vector<double>& bounds);
 

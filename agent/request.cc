@@ -1,6 +1,8 @@
 #include "vitals/request.h"
 
 #include "agent/agent_core.h"
+#include "agent/db_metrics.h"
+#include "agent/request_db.h"
 #include "agent/request_metrics.h"
 #include "vitals/agent.h"
 
@@ -16,8 +18,7 @@ void RouteHandle::AddActive(double delta) const {
 
 RequestScope::RequestScope(Agent& agent, absl::string_view method, absl::string_view route)
     : metrics_(&agent.core().requests()), route_(metrics_->FindRoute(method, route)) {
-  internal::AddF64(internal::ThreadCell(route_->active->cell), 1.0);
-  start_nanos_ = metrics_->clock().NowNanos();
+  Begin();
 }
 
 RequestScope::RequestScope(const RouteHandle& route)
@@ -26,7 +27,12 @@ RequestScope::RequestScope(const RouteHandle& route)
     done_ = true;
     return;
   }
+  Begin();
+}
+
+void RequestScope::Begin() {
   internal::AddF64(internal::ThreadCell(route_->active->cell), 1.0);
+  db_scope_.Begin(metrics_, route_);
   start_nanos_ = metrics_->clock().NowNanos();
 }
 
@@ -35,6 +41,7 @@ absl::Duration RequestScope::Finish() {
   done_ = true;
   const int64_t nanos = metrics_->clock().NowNanos() - start_nanos_;
   metrics_->Record(route_, status_, nanos);
+  db_scope_.End();
   internal::AddF64(internal::ThreadCell(route_->active->cell), -1.0);
   return absl::Nanoseconds(nanos);
 }
@@ -42,7 +49,40 @@ absl::Duration RequestScope::Finish() {
 void RequestScope::Cancel() {
   if (done_) return;
   done_ = true;
+  db_scope_.End(/*record=*/false);
   internal::AddF64(internal::ThreadCell(route_->active->cell), -1.0);
+}
+
+RequestDbScope::RequestDbScope(const RouteHandle& route) {
+  if (route.route_ != nullptr) Begin(route.metrics_, route.route_);
+}
+
+void RequestDbScope::Begin(internal::RequestMetrics* metrics, internal::RouteEntry* route) {
+  metrics_ = metrics;
+  route_ = route;
+  db_ = internal::AcquireRequestDb(route_);
+  internal::CurrentRequest& current = internal::ThreadCurrentRequest();
+  prev_db_ = current.db;
+  prev_generation_ = current.generation;
+  current.db = db_;
+  current.generation = db_->generation.load(std::memory_order_relaxed);
+}
+
+void RequestDbScope::End(bool record) {
+  if (db_ == nullptr) return;
+  if (record) {
+    internal::ObserveInto(*route_->db_queries,
+                          static_cast<double>(db_->queries.load(std::memory_order_relaxed)));
+    if (internal::DbMetrics* db = metrics_->db(); db != nullptr) db->FinishRequest(*route_, *db_);
+  }
+  // Stop being current on this thread (if this thread is the one it is current on).
+  internal::CurrentRequest& current = internal::ThreadCurrentRequest();
+  if (current.db == db_) {
+    current.db = prev_db_;
+    current.generation = prev_generation_;
+  }
+  internal::ReleaseRequestDb(db_);
+  db_ = nullptr;
 }
 
 }  // namespace vitals

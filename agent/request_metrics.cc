@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "agent/db_metrics.h"
 #include "agent/text_escape.h"
 
 namespace vitals {
@@ -44,17 +45,25 @@ absl::StatusOr<std::unique_ptr<RequestMetrics>> RequestMetrics::Create(Registry&
                    absl::FormatDuration(options.slow_request_threshold), ")."),
       MetricType::kCounter, {"method", "route"}, {});
   if (!slow.ok()) return slow.status();
+  auto db_queries = registry.GetOrCreate(
+      "http_server_request_db_queries",
+      "Database calls each HTTP request made (recorded through vitals/db.h while its "
+      "RequestScope was current), by method and route.",
+      MetricType::kHistogram, {"method", "route"}, DbQueriesPerRequestBuckets());
+  if (!db_queries.ok()) return db_queries.status();
   return std::unique_ptr<RequestMetrics>(
-      new RequestMetrics(*duration, *active, *slow, clock, log,
+      new RequestMetrics(*duration, *active, *slow, *db_queries, clock, log,
                          absl::ToInt64Nanoseconds(options.slow_request_threshold),
                          static_cast<size_t>(options.series_limit)));
 }
 
-RequestMetrics::RequestMetrics(Family* duration, Family* active, Family* slow, const Clock* clock,
-                               RateLimitedLog* log, int64_t slow_nanos, size_t limit)
+RequestMetrics::RequestMetrics(Family* duration, Family* active, Family* slow, Family* db_queries,
+                               const Clock* clock, RateLimitedLog* log, int64_t slow_nanos,
+                               size_t limit)
     : duration_(duration),
       active_(active),
       slow_(slow),
+      db_queries_(db_queries),
       clock_(clock),
       log_(log),
       slow_nanos_(slow_nanos),
@@ -64,6 +73,7 @@ RequestMetrics::RequestMetrics(Family* duration, Family* active, Family* slow, c
   overflow_entry_.overflow = true;
   overflow_entry_.active = active_->overflow_series_unmarked();
   overflow_entry_.slow = slow_->overflow_series_unmarked();
+  overflow_entry_.db_queries = db_queries_->overflow_series_unmarked();
 }
 
 RouteEntry* RequestMetrics::FindRoute(absl::string_view method, absl::string_view route) {
@@ -78,6 +88,7 @@ RouteEntry* RequestMetrics::FindRoute(absl::string_view method, absl::string_vie
     entry->route = RepairUtf8(route, kMaxLabelValueBytes);
     entry->active = active_->Find(key);
     entry->slow = slow_->Find(key);
+    entry->db_queries = db_queries_->Find(key);
     if (routes_.Insert(hash, key, entry.get())) {
       entries_.push_back(std::move(entry));
       return entries_.back().get();
@@ -87,8 +98,10 @@ RouteEntry* RequestMetrics::FindRoute(absl::string_view method, absl::string_vie
   duration_->NoteOverflow();
   active_->NoteOverflow();
   slow_->NoteOverflow();
+  db_queries_->NoteOverflow();
   active_->overflow_series();  // marks them used, so they are emitted
   slow_->overflow_series();
+  db_queries_->overflow_series();
   return &overflow_entry_;
 }
 

@@ -30,6 +30,8 @@ namespace internal {
 // The OpenTelemetry-normalized method: one of the standard methods (upper case) or "_OTHER".
 absl::string_view NormalizeMethod(absl::string_view method);
 
+class DbMetrics;
+
 struct RouteEntry {
   static constexpr int kStatusSlots = 8;
   struct StatusSlot {
@@ -41,6 +43,7 @@ struct RouteEntry {
   std::string route;
   Series* active = nullptr;
   Series* slow = nullptr;
+  Series* db_queries = nullptr;  // http_server_request_db_queries
   bool overflow = false;
   StatusSlot slots[kStatusSlots];
 };
@@ -59,15 +62,21 @@ class RequestMetrics {
 
   const Clock& clock() const { return *clock_; }
 
+  // Database accounting of requests (set once by the agent, before any request).
+  void set_db(DbMetrics* db) { db_ = db; }
+  DbMetrics* db() const { return db_; }
+
  private:
-  RequestMetrics(Family* duration, Family* active, Family* slow, const Clock* clock,
-                 RateLimitedLog* log, int64_t slow_nanos, size_t limit);
+  RequestMetrics(Family* duration, Family* active, Family* slow, Family* db_queries,
+                 const Clock* clock, RateLimitedLog* log, int64_t slow_nanos, size_t limit);
   Series* DurationSeriesSlow(RouteEntry* entry, int status);
   void LogSlow(const RouteEntry& entry, int status, int64_t nanos);
 
   Family* const duration_;
   Family* const active_;
   Family* const slow_;
+  Family* const db_queries_;
+  DbMetrics* db_ = nullptr;
   const Clock* const clock_;
   RateLimitedLog* const log_;
   const int64_t slow_nanos_;

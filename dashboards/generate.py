@@ -26,11 +26,13 @@ UIDS = {
     "overview": "vitals-service-overview",
     "memory": "vitals-memory-process",
     "caches": "vitals-caches",
+    "database": "vitals-database",
 }
 TITLES = {
     "overview": "vitals / Service overview",
     "memory": "vitals / Memory and process",
     "caches": "vitals / Caches",
+    "database": "vitals / Database",
 }
 
 
@@ -227,7 +229,7 @@ def overview():
         "Slowest routes (p99, last 5 minutes)", "Routes ranked by their 99th percentile "
         "duration over the last 5 minutes, from the recording rule.", "s",
         'topk(10, job_route:http_server_request_duration_seconds:p99_5m{job=~"$job"})',
-        [link_to("memory"), link_to("caches")]), 24, 8))
+        [link_to("memory"), link_to("caches"), link_to("database")]), 24, 8))
     route_var = variable("route", "Route", 'label_values(http_server_request_duration_seconds_count'
                          '{job=~"$job",instance=~"$instance"}, route)')
     return dashboard("overview", "Requests through the vitals agent: rate, errors, latency, "
@@ -329,9 +331,68 @@ def caches():
                      "Agent::Cache): hit ratio, churn, size and load time.", p, [cache_var])
 
 
+def database():
+    L = Layout()
+    rate = "$__rate_interval"
+    dur = "db_client_operation_duration_seconds"
+    p = []
+    p.append(L.place(timeseries(
+        "Queries per second by operation and table", "Database calls recorded through "
+        "vitals/db.h, grouped by statement verb and main table.", "ops",
+        [target('sum by (operation, table) (rate(%s_count{%s}[%s]))' % (dur, SEL, rate),
+                "{{operation}} {{table}}")]), 12, 8))
+    p.append(L.place(timeseries(
+        "Query latency p99 by operation and table", "99th percentile duration of database "
+        "calls. One table slowing down alone points at its indexes or locks.", "s",
+        [target('histogram_quantile(0.99, sum by (operation, table, le) (rate(%s_bucket{%s}[%s])))'
+                % (dur, SEL, rate), "{{operation}} {{table}}")]), 12, 8))
+    p.append(L.place(timeseries(
+        "Queries per request by route", "Average and 99th percentile of the database calls "
+        "each request made. A route whose count grows with the size of its answer is running "
+        "one query per row.", "short",
+        [target('sum by (route) (rate(http_server_request_db_queries_sum{%s}[%s])) / sum by '
+                '(route) (rate(http_server_request_db_queries_count{%s}[%s])) > 0'
+                % (SEL_ROUTE, rate, SEL_ROUTE, rate), "avg {{route}}", "A"),
+         target('histogram_quantile(0.99, sum by (route, le) (rate('
+                'http_server_request_db_queries_bucket{%s}[%s]))) > 0' % (SEL_ROUTE, rate),
+                "p99 {{route}}", "B")]), 12, 8))
+    p.append(L.place(timeseries(
+        "N+1 detections per route", "Requests per second that ran one statement at least the "
+        "N+1 threshold times (VITALS_N_PLUS_ONE_THRESHOLD, default 5), by route and table. "
+        "The service log names the statement; replace the loop with a join or an IN (...) "
+        "query.", "reqps",
+        [target('sum by (route, table) (rate(vitals_db_n_plus_one_total{%s}[%s]))'
+                % (SEL_ROUTE, rate), "{{route}} {{table}}")]), 12, 8))
+    p.append(L.place(timeseries(
+        "Pool connections", "Connections in use and idle against the pool's maximum. Used "
+        "pinned at the maximum means callers queue for connections.", "short",
+        [target('sum by (pool, state) (db_client_connection_count{%s})' % SEL,
+                "{{pool}} {{state}}", "A"),
+         target('sum by (pool) (db_client_connection_max{%s})' % SEL, "{{pool}} max", "B")]),
+        8, 8))
+    p.append(L.place(timeseries(
+        "Pool wait time p99 and waiting callers", "How long callers waited for a connection, "
+        "and how many are waiting now.", "s",
+        [target('histogram_quantile(0.99, sum by (pool, le) (rate('
+                'db_client_connection_wait_time_seconds_bucket{%s}[%s])))' % (SEL, rate),
+                "p99 wait {{pool}}", "A"),
+         target('sum by (pool) (db_client_connection_pending_requests{%s})' % SEL,
+                "waiting {{pool}}", "B")]), 8, 8))
+    p.append(L.place(timeseries(
+        "Pool timeouts", "Callers per second that gave up waiting for a connection: the pool "
+        "is too small for the load, or connections are held too long.", "ops",
+        [target('sum by (pool) (rate(db_client_connection_timeouts_total{%s}[%s]))'
+                % (SEL, rate), "{{pool}}")], links=[link_to("overview")]), 8, 8))
+    route_var = variable("route", "Route", 'label_values(http_server_request_db_queries_count'
+                         '{job=~"$job",instance=~"$instance"}, route)')
+    return dashboard("database", "Database calls through the vitals agent: latency by "
+                     "operation and table, queries per request, N+1 detections and connection "
+                     "pools.", p, [route_var])
+
+
 def main():
     boards = {"service-overview.json": overview(), "memory-process.json": memory(),
-              "caches.json": caches()}
+              "caches.json": caches(), "database.json": database()}
     check = "--check" in sys.argv[1:]
     stale = []
     for name, board in boards.items():

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "examples/cpu_work.h"
+#include "examples/demo_db.h"
 #include "vitals/agent.h"
 #include "vitals/httplib.h"
 #include "vitals/lru_cache.h"
@@ -128,14 +129,18 @@ void GenerateLoad(int port, double rps, int seed) {
   while (!g_stop.load()) {
     const int p = pick(rng);
     const std::string id = std::to_string(pick(rng) * 7 + 1);
-    if (p < 30) {
+    if (p < 25) {
       client.Get(("/users/" + id).c_str());
-    } else if (p < 45) {
+    } else if (p < 31) {
+      client.Get("/orders/recent/n-plus-one");
+    } else if (p < 37) {
+      client.Get("/orders/recent/join");
+    } else if (p < 48) {
       // Skewed like real traffic: 75% of lookups go to 100 hot products, the rest are spread
       // over 10,000 cold ones, through a cache of --cache-entries.
       const int product = pick(rng) < 75 ? pick(rng) : 100 + static_cast<int>(rng() % 10000);
       client.Get(("/products/" + std::to_string(product)).c_str());
-    } else if (p < 55) {
+    } else if (p < 56) {
       client.Post("/orders", "{\"item\":" + id + "}", "application/json");
     } else if (p < 72) {
       client.Get("/search?q=widgets");
@@ -225,6 +230,22 @@ int main(int argc, char** argv) {
       res.status = 503;
       res.set_content(std::string(product.status().message()), "text/plain");
     }
+  });
+  // Orders and users in SQLite behind a pool of 4 connections: the same data two ways.
+  demo::Database database(agent, 4);
+  auto answer = [](httplib::Response& res, const absl::StatusOr<std::string>& body) {
+    if (body.ok()) {
+      res.set_content(*body, "application/json");
+    } else {
+      res.status = 503;
+      res.set_content(std::string(body.status().message()) + "\n", "text/plain");
+    }
+  };
+  routes.Get("/orders/recent/n-plus-one", [&](const httplib::Request&, httplib::Response& res) {
+    answer(res, database.RecentOrdersNPlusOne());
+  });
+  routes.Get("/orders/recent/join", [&](const httplib::Request&, httplib::Response& res) {
+    answer(res, database.RecentOrdersJoin());
   });
   DeliberateLeak leak(static_cast<size_t>(flags.leak_cap_mb) << 20);
   routes.Post("/memory/leak", [&leak](const httplib::Request&, httplib::Response& res) {

@@ -92,8 +92,8 @@ def check(path, uids, problems):
 def main():
     problems = []
     paths = sorted(glob.glob(os.path.join(ROOT, "grafana", "*.json")))
-    if len(paths) < 3:
-        problems.append("expected 3 dashboards in dashboards/grafana, found %d" % len(paths))
+    if len(paths) < 4:
+        problems.append("expected 4 dashboards in dashboards/grafana, found %d" % len(paths))
     uids = {}
     for path in paths:
         check(path, uids, problems)

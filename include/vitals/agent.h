@@ -32,6 +32,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "vitals/cache.h"
+#include "vitals/db.h"
 #include "vitals/metrics.h"
 #include "vitals/options.h"
 #include "vitals/process.h"
@@ -96,6 +97,18 @@ class Agent {
   // `RouteHandle::Record` cost; no lock after the first request of a (method, route, status).
   void Record(absl::string_view method, absl::string_view route, int status,
               absl::Duration duration);
+
+  // --- Databases (see vitals/db.h) ---
+
+  // Records one database call of `statement` (normalized, never a label) on `system`
+  // ("postgresql", "sqlite", ...) that took `duration`; inside a request it also counts for
+  // that request's query count and N+1 detection. No lock; see vitals/db.h for the cost.
+  void RecordDbOperation(absl::string_view system, absl::string_view statement,
+                         absl::Duration duration);
+
+  // The metrics handle of the connection pool called `name` (the `pool` label). Takes a lock;
+  // resolve once and keep it.
+  DbPool Pool(absl::string_view name);
 
   // --- Caches (see vitals/cache.h and vitals/lru_cache.h) ---
 

@@ -9,7 +9,8 @@
 // as a template (`/users/:id`, `:name` matches one path segment) which becomes both the
 // server's pattern and the `route` label, so raw paths never become label values. Requests that
 // match no route are recorded with route "unmatched". A request is timed from routing (after its
-// headers were read) until its response has been written; its status is the one sent.
+// headers were read) until its response has been written; its status is the one sent. Database
+// calls recorded in a handler (vitals/db.h) count for its request.
 //
 // The instrumentation installs the server's pre-routing handler and logger; set yours through
 // `set_pre_routing_handler` / `set_logger` here and they are chained. The object must outlive
@@ -130,6 +131,7 @@ class HttplibInstrumentation {
       const RouteHandle& h = req.method == "HEAD" ? head : handle;
       state().route = h;
       ActiveGuard guard(h);  // duration is recorded by the logger, after the write
+      RequestDbScope db(h);  // database calls in the handler count for this request
       handler(req, res);
     };
   }

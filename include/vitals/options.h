@@ -69,6 +69,11 @@ struct Options {
   // `steady_clock`. Ignored when `clock` is set. Env: VITALS_FAST_CLOCK (true/false).
   bool fast_clock = true;
 
+  // A request that runs one normalized statement at least this many times counts once in
+  // `vitals_db_n_plus_one_total` and logs one warning (see vitals/db.h).
+  // Env: VITALS_N_PLUS_ONE_THRESHOLD (2..100000).
+  int n_plus_one_threshold = 5;
+
   // --- Process and heap sampling (see vitals/process.h) ---
 
   // Serve the `process_*`, `process_heap_bytes` and `vitals_heap_*` metrics, sampled by a

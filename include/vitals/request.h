@@ -32,6 +32,7 @@ class Agent;
 
 namespace internal {
 class RequestMetrics;
+struct RequestDb;
 struct RouteEntry;
 }  // namespace internal
 
@@ -53,17 +54,51 @@ class RouteHandle {
  private:
   friend class Agent;
   friend class RequestScope;
+  friend class RequestDbScope;
   RouteHandle(internal::RequestMetrics* metrics, internal::RouteEntry* route)
       : metrics_(metrics), route_(route) {}
   internal::RequestMetrics* metrics_ = nullptr;
   internal::RouteEntry* route_ = nullptr;
 };
 
+// Makes a request current on this thread for database accounting (vitals/db.h) without timing
+// it, from construction to `End()` or destruction; then observes
+// `http_server_request_db_queries` for the route and reports an N+1 detection. RequestScope
+// does this itself; adapters that time requests their own way (vitals/httplib.h) put one around
+// the handler. Cost: a per-thread handout of the bookkeeping and one histogram observe. No lock.
+class RequestDbScope {
+ public:
+  explicit RequestDbScope(const RouteHandle& route);
+  ~RequestDbScope() { End(); }
+  RequestDbScope(const RequestDbScope&) = delete;
+  RequestDbScope& operator=(const RequestDbScope&) = delete;
+
+  // Ends the accounting now (later calls do nothing). `record`: observe the query count.
+  void End(bool record = true);
+
+ private:
+  friend class RequestScope;
+  RequestDbScope() = default;
+  void Begin(internal::RequestMetrics* metrics, internal::RouteEntry* route);
+
+  internal::RequestMetrics* metrics_ = nullptr;
+  internal::RouteEntry* route_ = nullptr;
+  internal::RequestDb* db_ = nullptr;
+  internal::RequestDb* prev_db_ = nullptr;  // the thread's current request before this one
+  uint64_t prev_generation_ = 0;
+};
+
 // Times one request from construction to destruction (or `Finish()`), and records it.
 //
+// While it is active it is the current request of the thread that constructed it: database
+// calls recorded on that thread (vitals/db.h) are counted for it, and when it finishes
+// `http_server_request_db_queries` observes their number (0 for a request without any). Scopes
+// nested on one thread: the inner one is current until it finishes.
+//
 // Cost: two clock reads (about 10 ns each with the default clock), a per-thread add to the
-// active-requests gauge at each end, and the `RouteHandle::Record` cost. Constructing from a
-// method and route string adds one hash-and-probe lookup (about 15-20 ns). No lock.
+// active-requests gauge at each end, the `RouteHandle::Record` cost, a per-thread handout of the
+// request's database bookkeeping and one more histogram observe. Constructing from a method and
+// route string adds one hash-and-probe lookup (about 15-20 ns). No lock.
 class RequestScope {
  public:
   RequestScope(Agent& agent, absl::string_view method, absl::string_view route);
@@ -85,8 +120,11 @@ class RequestScope {
   void Cancel();
 
  private:
+  void Begin();
+
   internal::RequestMetrics* metrics_;
   internal::RouteEntry* route_;
+  RequestDbScope db_scope_;
   int64_t start_nanos_ = 0;
   int status_ = 200;
   bool done_ = false;

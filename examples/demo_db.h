@@ -1,0 +1,198 @@
+// The demo's database: SQLite in memory, seeded with users and orders, behind a small
+// connection pool that reports through vitals::DbPool, with every statement timed through
+// vitals::DbOperation. Two ways to load the recent orders with their users' names: one query
+// per order (the N+1 pattern the agent flags) and a single join.
+
+#ifndef VITALS_EXAMPLES_DEMO_DB_H_
+#define VITALS_EXAMPLES_DEMO_DB_H_
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "vitals/agent.h"
+#include "vitals/db.h"
+
+namespace demo {
+
+class Database {
+ public:
+  // Opens `connections` connections to one shared in-memory database and seeds it.
+  Database(vitals::Agent& agent, int connections)
+      : agent_(agent), pool_metrics_(agent.Pool("demo-sqlite")) {
+    const std::string uri = "file:vitals-demo-" +
+                            std::to_string(reinterpret_cast<uintptr_t>(this)) +
+                            "?mode=memory&cache=shared";
+    for (int i = 0; i < connections; ++i) {
+      sqlite3* db = nullptr;
+      if (sqlite3_open_v2(
+              uri.c_str(), &db,
+              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
+              nullptr) != SQLITE_OK) {
+        std::fprintf(stderr, "demo: sqlite: %s\n", sqlite3_errmsg(db));
+        sqlite3_close(db);
+        continue;
+      }
+      sqlite3_busy_timeout(db, 1000);
+      all_.push_back(db);
+    }
+    idle_ = all_;
+    pool_metrics_.SetMax(static_cast<double>(all_.size()));
+    pool_metrics_.AddIdle(static_cast<double>(all_.size()));
+    if (!all_.empty()) Seed(all_[0]);
+  }
+
+  ~Database() {
+    for (sqlite3* db : all_) sqlite3_close(db);
+  }
+
+  // GET /orders/recent/n-plus-one: the recent orders, then one query per order for its user.
+  absl::StatusOr<std::string> RecentOrdersNPlusOne() {
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    Lease lease(this, *conn);
+    std::vector<Order> orders;
+    absl::Status s =
+        Run(*conn, "SELECT id, user_id, total FROM orders ORDER BY id DESC LIMIT 20", {},
+            [&](sqlite3_stmt* st) {
+              orders.push_back({sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+                                sqlite3_column_double(st, 2), ""});
+            });
+    for (Order& o : orders) {
+      if (!s.ok()) break;
+      s = Run(*conn, "SELECT name FROM users WHERE id = ?", {o.user_id}, [&](sqlite3_stmt* st) {
+        o.user = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+      });
+    }
+    if (!s.ok()) return s;
+    return ToJson(orders);
+  }
+
+  // GET /orders/recent/join: the same answer from one query.
+  absl::StatusOr<std::string> RecentOrdersJoin() {
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    Lease lease(this, *conn);
+    std::vector<Order> orders;
+    absl::Status s =
+        Run(*conn,
+            "SELECT o.id, o.user_id, o.total, u.name FROM orders o "
+            "JOIN users u ON u.id = o.user_id ORDER BY o.id DESC LIMIT 20",
+            {}, [&](sqlite3_stmt* st) {
+              orders.push_back({sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+                                sqlite3_column_double(st, 2),
+                                reinterpret_cast<const char*>(sqlite3_column_text(st, 3))});
+            });
+    if (!s.ok()) return s;
+    return ToJson(orders);
+  }
+
+ private:
+  struct Order {
+    int64_t id, user_id;
+    double total;
+    std::string user;
+  };
+
+  // Gives the connection back to the pool when it goes.
+  struct Lease {
+    Database* owner;
+    sqlite3* db;
+    Lease(Database* o, sqlite3* d) : owner(o), db(d) {}
+    ~Lease() { owner->Release(db); }
+  };
+
+  absl::StatusOr<sqlite3*> Acquire() {
+    const auto start = std::chrono::steady_clock::now();
+    std::unique_lock<std::mutex> lock(mu_);
+    pool_metrics_.AddPending(1);
+    const bool got =
+        cv_.wait_for(lock, std::chrono::milliseconds(250), [&] { return !idle_.empty(); });
+    pool_metrics_.AddPending(-1);
+    pool_metrics_.RecordWait(absl::FromChrono(std::chrono::steady_clock::now() - start));
+    if (!got) {
+      pool_metrics_.Timeout();
+      return absl::UnavailableError("no database connection within 250 ms");
+    }
+    sqlite3* db = idle_.back();
+    idle_.pop_back();
+    pool_metrics_.AddIdle(-1);
+    pool_metrics_.AddUsed(1);
+    return db;
+  }
+
+  void Release(sqlite3* db) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      idle_.push_back(db);
+    }
+    pool_metrics_.AddUsed(-1);
+    pool_metrics_.AddIdle(1);
+    cv_.notify_one();
+  }
+
+  // Runs one statement with integer parameters, timed through the agent.
+  template <typename Row>
+  absl::Status Run(sqlite3* db, const char* sql, std::vector<int64_t> params, Row row) {
+    vitals::DbOperation op(agent_, "sqlite", sql);
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) != SQLITE_OK) {
+      return absl::InternalError(absl::StrCat("sqlite: ", sqlite3_errmsg(db)));
+    }
+    for (size_t i = 0; i < params.size(); ++i) {
+      sqlite3_bind_int64(st, static_cast<int>(i + 1), params[i]);
+    }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) row(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return absl::InternalError(absl::StrCat("sqlite: ", sqlite3_errmsg(db)));
+    return absl::OkStatus();
+  }
+
+  void Seed(sqlite3* db) {
+    std::string sql =
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);"
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, total REAL);"
+        "BEGIN;";
+    for (int u = 1; u <= 200; ++u)
+      absl::StrAppend(&sql, "INSERT INTO users VALUES (", u, ", 'user", u, "');");
+    for (int o = 1; o <= 2000; ++o) {
+      absl::StrAppend(&sql, "INSERT INTO orders VALUES (", o, ", ", 1 + (o * 7919) % 200, ", ",
+                      (o % 97) + 0.5, ");");
+    }
+    sql += "COMMIT;";
+    char* error = nullptr;
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+      std::fprintf(stderr, "demo: seeding sqlite: %s\n", error);
+      sqlite3_free(error);
+    }
+  }
+
+  static std::string ToJson(const std::vector<Order>& orders) {
+    std::string out = "[";
+    for (const Order& o : orders) {
+      if (out.size() > 1) out += ",";
+      absl::StrAppend(&out, "{\"id\":", o.id, ",\"user_id\":", o.user_id, ",\"total\":", o.total,
+                      ",\"user\":\"", o.user, "\"}");
+    }
+    return out + "]\n";
+  }
+
+  vitals::Agent& agent_;
+  vitals::DbPool pool_metrics_;
+  std::vector<sqlite3*> all_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<sqlite3*> idle_;
+};
+
+}  // namespace demo
+
+#endif  // VITALS_EXAMPLES_DEMO_DB_H_

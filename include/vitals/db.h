@@ -1,0 +1,129 @@
+// vitals/db.h: database call timing, per-request query counts with N+1 detection, and
+// connection-pool metrics (OpenTelemetry semantic-convention names).
+//
+//   { vitals::DbOperation op(agent, "sqlite", sql);  ... run the statement ... }
+//   agent.RecordDbOperation("postgresql", sql, elapsed);      // when the time is known
+//
+// Each call observes `db_client_operation_duration_seconds{system,operation,table}`. The
+// statement text never becomes a label: it is normalized (literals to ?, IN lists collapsed,
+// comments and whitespace folded; see the README) and used only to group calls and in log lines.
+//
+// While a RequestScope (vitals/request.h) is active on a thread, database calls recorded on that
+// thread belong to its request. When the request ends, `http_server_request_db_queries{method,
+// route}` observes how many it made; if it ran one normalized statement at least
+// `Options::n_plus_one_threshold` times (default 5), `vitals_db_n_plus_one_total{route,table}`
+// counts once for that request and one rate-limited warning names the route, the statement and
+// its count. Services that hop threads carry the request along:
+//
+//   vitals::RequestContext ctx = vitals::RequestContext::Current();   // on the request thread
+//   pool.Submit([ctx] { vitals::RequestContext::Bind bind(ctx); ... queries ... });
+//
+// Cost (BENCHMARKS.md): recording a call is a per-thread cache lookup of the statement text (the
+// normalization runs once per distinct text per thread), a histogram observe on per-thread
+// cells and, inside a request, two uncontended atomic updates on that request's own counters.
+// No lock, no shared cache line. Thread-safety: everything may be used from any thread.
+
+#ifndef VITALS_DB_H_
+#define VITALS_DB_H_
+
+#include <cstdint>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "vitals/metrics.h"
+
+namespace vitals {
+
+class Agent;
+
+namespace internal {
+class DbMetrics;
+struct RequestDb;
+}  // namespace internal
+
+// Times one database call from construction to destruction (or Finish) and records it.
+class DbOperation {
+ public:
+  // `system`: the database system (OpenTelemetry db.system.name: "postgresql", "mysql",
+  // "sqlite", ...). `statement`: the SQL as sent; it need not outlive this object.
+  DbOperation(Agent& agent, absl::string_view system, absl::string_view statement);
+  ~DbOperation() { Finish(); }
+  DbOperation(const DbOperation&) = delete;
+  DbOperation& operator=(const DbOperation&) = delete;
+
+  // Records now; later calls do nothing.
+  void Finish();
+  // Records nothing.
+  void Cancel() { done_ = true; }
+
+ private:
+  internal::DbMetrics* metrics_;
+  absl::string_view system_;
+  absl::string_view statement_;
+  int64_t start_nanos_;
+  bool done_ = false;
+};
+
+// The request database calls on this thread belong to, as a value that can cross threads.
+// Cheap to copy. Using one after its request ended is safe: its calls are simply not counted
+// for any request.
+class RequestContext {
+ public:
+  RequestContext() = default;  // no request
+
+  // The request current on this thread (none outside a RequestScope).
+  static RequestContext Current();
+
+  // True while it names a request that has not ended.
+  bool active() const;
+
+  // Makes `context` current on this thread until destroyed, then restores what was current.
+  class Bind {
+   public:
+    explicit Bind(const RequestContext& context);
+    ~Bind();
+    Bind(const Bind&) = delete;
+    Bind& operator=(const Bind&) = delete;
+
+   private:
+    internal::RequestDb* saved_db_;
+    uint64_t saved_generation_;
+  };
+
+ private:
+  internal::RequestDb* db_ = nullptr;
+  uint64_t generation_ = 0;
+};
+
+// A connection pool's metrics; the service updates it from its pool.
+//   db_client_connection_count{pool,state="idle"|"used"}, db_client_connection_max{pool},
+//   db_client_connection_pending_requests{pool}, db_client_connection_wait_time_seconds{pool},
+//   db_client_connection_timeouts_total{pool}
+// `Add*`, `RecordWait` and `Timeout` cost a per-thread add (no lock); `Set*` take a lock (see
+// Gauge::Set). A default-constructed DbPool records nothing.
+class DbPool {
+ public:
+  DbPool() = default;
+
+  void AddUsed(double delta) const { used_.Add(delta); }
+  void AddIdle(double delta) const { idle_.Add(delta); }
+  void AddPending(double delta) const { pending_.Add(delta); }
+  void SetUsed(double n) const { used_.Set(n); }
+  void SetIdle(double n) const { idle_.Set(n); }
+  void SetPending(double n) const { pending_.Set(n); }
+  void SetMax(double n) const { max_.Set(n); }
+  // How long a caller waited to get a connection (whether it got one or timed out).
+  void RecordWait(absl::Duration wait) const { wait_.Observe(absl::ToDoubleSeconds(wait)); }
+  // A caller gave up waiting for a connection.
+  void Timeout() const { timeouts_.Increment(); }
+
+ private:
+  friend class internal::DbMetrics;
+  Gauge used_, idle_, pending_, max_;
+  Histogram wait_;
+  Counter timeouts_;
+};
+
+}  // namespace vitals
+
+#endif  // VITALS_DB_H_
