@@ -1,16 +1,35 @@
 #include "vitals/agent.h"
 
+#include <unistd.h>
+
 #include <exception>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "agent/agent_core.h"
 #include "agent/gperftools.h"
 #include "agent/listen_address.h"
+#include "agent/procfs.h"
 #include "vitals/version.h"
 
 namespace vitals {
 namespace internal {
+namespace {
+
+std::string ProgramName() {
+  auto comm = Procfs::ReadPath("/proc/self/comm");
+  std::string name = comm.ok() ? std::string(absl::StripAsciiWhitespace(*comm)) : "";
+  return name.empty() ? "vitals" : name;
+}
+
+std::string HostName() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "unknown";
+  return buf;
+}
+
+}  // namespace
 
 AgentCore::AgentCore(Options options) : options_(std::move(options)) {
   if (options_.read_environment) init_status_ = ApplyEnvironment(options_);
@@ -69,9 +88,26 @@ AgentCore::AgentCore(Options options) : options_(std::move(options)) {
                                                                 &Clock::Steady(), options_.gzip);
   profiler_ = std::make_unique<Profiler>(options_.profile_max_duration);
   pprof_ = std::make_unique<exporters::PprofEndpoint>(options_, profiler_.get());
+  if (!options_.pushgateway_url.empty()) {
+    Options push = options_;
+    if (push.job.empty()) push.job = ProgramName();
+    if (push.push_grouping.empty()) push.push_grouping["instance"] = HostName();
+    ProcessSampler* sampler = sampler_.get();
+    auto pusher = exporters::PushgatewayExporter::Create(*registry_, push, log_.get(), [sampler] {
+      if (sampler != nullptr) sampler->SampleOnce().IgnoreError();  // fresh figures in each push
+    });
+    if (pusher.ok()) {
+      pusher_ = std::move(*pusher);
+    } else if (init_status_.ok()) {
+      init_status_ = pusher.status();
+    }
+  }
 }
 
-AgentCore::~AgentCore() { Stop(); }
+AgentCore::~AgentCore() {
+  Stop();
+  if (pusher_ != nullptr) pusher_->Stop();  // the final push, also for an agent never started
+}
 
 absl::Status AgentCore::Start() {
   if (!init_status_.ok()) return init_status_;
@@ -102,15 +138,20 @@ absl::Status AgentCore::Start() {
   config.request_timeout = options_.http_request_timeout;
   config.log = log_.get();
   profiler_->Resume();
-  auto server = exporters::HttpServer::Start(config, std::move(routes));
-  if (!server.ok()) return server.status();
+  std::unique_ptr<exporters::HttpServer> server;
+  if (options_.http_enabled) {
+    auto started = exporters::HttpServer::Start(config, std::move(routes));
+    if (!started.ok()) return started.status();
+    server = std::move(*started);
+  }
   if (sampler_ != nullptr) {
     if (absl::Status s = sampler_->Start(); !s.ok()) {
-      (*server)->Stop();
+      if (server != nullptr) server->Stop();
       return s;
     }
   }
-  server_ = std::move(*server);
+  if (pusher_ != nullptr) pusher_->Start();
+  server_ = std::move(server);
   started_ = true;
   return absl::OkStatus();
 }
@@ -123,9 +164,10 @@ int AgentCore::port() const {
 void AgentCore::Stop() {
   internal::MutexLock lock(&mu_);
   if (!started_) return;
+  if (pusher_ != nullptr) pusher_->Stop();  // the final push, with a fresh sample
   if (sampler_ != nullptr) sampler_->Stop();
   profiler_->Cancel();  // a profile in progress would hold a worker, and Stop, for its duration
-  server_->Stop();
+  if (server_ != nullptr) server_->Stop();
   server_.reset();
   started_ = false;
 }
@@ -174,6 +216,18 @@ void Agent::Record(absl::string_view method, absl::string_view route, int status
                    absl::Duration duration) {
   internal::RequestMetrics& r = core_->requests();
   r.Record(r.FindRoute(method, route), status, absl::ToInt64Nanoseconds(duration));
+}
+
+absl::Status Agent::Push() {
+  exporters::PushgatewayExporter* pusher = core_->pusher();
+  if (pusher == nullptr) {
+    return absl::FailedPreconditionError("no Pushgateway configured (options.pushgateway_url)");
+  }
+  try {
+    return pusher->PushNow();
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("vitals: push failed: ", e.what()));
+  }
 }
 
 absl::StatusOr<std::string> Agent::CpuProfile(absl::Duration duration) {

@@ -22,6 +22,7 @@
 #include "exporters/http_server.h"
 #include "exporters/pprof_endpoint.h"
 #include "exporters/prometheus_exporter.h"
+#include "exporters/pushgateway_exporter.h"
 #include "vitals/options.h"
 
 namespace vitals {
@@ -43,6 +44,8 @@ class AgentCore {
   RateLimitedLog& log() { return *log_; }
   exporters::PrometheusExporter& prometheus() { return *prometheus_; }
   Profiler& profiler() { return *profiler_; }
+  // Null unless `options().pushgateway_url` is set.
+  exporters::PushgatewayExporter* pusher() { return pusher_.get(); }
   // Null only if the process ran out of metric cells when the agent was built.
   CacheFamilies* caches() { return caches_.get(); }
   // Null only if the process ran out of metric cells when the agent was built.
@@ -64,6 +67,7 @@ class AgentCore {
   std::unique_ptr<exporters::PrometheusExporter> prometheus_;
   std::unique_ptr<Profiler> profiler_;
   std::unique_ptr<exporters::PprofEndpoint> pprof_;
+  std::unique_ptr<exporters::PushgatewayExporter> pusher_;
   mutable internal::Mutex mu_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   std::unique_ptr<exporters::HttpServer> server_ ABSL_GUARDED_BY(mu_);

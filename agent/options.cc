@@ -4,11 +4,13 @@
 #include <string>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "agent/listen_address.h"
+#include "agent/names.h"
 #include "agent/registry.h"
 
 namespace vitals {
@@ -158,6 +160,40 @@ absl::Status ApplyEnvironment(Options& options, const EnvLookup& lookup) {
     next.profiling_basic_auth = std::string(v);
     return absl::OkStatus();
   });
+  apply("VITALS_HTTP_ENABLED", [&](absl::string_view n, absl::string_view v) {
+    return ParseBool(n, v, &next.http_enabled);
+  });
+  apply("VITALS_PUSHGATEWAY_URL", [&](absl::string_view, absl::string_view v) {
+    next.pushgateway_url = std::string(absl::StripAsciiWhitespace(v));
+    return absl::OkStatus();
+  });
+  apply("VITALS_JOB", [&](absl::string_view, absl::string_view v) {
+    next.job = std::string(absl::StripAsciiWhitespace(v));
+    return absl::OkStatus();
+  });
+  apply("VITALS_PUSH_GROUPING", [&](absl::string_view n, absl::string_view v) {
+    std::map<std::string, std::string> grouping;
+    for (absl::string_view pair : absl::StrSplit(v, ',', absl::SkipWhitespace())) {
+      std::pair<absl::string_view, absl::string_view> kv =
+          absl::StrSplit(pair, absl::MaxSplits('=', 1));
+      const std::string key(absl::StripAsciiWhitespace(kv.first));
+      if (key.empty() || !absl::StrContains(pair, '=')) {
+        return BadVariable(n, v, "want label=value pairs separated by commas");
+      }
+      grouping[key] = std::string(absl::StripAsciiWhitespace(kv.second));
+    }
+    next.push_grouping = std::move(grouping);
+    return absl::OkStatus();
+  });
+  apply("VITALS_PUSH_INTERVAL", [&](absl::string_view n, absl::string_view v) {
+    return ParseDurationValue(n, v, &next.push_interval);
+  });
+  apply("VITALS_PUSH_TIMEOUT", [&](absl::string_view n, absl::string_view v) {
+    return ParseDurationValue(n, v, &next.push_timeout);
+  });
+  apply("VITALS_PUSH_DELETE_ON_STOP", [&](absl::string_view n, absl::string_view v) {
+    return ParseBool(n, v, &next.push_delete_on_stop);
+  });
   apply("VITALS_PROC_ROOT", [&](absl::string_view, absl::string_view v) {
     next.proc_root = std::string(absl::StripAsciiWhitespace(v));
     return absl::OkStatus();
@@ -211,6 +247,28 @@ absl::Status ValidateOptions(const Options& options) {
     return bad("memory_log_interval", "must not be negative");
   }
   if (options.proc_root.empty()) return bad("proc_root", "must not be empty");
+  if (!options.pushgateway_url.empty() && !absl::StartsWith(options.pushgateway_url, "http://") &&
+      !absl::StartsWith(options.pushgateway_url, "https://")) {
+    return bad("pushgateway_url", absl::StrCat("\"", options.pushgateway_url.substr(0, 200),
+                                               "\" is not an http:// or https:// URL"));
+  }
+  for (const auto& [key, value] : options.push_grouping) {
+    if (!internal::IsValidLabelName(key) || key == "job") {
+      return bad("push_grouping",
+                 absl::StrCat("\"", key.substr(0, 100), "\" is not a usable label name"));
+    }
+  }
+  if (options.push_interval < absl::ZeroDuration() ||
+      (options.push_interval > absl::ZeroDuration() &&
+       options.push_interval < absl::Milliseconds(100)) ||
+      options.push_interval > absl::Hours(24)) {
+    return bad("push_interval", absl::StrCat(absl::FormatDuration(options.push_interval),
+                                             " is not 0 or in 100ms..24h"));
+  }
+  if (options.push_timeout < absl::Milliseconds(10) || options.push_timeout > absl::Minutes(5)) {
+    return bad("push_timeout",
+               absl::StrCat(absl::FormatDuration(options.push_timeout), " is not in 10ms..5m"));
+  }
   if (options.n_plus_one_threshold < 2 || options.n_plus_one_threshold > 100000) {
     return bad("n_plus_one_threshold",
                absl::StrCat(options.n_plus_one_threshold, " is not in 2..100000"));

@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <exception>
-#include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -228,47 +227,23 @@ void ProcessSampler::LogMemory(int64_t now) {
 }
 
 absl::Status ProcessSampler::Start() {
-  std::lock_guard<std::mutex> lock(run_mu_);
-  if (thread_.joinable()) return absl::FailedPreconditionError("the sampler is already running");
-  stopping_ = false;
   SampleOnce().IgnoreError();  // failures are counted and logged; the first scrape has figures
-  try {
-    thread_ = std::thread([this] { Run(); });
-  } catch (const std::system_error& e) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("vitals: cannot start the process sampler thread: ", e.what()));
-  }
-  return absl::OkStatus();
-}
-
-void ProcessSampler::Stop() {
-  std::thread thread;
-  {
-    std::lock_guard<std::mutex> lock(run_mu_);
-    stopping_ = true;
-    thread = std::move(thread_);
-  }
-  wake_.notify_all();
-  if (thread.joinable()) thread.join();
-}
-
-void ProcessSampler::Run() {
-  const auto interval = absl::ToChronoNanoseconds(interval_);
-  auto next = std::chrono::steady_clock::now() + interval;
-  std::unique_lock<std::mutex> lock(run_mu_);
-  while (!wake_.wait_until(lock, next, [this] { return stopping_; })) {
-    lock.unlock();
+  absl::Status s = thread_.Start(interval_, [this] {
     try {
       SampleOnce().IgnoreError();
     } catch (const std::exception& e) {  // bad_alloc: skip this sample, keep the host alive
       log_->Log(LogSeverity::kError, absl::StrCat("vitals: process sample failed: ", e.what()));
     }
-    lock.lock();
-    next += interval;
-    const auto now = std::chrono::steady_clock::now();
-    if (next < now) next = now + interval;  // fell behind (suspended): do not catch up in a burst
+  });
+  if (s.ok()) return s;
+  if (absl::IsFailedPrecondition(s)) {
+    return absl::FailedPreconditionError("the sampler is already running");
   }
+  return absl::ResourceExhaustedError(
+      absl::StrCat("vitals: cannot start the process sampler: ", s.message()));
 }
+
+void ProcessSampler::Stop() { thread_.Stop(); }
 
 }  // namespace internal
 }  // namespace vitals

@@ -23,6 +23,7 @@
 #include "agent/family.h"
 #include "agent/heap_trend.h"
 #include "agent/mutex.h"
+#include "agent/periodic_thread.h"
 #include "agent/procfs.h"
 #include "agent/rate_limited_log.h"
 #include "agent/registry.h"
@@ -69,7 +70,6 @@ class ProcessSampler {
 
   ProcessSampler(const Options& options, Sources sources, RateLimitedLog* log);
   absl::Status CreateFamilies(Registry& registry);
-  void Run();
   void Failed(Source source, const absl::Status& status, absl::Status& first)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(sample_mu_);
   // The parsed contents of a /proc file, or nothing (the failure counted and logged).
@@ -113,10 +113,7 @@ class ProcessSampler {
   double last_rss_ ABSL_GUARDED_BY(sample_mu_) = -1;
   std::optional<HeapStats> last_heap_ ABSL_GUARDED_BY(sample_mu_);
 
-  std::mutex run_mu_;  // guards stopping_ and thread_; std:: for the condition variable
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;
+  PeriodicThread thread_;
 };
 
 }  // namespace internal

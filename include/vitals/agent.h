@@ -68,7 +68,8 @@ class Agent {
   // whether or not the agent was started.
   absl::Status Start();
 
-  // Stops the HTTP server and the process sampler; metrics stay and recording still works.
+  // Makes the final push (when a Pushgateway is configured), stops the HTTP server, the push
+  // thread and the process sampler; metrics stay and recording still works.
   // Idempotent. Blocks until in-flight HTTP requests have finished (bounded by
   // `http_request_timeout`).
   void Stop();
@@ -133,6 +134,14 @@ class Agent {
   absl::StatusOr<HistogramFamily> AddHistogram(absl::string_view name, absl::string_view help,
                                                std::vector<double> buckets,
                                                std::vector<std::string> label_names = {});
+
+  // --- Push (see Options::pushgateway_url) ---
+
+  // Pushes everything `/metrics` would show to the Pushgateway now, on the calling thread
+  // (bounded by push_timeout). FailedPrecondition when no Pushgateway is configured; the
+  // failure otherwise (also counted in vitals_push_failures_total). The agent also pushes every
+  // push_interval from its own thread, on Stop() and at process exit.
+  absl::Status Push();
 
   // --- Profiling (the same machinery as /debug/pprof; see Options::profiling) ---
   //

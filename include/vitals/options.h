@@ -10,6 +10,7 @@
 #define VITALS_OPTIONS_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -120,6 +121,34 @@ struct Options {
   // "user:password": profiling answers clients with these basic-auth credentials from any
   // address. Empty: it answers loopback clients only. Env: VITALS_PROFILING_BASIC_AUTH.
   std::string profiling_basic_auth;
+
+  // --- Push (Pushgateway; see README, "Pull or push") ---
+
+  // Serve the HTTP endpoint (/metrics, /debug/pprof). False: push-only, no port is opened.
+  // Env: VITALS_HTTP_ENABLED (true/false).
+  bool http_enabled = true;
+
+  // Base URL of a Prometheus Pushgateway, e.g. "http://pushgateway:9091". Empty: no pushing.
+  // Env: VITALS_PUSHGATEWAY_URL.
+  std::string pushgateway_url;
+
+  // The `job` grouping label of pushes; empty means the program's name. Env: VITALS_JOB.
+  std::string job;
+
+  // Further grouping labels of pushes; empty means {instance: <host name>}.
+  // Env: VITALS_PUSH_GROUPING, e.g. "instance=batch-7,shard=3".
+  std::map<std::string, std::string> push_grouping;
+
+  // Push every this often from the agent's own thread; 0 = only on `Agent::Push()`, on
+  // `Stop()` and at process exit. Env: VITALS_PUSH_INTERVAL (0, or 100ms..24h).
+  absl::Duration push_interval = absl::Seconds(15);
+
+  // Bound on each push request (connect + send + answer). Env: VITALS_PUSH_TIMEOUT (10ms..5m).
+  absl::Duration push_timeout = absl::Seconds(5);
+
+  // Delete the job's group from the Pushgateway after the final push on `Stop()`.
+  // Env: VITALS_PUSH_DELETE_ON_STOP (true/false).
+  bool push_delete_on_stop = false;
 
   // Apply the VITALS_* environment variables on top of these options (see above).
   bool read_environment = true;

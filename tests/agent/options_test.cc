@@ -34,7 +34,18 @@ TEST_CASE("every option can be set from its VITALS_ variable", "[options]") {
                                            {"VITALS_SAMPLE_INTERVAL", "2s"},
                                            {"VITALS_HEAP_GROWTH_WINDOW", "30m"},
                                            {"VITALS_MEMORY_LOG_INTERVAL", "1m"},
-                                           {"VITALS_PROC_ROOT", "/host/proc"}}))
+                                           {"VITALS_PROC_ROOT", "/host/proc"},
+                                           {"VITALS_HTTP_ENABLED", "false"},
+                                           {"VITALS_PUSHGATEWAY_URL", "http://gw:9091"},
+                                           {"VITALS_JOB", "nightly"},
+                                           {"VITALS_PUSH_GROUPING", "instance=b-7, shard=3"},
+                                           {"VITALS_PUSH_INTERVAL", "30s"},
+                                           {"VITALS_PUSH_TIMEOUT", "2s"},
+                                           {"VITALS_PUSH_DELETE_ON_STOP", "yes"},
+                                           {"VITALS_N_PLUS_ONE_THRESHOLD", "7"},
+                                           {"VITALS_PROFILING", "1"},
+                                           {"VITALS_PROFILE_MAX_DURATION", "30s"},
+                                           {"VITALS_PROFILING_BASIC_AUTH", "u:p"}}))
               .ok());
   CHECK(o.listen == "127.0.0.1:0");
   CHECK(o.http_threads == 3);
@@ -52,6 +63,39 @@ TEST_CASE("every option can be set from its VITALS_ variable", "[options]") {
   CHECK(o.heap_growth_window == absl::Minutes(30));
   CHECK(o.memory_log_interval == absl::Minutes(1));
   CHECK(o.proc_root == "/host/proc");
+  CHECK_FALSE(o.http_enabled);
+  CHECK(o.pushgateway_url == "http://gw:9091");
+  CHECK(o.job == "nightly");
+  CHECK(o.push_grouping == std::map<std::string, std::string>{{"instance", "b-7"}, {"shard", "3"}});
+  CHECK(o.push_interval == absl::Seconds(30));
+  CHECK(o.push_timeout == absl::Seconds(2));
+  CHECK(o.push_delete_on_stop);
+  CHECK(o.n_plus_one_threshold == 7);
+  CHECK(o.profiling);
+  CHECK(o.profile_max_duration == absl::Seconds(30));
+  CHECK(o.profiling_basic_auth == "u:p");
+  CHECK(vitals::ValidateOptions(o).ok());
+}
+
+TEST_CASE("push options are checked", "[options]") {
+  vitals::Options o;
+  o.pushgateway_url = "gw:9091";
+  CHECK(vitals::ValidateOptions(o).message() ==
+        "option pushgateway_url: \"gw:9091\" is not an http:// or https:// URL");
+  o = vitals::Options();
+  o.push_grouping = {{"job", "x"}};
+  CHECK(absl::IsInvalidArgument(vitals::ValidateOptions(o)));
+  o = vitals::Options();
+  o.push_interval = absl::Milliseconds(5);
+  CHECK(absl::IsInvalidArgument(vitals::ValidateOptions(o)));
+  o.push_interval = absl::ZeroDuration();
+  CHECK(vitals::ValidateOptions(o).ok());
+  o.push_timeout = absl::Hours(1);
+  CHECK(absl::IsInvalidArgument(vitals::ValidateOptions(o)));
+  vitals::Options env;
+  CHECK(absl::IsInvalidArgument(vitals::ApplyEnvironment(env, [](const char* n) -> const char* {
+    return std::string(n) == "VITALS_PUSH_GROUPING" ? "instance" : nullptr;
+  })));
 }
 
 TEST_CASE("sampling options are range-checked", "[options]") {
