@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <future>
 #include <string>
 #include <thread>
@@ -24,6 +25,7 @@
 #include "examples/cpu_work.h"
 #include "httplib.h"
 #include "tests/support/fakes.h"
+#include "tests/support/process.h"
 #include "vitals/agent.h"
 
 namespace {
@@ -279,10 +281,21 @@ TEST_CASE("the programmatic API: durations, cancellation by Stop, no samples", "
   CHECK(absl::IsInvalidArgument(agent.CpuProfile(absl::ZeroDuration()).status()));
   CHECK(absl::IsInvalidArgument(agent.CpuProfile(absl::Minutes(2)).status()));
   {
+    // The profile goes through a temporary file in TMPDIR, removed afterwards.
+    vitals_test::TempDir tmp;
+    const char* old_tmpdir = std::getenv("TMPDIR");
+    const std::string saved = old_tmpdir != nullptr ? old_tmpdir : "";
+    setenv("TMPDIR", tmp.path().c_str(), 1);
     Burner burner;
     auto profile = agent.CpuProfile(absl::Milliseconds(500));
+    if (old_tmpdir != nullptr) {
+      setenv("TMPDIR", saved.c_str(), 1);
+    } else {
+      unsetenv("TMPDIR");
+    }
     REQUIRE(profile.ok());
     CHECK(profile->size() > 40);
+    CHECK(std::filesystem::is_empty(tmp.path()));
   }
   // An idle process gathers nothing: an error, never an empty profile.
   auto idle = agent.CpuProfile(absl::Seconds(1));
