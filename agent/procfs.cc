@@ -19,8 +19,6 @@ namespace vitals {
 namespace internal {
 namespace {
 
-constexpr size_t kMaxProcFileBytes = 1 << 20;
-
 absl::Status ErrnoError(absl::string_view what, absl::string_view path, int err) {
   std::string message = absl::StrCat(what, " ", path, ": ", std::strerror(err));
   if (err == ENOENT) return absl::NotFoundError(message);
@@ -111,13 +109,13 @@ absl::StatusOr<std::string> Procfs::ReadFile(absl::string_view name) const {
   return ReadPath(absl::StrCat(root_, "/", name));
 }
 
-absl::StatusOr<std::string> Procfs::ReadPath(const std::string& path) {
+absl::StatusOr<std::string> Procfs::ReadPath(const std::string& path, size_t max_bytes) {
   // /proc files report size 0, so read until EOF instead of trusting stat().
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoError("cannot open", path, errno);
   std::string out;
   char buf[4096];
-  while (out.size() < kMaxProcFileBytes) {
+  while (out.size() < max_bytes) {
     const ssize_t n = read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {

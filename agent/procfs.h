@@ -49,8 +49,10 @@ class Procfs {
   // Entries of <root>/<pid>/fd (the directory's own descriptor included, as client_golang does).
   absl::StatusOr<int64_t> CountOpenFds() const;
 
-  // Reads any file whole (at most 1 MiB), as the readers above do.
-  static absl::StatusOr<std::string> ReadPath(const std::string& path);
+  // Reads a file up to `max_bytes` (the rest is left out). The /proc readers above use the
+  // 1 MiB default; callers reading their own files pass a bound that fits them.
+  static absl::StatusOr<std::string> ReadPath(const std::string& path,
+                                              size_t max_bytes = size_t{1} << 20);
 
  private:
   std::string root_;

@@ -146,7 +146,9 @@ absl::StatusOr<std::string> Profiler::CpuProfile(absl::Duration duration,
         ": the process used no CPU in that time, or something else in the process took over "
         "SIGPROF or ITIMER_PROF"));
   }
-  auto bytes = Procfs::ReadPath(file.path());
+  // A long profile of a busy process can pass the 1 MiB that suffices for /proc files.
+  constexpr size_t kMaxProfileBytes = size_t{1} << 30;
+  auto bytes = Procfs::ReadPath(file.path(), kMaxProfileBytes);
   if (!bytes.ok()) return absl::InternalError(bytes.status().message());
   return *std::move(bytes);
 }

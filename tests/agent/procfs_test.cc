@@ -79,6 +79,14 @@ TEST_CASE("Procfs reads files and counts descriptors under its root", "[procfs]"
   CHECK(absl::IsNotFound(Procfs(root.path(), "78").CountOpenFds().status()));
 }
 
+TEST_CASE("ReadPath reads up to its bound: 1 MiB for /proc, more when asked", "[procfs]") {
+  vitals_test::TempDir dir;
+  const std::string big(3 << 20, 'p');  // a CPU profile of a busy process can be this big
+  vitals_test::WriteFile(dir.path() + "/profile", big);
+  CHECK(Procfs::ReadPath(dir.path() + "/profile", 8 << 20)->size() == big.size());
+  CHECK(Procfs::ReadPath(dir.path() + "/profile")->size() < big.size());
+}
+
 TEST_CASE("Procfs on the real /proc agrees with this process", "[procfs]") {
   Procfs procfs("/proc", "self");
   auto stat = ParseProcStat(*procfs.ReadProcessFile("stat"));
