@@ -113,6 +113,26 @@ absl::Status AgentCore::Start() {
   if (!init_status_.ok()) return init_status_;
   internal::MutexLock lock(&mu_);
   if (started_) return absl::FailedPreconditionError("the agent is already started");
+  profiler_->Resume();
+  std::unique_ptr<exporters::HttpServer> server;
+  if (options_.http_enabled) {
+    auto started = ServeHttp();
+    if (!started.ok()) return started.status();
+    server = std::move(*started);
+  }
+  if (sampler_ != nullptr) {
+    if (absl::Status s = sampler_->Start(); !s.ok()) {
+      if (server != nullptr) server->Stop();
+      return s;
+    }
+  }
+  if (pusher_ != nullptr) pusher_->Start();
+  server_ = std::move(server);
+  started_ = true;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<exporters::HttpServer>> AgentCore::ServeHttp() {
   auto address = ParseListenAddress(options_.listen);
   if (!address.ok()) return address.status();
   std::vector<exporters::HttpRoute> routes = {prometheus_->Route()};
@@ -137,23 +157,7 @@ absl::Status AgentCore::Start() {
   config.threads = options_.http_threads;
   config.request_timeout = options_.http_request_timeout;
   config.log = log_.get();
-  profiler_->Resume();
-  std::unique_ptr<exporters::HttpServer> server;
-  if (options_.http_enabled) {
-    auto started = exporters::HttpServer::Start(config, std::move(routes));
-    if (!started.ok()) return started.status();
-    server = std::move(*started);
-  }
-  if (sampler_ != nullptr) {
-    if (absl::Status s = sampler_->Start(); !s.ok()) {
-      if (server != nullptr) server->Stop();
-      return s;
-    }
-  }
-  if (pusher_ != nullptr) pusher_->Start();
-  server_ = std::move(server);
-  started_ = true;
-  return absl::OkStatus();
+  return exporters::HttpServer::Start(config, std::move(routes));
 }
 
 int AgentCore::port() const {

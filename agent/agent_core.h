@@ -55,6 +55,9 @@ class AgentCore {
   const Clock& clock() const { return *clock_; }
 
  private:
+  // Starts the HTTP endpoint with every exporter's routes and an index of them.
+  absl::StatusOr<std::unique_ptr<exporters::HttpServer>> ServeHttp();
+
   Options options_;
   absl::Status init_status_;  // a bad environment variable or option, reported by Start()
   const Clock* clock_;
