@@ -116,14 +116,10 @@ std::vector<HttpRoute> PprofEndpoint::Routes() {
   routes.push_back(route("/debug/pprof", "", &PprofEndpoint::Index));
   routes.push_back(
       route("/debug/pprof/profile", "CPU profile: ?seconds=N (pprof)", &PprofEndpoint::Profile));
-  routes.push_back(HttpRoute{"/debug/pprof/heap", "tcmalloc heap sample (pprof)",
-                             [this](const HttpRequest& req, HttpResponse& resp) {
-                               if (Admit(req, resp)) Heap(req, resp, /*growth=*/false);
-                             }});
-  routes.push_back(HttpRoute{"/debug/pprof/growth", "tcmalloc heap growth stacks (pprof)",
-                             [this](const HttpRequest& req, HttpResponse& resp) {
-                               if (Admit(req, resp)) Heap(req, resp, /*growth=*/true);
-                             }});
+  routes.push_back(
+      route("/debug/pprof/heap", "tcmalloc heap sample (pprof)", &PprofEndpoint::Heap));
+  routes.push_back(
+      route("/debug/pprof/growth", "tcmalloc heap growth stacks (pprof)", &PprofEndpoint::Growth));
   routes.push_back(route("/debug/pprof/symbol", "symbol lookup for pprof", &PprofEndpoint::Symbol));
   routes.push_back(route("/debug/pprof/cmdline", "the command line", &PprofEndpoint::Cmdline));
   return routes;
@@ -162,18 +158,21 @@ void PprofEndpoint::Profile(const HttpRequest& req, HttpResponse& resp) {
                       " (VITALS_PROFILE_MAX_DURATION)"));
     return;
   }
-  auto profile = profiler_->CpuProfile(absl::Seconds(seconds), req.client_gone);
-  if (!profile.ok()) {
-    Fail(resp, HttpStatusFor(profile.status()), profile.status().message());
-    return;
+  ServeProfile(profiler_->CpuProfile(absl::Seconds(seconds), req.client_gone), resp);
+  if (resp.status == 200) {
+    resp.headers.emplace_back("Content-Disposition", "attachment; filename=\"profile\"");
   }
-  resp.content_type = kOctetStream;
-  resp.headers.emplace_back("Content-Disposition", "attachment; filename=\"profile\"");
-  resp.body = *std::move(profile);
 }
 
-void PprofEndpoint::Heap(const HttpRequest&, HttpResponse& resp, bool growth) {
-  auto profile = growth ? internal::TcmallocHeapGrowth() : internal::TcmallocHeapSample();
+void PprofEndpoint::Heap(const HttpRequest&, HttpResponse& resp) {
+  ServeProfile(internal::TcmallocHeapSample(), resp);
+}
+
+void PprofEndpoint::Growth(const HttpRequest&, HttpResponse& resp) {
+  ServeProfile(internal::TcmallocHeapGrowth(), resp);
+}
+
+void PprofEndpoint::ServeProfile(absl::StatusOr<std::string> profile, HttpResponse& resp) {
   if (!profile.ok()) {
     Fail(resp, HttpStatusFor(profile.status()), profile.status().message());
     return;

@@ -41,7 +41,10 @@ class PprofEndpoint {
   bool Admit(const HttpRequest& req, HttpResponse& resp) const;
   void Index(const HttpRequest& req, HttpResponse& resp);
   void Profile(const HttpRequest& req, HttpResponse& resp);
-  void Heap(const HttpRequest& req, HttpResponse& resp, bool growth);
+  void Heap(const HttpRequest& req, HttpResponse& resp);
+  void Growth(const HttpRequest& req, HttpResponse& resp);
+  // The profile as the answer, or its error as a status code and a one-line reason.
+  static void ServeProfile(absl::StatusOr<std::string> profile, HttpResponse& resp);
   void Symbol(const HttpRequest& req, HttpResponse& resp);
   void Cmdline(const HttpRequest& req, HttpResponse& resp);
 
