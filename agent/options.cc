@@ -25,6 +25,14 @@ absl::Status BadVariable(absl::string_view name, absl::string_view value, absl::
   return absl::InvalidArgumentError(absl::StrCat(name, "=\"", value.substr(0, 200), "\": ", why));
 }
 
+// A string option: the value without surrounding whitespace.
+auto SetTrimmed(std::string* out) {
+  return [out](absl::string_view, absl::string_view value) {
+    *out = std::string(absl::StripAsciiWhitespace(value));
+    return absl::OkStatus();
+  };
+}
+
 absl::Status ParseBool(absl::string_view name, absl::string_view value, bool* out) {
   std::string v = absl::AsciiStrToLower(absl::StripAsciiWhitespace(value));
   if (v == "1" || v == "true" || v == "yes" || v == "on") {
@@ -103,10 +111,7 @@ absl::Status ApplyEnvironment(Options& options, const EnvLookup& lookup) {
     const char* v = get(name);
     if (v != nullptr) status = parse(name, absl::string_view(v));
   };
-  apply("VITALS_LISTEN", [&](absl::string_view, absl::string_view v) {
-    next.listen = std::string(absl::StripAsciiWhitespace(v));
-    return absl::OkStatus();
-  });
+  apply("VITALS_LISTEN", SetTrimmed(&next.listen));
   apply("VITALS_HTTP_THREADS", [&](absl::string_view n, absl::string_view v) {
     return ParseInt(n, v, 1, 64, &next.http_threads);
   });
@@ -163,14 +168,8 @@ absl::Status ApplyEnvironment(Options& options, const EnvLookup& lookup) {
   apply("VITALS_HTTP_ENABLED", [&](absl::string_view n, absl::string_view v) {
     return ParseBool(n, v, &next.http_enabled);
   });
-  apply("VITALS_PUSHGATEWAY_URL", [&](absl::string_view, absl::string_view v) {
-    next.pushgateway_url = std::string(absl::StripAsciiWhitespace(v));
-    return absl::OkStatus();
-  });
-  apply("VITALS_JOB", [&](absl::string_view, absl::string_view v) {
-    next.job = std::string(absl::StripAsciiWhitespace(v));
-    return absl::OkStatus();
-  });
+  apply("VITALS_PUSHGATEWAY_URL", SetTrimmed(&next.pushgateway_url));
+  apply("VITALS_JOB", SetTrimmed(&next.job));
   apply("VITALS_PUSH_GROUPING", [&](absl::string_view n, absl::string_view v) {
     std::map<std::string, std::string> grouping;
     for (absl::string_view pair : absl::StrSplit(v, ',', absl::SkipWhitespace())) {
@@ -194,10 +193,7 @@ absl::Status ApplyEnvironment(Options& options, const EnvLookup& lookup) {
   apply("VITALS_PUSH_DELETE_ON_STOP", [&](absl::string_view n, absl::string_view v) {
     return ParseBool(n, v, &next.push_delete_on_stop);
   });
-  apply("VITALS_PROC_ROOT", [&](absl::string_view, absl::string_view v) {
-    next.proc_root = std::string(absl::StripAsciiWhitespace(v));
-    return absl::OkStatus();
-  });
+  apply("VITALS_PROC_ROOT", SetTrimmed(&next.proc_root));
   if (!status.ok()) return status;
   options = std::move(next);
   return absl::OkStatus();
