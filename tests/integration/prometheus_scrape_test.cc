@@ -61,16 +61,13 @@ TEST_CASE("a real Prometheus scrapes the demo: up is 1 and every route has a rat
         "\"_count\" suffix\n");
 
   const int prom_port = vitals_test::FreePort();
-  vitals_test::WriteFile(dir.path() + "/prometheus.yml",
-                         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-                         "scrape_configs:\n  - job_name: demo\n    static_configs:\n"
-                         "      - targets: ['127.0.0.1:" +
-                             std::to_string(metrics_port) + "']\n");
-  vitals_test::Subprocess prometheus(
-      {"prometheus", "--config.file=" + dir.path() + "/prometheus.yml",
-       "--storage.tsdb.path=" + dir.path() + "/data",
-       "--web.listen-address=127.0.0.1:" + std::to_string(prom_port)},
-      {}, dir.path());
+  auto prometheus =
+      vitals_test::StartPrometheus(dir.path(),
+                                   "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                                   "scrape_configs:\n  - job_name: demo\n    static_configs:\n"
+                                   "      - targets: ['127.0.0.1:" +
+                                       std::to_string(metrics_port) + "']\n",
+                                   prom_port);
 
   // up == 1 once the first scrape has landed.
   bool up = false;
@@ -79,7 +76,7 @@ TEST_CASE("a real Prometheus scrapes the demo: up is 1 and every route has a rat
     auto v = Vector(Query(prom_port, "up{job=\"demo\"}"), "job");
     up = v.count("demo") && v["demo"] == 1;
   }
-  INFO("prometheus stderr: " << prometheus.Stderr().substr(0, 2000));
+  INFO("prometheus stderr: " << prometheus->Stderr().substr(0, 2000));
   REQUIRE(up);
 
   // After a few scrapes, every route the load generator hits has a non-zero request rate.

@@ -102,16 +102,13 @@ TEST_CASE(
 
   // A real Prometheus scraping the Pushgateway with honor_labels keeps the job's labels.
   const int prom_port = vitals_test::FreePort();
-  vitals_test::WriteFile(dir.path() + "/prometheus.yml",
-                         "global:\n  scrape_interval: 1s\n"
-                         "scrape_configs:\n  - job_name: pushgateway\n    honor_labels: true\n"
-                         "    static_configs:\n      - targets: ['127.0.0.1:" +
-                             std::to_string(gw_port) + "']\n");
-  vitals_test::Subprocess prometheus(
-      {"prometheus", "--config.file=" + dir.path() + "/prometheus.yml",
-       "--storage.tsdb.path=" + dir.path() + "/data",
-       "--web.listen-address=127.0.0.1:" + std::to_string(prom_port)},
-      {}, dir.path());
+  auto prometheus = vitals_test::StartPrometheus(
+      dir.path(),
+      "global:\n  scrape_interval: 1s\n"
+      "scrape_configs:\n  - job_name: pushgateway\n    honor_labels: true\n"
+      "    static_configs:\n      - targets: ['127.0.0.1:" +
+          std::to_string(gw_port) + "']\n",
+      prom_port);
   std::string answer;
   for (auto deadline = std::chrono::steady_clock::now() + 60s;
        std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(500ms)) {

@@ -123,6 +123,16 @@ Subprocess::~Subprocess() {
   }
 }
 
+std::unique_ptr<Subprocess> StartPrometheus(const std::string& dir, const std::string& yml,
+                                            int port) {
+  WriteFile(dir + "/prometheus.yml", yml);
+  return std::make_unique<Subprocess>(
+      std::vector<std::string>{"prometheus", "--config.file=" + dir + "/prometheus.yml",
+                               "--storage.tsdb.path=" + dir + "/data",
+                               "--web.listen-address=127.0.0.1:" + std::to_string(port)},
+      std::map<std::string, std::string>{}, dir);
+}
+
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;

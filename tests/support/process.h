@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,11 @@ class Subprocess {
   bool reaped_ = false;
   std::string out_path_, err_path_;
 };
+
+// Starts the real Prometheus server (Debian's `prometheus`) on 127.0.0.1:`port` with the
+// configuration `yml`, keeping its configuration, data and logs in `dir`.
+std::unique_ptr<Subprocess> StartPrometheus(const std::string& dir, const std::string& yml,
+                                            int port);
 
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& content);
