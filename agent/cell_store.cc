@@ -1,5 +1,7 @@
 #include "agent/cell_store.h"
 
+#include <pthread.h>
+
 #include <cstdlib>
 #include <new>
 
@@ -8,48 +10,25 @@ namespace internal {
 
 thread_local Arena* tls_arena = nullptr;
 
-namespace {
-
-// Set once this thread's arena has been retired. Records made later in the thread's exit (from
-// other thread_local destructors) go to a fresh arena that stays registered for good.
-thread_local bool tls_exited = false;
-
-Arena* NewArena() {
-  // calloc: 64 KiB of null chunk pointers, zero pages until touched.
-  void* p = std::calloc(1, sizeof(Arena));
-  if (p == nullptr) return nullptr;
-  return new (p) Arena;  // atomics of pointers, zero-initialized by calloc
-}
-
-void DeleteArena(Arena* arena) {
-  for (uint64_t c = 0; c < kMaxChunks; ++c) {
-    std::free(arena->chunks[c].load(std::memory_order_relaxed));
-  }
-  arena->~Arena();
-  std::free(arena);
-}
-
-struct ArenaOwner {
-  Arena* arena = nullptr;
-  ~ArenaOwner() {
-    if (arena == nullptr) return;
-    tls_arena = nullptr;
-    tls_exited = true;
-    CellStore::Get().RetireArena(arena);
-  }
+// An arena and its place in the store's list. `arena` comes first, so an Arena* is a Node*.
+struct CellStore::Node {
+  Arena arena;
+  Node* next = nullptr;            // immutable once the node is published
+  std::atomic<bool> owned{false};  // a live thread writes this arena
 };
 
-thread_local ArenaOwner tls_owner;
-
-}  // namespace
+CellStore::CellStore() {
+  pthread_key_t key;
+  // Runs at thread exit after the thread's C++ thread_local destructors, so records made from
+  // those still land in the arena before it is given up. If creating the key fails (the
+  // process ran out of keys), arenas of exited threads are simply not reused.
+  if (pthread_key_create(&key, &CellStore::Release) == 0) {
+    exit_key_ = static_cast<unsigned int>(key) + 1;
+  }
+}
 
 CellStore& CellStore::Get() {
-  static CellStore* store = [] {
-    auto* s = new CellStore;
-    internal::MutexLock lock(&s->mu_);
-    s->retired_ = NewArena();
-    return s;
-  }();
+  static CellStore* store = new CellStore;
   return *store;
 }
 
@@ -60,6 +39,35 @@ Cell* CellStore::NewChunk() {
 
 Cell* SlowThreadCell(uint64_t index) { return CellStore::Get().SlowThreadCell(index); }
 
+CellStore::Node* CellStore::Claim() {
+  Node* head = head_.load(std::memory_order_acquire);
+  for (Node* n = head; n != nullptr; n = n->next) {
+    bool expected = false;
+    // acquire: the previous owner's last writes (released when it gave the arena up) are
+    // visible before this thread adds to them.
+    if (!n->owned.load(std::memory_order_relaxed) &&
+        n->owned.compare_exchange_strong(expected, true, std::memory_order_acquire)) {
+      return n;
+    }
+  }
+  // calloc: 64 KiB of null chunk pointers, zero pages until touched.
+  void* p = std::calloc(1, sizeof(Node));
+  if (p == nullptr) return nullptr;
+  Node* node = new (p) Node;  // atomics of pointers, zero-initialized by calloc
+  node->owned.store(true, std::memory_order_relaxed);
+  node->next = head;
+  while (!head_.compare_exchange_weak(node->next, node, std::memory_order_release,
+                                      std::memory_order_acquire)) {
+  }
+  arena_count_.fetch_add(1, std::memory_order_relaxed);
+  return node;
+}
+
+void CellStore::Release(void* node) {
+  tls_arena = nullptr;  // a record made after this (another key's destructor) claims again
+  static_cast<Node*>(node)->owned.store(false, std::memory_order_release);
+}
+
 Cell* CellStore::SlowThreadCell(uint64_t index) {
   // A scratch cell for the impossible cases (out of memory, bad index): the record is lost,
   // the host is not harmed.
@@ -68,13 +76,10 @@ Cell* CellStore::SlowThreadCell(uint64_t index) {
   if (chunk_index >= kMaxChunks) return &scratch[index & (kChunkCells - 1)];
   Arena* arena = tls_arena;
   if (arena == nullptr) {
-    arena = NewArena();
-    if (arena == nullptr) return &scratch[index & (kChunkCells - 1)];
-    {
-      internal::MutexLock lock(&mu_);
-      arenas_.push_back(arena);
-    }
-    if (!tls_exited) tls_owner.arena = arena;  // registers the thread-exit hook
+    Node* node = Claim();
+    if (node == nullptr) return &scratch[index & (kChunkCells - 1)];
+    if (exit_key_ != 0) pthread_setspecific(static_cast<pthread_key_t>(exit_key_ - 1), node);
+    arena = &node->arena;
     tls_arena = arena;
   }
   Cell* chunk = arena->chunks[chunk_index].load(std::memory_order_relaxed);
@@ -86,36 +91,9 @@ Cell* CellStore::SlowThreadCell(uint64_t index) {
   return chunk + (index & (kChunkCells - 1));
 }
 
-void CellStore::RetireArena(Arena* arena) {
-  {
-    internal::MutexLock lock(&mu_);
-    for (uint64_t c = 0; c < kMaxChunks; ++c) {
-      Cell* src = arena->chunks[c].load(std::memory_order_acquire);
-      if (src == nullptr) continue;
-      Cell* dst = retired_->chunks[c].load(std::memory_order_relaxed);
-      if (dst == nullptr) {
-        dst = NewChunk();
-        if (dst == nullptr) continue;  // out of memory: this thread's share is lost
-        retired_->chunks[c].store(dst, std::memory_order_release);
-      }
-      for (uint64_t i = 0; i < kChunkCells; ++i) {
-        uint64_t v = src[i].load(std::memory_order_relaxed);
-        if (v != 0) AddF64(dst + i, CellToDouble(v));  // single writer: we hold mu_
-      }
-    }
-    for (auto it = arenas_.begin(); it != arenas_.end(); ++it) {
-      if (*it == arena) {
-        arenas_.erase(it);
-        break;
-      }
-    }
-  }
-  DeleteArena(arena);
-}
-
 int64_t CellStore::Allocate(uint32_t n) {
   if (n == 0 || n > kChunkCells) return -1;
-  internal::MutexLock lock(&mu_);
+  internal::MutexLock lock(&alloc_mu_);
   auto it = free_.find(n);
   if (it != free_.end() && !it->second.empty()) {
     uint64_t base = it->second.back();
@@ -140,9 +118,12 @@ void CellStore::ZeroRange(Arena* arena, uint64_t base, uint32_t n) {
 }
 
 void CellStore::Free(uint64_t base, uint32_t n) {
-  internal::MutexLock lock(&mu_);
-  for (Arena* arena : arenas_) ZeroRange(arena, base, n);
-  ZeroRange(retired_, base, n);
+  // The range's family is gone, so no thread writes these cells any more (the agent's
+  // contract); zeroing them from here races with nobody.
+  internal::MutexLock lock(&alloc_mu_);
+  for (Node* node = head_.load(std::memory_order_acquire); node != nullptr; node = node->next) {
+    ZeroRange(&node->arena, base, n);
+  }
   free_[n].push_back(base);
 }
 
@@ -150,25 +131,19 @@ void CellStore::Sum(uint64_t base, uint32_t n, double* out) const {
   for (uint32_t i = 0; i < n; ++i) out[i] = 0;
   const uint64_t chunk_index = base >> kChunkShift;
   const uint64_t offset = base & (kChunkCells - 1);
-  auto add = [&](const Arena* arena) {
-    const Cell* chunk = arena->chunks[chunk_index].load(std::memory_order_acquire);
-    if (chunk == nullptr) return;
+  for (const Node* node = head_.load(std::memory_order_acquire); node != nullptr;
+       node = node->next) {
+    const Cell* chunk = node->arena.chunks[chunk_index].load(std::memory_order_acquire);
+    if (chunk == nullptr) continue;
     for (uint32_t i = 0; i < n; ++i) {
       out[i] += CellToDouble(chunk[offset + i].load(std::memory_order_relaxed));
     }
-  };
-  for (const Arena* arena : arenas_) add(arena);
-  add(retired_);
+  }
 }
 
-void CellStore::Read(uint64_t base, uint32_t n, double* out) {
-  internal::MutexLock lock(&mu_);
-  Sum(base, n, out);
-}
-
-double CellStore::ReadF64(uint64_t index) {
+double CellStore::ReadF64(uint64_t index) const {
   double v = 0;
-  Read(index, 1, &v);
+  Sum(index, 1, &v);
   return v;
 }
 

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "agent/text_escape.h"
 
@@ -73,7 +74,7 @@ Series* Family::Overflowed() {
 
 Series* Family::overflow_series() {
   if (!overflow_used_.load(std::memory_order_relaxed)) {
-    overflow_used_.store(true, std::memory_order_relaxed);
+    overflow_used_.store(true, std::memory_order_release);
   }
   return overflow_.get();
 }
@@ -83,6 +84,15 @@ void Family::NoteOverflow() {
 }
 
 Series* Family::Find(absl::Span<const absl::string_view> values) {
+  for (absl::string_view v : values) {
+    if (ABSL_PREDICT_FALSE(v.size() > kMaxLabelValueBytes)) {
+      // Values are kept, looked up and served cut at kMaxLabelValueBytes: a 100 KB value costs
+      // no more than a 1 KB one, and values alike in their first 1 KiB share a series.
+      absl::InlinedVector<absl::string_view, 8> cut(values.begin(), values.end());
+      for (absl::string_view& c : cut) c = c.substr(0, kMaxLabelValueBytes);
+      return Find(cut);
+    }
+  }
   const uint64_t hash = HashLabelValues(values);
   if (Series* s = table_.Find(hash, values)) return s;
   if (table_.full()) return Overflowed();
@@ -99,6 +109,12 @@ Series* Family::Insert(uint64_t hash, absl::Span<const absl::string_view> values
     repaired.push_back(RepairUtf8(values[i], kMaxLabelValueBytes));
     if (i > 0) text += ',';
     AppendLabelPair(text, label_names_[i], repaired.back());
+  }
+  if (!label_names_.empty() && overflow_ != nullptr && text == overflow_->labels_text) {
+    // Every value is "__overflow__": that label set is the overflow series, never a twin of
+    // it, and it takes none of the series limit.
+    table_.Insert(hash, values, overflow_.get(), /*counted=*/false);
+    return overflow_series();
   }
   Series* series = nullptr;
   auto it = by_text_.find(text);
@@ -127,10 +143,7 @@ absl::StatusOr<Series*> Family::Get(absl::Span<const absl::string_view> values) 
 }
 
 void Family::SetValue(Series* series, double value) {
-  CellStore& store = CellStore::Get();
-  CellStore::ReadLock read(store);
-  double shares = 0;
-  [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { store.Sum(series->cell, 1, &shares); }();
+  const double shares = CellStore::Get().ReadF64(series->cell);
   series->value_base.store(value - shares, std::memory_order_relaxed);
 }
 

@@ -4,7 +4,9 @@
 // allocates its cells. The family never holds more than `series_limit` label sets: past that,
 // lookups resolve to one overflow series whose label values are all `__overflow__`, and each
 // such lookup counts in `vitals_series_overflow_total{metric}`.
-// Lock order: Registry::mu_ -> Family::mu_ -> CellStore::mu_.
+// Reading never holds `mu_` while it formats: `Visit` copies the series pointers under it and
+// lets go, so creating a series waits at most for that copy, never for a render.
+// Lock order: Registry::mu_ -> Family::mu_ -> CellStore::alloc_mu_.
 
 #ifndef VITALS_AGENT_FAMILY_H_
 #define VITALS_AGENT_FAMILY_H_
@@ -96,22 +98,27 @@ class Family {
   // The current value of a counter or gauge series, or the cells of a histogram.
   static double ReadValue(const Series* series);
 
-  // Calls fn(const Series&, const double* cells) for every series, cells summed over threads
-  // (counters and gauges already include their SetValue base). Holds `mu_` and the cell store's
-  // lock throughout.
+  // Calls fn(const Series&, const double* cells) for every series that exists when it starts,
+  // cells summed over threads (counters and gauges already include their SetValue base). Takes
+  // `mu_` only to copy the series pointers; no lock is held while `fn` runs.
   template <typename Fn>
   void Visit(Fn&& fn) ABSL_LOCKS_EXCLUDED(mu_) {
-    internal::MutexLock lock(&mu_);
-    CellStore& store = CellStore::Get();
-    CellStore::ReadLock read(store);
+    std::vector<const Series*> series;
+    {
+      internal::MutexLock lock(&mu_);
+      series.reserve(series_.size() + 1);
+      for (const auto& s : series_) series.push_back(s.get());
+    }
+    if (overflow_used_.load(std::memory_order_acquire)) series.push_back(overflow_.get());
+    const CellStore& store = CellStore::Get();
     std::vector<double> cells(cells_per_series_);
-    auto visit_one = [&](const Series& s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-      store.Sum(s.cell, cells_per_series_, cells.data());
-      if (type_ != MetricType::kHistogram) cells[0] += s.value_base.load(std::memory_order_relaxed);
-      fn(s, cells.data());
-    };
-    for (const auto& s : series_) visit_one(*s);
-    if (overflow_used_.load(std::memory_order_relaxed)) visit_one(*overflow_);
+    for (const Series* s : series) {  // series live as long as the family
+      store.Sum(s->cell, cells_per_series_, cells.data());
+      if (type_ != MetricType::kHistogram) {
+        cells[0] += s->value_base.load(std::memory_order_relaxed);
+      }
+      fn(*s, cells.data());
+    }
   }
 
  private:

@@ -1,9 +1,12 @@
 // agent/label_table.h: a bounded hash table from label values to an object, read without locks.
 //
-// Readers probe it with no lock: slots are published with release stores and never change or
-// disappear while the table lives. Writers are serialized by the caller's mutex. The capacity is
-// fixed at twice the entry limit (a power of two), so it never resizes and linear probes stay
-// short. Once `max_entries` entries are in, `full()` lets a reader skip the writer's lock.
+// Readers probe it with no lock: entries are published with release stores and never change or
+// disappear while the table lives. Writers are serialized by the caller's mutex. The slot array
+// starts small and doubles when half full, so an empty table costs a few hundred bytes however
+// high its limit; a grown array replaces the old one with one release store, and the old array
+// stays allocated (readers may still be probing it) until the table goes, so the slots cost at
+// most twice the final array. Once `max_entries` entries are in, `full()` lets a reader skip the
+// writer's lock.
 
 #ifndef VITALS_AGENT_LABEL_TABLE_H_
 #define VITALS_AGENT_LABEL_TABLE_H_
@@ -28,40 +31,46 @@ inline uint64_t HashLabelValues(absl::Span<const absl::string_view> values) {
 template <typename T>
 class LabelTable {
  public:
-  explicit LabelTable(size_t max_entries) : max_entries_(max_entries) {
-    size_t cap = 8;
-    while (cap < 2 * max_entries + 2) cap <<= 1;
-    slots_ = std::unique_ptr<std::atomic<Entry*>[]>(new std::atomic<Entry*>[cap]);
-    for (size_t i = 0; i < cap; ++i) slots_[i].store(nullptr, std::memory_order_relaxed);
-    mask_ = cap - 1;
-  }
+  static constexpr size_t kMaxUncounted = 8;
+
+  explicit LabelTable(size_t max_entries) : max_entries_(max_entries) { Grow(8); }
 
   // Lock-free. Null when absent.
   T* Find(uint64_t hash, absl::Span<const absl::string_view> key) const {
-    for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
-      const Entry* e = slots_[i].load(std::memory_order_acquire);
+    const Slots* slots = current_.load(std::memory_order_acquire);
+    for (size_t i = hash & slots->mask;; i = (i + 1) & slots->mask) {
+      const Entry* e = slots->slot[i].load(std::memory_order_acquire);
       if (e == nullptr) return nullptr;
       if (e->hash == hash && Equal(e->key, key)) return e->value;
     }
   }
 
   // Caller holds the writers' mutex and has checked that `key` is absent. False when full.
-  bool Insert(uint64_t hash, absl::Span<const absl::string_view> key, T* value) {
-    if (size_ >= max_entries_) return false;
+  // An entry that is not `counted` (an alias the caller bounds itself) does not use up one of
+  // the `max_entries`; at most kMaxUncounted of them are taken.
+  bool Insert(uint64_t hash, absl::Span<const absl::string_view> key, T* value,
+              bool counted = true) {
+    if (counted ? size_ >= max_entries_ : uncounted_ >= kMaxUncounted) return false;
+    const Slots* slots = current_.load(std::memory_order_relaxed);
+    if (2 * (owned_.size() + 1) > slots->mask + 1) Grow(2 * (slots->mask + 1));
     auto entry = std::make_unique<Entry>();
     entry->hash = hash;
     entry->key.reserve(key.size());
     for (absl::string_view k : key) entry->key.emplace_back(k);
     entry->value = value;
-    size_t i = hash & mask_;
-    while (slots_[i].load(std::memory_order_relaxed) != nullptr) i = (i + 1) & mask_;
-    slots_[i].store(entry.get(), std::memory_order_release);
+    Place(*arrays_.back(), entry.get());
     owned_.push_back(std::move(entry));
+    if (!counted) {
+      ++uncounted_;
+      return true;
+    }
     if (++size_ >= max_entries_) full_.store(true, std::memory_order_release);
     return true;
   }
 
   bool full() const { return full_.load(std::memory_order_acquire); }
+  // Slots in the current array (for tests).
+  size_t capacity() const { return current_.load(std::memory_order_acquire)->mask + 1; }
   size_t size() const { return size_; }  // caller holds the writers' mutex
 
  private:
@@ -69,6 +78,10 @@ class LabelTable {
     uint64_t hash;
     std::vector<std::string> key;
     T* value;
+  };
+  struct Slots {
+    size_t mask;
+    std::unique_ptr<std::atomic<Entry*>[]> slot;
   };
 
   static bool Equal(const std::vector<std::string>& a, absl::Span<const absl::string_view> b) {
@@ -79,11 +92,29 @@ class LabelTable {
     return true;
   }
 
+  static void Place(Slots& slots, Entry* e) {
+    size_t i = e->hash & slots.mask;
+    while (slots.slot[i].load(std::memory_order_relaxed) != nullptr) i = (i + 1) & slots.mask;
+    slots.slot[i].store(e, std::memory_order_release);
+  }
+
+  // A new array of `capacity` slots (a power of two) holding every entry, then published.
+  void Grow(size_t capacity) {
+    auto slots = std::make_unique<Slots>();
+    slots->mask = capacity - 1;
+    slots->slot = std::unique_ptr<std::atomic<Entry*>[]>(new std::atomic<Entry*>[capacity]);
+    for (size_t i = 0; i < capacity; ++i) slots->slot[i].store(nullptr, std::memory_order_relaxed);
+    for (const auto& e : owned_) Place(*slots, e.get());
+    current_.store(slots.get(), std::memory_order_release);
+    arrays_.push_back(std::move(slots));
+  }
+
   const size_t max_entries_;
-  size_t mask_ = 0;
-  std::unique_ptr<std::atomic<Entry*>[]> slots_;
+  std::atomic<Slots*> current_{nullptr};
+  std::vector<std::unique_ptr<Slots>> arrays_;  // every array ever published
   std::vector<std::unique_ptr<Entry>> owned_;
   size_t size_ = 0;
+  size_t uncounted_ = 0;
   std::atomic<bool> full_{false};
 };
 

@@ -29,7 +29,7 @@ namespace {
 // Sums a histogram's cells: buckets then sum.
 std::vector<double> HistogramCells(const internal::SeriesCore* s) {
   std::vector<double> cells(s->num_bounds + 2);
-  internal::CellStore::Get().Read(s->cell, s->num_bounds + 2, cells.data());
+  internal::CellStore::Get().Sum(s->cell, s->num_bounds + 2, cells.data());
   return cells;
 }
 }  // namespace

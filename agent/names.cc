@@ -26,7 +26,7 @@ std::string Quote(absl::string_view s) {
 }  // namespace
 
 bool IsValidMetricName(absl::string_view name) {
-  if (name.empty()) return false;
+  if (name.empty() || name.size() > kMaxNameBytes) return false;
   for (size_t i = 0; i < name.size(); ++i) {
     char c = name[i];
     if (IsAlpha(c) || c == ':' || (i > 0 && IsDigit(c))) continue;
@@ -36,7 +36,7 @@ bool IsValidMetricName(absl::string_view name) {
 }
 
 bool IsValidLabelName(absl::string_view name) {
-  if (name.empty() || absl::string_view(name).substr(0, 2) == "__") return false;
+  if (name.empty() || name.size() > kMaxNameBytes || name.substr(0, 2) == "__") return false;
   for (size_t i = 0; i < name.size(); ++i) {
     char c = name[i];
     if (IsAlpha(c) || (i > 0 && IsDigit(c))) continue;
@@ -47,17 +47,25 @@ bool IsValidLabelName(absl::string_view name) {
 
 absl::Status ValidateMetricName(absl::string_view name) {
   if (IsValidMetricName(name)) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat("invalid metric name ", Quote(name), ": must match [a-zA-Z_:][a-zA-Z0-9_:]*"));
+  return absl::InvalidArgumentError(absl::StrCat("invalid metric name ", Quote(name),
+                                                 ": must match [a-zA-Z_:][a-zA-Z0-9_:]* and "
+                                                 "be at most ",
+                                                 kMaxNameBytes, " bytes"));
 }
 
 absl::Status ValidateLabelNames(absl::string_view metric, const std::vector<std::string>& names) {
+  if (names.size() > kMaxLabelNames) {
+    return absl::InvalidArgumentError(absl::StrCat("metric \"", metric, "\": ", names.size(),
+                                                   " label names, at most ", kMaxLabelNames));
+  }
   for (size_t i = 0; i < names.size(); ++i) {
     const std::string& n = names[i];
     if (!IsValidLabelName(n)) {
       return absl::InvalidArgumentError(
           absl::StrCat("metric \"", metric, "\": invalid label name ", Quote(n),
-                       ": must match [a-zA-Z_][a-zA-Z0-9_]* and not start with \"__\""));
+                       ": must match [a-zA-Z_][a-zA-Z0-9_]*, not start with \"__\" and be at "
+                       "most ",
+                       kMaxNameBytes, " bytes"));
     }
     if (n == "le" || n == "quantile") {
       return absl::InvalidArgumentError(absl::StrCat("metric \"", metric, "\": label name \"", n,

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/names.h"
+#include "agent/text_escape.h"
 
 namespace vitals {
 namespace internal {
@@ -83,9 +84,9 @@ absl::StatusOr<Family*> Registry::GetOrCreate(absl::string_view name, absl::stri
         "metric \"", name, "\" (", MetricTypeName(type), ") would emit \"", n, "\", which the ",
         MetricTypeName(existing->type()), " \"", existing->name(), "\" already emits"));
   }
-  auto family =
-      std::make_unique<Family>(std::string(name), std::string(help), type, std::move(label_names),
-                               std::move(bounds), series_limit == 0 ? series_limit_ : series_limit);
+  auto family = std::make_unique<Family>(std::string(name), RepairUtf8(help, kMaxHelpBytes), type,
+                                         std::move(label_names), std::move(bounds),
+                                         series_limit == 0 ? series_limit_ : series_limit);
   if (!family->ok()) {
     return absl::ResourceExhaustedError(
         absl::StrCat("metric \"", name, "\": the process has no metric cells left"));

@@ -1,10 +1,12 @@
 #include "agent/family.h"
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "agent/label_table.h"
 #include "tests/support/fakes.h"
 #include "tests/support/metrics_text.h"
 #include "vitals/agent.h"
@@ -138,6 +140,78 @@ TEST_CASE("concurrent first lookups of the same label set create one series",
   for (int i = 0; i < 50; ++i)
     sum += SampleValue(body, "race_total{k=\"" + std::to_string(i) + "\"}");
   CHECK(sum == 4000);
+}
+
+TEST_CASE("label values are kept cut at 1024 bytes, so long values cost no more", "[family]") {
+  vitals::Agent agent(Quiet());
+  auto family = agent.AddCounter("long_total", "Long values.", {"v"});
+  REQUIRE(family.ok());
+  const std::string a = std::string(100 * 1024, 'x') + "a";
+  const std::string b = std::string(100 * 1024, 'x') + "b";  // equal in the first 1024 bytes
+  family->WithLabels({a})->Increment();
+  family->WithLabels({b})->Increment();
+  const std::string body = agent.RenderText();
+  CHECK(SampleValue(body, "long_total{v=\"" + std::string(1024, 'x') + "\"}") == 2);
+  CHECK(CountLines(body, "long_total{") == 1);
+}
+
+TEST_CASE("a user label set of all __overflow__ is the overflow series, never a twin of it",
+          "[family]") {
+  vitals::Agent agent(Quiet(2));
+  auto family = agent.AddCounter("jobs_total", "Jobs.", {"queue", "kind"});
+  REQUIRE(family.ok());
+  family->WithLabels({"__overflow__", "__overflow__"})->Increment(5);  // a user's own value
+  family->WithLabels({"a", "x"})->Increment();
+  family->WithLabels({"b", "x"})->Increment();
+  family->WithLabels({"c", "x"})->Increment();                // past the limit of 2
+  family->WithLabels({"__overflow__", "real"})->Increment();  // one value only: an ordinary set
+  const std::string body = agent.RenderText();
+  CHECK(CountLines(body, "jobs_total{queue=\"__overflow__\",kind=\"__overflow__\"}") == 1);
+  CHECK(SampleValue(body, "jobs_total{queue=\"__overflow__\",kind=\"__overflow__\"}") == 7);
+  // A family without labels has one label set and no overflow twin of it.
+  auto plain = agent.AddCounter("plain_total", "Plain.");
+  plain->WithLabels({})->Increment();
+  CHECK(CountLines(agent.RenderText(), "plain_total ") == 1);
+}
+
+TEST_CASE("a label table starts small and grows, and finds every entry after growing", "[family]") {
+  vitals::internal::LabelTable<int> table(1000000);
+  CHECK(table.capacity() <= 16);  // not 2M slots for a limit of 1M
+  std::vector<std::string> keys;
+  std::vector<int> values(5000);
+  for (int i = 0; i < 5000; ++i) keys.push_back("key-" + std::to_string(i));
+  for (int i = 0; i < 5000; ++i) {
+    const absl::string_view k = keys[i];
+    const uint64_t h = vitals::internal::HashLabelValues(absl::MakeConstSpan(&k, 1));
+    REQUIRE(table.Insert(h, absl::MakeConstSpan(&k, 1), &values[i]));
+  }
+  CHECK(table.capacity() >= 10000);
+  CHECK(table.capacity() <= 16384);
+  for (int i = 0; i < 5000; ++i) {
+    const absl::string_view k = keys[i];
+    const uint64_t h = vitals::internal::HashLabelValues(absl::MakeConstSpan(&k, 1));
+    REQUIRE(table.Find(h, absl::MakeConstSpan(&k, 1)) == &values[i]);
+  }
+}
+
+TEST_CASE("readers find entries while the table grows under them", "[family][concurrency]") {
+  vitals::Agent agent(Quiet(100000));
+  auto family = agent.AddCounter("grow_total", "Growing.", {"k"});
+  REQUIRE(family.ok());
+  auto first = family->WithLabels({"first"});
+  REQUIRE(first.ok());
+  std::atomic<bool> stop{false};
+  std::thread reader([&] {
+    while (!stop.load()) {
+      auto again = family->WithLabels({"first"});  // lock-free lookup during every growth
+      if (!again.ok()) break;
+      again->Increment();
+    }
+  });
+  for (int i = 0; i < 20000; ++i) family->WithLabels({std::to_string(i)})->Increment();
+  stop.store(true);
+  reader.join();
+  CHECK(CountLines(agent.RenderText(), "grow_total{k=\"first\"}") == 1);
 }
 
 }  // namespace

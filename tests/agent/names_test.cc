@@ -73,4 +73,24 @@ TEST_CASE("a name is served once: clashes are AlreadyExists, identical asks are 
   CHECK_FALSE(agent.AddHistogram("none_seconds", "x", {}).ok());
 }
 
+TEST_CASE("names and label lists have length limits", "[names]") {
+  vitals::Agent agent(vitals_test::QuietOptions());
+  CHECK(agent.AddCounter(std::string(255, 'a'), "Longest.").ok());
+  auto too_long = agent.AddCounter(std::string(256, 'b'), "Too long.");
+  CHECK(too_long.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(std::string(too_long.status().message()).find("255") != std::string::npos);
+  CHECK(agent.AddCounter("c_total", "Label.", {std::string(256, 'l')}).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  std::vector<std::string> labels;
+  for (int i = 0; i < 33; ++i) labels.push_back("l" + std::to_string(i));
+  CHECK(agent.AddCounter("d_total", "Many labels.", labels).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  labels.pop_back();
+  CHECK(agent.AddCounter("e_total", "32 labels.", labels).ok());
+  // Help text is kept and served cut at 4096 bytes.
+  REQUIRE(agent.AddGauge("f", std::string(10000, 'h')).ok());
+  const std::string body = agent.RenderText();
+  CHECK(body.find("# HELP f " + std::string(4096, 'h') + "\n") != std::string::npos);
+}
+
 }  // namespace
