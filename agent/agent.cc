@@ -5,12 +5,14 @@
 #include <exception>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "agent/agent_core.h"
 #include "agent/gperftools.h"
 #include "agent/listen_address.h"
 #include "agent/procfs.h"
+#include "exporters/basic_auth.h"
 #include "vitals/version.h"
 
 namespace vitals {
@@ -84,8 +86,30 @@ AgentCore::AgentCore(Options options) : options_(std::move(options)) {
       init_status_ = sampler.status();  // a name taken, or no cells left: Start() says so
     }
   }
-  prometheus_ = std::make_unique<exporters::PrometheusExporter>(*registry_, log_.get(),
-                                                                &Clock::Steady(), options_.gzip);
+  prometheus_ = std::make_unique<exporters::PrometheusExporter>(
+      *registry_, log_.get(), &Clock::Steady(), options_.gzip, options_.metrics_basic_auth);
+  if (options_.http_enabled) {
+    FamilyBatch batch(*registry_);
+    Family* open = nullptr;
+    Family* closed = nullptr;
+    batch.Add(&open, "vitals_http_connections", "Connections open to the agent's HTTP endpoint.");
+    batch.Add(&closed, "vitals_http_connections_closed_total",
+              "Connections the agent's HTTP endpoint closed before a complete exchange, by reason: "
+              "limit (made room at the connection cap), header_timeout, request_timeout, "
+              "tls_handshake, malformed (answered 4xx), busy (answered 503).",
+              MetricType::kCounter, {"reason"});
+    if (batch.status().ok()) {
+      http_open_connections_ = Family::MakeHandle<Gauge>(open->Find({}));
+      for (int i = 0; i < exporters::kNumCloseReasons; ++i) {
+        const absl::string_view reason =
+            exporters::CloseReasonName(static_cast<exporters::CloseReason>(i));
+        http_closed_[i] =
+            Family::MakeHandle<Counter>(closed->Find(absl::MakeConstSpan(&reason, 1)));
+      }
+    } else if (init_status_.ok()) {
+      init_status_ = batch.status();
+    }
+  }
   profiler_ = std::make_unique<Profiler>(options_.profile_max_duration);
   pprof_ = std::make_unique<exporters::PprofEndpoint>(options_, profiler_.get());
   if (!options_.pushgateway_url.empty()) {
@@ -147,17 +171,35 @@ absl::StatusOr<std::unique_ptr<exporters::HttpServer>> AgentCore::ServeHttp() {
     }
   }
   absl::StrAppend(&index, "</ul>\n</body></html>\n");
-  routes.push_back(exporters::HttpRoute{
-      "/", "", [index](const exporters::HttpRequest&, exporters::HttpResponse& resp) {
-        resp.content_type = "text/html; charset=utf-8";
-        resp.body = index;
-      }});
+  routes.push_back(
+      exporters::HttpRoute{"/", "",
+                           [index, auth = options_.metrics_basic_auth](
+                               const exporters::HttpRequest& req, exporters::HttpResponse& resp) {
+                             if (!exporters::CheckBasicAuth(req, auth, "vitals metrics", resp))
+                               return;
+                             resp.content_type = "text/html; charset=utf-8";
+                             resp.body = index;
+                           }});
   exporters::HttpServer::Config config;
   config.address = *address;
-  config.threads = options_.http_threads;
+  config.slow_threads = options_.http_threads;
+  config.header_timeout = options_.http_header_timeout;
   config.request_timeout = options_.http_request_timeout;
+  config.max_connections = options_.http_max_connections;
+  config.tls = exporters::TlsFiles{options_.tls_cert_file, options_.tls_key_file,
+                                   options_.tls_client_ca_file};
   config.log = log_.get();
-  return exporters::HttpServer::Start(config, std::move(routes));
+  config.open_connections = http_open_connections_;
+  for (int i = 0; i < exporters::kNumCloseReasons; ++i) config.closed[i] = http_closed_[i];
+  const bool loopback = absl::StartsWith(address->host, "127.") || address->host == "::1";
+  if (!config.tls.enabled() && !loopback &&
+      (!options_.metrics_basic_auth.empty() || !options_.profiling_basic_auth.empty())) {
+    log_->Log(LogSeverity::kWarning,
+              absl::StrCat("basic auth is configured but the endpoint on ", options_.listen,
+                           " is plain HTTP: passwords cross the network in clear text; set "
+                           "VITALS_TLS_CERT_FILE and VITALS_TLS_KEY_FILE"));
+  }
+  return exporters::HttpServer::Start(std::move(config), std::move(routes));
 }
 
 int AgentCore::port() const {

@@ -71,6 +71,9 @@ class AgentCore {
   std::unique_ptr<Profiler> profiler_;
   std::unique_ptr<exporters::PprofEndpoint> pprof_;
   std::unique_ptr<exporters::PushgatewayExporter> pusher_;
+  // The endpoint's own figures (vitals_http_*), when it is enabled.
+  Gauge http_open_connections_;
+  Counter http_closed_[exporters::kNumCloseReasons];
   mutable internal::Mutex mu_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   std::unique_ptr<exporters::HttpServer> server_ ABSL_GUARDED_BY(mu_);

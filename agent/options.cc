@@ -115,8 +115,21 @@ absl::Status ApplyEnvironment(Options& options, const EnvLookup& lookup) {
   apply("VITALS_HTTP_THREADS", [&](absl::string_view n, absl::string_view v) {
     return ParseInt(n, v, 1, 64, &next.http_threads);
   });
+  apply("VITALS_HTTP_HEADER_TIMEOUT", [&](absl::string_view n, absl::string_view v) {
+    return ParseDurationValue(n, v, &next.http_header_timeout);
+  });
   apply("VITALS_HTTP_REQUEST_TIMEOUT", [&](absl::string_view n, absl::string_view v) {
     return ParseDurationValue(n, v, &next.http_request_timeout);
+  });
+  apply("VITALS_HTTP_MAX_CONNECTIONS", [&](absl::string_view n, absl::string_view v) {
+    return ParseInt(n, v, 16, 1000000, &next.http_max_connections);
+  });
+  apply("VITALS_TLS_CERT_FILE", SetTrimmed(&next.tls_cert_file));
+  apply("VITALS_TLS_KEY_FILE", SetTrimmed(&next.tls_key_file));
+  apply("VITALS_TLS_CLIENT_CA_FILE", SetTrimmed(&next.tls_client_ca_file));
+  apply("VITALS_METRICS_BASIC_AUTH", [&](absl::string_view, absl::string_view v) {
+    next.metrics_basic_auth = std::string(v);
+    return absl::OkStatus();
   });
   apply("VITALS_GZIP",
         [&](absl::string_view n, absl::string_view v) { return ParseBool(n, v, &next.gzip); });
@@ -209,11 +222,31 @@ absl::Status ValidateOptions(const Options& options) {
   if (options.http_threads < 1 || options.http_threads > 64) {
     return bad("http_threads", absl::StrCat(options.http_threads, " is not in 1..64"));
   }
-  if (options.http_request_timeout < absl::Milliseconds(1) ||
+  if (options.http_header_timeout < absl::Milliseconds(10) ||
+      options.http_header_timeout > absl::Minutes(5)) {
+    return bad(
+        "http_header_timeout",
+        absl::StrCat(absl::FormatDuration(options.http_header_timeout), " is not in 10ms..5m"));
+  }
+  if (options.http_request_timeout < absl::Milliseconds(10) ||
       options.http_request_timeout > absl::Hours(1)) {
     return bad(
         "http_request_timeout",
-        absl::StrCat(absl::FormatDuration(options.http_request_timeout), " is not in 1ms..1h"));
+        absl::StrCat(absl::FormatDuration(options.http_request_timeout), " is not in 10ms..1h"));
+  }
+  if (options.http_max_connections < 16 || options.http_max_connections > 1000000) {
+    return bad("http_max_connections",
+               absl::StrCat(options.http_max_connections, " is not in 16..1000000"));
+  }
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return bad("tls_cert_file/tls_key_file",
+               "set both (VITALS_TLS_CERT_FILE and "
+               "VITALS_TLS_KEY_FILE) or neither");
+  }
+  if (!options.tls_client_ca_file.empty() && options.tls_cert_file.empty()) {
+    return bad("tls_client_ca_file",
+               "client certificates need TLS: set tls_cert_file and "
+               "tls_key_file too");
   }
   if (absl::Status s = internal::ValidateBuckets("http_server_request_duration_seconds",
                                                  options.request_duration_buckets);
@@ -275,11 +308,13 @@ absl::Status ValidateOptions(const Options& options) {
         "profile_max_duration",
         absl::StrCat(absl::FormatDuration(options.profile_max_duration), " is not in 1s..1h"));
   }
-  if (!options.profiling_basic_auth.empty()) {
-    const size_t colon = options.profiling_basic_auth.find(':');
-    if (colon == std::string::npos || colon == 0) {
+  for (const auto& [field, value] :
+       {std::make_pair("profiling_basic_auth", &options.profiling_basic_auth),
+        std::make_pair("metrics_basic_auth", &options.metrics_basic_auth)}) {
+    const size_t colon = value->find(':');
+    if (!value->empty() && (colon == std::string::npos || colon == 0)) {
       // The value is a secret: never echo it.
-      return bad("profiling_basic_auth", "want user:password with a non-empty user");
+      return bad(field, "want user:password with a non-empty user");
     }
   }
   return absl::OkStatus();

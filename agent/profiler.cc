@@ -10,13 +10,14 @@
 #include <cstdio>
 #include <cstring>
 
-#include "absl/debugging/symbolize.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "agent/elf_symbols.h"
 #include "agent/gperftools.h"
 #include "agent/procfs.h"
 
@@ -166,18 +167,36 @@ void Profiler::Resume() {
   cancelled_ = false;
 }
 
-std::string SymbolizeForPprof(absl::string_view body) {
-  std::string out;
-  char name[4096];
+absl::StatusOr<std::string> SymbolizeForPprof(absl::string_view body,
+                                              const std::function<bool()>& cancelled) {
+  std::vector<uint64_t> addresses;
   for (absl::string_view token :
        absl::StrSplit(body, absl::ByAnyChar("+ \t\r\n"), absl::SkipEmpty())) {
     uint64_t addr;
     absl::string_view hex = token;
     if (!absl::ConsumePrefix(&hex, "0x") && !absl::ConsumePrefix(&hex, "0X")) continue;
     if (!absl::SimpleHexAtoi(hex, &addr) || addr == 0) continue;
-    if (absl::Symbolize(reinterpret_cast<void*>(addr), name, sizeof name)) {
-      absl::StrAppendFormat(&out, "0x%016x %s\n", addr, name);
+    if (addresses.size() == kMaxSymbolAddresses) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "more than ", kMaxSymbolAddresses, " addresses in one symbol request; send fewer"));
     }
+    addresses.push_back(addr);
+  }
+  if (addresses.empty()) return std::string();
+  auto table = ElfSymbols::ForThisProcess();
+  if (!table.ok()) return table.status();
+  std::string out;
+  // A profile's addresses fall in far fewer functions: demangle each function once.
+  absl::flat_hash_map<const char*, std::string> demangled;
+  for (size_t i = 0; i < addresses.size(); ++i) {
+    if (i % 256 == 0 && cancelled && cancelled()) {
+      return absl::CancelledError("the symbol request was abandoned");
+    }
+    const absl::string_view name = (*table)->Lookup(addresses[i]);
+    if (name.empty()) continue;
+    auto [it, fresh] = demangled.try_emplace(name.data());
+    if (fresh) it->second = Demangle(name);
+    absl::StrAppendFormat(&out, "0x%016x %s\n", addresses[i], it->second);
   }
   return out;
 }

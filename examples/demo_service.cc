@@ -279,8 +279,8 @@ int main(int argc, char** argv) {
                         static_cast<int>(seed_rng()));
     }
   }
-  std::printf("demo service: http://127.0.0.1:%d/  metrics: http://127.0.0.1:%d/metrics\n", port,
-              agent.port());
+  std::printf("demo service: http://127.0.0.1:%d/  metrics: %s://127.0.0.1:%d/metrics\n", port,
+              agent.options().tls_cert_file.empty() ? "http" : "https", agent.port());
   std::fflush(stdout);
 
   while (!g_stop.load()) SleepMs(100);

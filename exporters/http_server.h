@@ -1,111 +1,102 @@
-// exporters/http_server.h: the agent's HTTP listener (civetweb underneath).
+// exporters/http_server.h: the agent's HTTP(S) listener, event-driven.
 //
-// civetweb 1.15 is configured so a few idle or slow clients cannot stall scrapes: a bounded
-// pool of worker threads, no keep-alive (a worker is free again as soon as its response is
-// written), a request timeout that bounds how long an idle connection can hold a worker, and a
-// small request-size limit. Handlers are matched on the exact path. Users never see civetweb:
-// this header forward-declares it.
+// One I/O thread owns every socket (epoll through Boost.Asio; HTTP/1.1 parsing by Boost.Beast;
+// TLS by OpenSSL). A connection costs a few hundred bytes and no thread while it waits for its
+// request, so idle and slow clients cannot hold up anybody else. Handlers run on two small
+// lanes of threads (see exporters/http_route.h), so a slow handler never delays /metrics.
 //
-// Thread-safety: handlers run on the server's worker threads, several at once.
+// Bounds, each enforced and tested (tests/exporters/http_server_test.cc, tests/reliability/):
+// - request head (request line + headers): kMaxHeaderBytes, else 431; the whole head must
+//   arrive within `header_timeout` of the connection opening (or of the previous response on a
+//   kept-alive connection), however slowly its bytes trickle in; a TLS handshake counts in it.
+// - request body: only on routes that take one, at most the route's `max_body` (413 beyond,
+//   chunked or not), read within `request_timeout`; the response must be taken by the client
+//   within `request_timeout` too.
+// - open connections: at most `max_connections`. At the cap a new connection makes room by
+//   closing the connection that has waited longest for its request head (idle or slow), never
+//   one that is being answered; so a scraper with a complete request always gets in.
+// - requests in flight (queued, running or being written): kMaxInflight; beyond, and when a
+//   lane's queue is full, the answer is 503 at once.
+// - the accept loop survives running out of file descriptors: it closes the oldest idle
+//   connection, or pauses briefly.
+// `Stop()` closes idle connections at once, lets handlers in flight answer for up to
+// kDrainTimeout (they see `cancel.server_stopping()`), then closes everything and joins every
+// thread. Sockets are close-on-exec and written with MSG_NOSIGNAL: the host's SIGPIPE
+// disposition is never touched. Users never see Boost or OpenSSL: this header declares neither.
+//
+// Thread-safety: Start/Stop/port from any thread; handlers run on the lane threads.
 
 #ifndef VITALS_EXPORTERS_HTTP_SERVER_H_
 #define VITALS_EXPORTERS_HTTP_SERVER_H_
 
-#include <atomic>
-#include <functional>
 #include <memory>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "agent/listen_address.h"
-#include "agent/mutex.h"
 #include "agent/rate_limited_log.h"
-
-struct mg_context;
-struct mg_connection;
+#include "exporters/http_route.h"
+#include "exporters/tls_context.h"
+#include "vitals/metrics.h"
 
 namespace vitals {
 namespace exporters {
 
-struct HttpRequest {
-  std::string method;
-  std::string path;
-  std::string query;
-  std::string remote_address;
-  bool from_loopback = false;
-  // Value of a request header (case-insensitive name), empty when absent.
-  std::function<std::string(absl::string_view name)> header;
-  // The body of a POST (at most kMaxRequestBody bytes; longer bodies get 413 before any
-  // handler runs).
-  std::string body;
-  // True once the client has closed its end: long handlers poll it to stop early.
-  std::function<bool()> client_gone = [] { return false; };
+inline constexpr size_t kMaxHeaderBytes = 16 * 1024;
+inline constexpr int kMaxInflight = 32;
+inline constexpr size_t kLaneQueue = 16;
+inline constexpr absl::Duration kDrainTimeout = absl::Milliseconds(500);
+
+// Why the server closed a connection before a complete exchange (the `reason` label of
+// vitals_http_connections_closed_total).
+enum class CloseReason {
+  kLimit,           // made room at max_connections (or refused when none could be closed)
+  kHeaderTimeout,   // the request head did not arrive within header_timeout
+  kRequestTimeout,  // the body, or the taking of the response, exceeded request_timeout
+  kTlsHandshake,    // the TLS handshake failed (plain HTTP, wrong CA, no client certificate)
+  kMalformed,       // not HTTP/1.x, or over a limit (answered 400/413/431/505 first)
+  kBusy,            // too much in flight (answered 503 first)
 };
-
-inline constexpr size_t kMaxRequestBody = 4 << 20;
-
-struct HttpResponse {
-  int status = 200;
-  std::string content_type = "text/plain; charset=utf-8";
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
-  // When `body_view` is set it is sent instead of `body`. It must stay valid until `done` runs,
-  // which happens once the response has been written (or the client has gone).
-  absl::string_view body_view;
-  std::function<void()> done;
-};
-
-using HttpHandler = std::function<void(const HttpRequest&, HttpResponse&)>;
-
-// One exact path, what it is for (listed on the index page; empty = not listed) and its handler.
-struct HttpRoute {
-  std::string path;
-  std::string description;
-  HttpHandler handler;
-};
+inline constexpr int kNumCloseReasons = 6;
+absl::string_view CloseReasonName(CloseReason reason);
 
 class HttpServer {
  public:
   struct Config {
     internal::ListenAddress address;
-    int threads = 8;
+    int scrape_threads = 2;  // the kScrape lane
+    int slow_threads = 4;    // the kSlow lane
+    absl::Duration header_timeout = absl::Seconds(5);
     absl::Duration request_timeout = absl::Seconds(5);
+    int max_connections = 1024;
+    TlsFiles tls;
     internal::RateLimitedLog* log = nullptr;
+    // Where the server counts itself; default handles record nothing.
+    Gauge open_connections;
+    Counter closed[kNumCloseReasons];
   };
 
-  // Binds and starts serving. Unavailable when the address cannot be bound.
-  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const Config& config,
+  // Binds, starts the threads and serves `routes`. Unavailable when the address cannot be
+  // bound (the message names it), InvalidArgument for bad TLS files.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(Config config,
                                                            std::vector<HttpRoute> routes);
 
-  // Stops accepting, waits for in-flight handlers, closes the socket. Idempotent.
+  // See the file comment. Idempotent.
   void Stop();
   ~HttpServer();
 
-  int port() const { return port_; }
+  int port() const;
+  bool tls() const;
+
+  class Impl;
 
  private:
-  HttpServer() = default;
-  static int HandleRequest(mg_connection* conn, void* self);
-  static int LogMessage(const mg_connection* conn, const char* message);
-  static void* InitThread(const mg_context* ctx, int thread_type);
-  void Dispatch(mg_connection* conn);
-
-  mg_context* ctx_ = nullptr;
-  int port_ = 0;
-  internal::RateLimitedLog* log_ = nullptr;
-  std::atomic<bool> starting_{true};  // civetweb's messages while starting go into the Status
-  internal::Mutex startup_mu_;
-  std::string startup_errors_ ABSL_GUARDED_BY(startup_mu_);
-  int threads_started_ ABSL_GUARDED_BY(startup_mu_) = 0;
-  std::vector<HttpRoute> routes_;
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
 };
-
-// The standard reason phrase of an HTTP status code.
-absl::string_view HttpReason(int status);
 
 }  // namespace exporters
 }  // namespace vitals

@@ -12,28 +12,11 @@
 #include "absl/strings/strip.h"
 #include "agent/gperftools.h"
 #include "agent/procfs.h"
+#include "exporters/basic_auth.h"
 
 namespace vitals {
 namespace exporters {
 namespace {
-
-void Fail(HttpResponse& resp, int status, absl::string_view reason) {
-  resp.status = status;
-  resp.content_type = "text/plain; charset=utf-8";
-  resp.body = absl::StrCat(status, " ", HttpReason(status), ": ", reason, "\n");
-}
-
-// Compares without an early exit, so timing does not reveal how much of a guess was right.
-bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
-  size_t diff = a.size() ^ b.size();
-  const size_t n = std::max(a.size(), b.size());
-  for (size_t i = 0; i < n; ++i) {
-    const unsigned char ca = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
-    const unsigned char cb = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
-    diff |= ca ^ cb;
-  }
-  return diff == 0;
-}
 
 // The value of `name` in a query string ("a=1&seconds=5"), if present.
 bool QueryParam(absl::string_view query, absl::string_view name, std::string* value) {
@@ -65,6 +48,8 @@ int PprofEndpoint::HttpStatusFor(const absl::Status& status) {
       return 400;
     case absl::StatusCode::kAlreadyExists:
       return 409;
+    case absl::StatusCode::kResourceExhausted:
+      return 413;
     case absl::StatusCode::kUnimplemented:
     case absl::StatusCode::kFailedPrecondition:
       return 501;
@@ -78,49 +63,42 @@ int PprofEndpoint::HttpStatusFor(const absl::Status& status) {
 
 bool PprofEndpoint::Admit(const HttpRequest& req, HttpResponse& resp) const {
   if (!enabled_) {
-    Fail(resp, 404,
-         "profiling is off; start the service with VITALS_PROFILING=1 (or set "
-         "Options::profiling) to serve /debug/pprof");
+    HttpFail(resp, 404,
+             "profiling is off; start the service with VITALS_PROFILING=1 (or set "
+             "Options::profiling) to serve /debug/pprof");
     return false;
   }
   if (basic_auth_.empty()) {
     if (req.from_loopback) return true;
-    Fail(resp, 403,
-         "profiling answers only loopback clients unless credentials are configured "
-         "(VITALS_PROFILING_BASIC_AUTH=user:password)");
+    HttpFail(resp, 403,
+             "profiling answers only loopback clients unless credentials are configured "
+             "(VITALS_PROFILING_BASIC_AUTH=user:password)");
     return false;
   }
-  const std::string header = req.header("Authorization");
-  absl::string_view auth = absl::StripAsciiWhitespace(header);
-  std::string decoded;
-  if (absl::ConsumePrefix(&auth, "Basic ") &&
-      absl::Base64Unescape(absl::StripAsciiWhitespace(auth), &decoded) &&
-      ConstantTimeEquals(decoded, basic_auth_)) {
-    return true;
-  }
-  Fail(resp, 401, "profiling needs the configured basic-auth credentials");
-  resp.headers.emplace_back("WWW-Authenticate", "Basic realm=\"vitals profiling\"");
-  return false;
+  return CheckBasicAuth(req, basic_auth_, "vitals profiling", resp);
 }
 
 std::vector<HttpRoute> PprofEndpoint::Routes() {
   auto route = [this](std::string path, std::string description,
-                      void (PprofEndpoint::*method)(const HttpRequest&, HttpResponse&)) {
+                      void (PprofEndpoint::*method)(const HttpRequest&, HttpResponse&),
+                      HttpLane lane = HttpLane::kScrape, size_t max_body = 0) {
     return HttpRoute{std::move(path), std::move(description),
                      [this, method](const HttpRequest& req, HttpResponse& resp) {
                        if (Admit(req, resp)) (this->*method)(req, resp);
-                     }};
+                     },
+                     lane, max_body};
   };
   std::vector<HttpRoute> routes;
   routes.push_back(route("/debug/pprof/", "profiling index (pprof)", &PprofEndpoint::Index));
   routes.push_back(route("/debug/pprof", "", &PprofEndpoint::Index));
-  routes.push_back(
-      route("/debug/pprof/profile", "CPU profile: ?seconds=N (pprof)", &PprofEndpoint::Profile));
-  routes.push_back(
-      route("/debug/pprof/heap", "tcmalloc heap sample (pprof)", &PprofEndpoint::Heap));
-  routes.push_back(
-      route("/debug/pprof/growth", "tcmalloc heap growth stacks (pprof)", &PprofEndpoint::Growth));
-  routes.push_back(route("/debug/pprof/symbol", "symbol lookup for pprof", &PprofEndpoint::Symbol));
+  routes.push_back(route("/debug/pprof/profile", "CPU profile: ?seconds=N (pprof)",
+                         &PprofEndpoint::Profile, HttpLane::kSlow));
+  routes.push_back(route("/debug/pprof/heap", "tcmalloc heap sample (pprof)", &PprofEndpoint::Heap,
+                         HttpLane::kSlow));
+  routes.push_back(route("/debug/pprof/growth", "tcmalloc heap growth stacks (pprof)",
+                         &PprofEndpoint::Growth, HttpLane::kSlow));
+  routes.push_back(route("/debug/pprof/symbol", "symbol lookup for pprof", &PprofEndpoint::Symbol,
+                         HttpLane::kSlow, kMaxSymbolBody));
   routes.push_back(route("/debug/pprof/cmdline", "the command line", &PprofEndpoint::Cmdline));
   return routes;
 }
@@ -147,18 +125,20 @@ void PprofEndpoint::Profile(const HttpRequest& req, HttpResponse& resp) {
   std::string value;
   if (QueryParam(req.query, "seconds", &value) &&
       (!absl::SimpleAtoi(value, &seconds) || seconds <= 0)) {
-    Fail(resp, 400,
-         absl::StrCat("seconds=\"", value.substr(0, 40), "\" is not a whole number > 0"));
+    HttpFail(resp, 400,
+             absl::StrCat("seconds=\"", value.substr(0, 40), "\" is not a whole number > 0"));
     return;
   }
   if (absl::Seconds(seconds) > profiler_->max_duration()) {
-    Fail(resp, 400,
-         absl::StrCat("seconds=", seconds, " is over the limit of ",
-                      absl::ToInt64Seconds(profiler_->max_duration()),
-                      " (VITALS_PROFILE_MAX_DURATION)"));
+    HttpFail(resp, 400,
+             absl::StrCat("seconds=", seconds, " is over the limit of ",
+                          absl::ToInt64Seconds(profiler_->max_duration()),
+                          " (VITALS_PROFILE_MAX_DURATION)"));
     return;
   }
-  ServeProfile(profiler_->CpuProfile(absl::Seconds(seconds), req.client_gone), resp);
+  ServeProfile(
+      profiler_->CpuProfile(absl::Seconds(seconds), [&req] { return req.cancel.cancelled(); }),
+      resp);
   if (resp.status == 200) {
     resp.headers.emplace_back("Content-Disposition", "attachment; filename=\"profile\"");
   }
@@ -174,7 +154,7 @@ void PprofEndpoint::Growth(const HttpRequest&, HttpResponse& resp) {
 
 void PprofEndpoint::ServeProfile(absl::StatusOr<std::string> profile, HttpResponse& resp) {
   if (!profile.ok()) {
-    Fail(resp, HttpStatusFor(profile.status()), profile.status().message());
+    HttpFail(resp, HttpStatusFor(profile.status()), profile.status().message());
     return;
   }
   resp.content_type = kOctetStream;
@@ -186,13 +166,18 @@ void PprofEndpoint::Symbol(const HttpRequest& req, HttpResponse& resp) {
     resp.body = "num_symbols: 1\n";  // "this process can name addresses"
     return;
   }
-  resp.body = internal::SymbolizeForPprof(req.body);
+  auto symbols = internal::SymbolizeForPprof(req.body, [&req] { return req.cancel.cancelled(); });
+  if (!symbols.ok()) {
+    HttpFail(resp, HttpStatusFor(symbols.status()), symbols.status().message());
+    return;
+  }
+  resp.body = *std::move(symbols);
 }
 
 void PprofEndpoint::Cmdline(const HttpRequest&, HttpResponse& resp) {
   auto cmdline = internal::Procfs::ReadPath(proc_root_ + "/self/cmdline");
   if (!cmdline.ok()) {
-    Fail(resp, 500, cmdline.status().message());
+    HttpFail(resp, 500, cmdline.status().message());
     return;
   }
   resp.body = *std::move(cmdline);

@@ -10,8 +10,10 @@
 // Access: off unless `Options::profiling`; then loopback clients only, or, when
 // `profiling_basic_auth` is set, clients with those credentials from anywhere. Errors answer
 // with a status code and a one-line reason: 400 bad duration, 401/403 access, 404 off,
-// 409 a profile is already running, 501 not available here (and how to enable it), 503 no
-// samples or SIGPROF taken.
+// 409 a profile is already running, 413 too many symbol addresses, 501 not available here
+// (and how to enable it), 503 no samples, SIGPROF taken, or the agent stopping.
+// Everything but the index and cmdline runs in the server's slow lane, so it never delays a
+// scrape; every long handler stops when its client goes or the agent stops.
 
 #ifndef VITALS_EXPORTERS_PPROF_ENDPOINT_H_
 #define VITALS_EXPORTERS_PPROF_ENDPOINT_H_
@@ -20,7 +22,7 @@
 #include <vector>
 
 #include "agent/profiler.h"
-#include "exporters/http_server.h"
+#include "exporters/http_route.h"
 #include "vitals/options.h"
 
 namespace vitals {
@@ -45,6 +47,9 @@ class PprofEndpoint {
   void Growth(const HttpRequest& req, HttpResponse& resp);
   // The profile as the answer, or its error as a status code and a one-line reason.
   static void ServeProfile(absl::StatusOr<std::string> profile, HttpResponse& resp);
+  // The body limit of a symbol request: kMaxSymbolAddresses addresses of 18 hex digits with
+  // their separators, with room to spare.
+  static constexpr size_t kMaxSymbolBody = 2 << 20;
   void Symbol(const HttpRequest& req, HttpResponse& resp);
   void Cmdline(const HttpRequest& req, HttpResponse& resp);
 

@@ -1,14 +1,20 @@
 #include "exporters/prometheus_exporter.h"
 
 #include "absl/strings/str_cat.h"
+#include "exporters/basic_auth.h"
 #include "exporters/gzip.h"
 
 namespace vitals {
 namespace exporters {
 
 PrometheusExporter::PrometheusExporter(internal::Registry& registry, internal::RateLimitedLog* log,
-                                       const Clock* clock, bool gzip)
-    : registry_(registry), log_(log), clock_(clock), format_(log), gzip_(gzip) {
+                                       const Clock* clock, bool gzip, std::string basic_auth)
+    : registry_(registry),
+      log_(log),
+      clock_(clock),
+      format_(log),
+      gzip_(gzip),
+      basic_auth_(std::move(basic_auth)) {
   auto family =
       registry_.GetOrCreate("vitals_scrape_duration_seconds",
                             "Time the agent spent producing the /metrics body (not sending it).",
@@ -46,6 +52,7 @@ void PrometheusExporter::ReturnBuffer(std::unique_ptr<std::string> buffer) {
 }
 
 void PrometheusExporter::HandleMetrics(const HttpRequest& req, HttpResponse& resp) {
+  if (!CheckBasicAuth(req, basic_auth_, "vitals metrics", resp)) return;
   std::shared_ptr<std::string> body = TakeBuffer();
   Render(*body);
   resp.content_type = std::string(kTextContentType);

@@ -18,7 +18,7 @@
 #include "agent/mutex.h"
 #include "agent/rate_limited_log.h"
 #include "agent/registry.h"
-#include "exporters/http_server.h"
+#include "exporters/http_route.h"
 #include "exporters/text_format.h"
 #include "vitals/clock.h"
 #include "vitals/metrics.h"
@@ -29,8 +29,9 @@ namespace exporters {
 
 class PrometheusExporter {
  public:
+  // `basic_auth`: "user:password" that /metrics requires, or empty for none.
   PrometheusExporter(internal::Registry& registry, internal::RateLimitedLog* log,
-                     const Clock* clock, bool gzip);
+                     const Clock* clock, bool gzip, std::string basic_auth = "");
 
   // Renders the whole exposition into `out` (cleared first), and times it.
   void Render(std::string& out);
@@ -50,6 +51,7 @@ class PrometheusExporter {
   TextFormat format_;
   Histogram scrape_duration_;
   const bool gzip_;
+  const std::string basic_auth_;
 
   internal::Mutex pool_mu_;
   std::vector<std::unique_ptr<std::string>> pool_ ABSL_GUARDED_BY(pool_mu_);

@@ -15,10 +15,9 @@
 // destructor must not run while other threads still record.
 // Errors: reported as absl::Status; no exception escapes; the host never crashes because of the
 // agent (a port in use, a bad name, a broken client each give a Status or a log line).
-// Process-wide effects of `Start()`: the HTTP server (civetweb) wants SIGPIPE ignored; the agent
-// restores the host's SIGPIPE disposition right after starting it, and the server writes with
-// MSG_NOSIGNAL, so the host keeps whatever it had. The listening socket is close-on-exec; a child
-// made by fork() without exec inherits it until it exits.
+// Process-wide effects of `Start()`: none on signals (the server writes with MSG_NOSIGNAL, so
+// the host's SIGPIPE disposition is never touched). The listening socket is close-on-exec; a
+// child made by fork() without exec inherits it until it exits.
 
 #ifndef VITALS_AGENT_H_
 #define VITALS_AGENT_H_
@@ -69,9 +68,10 @@ class Agent {
   absl::Status Start();
 
   // Makes the final push (when a Pushgateway is configured), stops the HTTP server, the push
-  // thread and the process sampler; metrics stay and recording still works.
-  // Idempotent. Blocks until in-flight HTTP requests have finished (bounded by
-  // `http_request_timeout`).
+  // thread and the process sampler; metrics stay and recording still works. Idempotent.
+  // Returns within milliseconds when no long request is in flight; CPU profiles and symbol
+  // lookups in flight are cancelled (their clients get 503) and answers being written get at
+  // most 500 ms, so it returns within a second. The final push is bounded by `push_timeout`.
   void Stop();
 
   // Reads /proc and the allocator now and updates the process and heap metrics (the sampler

@@ -34,14 +34,37 @@ struct Options {
   // Env: VITALS_LISTEN.
   std::string listen = "0.0.0.0:9464";
 
-  // Worker threads of the HTTP server. Each open connection holds one worker until it has
-  // been answered or `http_request_timeout` passes, so this bounds how many idle clients can
-  // be tolerated before a scrape waits. Env: VITALS_HTTP_THREADS (1..64).
-  int http_threads = 8;
+  // Threads that run the slow handlers (CPU and heap profiles, symbol lookups). Connections
+  // cost no thread whatever their number: one I/O thread serves every socket, two more render
+  // /metrics. Env: VITALS_HTTP_THREADS (1..64).
+  int http_threads = 4;
 
-  // How long the server waits for a client to send its request or to accept the response.
-  // Env: VITALS_HTTP_REQUEST_TIMEOUT, e.g. "5s" or "500ms".
+  // A client must send its whole request head within this time of connecting (or of the
+  // previous answer on a kept-alive connection), however slowly its bytes come; a TLS handshake
+  // counts in it. Env: VITALS_HTTP_HEADER_TIMEOUT (10ms..5m), e.g. "5s".
+  absl::Duration http_header_timeout = absl::Seconds(5);
+
+  // How long a client may take to send a request body and to take the answer.
+  // Env: VITALS_HTTP_REQUEST_TIMEOUT (10ms..1h), e.g. "5s" or "500ms".
   absl::Duration http_request_timeout = absl::Seconds(5);
+
+  // Open connections the endpoint keeps at most. At the cap, a new connection makes room by
+  // closing the one that has waited longest for its request (idle or slow), never one being
+  // answered. Env: VITALS_HTTP_MAX_CONNECTIONS (16..1000000).
+  int http_max_connections = 1024;
+
+  // TLS, as the Prometheus exporter toolkit's web config: a PEM certificate chain and its key
+  // serve https on `listen`; with `tls_client_ca_file` every client must present a certificate
+  // signed by one of those CAs. Files are re-read when they change.
+  // Env: VITALS_TLS_CERT_FILE, VITALS_TLS_KEY_FILE, VITALS_TLS_CLIENT_CA_FILE.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
+
+  // "user:password": /metrics and the index answer only requests with these basic-auth
+  // credentials (401 otherwise). Empty: no authentication. Use with TLS off loopback: the agent
+  // logs a warning at Start() otherwise. Env: VITALS_METRICS_BASIC_AUTH.
+  std::string metrics_basic_auth;
 
   // Compress `/metrics` with gzip when the client asks for it (Prometheus does).
   // Env: VITALS_GZIP (true/false).

@@ -45,7 +45,13 @@ TEST_CASE("every option can be set from its VITALS_ variable", "[options]") {
                                            {"VITALS_N_PLUS_ONE_THRESHOLD", "7"},
                                            {"VITALS_PROFILING", "1"},
                                            {"VITALS_PROFILE_MAX_DURATION", "30s"},
-                                           {"VITALS_PROFILING_BASIC_AUTH", "u:p"}}))
+                                           {"VITALS_PROFILING_BASIC_AUTH", "u:p"},
+                                           {"VITALS_HTTP_HEADER_TIMEOUT", "2s"},
+                                           {"VITALS_HTTP_MAX_CONNECTIONS", "64"},
+                                           {"VITALS_TLS_CERT_FILE", " /etc/tls/c.pem "},
+                                           {"VITALS_TLS_KEY_FILE", "/etc/tls/k.pem"},
+                                           {"VITALS_TLS_CLIENT_CA_FILE", "/etc/tls/ca.pem"},
+                                           {"VITALS_METRICS_BASIC_AUTH", "prom:pw"}}))
               .ok());
   CHECK(o.listen == "127.0.0.1:0");
   CHECK(o.http_threads == 3);
@@ -74,7 +80,37 @@ TEST_CASE("every option can be set from its VITALS_ variable", "[options]") {
   CHECK(o.profiling);
   CHECK(o.profile_max_duration == absl::Seconds(30));
   CHECK(o.profiling_basic_auth == "u:p");
+  CHECK(o.http_header_timeout == absl::Seconds(2));
+  CHECK(o.http_max_connections == 64);
+  CHECK(o.tls_cert_file == "/etc/tls/c.pem");
+  CHECK(o.tls_key_file == "/etc/tls/k.pem");
+  CHECK(o.tls_client_ca_file == "/etc/tls/ca.pem");
+  CHECK(o.metrics_basic_auth == "prom:pw");
   CHECK(vitals::ValidateOptions(o).ok());
+}
+
+TEST_CASE("endpoint options are range-checked", "[options]") {
+  auto invalid = [](auto mutate) {
+    vitals::Options o;
+    mutate(o);
+    return vitals::ValidateOptions(o).code() == absl::StatusCode::kInvalidArgument;
+  };
+  CHECK(invalid([](vitals::Options& o) { o.http_header_timeout = absl::Milliseconds(1); }));
+  CHECK(invalid([](vitals::Options& o) { o.http_header_timeout = absl::Minutes(6); }));
+  CHECK(invalid([](vitals::Options& o) { o.http_request_timeout = absl::Milliseconds(1); }));
+  CHECK(invalid([](vitals::Options& o) { o.http_max_connections = 15; }));
+  CHECK(invalid([](vitals::Options& o) { o.tls_cert_file = "c.pem"; }));  // no key
+  CHECK(invalid([](vitals::Options& o) { o.tls_key_file = "k.pem"; }));   // no certificate
+  CHECK(invalid([](vitals::Options& o) { o.tls_client_ca_file = "ca.pem"; }));
+  CHECK(invalid([](vitals::Options& o) { o.metrics_basic_auth = "no-colon"; }));
+  CHECK(invalid([](vitals::Options& o) { o.metrics_basic_auth = ":pw"; }));
+  vitals::Options ok;
+  ok.http_max_connections = 16;
+  ok.metrics_basic_auth = "u:";
+  CHECK(vitals::ValidateOptions(ok).ok());
+  vitals::Options bad;
+  CHECK(vitals::ApplyEnvironment(bad, Env({{"VITALS_HTTP_MAX_CONNECTIONS", "2"}})).code() ==
+        absl::StatusCode::kInvalidArgument);
 }
 
 TEST_CASE("push options are checked", "[options]") {
