@@ -71,7 +71,9 @@ vitals::CacheMetrics g_metrics;
 std::shared_ptr<prometheus::Registry> g_registry;
 prometheus::Counter* g_prom_hits;
 
-void Setup() {
+}  // namespace
+
+void BenchSetup() {
   vitals::Options o;
   o.read_environment = false;
   g_agent = new vitals::Agent(o);
@@ -91,6 +93,8 @@ void Setup() {
                      .Register(*g_registry)
                      .Add({{"cache", "bench"}, {"result", "hit"}});
 }
+
+namespace {
 
 // A cheap per-thread key stream over [0, kEntries).
 struct Keys {
@@ -131,12 +135,3 @@ void BM_CountHit_PrometheusCpp(benchmark::State& state) {
 BENCHMARK(BM_CountHit_PrometheusCpp)->Threads(1)->Threads(2)->UseRealTime();
 
 }  // namespace
-
-int main(int argc, char** argv) {
-  Setup();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}

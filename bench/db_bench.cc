@@ -31,7 +31,9 @@ std::shared_ptr<prometheus::Registry> g_registry;
 prometheus::Family<prometheus::Histogram>* g_prom_family;
 prometheus::Histogram* g_prom_hist;
 
-void Setup() {
+}  // namespace
+
+void BenchSetup() {
   vitals::Options o;
   o.read_environment = false;
   o.process_metrics = false;
@@ -46,6 +48,8 @@ void Setup() {
   g_prom_hist = &g_prom_family->Add(
       {{"system", "sqlite"}, {"operation", "SELECT"}, {"table", "users"}}, kBuckets);
 }
+
+namespace {
 
 // Prepared statements (the same text every call), inside a request.
 void BM_DbRecord_Vitals(benchmark::State& state) {
@@ -95,12 +99,3 @@ void BM_DbRecordPreResolved_PrometheusCpp(benchmark::State& state) {
 BENCHMARK(BM_DbRecordPreResolved_PrometheusCpp)->Threads(1)->Threads(2)->UseRealTime();
 
 }  // namespace
-
-int main(int argc, char** argv) {
-  Setup();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}

@@ -18,8 +18,9 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
-#include "agent/profiler.h"
+#include "agent/profiling/profiler.h"
 #include "examples/cpu_work.h"
+#include "tests/support/fixtures.h"
 #include "tests/support/profiler_state.h"
 #include "tests/support/sockets.h"
 #include "vitals/agent.h"
@@ -30,12 +31,7 @@ using Clock = std::chrono::steady_clock;
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
-vitals::Options Loopback() {
-  vitals::Options o;
-  o.read_environment = false;
-  o.listen = "127.0.0.1:0";
-  return o;
-}
+vitals::Options Loopback() { return vitals_test::LoopbackOptions(); }
 
 // Median and worst of `n` scrapes, each on a new connection, whole body read.
 std::pair<double, double> Scrapes(int port, int n) {
@@ -83,11 +79,7 @@ void LongHandlers() {
   o.profiling = true;
   vitals::Agent agent(o);
   if (!agent.Start().ok()) return;
-  std::atomic<bool> stop{false};
-  std::thread burner([&] {
-    volatile double sink = 0;
-    while (!stop.load()) sink = sink + demo::CpuHeavyWork(20);
-  });
+  vitals_test::CpuBurner burner;
   std::vector<int> held;
   for (int i = 0; i < 2; ++i) {
     held.push_back(vitals_test::ConnectLoopback(agent.port()));
@@ -104,8 +96,6 @@ void LongHandlers() {
   }
   Row("scrape with 2 CPU profiles and 8 symbol requests (65,536 addresses) in flight",
       Scrapes(agent.port(), 50), "<= 100 ms");
-  stop.store(true);
-  burner.join();
   for (int fd : held) close(fd);
 }
 
@@ -120,11 +110,7 @@ void StopTimes() {
     idle.push_back(Ms(Clock::now() - start));
     close(fd);
   }
-  std::atomic<bool> stop{false};
-  std::thread burner([&] {
-    volatile double sink = 0;
-    while (!stop.load()) sink = sink + demo::CpuHeavyWork(20);
-  });
+  vitals_test::CpuBurner burner;
   for (int i = 0; i < 5; ++i) {
     vitals::Options o = Loopback();
     o.profiling = true;
@@ -132,16 +118,12 @@ void StopTimes() {
     if (!agent->Start().ok()) return;
     const int fd = vitals_test::ConnectLoopback(agent->port());
     vitals_test::SendAll(fd, "GET /debug/pprof/profile?seconds=30 HTTP/1.1\r\n\r\n");
-    for (int k = 0; k < 2000 && !vitals_test::CpuProfileRunning(); ++k) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    vitals_test::WaitUntil([] { return vitals_test::CpuProfileRunning(); });
     const auto start = Clock::now();
     agent.reset();
     busy.push_back(Ms(Clock::now() - start));
     close(fd);
   }
-  stop.store(true);
-  burner.join();
   std::sort(idle.begin(), idle.end());
   std::sort(busy.begin(), busy.end());
   Row("Stop() + destructor, an idle connection open (30 cycles)",

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/agent_core.h"
+#include "agent/root/agent_access.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
@@ -67,7 +67,9 @@ prometheus::Family<prometheus::Histogram>* g_prom_hist_family;
 prometheus::Counter* g_prom_counter;
 prometheus::Gauge* g_prom_active;
 
-void Setup() {
+}  // namespace
+
+void BenchSetup() {
   vitals::Options o;
   o.read_environment = false;
   g_agent = new vitals::Agent(o);
@@ -88,6 +90,8 @@ void Setup() {
                        .Register(*g_registry)
                        .Add({{"method", "GET"}, {"route", "/users/:id"}});
 }
+
+namespace {
 
 double Value(int64_t i) { return static_cast<double>(i & 1023) * 0.001; }
 
@@ -173,12 +177,13 @@ void BM_Exposition10k_Vitals(benchmark::State& state) {
                  absl::Milliseconds(i % 97));
   }
   std::string body;
-  agent.core().prometheus().Render(body);  // warm the reused buffer, as after the first scrape
+  vitals::internal::AgentAccess::Core(agent).prometheus().Render(
+      body);  // warm the reused buffer, as after the first scrape
   int64_t peak_extra = 0;
   for (auto _ : state) {
     const int64_t before = g_live.load();
     g_peak.store(before);
-    agent.core().prometheus().Render(body);
+    vitals::internal::AgentAccess::Core(agent).prometheus().Render(body);
     peak_extra = std::max<int64_t>(peak_extra, g_peak.load() - before);
     benchmark::DoNotOptimize(body.data());
   }
@@ -217,12 +222,3 @@ void BM_Exposition10k_PrometheusCpp(benchmark::State& state) {
 BENCHMARK(BM_Exposition10k_PrometheusCpp)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
-
-int main(int argc, char** argv) {
-  Setup();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}

@@ -12,8 +12,10 @@
 #include <chrono>
 #include <thread>
 
-#include "agent/agent_core.h"
+#include "agent/root/agent_access.h"
 #include "examples/cpu_work.h"
+#include "tests/support/fixtures.h"
+#include "tests/support/profiler_state.h"
 #include "vitals/agent.h"
 
 namespace {
@@ -26,13 +28,13 @@ void BM_CpuRoute(benchmark::State& state) {
   absl::Status result;
   if (profiling) {
     profile = std::thread([&] { result = g_agent->CpuProfile(absl::Seconds(600)).status(); });
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let it start
+    vitals_test::WaitUntil([] { return vitals_test::CpuProfileRunning(); });
   }
   for (auto _ : state) benchmark::DoNotOptimize(demo::CpuHeavyWork(demo::kCpuRouteRounds));
   if (profiling) {
-    g_agent->core().profiler().Cancel();
+    vitals::internal::AgentAccess::Core(*g_agent).profiler().Cancel();
     profile.join();
-    g_agent->core().profiler().Resume();
+    vitals::internal::AgentAccess::Core(*g_agent).profiler().Resume();
     // Cancelled is the expected end; anything else means the profiler never ran.
     if (!absl::IsCancelled(result)) state.SkipWithError(std::string(result.message()).c_str());
   }
@@ -41,14 +43,9 @@ BENCHMARK(BM_CpuRoute)->ArgName("profiling")->Arg(0)->Arg(1)->Unit(benchmark::kM
 
 }  // namespace
 
-int main(int argc, char** argv) {
+void BenchSetup() {
   vitals::Options options;
   options.read_environment = false;
   options.profile_max_duration = absl::Seconds(600);
   g_agent = new vitals::Agent(options);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
 }

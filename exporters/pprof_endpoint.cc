@@ -10,9 +10,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "agent/gperftools.h"
-#include "agent/procfs.h"
-#include "exporters/basic_auth.h"
+#include "agent/base/procfs.h"
+#include "agent/http/basic_auth.h"
 
 namespace vitals {
 namespace exporters {
@@ -35,11 +34,11 @@ constexpr char kOctetStream[] = "application/octet-stream";
 
 }  // namespace
 
-PprofEndpoint::PprofEndpoint(const Options& options, internal::Profiler* profiler)
+PprofEndpoint::PprofEndpoint(const Options& options, ProfileSource* source)
     : enabled_(options.profiling),
       basic_auth_(options.profiling_basic_auth),
       proc_root_(options.proc_root),
-      profiler_(profiler) {}
+      source_(source) {}
 
 int PprofEndpoint::HttpStatusFor(const absl::Status& status) {
   switch (status.code()) {
@@ -61,53 +60,53 @@ int PprofEndpoint::HttpStatusFor(const absl::Status& status) {
   }
 }
 
-bool PprofEndpoint::Admit(const HttpRequest& req, HttpResponse& resp) const {
+bool PprofEndpoint::Admit(const http::HttpRequest& req, http::HttpResponse& resp) const {
   if (!enabled_) {
-    HttpFail(resp, 404,
-             "profiling is off; start the service with VITALS_PROFILING=1 (or set "
-             "Options::profiling) to serve /debug/pprof");
+    http::HttpFail(resp, 404,
+                   "profiling is off; start the service with VITALS_PROFILING=1 (or set "
+                   "Options::profiling) to serve /debug/pprof");
     return false;
   }
   if (basic_auth_.empty()) {
     if (req.from_loopback) return true;
-    HttpFail(resp, 403,
-             "profiling answers only loopback clients unless credentials are configured "
-             "(VITALS_PROFILING_BASIC_AUTH=user:password)");
+    http::HttpFail(resp, 403,
+                   "profiling answers only loopback clients unless credentials are configured "
+                   "(VITALS_PROFILING_BASIC_AUTH=user:password)");
     return false;
   }
-  return CheckBasicAuth(req, basic_auth_, "vitals profiling", resp);
+  return http::CheckBasicAuth(req, basic_auth_, "vitals profiling", resp);
 }
 
-std::vector<HttpRoute> PprofEndpoint::Routes() {
+std::vector<http::HttpRoute> PprofEndpoint::Routes() {
   auto route = [this](std::string path, std::string description,
-                      void (PprofEndpoint::*method)(const HttpRequest&, HttpResponse&),
-                      HttpLane lane = HttpLane::kScrape, size_t max_body = 0) {
-    return HttpRoute{std::move(path), std::move(description),
-                     [this, method](const HttpRequest& req, HttpResponse& resp) {
-                       if (Admit(req, resp)) (this->*method)(req, resp);
-                     },
-                     lane, max_body};
+                      void (PprofEndpoint::*method)(const http::HttpRequest&, http::HttpResponse&),
+                      http::HttpLane lane = http::HttpLane::kScrape, size_t max_body = 0) {
+    return http::HttpRoute{std::move(path), std::move(description),
+                           [this, method](const http::HttpRequest& req, http::HttpResponse& resp) {
+                             if (Admit(req, resp)) (this->*method)(req, resp);
+                           },
+                           lane, max_body};
   };
-  std::vector<HttpRoute> routes;
+  std::vector<http::HttpRoute> routes;
   routes.push_back(route("/debug/pprof/", "profiling index (pprof)", &PprofEndpoint::Index));
   routes.push_back(route("/debug/pprof", "", &PprofEndpoint::Index));
   routes.push_back(route("/debug/pprof/profile", "CPU profile: ?seconds=N (pprof)",
-                         &PprofEndpoint::Profile, HttpLane::kSlow));
+                         &PprofEndpoint::Profile, http::HttpLane::kSlow));
   routes.push_back(route("/debug/pprof/heap", "tcmalloc heap sample (pprof)", &PprofEndpoint::Heap,
-                         HttpLane::kSlow));
+                         http::HttpLane::kSlow));
   routes.push_back(route("/debug/pprof/growth", "tcmalloc heap growth stacks (pprof)",
-                         &PprofEndpoint::Growth, HttpLane::kSlow));
+                         &PprofEndpoint::Growth, http::HttpLane::kSlow));
   routes.push_back(route("/debug/pprof/symbol", "symbol lookup for pprof", &PprofEndpoint::Symbol,
-                         HttpLane::kSlow, kMaxSymbolBody));
+                         http::HttpLane::kSlow, kMaxSymbolBody));
   routes.push_back(route("/debug/pprof/cmdline", "the command line", &PprofEndpoint::Cmdline));
   return routes;
 }
 
-void PprofEndpoint::Index(const HttpRequest&, HttpResponse& resp) {
+void PprofEndpoint::Index(const http::HttpRequest&, http::HttpResponse& resp) {
   resp.body = absl::StrCat(
       "vitals profiling (gperftools), for the pprof client:\n\n"
       "  /debug/pprof/profile?seconds=N  CPU profile over N seconds (default 30, at most ",
-      absl::ToInt64Seconds(profiler_->max_duration()),
+      absl::ToInt64Seconds(source_->max_cpu_profile()),
       ")\n"
       "  /debug/pprof/heap               live heap sample (tcmalloc with "
       "TCMALLOC_SAMPLE_PARAMETER set)\n"
@@ -120,64 +119,63 @@ void PprofEndpoint::Index(const HttpRequest&, HttpResponse& resp) {
       "One CPU profile runs at a time; a second request gets 409.\n");
 }
 
-void PprofEndpoint::Profile(const HttpRequest& req, HttpResponse& resp) {
+void PprofEndpoint::Profile(const http::HttpRequest& req, http::HttpResponse& resp) {
   int64_t seconds = 30;
   std::string value;
   if (QueryParam(req.query, "seconds", &value) &&
       (!absl::SimpleAtoi(value, &seconds) || seconds <= 0)) {
-    HttpFail(resp, 400,
-             absl::StrCat("seconds=\"", value.substr(0, 40), "\" is not a whole number > 0"));
+    http::HttpFail(resp, 400,
+                   absl::StrCat("seconds=\"", value.substr(0, 40), "\" is not a whole number > 0"));
     return;
   }
-  if (absl::Seconds(seconds) > profiler_->max_duration()) {
-    HttpFail(resp, 400,
-             absl::StrCat("seconds=", seconds, " is over the limit of ",
-                          absl::ToInt64Seconds(profiler_->max_duration()),
-                          " (VITALS_PROFILE_MAX_DURATION)"));
+  if (absl::Seconds(seconds) > source_->max_cpu_profile()) {
+    http::HttpFail(resp, 400,
+                   absl::StrCat("seconds=", seconds, " is over the limit of ",
+                                absl::ToInt64Seconds(source_->max_cpu_profile()),
+                                " (VITALS_PROFILE_MAX_DURATION)"));
     return;
   }
   ServeProfile(
-      profiler_->CpuProfile(absl::Seconds(seconds), [&req] { return req.cancel.cancelled(); }),
-      resp);
+      source_->CpuProfile(absl::Seconds(seconds), [&req] { return req.cancel.cancelled(); }), resp);
   if (resp.status == 200) {
     resp.headers.emplace_back("Content-Disposition", "attachment; filename=\"profile\"");
   }
 }
 
-void PprofEndpoint::Heap(const HttpRequest&, HttpResponse& resp) {
-  ServeProfile(internal::TcmallocHeapSample(), resp);
+void PprofEndpoint::Heap(const http::HttpRequest&, http::HttpResponse& resp) {
+  ServeProfile(source_->HeapProfile(), resp);
 }
 
-void PprofEndpoint::Growth(const HttpRequest&, HttpResponse& resp) {
-  ServeProfile(internal::TcmallocHeapGrowth(), resp);
+void PprofEndpoint::Growth(const http::HttpRequest&, http::HttpResponse& resp) {
+  ServeProfile(source_->HeapGrowth(), resp);
 }
 
-void PprofEndpoint::ServeProfile(absl::StatusOr<std::string> profile, HttpResponse& resp) {
+void PprofEndpoint::ServeProfile(absl::StatusOr<std::string> profile, http::HttpResponse& resp) {
   if (!profile.ok()) {
-    HttpFail(resp, HttpStatusFor(profile.status()), profile.status().message());
+    http::HttpFail(resp, HttpStatusFor(profile.status()), profile.status().message());
     return;
   }
   resp.content_type = kOctetStream;
   resp.body = *std::move(profile);
 }
 
-void PprofEndpoint::Symbol(const HttpRequest& req, HttpResponse& resp) {
+void PprofEndpoint::Symbol(const http::HttpRequest& req, http::HttpResponse& resp) {
   if (req.method != "POST") {
     resp.body = "num_symbols: 1\n";  // "this process can name addresses"
     return;
   }
-  auto symbols = internal::SymbolizeForPprof(req.body, [&req] { return req.cancel.cancelled(); });
+  auto symbols = source_->Symbolize(req.body, [&req] { return req.cancel.cancelled(); });
   if (!symbols.ok()) {
-    HttpFail(resp, HttpStatusFor(symbols.status()), symbols.status().message());
+    http::HttpFail(resp, HttpStatusFor(symbols.status()), symbols.status().message());
     return;
   }
   resp.body = *std::move(symbols);
 }
 
-void PprofEndpoint::Cmdline(const HttpRequest&, HttpResponse& resp) {
+void PprofEndpoint::Cmdline(const http::HttpRequest&, http::HttpResponse& resp) {
   auto cmdline = internal::Procfs::ReadPath(proc_root_ + "/self/cmdline");
   if (!cmdline.ok()) {
-    HttpFail(resp, 500, cmdline.status().message());
+    http::HttpFail(resp, 500, cmdline.status().message());
     return;
   }
   resp.body = *std::move(cmdline);

@@ -18,45 +18,65 @@
 #ifndef VITALS_EXPORTERS_PPROF_ENDPOINT_H_
 #define VITALS_EXPORTERS_PPROF_ENDPOINT_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
-#include "agent/profiler.h"
-#include "exporters/http_route.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "agent/http/http_route.h"
 #include "vitals/options.h"
 
 namespace vitals {
 namespace exporters {
 
+// What the endpoint serves. The composition root implements it over the profiling feature, so
+// this exporter depends on no feature. Errors are absl::Status codes the endpoint maps to HTTP
+// (HttpStatusFor).
+class ProfileSource {
+ public:
+  virtual ~ProfileSource() = default;
+  // The longest CPU profile a request may ask for.
+  virtual absl::Duration max_cpu_profile() const = 0;
+  // A CPU profile over `duration`; stops early, with Cancelled, once `cancelled()` is true.
+  virtual absl::StatusOr<std::string> CpuProfile(absl::Duration duration,
+                                                 const std::function<bool()>& cancelled) = 0;
+  virtual absl::StatusOr<std::string> HeapProfile() = 0;
+  virtual absl::StatusOr<std::string> HeapGrowth() = 0;
+  // Answers a pprof symbol request body ("0xA+0xB"): "0x<addr> <name>" lines.
+  virtual absl::StatusOr<std::string> Symbolize(absl::string_view body,
+                                                const std::function<bool()>& cancelled) = 0;
+};
+
 class PprofEndpoint {
  public:
-  // `profiler` must outlive the endpoint.
-  PprofEndpoint(const Options& options, internal::Profiler* profiler);
+  // `source` must outlive the endpoint.
+  PprofEndpoint(const Options& options, ProfileSource* source);
 
-  std::vector<HttpRoute> Routes();
+  std::vector<http::HttpRoute> Routes();
 
   // The HTTP status for an error from the profiler.
   static int HttpStatusFor(const absl::Status& status);
 
  private:
   // False (and `resp` filled in) when the request may not use the profiling endpoints.
-  bool Admit(const HttpRequest& req, HttpResponse& resp) const;
-  void Index(const HttpRequest& req, HttpResponse& resp);
-  void Profile(const HttpRequest& req, HttpResponse& resp);
-  void Heap(const HttpRequest& req, HttpResponse& resp);
-  void Growth(const HttpRequest& req, HttpResponse& resp);
+  bool Admit(const http::HttpRequest& req, http::HttpResponse& resp) const;
+  void Index(const http::HttpRequest& req, http::HttpResponse& resp);
+  void Profile(const http::HttpRequest& req, http::HttpResponse& resp);
+  void Heap(const http::HttpRequest& req, http::HttpResponse& resp);
+  void Growth(const http::HttpRequest& req, http::HttpResponse& resp);
   // The profile as the answer, or its error as a status code and a one-line reason.
-  static void ServeProfile(absl::StatusOr<std::string> profile, HttpResponse& resp);
-  // The body limit of a symbol request: kMaxSymbolAddresses addresses of 18 hex digits with
-  // their separators, with room to spare.
+  static void ServeProfile(absl::StatusOr<std::string> profile, http::HttpResponse& resp);
+  // The body limit of a symbol request: the source's address cap (65,536) of 18 hex digits
+  // with their separators, with room to spare.
   static constexpr size_t kMaxSymbolBody = 2 << 20;
-  void Symbol(const HttpRequest& req, HttpResponse& resp);
-  void Cmdline(const HttpRequest& req, HttpResponse& resp);
+  void Symbol(const http::HttpRequest& req, http::HttpResponse& resp);
+  void Cmdline(const http::HttpRequest& req, http::HttpResponse& resp);
 
   const bool enabled_;
   const std::string basic_auth_;  // "user:password", or empty
   const std::string proc_root_;
-  internal::Profiler* profiler_;
+  ProfileSource* source_;
 };
 
 }  // namespace exporters

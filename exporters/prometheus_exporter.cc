@@ -1,7 +1,8 @@
 #include "exporters/prometheus_exporter.h"
 
 #include "absl/strings/str_cat.h"
-#include "exporters/basic_auth.h"
+#include "agent/core/family_spec.h"
+#include "agent/http/basic_auth.h"
 #include "exporters/gzip.h"
 
 namespace vitals {
@@ -15,14 +16,16 @@ PrometheusExporter::PrometheusExporter(internal::Registry& registry, internal::R
       format_(log),
       gzip_(gzip),
       basic_auth_(std::move(basic_auth)) {
-  auto family =
-      registry_.GetOrCreate("vitals_scrape_duration_seconds",
-                            "Time the agent spent producing the /metrics body (not sending it).",
-                            internal::MetricType::kHistogram, {},
-                            {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1});
-  if (family.ok()) {
-    scrape_duration_ = internal::Family::MakeHandle<Histogram>((*family)->Find({}));
-  }
+  internal::Family* family = nullptr;
+  absl::Status s = internal::CreateFamilies(
+      registry_, {{&family,
+                   "vitals_scrape_duration_seconds",
+                   "Time the agent spent producing the /metrics body (not sending it).",
+                   internal::MetricType::kHistogram,
+                   {},
+                   {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1}}});
+  // Only a name clash with a user's family can fail this: the scrape is then not timed.
+  if (s.ok()) scrape_duration_ = internal::Family::MakeHandle<Histogram>(family->Find({}));
 }
 
 void PrometheusExporter::Render(std::string& out) {
@@ -51,8 +54,8 @@ void PrometheusExporter::ReturnBuffer(std::unique_ptr<std::string> buffer) {
   if (pool_.size() < 4) pool_.push_back(std::move(buffer));
 }
 
-void PrometheusExporter::HandleMetrics(const HttpRequest& req, HttpResponse& resp) {
-  if (!CheckBasicAuth(req, basic_auth_, "vitals metrics", resp)) return;
+void PrometheusExporter::HandleMetrics(const http::HttpRequest& req, http::HttpResponse& resp) {
+  if (!http::CheckBasicAuth(req, basic_auth_, "vitals metrics", resp)) return;
   std::shared_ptr<std::string> body = TakeBuffer();
   Render(*body);
   resp.content_type = std::string(kTextContentType);
@@ -69,9 +72,10 @@ void PrometheusExporter::HandleMetrics(const HttpRequest& req, HttpResponse& res
   resp.done = [body] {};
 }
 
-HttpRoute PrometheusExporter::Route() {
-  return HttpRoute{"/metrics", "every metric, Prometheus text format 0.0.4 (gzip on request)",
-                   [this](const HttpRequest& q, HttpResponse& r) { HandleMetrics(q, r); }};
+http::HttpRoute PrometheusExporter::Route() {
+  return http::HttpRoute{
+      "/metrics", "every metric, Prometheus text format 0.0.4 (gzip on request)",
+      [this](const http::HttpRequest& q, http::HttpResponse& r) { HandleMetrics(q, r); }};
 }
 
 }  // namespace exporters

@@ -15,10 +15,10 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "agent/mutex.h"
-#include "agent/rate_limited_log.h"
-#include "agent/registry.h"
-#include "exporters/http_route.h"
+#include "agent/base/mutex.h"
+#include "agent/base/rate_limited_log.h"
+#include "agent/core/registry.h"
+#include "agent/http/http_route.h"
 #include "exporters/text_format.h"
 #include "vitals/clock.h"
 #include "vitals/metrics.h"
@@ -37,13 +37,13 @@ class PrometheusExporter {
   void Render(std::string& out);
 
   // `/metrics`, for the agent's HTTP endpoint.
-  HttpRoute Route();
+  http::HttpRoute Route();
 
  private:
   // A buffer from the pool; it goes back to the pool when the last reference is dropped.
   std::shared_ptr<std::string> TakeBuffer();
   void ReturnBuffer(std::unique_ptr<std::string> buffer);
-  void HandleMetrics(const HttpRequest& req, HttpResponse& resp);
+  void HandleMetrics(const http::HttpRequest& req, http::HttpResponse& resp);
 
   internal::Registry& registry_;
   internal::RateLimitedLog* log_;

@@ -11,12 +11,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "agent/core/family_spec.h"
 
 namespace vitals {
 namespace exporters {
 namespace {
-
-constexpr int64_t kFailureLogIntervalNanos = 60'000'000'000;
 
 // Agents alive with a pusher, for the process-exit hook. Leaked on purpose: the hook may run
 // after static destructors have started.
@@ -77,13 +76,15 @@ absl::StatusOr<std::unique_ptr<PushgatewayExporter>> PushgatewayExporter::Create
       new PushgatewayExporter(registry, options, log, std::move(before_push)));
   internal::Family* failures = nullptr;
   internal::Family* pushes = nullptr;
-  internal::FamilyBatch batch(registry);
-  batch.Add(&failures, "vitals_push_failures_total",
-            "Pushes to the Pushgateway that failed (unreachable, timed out or refused).",
-            internal::MetricType::kCounter);
-  batch.Add(&pushes, "vitals_pushes_total", "Pushes to the Pushgateway that succeeded.",
-            internal::MetricType::kCounter);
-  if (!batch.status().ok()) return batch.status();
+  absl::Status s = internal::CreateFamilies(
+      registry, {
+                    {&failures, "vitals_push_failures_total",
+                     "Pushes to the Pushgateway that failed (unreachable, timed out or refused).",
+                     internal::MetricType::kCounter},
+                    {&pushes, "vitals_pushes_total", "Pushes to the Pushgateway that succeeded.",
+                     internal::MetricType::kCounter},
+                });
+  if (!s.ok()) return s;
   p->failures_ = internal::Family::MakeHandle<Counter>(failures->Find({}));
   p->pushes_ = internal::Family::MakeHandle<Counter>(pushes->Find({}));
   std::lock_guard<std::mutex> lock(*g_live_mu);
@@ -100,7 +101,8 @@ PushgatewayExporter::PushgatewayExporter(internal::Registry& registry, const Opt
       format_(log),
       interval_(options.push_interval),
       timeout_(options.push_timeout),
-      delete_on_stop_(options.push_delete_on_stop) {
+      delete_on_stop_(options.push_delete_on_stop),
+      failure_log_(log, &Clock::Steady(), absl::Minutes(1)) {
   EnsureExitHook();
   url_ = std::string(absl::StripSuffix(options.pushgateway_url, "/")) +
          PushgatewayPath(options.job, options.push_grouping);
@@ -124,13 +126,12 @@ void PushgatewayExporter::Start() {
     try {
       PushNow().IgnoreError();  // failures are counted and logged
     } catch (const std::exception& e) {
-      log_->Log(LogSeverity::kError, absl::StrCat("vitals: push failed: ", e.what()));
+      log_->Log(LogSeverity::kError, absl::StrCat("push failed: ", e.what()));
     }
   });
   if (absl::IsResourceExhausted(s)) {
-    log_->Log(LogSeverity::kError,
-              absl::StrCat("vitals: cannot start the push thread (", s.message(),
-                           "); pushes happen only on demand and at shutdown"));
+    log_->Log(LogSeverity::kError, absl::StrCat("cannot start the push thread (", s.message(),
+                                                "); pushes happen only on demand and at shutdown"));
   }
 }
 
@@ -200,22 +201,8 @@ absl::Status PushgatewayExporter::Send(const char* method, const std::string& bo
 
 void PushgatewayExporter::Failed(const absl::Status& status) {
   failures_.Increment();
-  const int64_t now = Clock::Steady().NowNanos();
-  std::string line;
-  {
-    std::lock_guard<std::mutex> lock(push_mu_);
-    if (last_failure_log_ != 0 && now - last_failure_log_ < kFailureLogIntervalNanos) {
-      ++unlogged_failures_;
-      return;
-    }
-    line = absl::StrCat("vitals: push to the Pushgateway failed: ", status.message());
-    if (unlogged_failures_ > 0) {
-      absl::StrAppend(&line, " (", unlogged_failures_, " more failure(s) since the last line)");
-    }
-    last_failure_log_ = now;
-    unlogged_failures_ = 0;
-  }
-  log_->Log(LogSeverity::kWarning, line);
+  failure_log_.Log("", LogSeverity::kWarning,
+                   absl::StrCat("push to the Pushgateway failed: ", status.message()));
 }
 
 }  // namespace exporters

@@ -23,9 +23,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "agent/periodic_thread.h"
-#include "agent/rate_limited_log.h"
-#include "agent/registry.h"
+#include "agent/base/log_throttle.h"
+#include "agent/base/periodic_thread.h"
+#include "agent/base/rate_limited_log.h"
+#include "agent/core/registry.h"
 #include "exporters/text_format.h"
 #include "vitals/clock.h"
 #include "vitals/metrics.h"
@@ -74,9 +75,8 @@ class PushgatewayExporter {
   Counter failures_;
   Counter pushes_;
 
-  std::mutex push_mu_;  // one push at a time; guards last_failure_log_
-  int64_t last_failure_log_ = 0;
-  int64_t unlogged_failures_ = 0;
+  std::mutex push_mu_;                 // one push at a time
+  internal::LogThrottle failure_log_;  // one line a minute
 
   std::mutex run_mu_;  // guards final_pushed_
   bool final_pushed_ = false;

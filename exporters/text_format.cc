@@ -3,15 +3,18 @@
 #include <cmath>
 #include <exception>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "agent/names.h"
-#include "agent/text_escape.h"
+#include "agent/core/names.h"
+#include "agent/core/text_escape.h"
 #include "prometheus/collectable.h"
 #include "prometheus/metric_family.h"
 
 namespace vitals {
 namespace exporters {
 namespace {
+
+using internal::HistogramLayout;
 
 using internal::AppendEscapedHelp;
 using internal::AppendLabelPair;
@@ -77,15 +80,15 @@ void TextFormat::RenderFamily(internal::Family& family, std::string& out) {
     });
     return;
   }
-  const std::vector<std::string>& le = family.le_texts();
-  const size_t buckets = le.size();  // finite bounds + +Inf
+  const std::vector<std::string>& le = family.le_texts();  // one per bucket, +Inf last
   family.Visit([&](const internal::Series& s, const double* cells) {
+    const HistogramLayout layout = s.layout();
     double cumulative = 0;
-    for (size_t i = 0; i < buckets; ++i) {
+    for (uint32_t i = 0; i < layout.buckets(); ++i) {
       cumulative += cells[i];
       AppendSample(out, name, "_bucket", s.labels_text, le[i], cumulative);
     }
-    AppendSample(out, name, "_sum", s.labels_text, "", cells[buckets]);
+    AppendSample(out, name, "_sum", s.labels_text, "", cells[layout.sum()]);
     AppendSample(out, name, "_count", s.labels_text, "", cumulative);
   });
 }
@@ -152,12 +155,9 @@ void TextFormat::RenderForeignFamily(const prometheus::MetricFamily& family, std
 }
 
 void TextFormat::WarnOnce(const std::string& name, absl::string_view why) {
-  {
-    internal::MutexLock lock(&mu_);
-    if (warned_.size() > 1000 || !warned_.insert(name).second) return;
-  }
-  log_->Log(LogSeverity::kWarning, absl::StrCat("not serving prometheus-cpp family \"",
-                                                internal::RepairUtf8(name, 200), "\": ", why));
+  skipped_log_.Log(name, LogSeverity::kWarning,
+                   absl::StrCat("not serving prometheus-cpp family \"",
+                                internal::RepairUtf8(name, 200), "\": ", why));
 }
 
 void TextFormat::Render(internal::Registry& registry, std::string& out) {
@@ -168,11 +168,11 @@ void TextFormat::Render(internal::Registry& registry, std::string& out) {
     try {
       families = collectable->Collect();
     } catch (const std::exception& e) {
-      log_->Log(LogSeverity::kError,
-                absl::StrCat("a registered prometheus-cpp collectable threw: ", e.what()));
+      throw_log_.Log("", LogSeverity::kError,
+                     absl::StrCat("a registered prometheus-cpp collectable threw: ", e.what()));
       continue;
     } catch (...) {
-      log_->Log(LogSeverity::kError, "a registered prometheus-cpp collectable threw");
+      throw_log_.Log("", LogSeverity::kError, "a registered prometheus-cpp collectable threw");
       continue;
     }
     for (const prometheus::MetricFamily& f : families) {

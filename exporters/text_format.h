@@ -12,11 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
-#include "agent/family.h"
-#include "agent/mutex.h"
-#include "agent/rate_limited_log.h"
-#include "agent/registry.h"
+#include "agent/base/log_throttle.h"
+#include "agent/base/rate_limited_log.h"
+#include "agent/core/family.h"
+#include "agent/core/registry.h"
 
 namespace prometheus {
 struct MetricFamily;
@@ -29,7 +28,10 @@ inline constexpr absl::string_view kTextContentType = "text/plain; version=0.0.4
 
 class TextFormat {
  public:
-  explicit TextFormat(internal::RateLimitedLog* log) : log_(log) {}
+  // `log` may be null (nothing is logged).
+  explicit TextFormat(internal::RateLimitedLog* log)
+      : skipped_log_(log, &Clock::Steady(), absl::InfiniteDuration()),
+        throw_log_(log, &Clock::Steady(), absl::Minutes(1)) {}
 
   // Appends the whole exposition of `registry` (its families, then its collectables) to `out`.
   void Render(internal::Registry& registry, std::string& out);
@@ -43,9 +45,8 @@ class TextFormat {
  private:
   void WarnOnce(const std::string& name, absl::string_view why);
 
-  internal::RateLimitedLog* log_;
-  internal::Mutex mu_;
-  absl::flat_hash_set<std::string> warned_ ABSL_GUARDED_BY(mu_);
+  internal::LogThrottle skipped_log_;  // one line per skipped family name, ever
+  internal::LogThrottle throw_log_;    // one line a minute about collectables that throw
 };
 
 }  // namespace exporters

@@ -175,29 +175,25 @@ TEST_CASE("a Put while a load runs wins over the loaded value", "[lru]") {
   CHECK(cache.Get(1) == 99);  // the cache keeps the newer write
 }
 
-// Blocks loaders until every caller has reached the cache.
-struct Gate {
-  std::atomic<int> arrived{0};
-  void WaitFor(int n) {
-    while (arrived.load() < n) std::this_thread::yield();
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let them reach the wait
-  }
-};
+// Holds the loader until `waiters` other callers are waiting for its load (counted by the
+// cache itself, so nothing is left to timing).
+template <typename Cache>
+void WaitForWaiters(const Cache& cache, size_t waiters) {
+  while (cache.waiting_for_loads() < waiters) std::this_thread::yield();
+}
 
 TEST_CASE("concurrent misses for one key run the loader once", "[lru][concurrency]") {
   vitals::Agent agent(vitals_test::QuietOptions());
   vitals::LruCache<std::string, std::string> cache(agent, "single_flight", {});
   constexpr int kThreads = 8;
   std::atomic<int> calls{0};
-  Gate gate;
   std::vector<std::string> got(kThreads);
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
-      gate.arrived.fetch_add(1);
       auto v = cache.GetOrLoad("key", [&]() -> absl::StatusOr<std::string> {
         calls.fetch_add(1);
-        gate.WaitFor(kThreads);
+        WaitForWaiters(cache, kThreads - 1);
         return std::string("value");
       });
       got[t] = v.ok() ? *v : v.status().ToString();
@@ -205,6 +201,7 @@ TEST_CASE("concurrent misses for one key run the loader once", "[lru][concurrenc
   }
   for (auto& t : threads) t.join();
   CHECK(calls.load() == 1);
+  CHECK(cache.waiting_for_loads() == 0);
   for (const auto& g : got) CHECK(g == "value");
   const std::string body = agent.RenderText();
   const double hits = SampleValue(body, "cache_gets_total{cache=\"single_flight\",result=\"hit\"}");
@@ -219,25 +216,22 @@ TEST_CASE("a failed load reaches every waiter", "[lru][concurrency]") {
   IntCache cache(OneShard(10));
   constexpr int kThreads = 6;
   std::atomic<int> calls{0};
-  Gate gate;
   std::vector<absl::Status> got(kThreads);
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
-      gate.arrived.fetch_add(1);
       got[t] = cache
                    .GetOrLoad(5,
                               [&]() -> absl::StatusOr<int> {
                                 calls.fetch_add(1);
-                                gate.WaitFor(kThreads);
+                                WaitForWaiters(cache, kThreads - 1);
                                 return absl::DeadlineExceededError("slow backend");
                               })
                    .status();
     });
   }
   for (auto& t : threads) t.join();
-  // Callers that arrived after the failure start a fresh load, so there may be more than one;
-  // with the gate, all of them were waiting on the first.
+  // Every other caller was counted waiting on the first load before it failed.
   CHECK(calls.load() == 1);
   for (const auto& s : got) CHECK(s == absl::DeadlineExceededError("slow backend"));
   CHECK(cache.size() == 0);

@@ -45,6 +45,7 @@ namespace vitals {
 
 namespace internal {
 class AgentCore;
+struct AgentAccess;
 }  // namespace internal
 
 class Agent {
@@ -172,10 +173,8 @@ class Agent {
   // The body `/metrics` would serve now (uncompressed). For tests, push exporters and debugging.
   std::string RenderText();
 
-  // Not API: the implementation, for the agent's own exporters and tests.
-  internal::AgentCore& core() { return *core_; }
-
  private:
+  friend struct internal::AgentAccess;  // agent/root/agent_access.h
   std::unique_ptr<internal::AgentCore> core_;
 };
 

@@ -57,6 +57,8 @@ class DbOperation {
   void Cancel() { done_ = true; }
 
  private:
+  DbOperation(internal::DbMetrics* metrics, absl::string_view system, absl::string_view statement);
+
   internal::DbMetrics* metrics_;
   absl::string_view system_;
   absl::string_view statement_;

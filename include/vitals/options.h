@@ -1,7 +1,9 @@
 // vitals/options.h: everything an operator can configure, in code or from the environment.
 //
 // Every field that has an environment variable is named after it: field `listen` is
-// `VITALS_LISTEN`, `slow_request_threshold` is `VITALS_SLOW_REQUEST_THRESHOLD`, and so on.
+// `VITALS_LISTEN`, `slow_request_threshold` is `VITALS_SLOW_REQUEST_THRESHOLD`, and so on. The
+// range of each option, its default and its variable are owned by one table
+// (agent/root/options_table.cc), which the README's options table is generated from.
 // When `read_environment` is true (the default) the agent applies the environment on top of the
 // options it was given, so an operator can change a setting without a rebuild. A variable that
 // does not parse makes `Agent::Start()` fail with a Status that names it; nothing is guessed.
@@ -36,21 +38,21 @@ struct Options {
 
   // Threads that run the slow handlers (CPU and heap profiles, symbol lookups). Connections
   // cost no thread whatever their number: one I/O thread serves every socket, two more render
-  // /metrics. Env: VITALS_HTTP_THREADS (1..64).
+  // /metrics. Env: VITALS_HTTP_THREADS.
   int http_threads = 4;
 
   // A client must send its whole request head within this time of connecting (or of the
   // previous answer on a kept-alive connection), however slowly its bytes come; a TLS handshake
-  // counts in it. Env: VITALS_HTTP_HEADER_TIMEOUT (10ms..5m), e.g. "5s".
+  // counts in it. Env: VITALS_HTTP_HEADER_TIMEOUT, e.g. "5s".
   absl::Duration http_header_timeout = absl::Seconds(5);
 
   // How long a client may take to send a request body and to take the answer.
-  // Env: VITALS_HTTP_REQUEST_TIMEOUT (10ms..1h), e.g. "5s" or "500ms".
+  // Env: VITALS_HTTP_REQUEST_TIMEOUT, e.g. "5s" or "500ms".
   absl::Duration http_request_timeout = absl::Seconds(5);
 
   // Open connections the endpoint keeps at most. At the cap, a new connection makes room by
   // closing the one that has waited longest for its request (idle or slow), never one being
-  // answered. Env: VITALS_HTTP_MAX_CONNECTIONS (16..1000000).
+  // answered. Env: VITALS_HTTP_MAX_CONNECTIONS.
   int http_max_connections = 1024;
 
   // TLS, as the Prometheus exporter toolkit's web config: a PEM certificate chain and its key
@@ -80,7 +82,7 @@ struct Options {
 
   // The most series one metric family may hold. Label sets past it are folded into one
   // series whose label values are all `__overflow__`, and counted in
-  // `vitals_series_overflow_total{metric}`. Env: VITALS_SERIES_LIMIT (1..1000000).
+  // `vitals_series_overflow_total{metric}`. Env: VITALS_SERIES_LIMIT.
   int series_limit = 2000;
 
   // Log rate limit: a burst of `log_burst` lines, then at most `log_lines_per_second`.
@@ -95,7 +97,7 @@ struct Options {
 
   // A request that runs one normalized statement at least this many times counts once in
   // `vitals_db_n_plus_one_total` and logs one warning (see vitals/db.h).
-  // Env: VITALS_N_PLUS_ONE_THRESHOLD (2..100000).
+  // Env: VITALS_N_PLUS_ONE_THRESHOLD.
   int n_plus_one_threshold = 5;
 
   // --- Process and heap sampling (see vitals/process.h) ---
@@ -112,12 +114,12 @@ struct Options {
   bool heap_metrics = true;
 
   // How often the sampler reads /proc and the allocator; the first sample is taken by
-  // `Agent::Start()`. Env: VITALS_SAMPLE_INTERVAL (10ms..1h), e.g. "15s".
+  // `Agent::Start()`. Env: VITALS_SAMPLE_INTERVAL, e.g. "15s".
   absl::Duration sample_interval = absl::Seconds(15);
 
   // The window of samples whose least-squares slope is `vitals_heap_growth_bytes_per_second`
   // (at least the last two samples, at most 4096). Longer windows ignore slower sawtooths.
-  // Env: VITALS_HEAP_GROWTH_WINDOW (1s..24h), e.g. "10m".
+  // Env: VITALS_HEAP_GROWTH_WINDOW, e.g. "10m".
   absl::Duration heap_growth_window = absl::Minutes(10);
 
   // Every this often, log one info line with RSS, heap and the heap trend in MB. 0 = never.
@@ -138,7 +140,7 @@ struct Options {
   // metrics port. Off by default. Env: VITALS_PROFILING (true/false).
   bool profiling = false;
 
-  // The longest CPU profile a request may ask for. Env: VITALS_PROFILE_MAX_DURATION (1s..1h).
+  // The longest CPU profile a request may ask for. Env: VITALS_PROFILE_MAX_DURATION.
   absl::Duration profile_max_duration = absl::Seconds(60);
 
   // "user:password": profiling answers clients with these basic-auth credentials from any
@@ -163,10 +165,10 @@ struct Options {
   std::map<std::string, std::string> push_grouping;
 
   // Push every this often from the agent's own thread; 0 = only on `Agent::Push()`, on
-  // `Stop()` and at process exit. Env: VITALS_PUSH_INTERVAL (0, or 100ms..24h).
+  // `Stop()` and at process exit. Env: VITALS_PUSH_INTERVAL.
   absl::Duration push_interval = absl::Seconds(15);
 
-  // Bound on each push request (connect + send + answer). Env: VITALS_PUSH_TIMEOUT (10ms..5m).
+  // Bound on each push request (connect + send + answer). Env: VITALS_PUSH_TIMEOUT.
   absl::Duration push_timeout = absl::Seconds(5);
 
   // Delete the job's group from the Pushgateway after the final push on `Stop()`.

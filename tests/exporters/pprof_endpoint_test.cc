@@ -25,7 +25,9 @@
 #include "examples/cpu_work.h"
 #include "httplib.h"
 #include "tests/support/fakes.h"
+#include "tests/support/fixtures.h"
 #include "tests/support/process.h"
+#include "tests/support/profiler_state.h"
 #include "vitals/agent.h"
 
 namespace {
@@ -41,23 +43,7 @@ vitals::Options Profiling() {
   return o;
 }
 
-// Keeps one core busy with the demo's CPU-heavy function while it lives.
-class Burner {
- public:
-  Burner()
-      : thread_([this] {
-          while (!stop_.load()) sink_ = sink_ + demo::CpuHeavyWork(50);
-        }) {}
-  ~Burner() {
-    stop_.store(true);
-    thread_.join();
-  }
-
- private:
-  std::atomic<bool> stop_{false};
-  volatile double sink_ = 0;
-  std::thread thread_;
-};
+using Burner = vitals_test::CpuBurner;
 
 // An IPv4 address of this machine that is not loopback, or "".
 std::string NonLoopbackAddress() {
@@ -149,20 +135,12 @@ TEST_CASE("one CPU profile at a time: the second gets 409 at once", "[pprof]") {
   auto first = std::async(std::launch::async, [&] {
     return Get("127.0.0.1", agent.port(), "/debug/pprof/profile?seconds=3");
   });
-  // Wait until the first one holds the profiler, then ask again.
-  std::string second_body;
-  int second_status = 0;
-  for (auto deadline = std::chrono::steady_clock::now() + 10s;
-       std::chrono::steady_clock::now() < deadline && second_status != 409;) {
-    std::this_thread::sleep_for(100ms);
-    auto res = Get("127.0.0.1", agent.port(), "/debug/pprof/profile?seconds=1");
-    if (res) {
-      second_status = res->status;
-      second_body = res->body;
-    }
-  }
-  CHECK(second_status == 409);
-  CHECK(second_body.find("already being taken") != std::string::npos);
+  // Once the first one holds the profiler, ask again.
+  REQUIRE(vitals_test::WaitUntil([] { return vitals_test::CpuProfileRunning(); }));
+  auto second = Get("127.0.0.1", agent.port(), "/debug/pprof/profile?seconds=1");
+  REQUIRE(second);
+  CHECK(second->status == 409);
+  CHECK(second->body.find("already being taken") != std::string::npos);
   // The 409 came back while the first profile was still running.
   CHECK(first.wait_for(0s) == std::future_status::timeout);
   auto res = first.get();
@@ -243,13 +221,14 @@ TEST_CASE("/metrics answers while a 5 s profile runs", "[pprof]") {
     Get("127.0.0.1", agent.port(), "/debug/pprof/profile?seconds=5");
     profile_done.store(true);
   });
-  std::this_thread::sleep_for(500ms);
+  REQUIRE(vitals_test::WaitUntil([] { return vitals_test::CpuProfileRunning(); }));
   auto scrape = Get("127.0.0.1", agent.port(), "/metrics");
-  const bool during = !profile_done.load();
+  // The profile ran from before the scrape started until after it ended.
+  const bool during = vitals_test::CpuProfileRunning() && !profile_done.load();
   profile.join();
   REQUIRE(scrape);
   CHECK(scrape->status == 200);
-  CHECK(during);  // the scrape finished before the profile did
+  CHECK(during);
 }
 
 TEST_CASE("a client that disconnects ends its profile early", "[pprof]") {
@@ -263,17 +242,10 @@ TEST_CASE("a client that disconnects ends its profile early", "[pprof]") {
   REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
   const std::string request = "GET /debug/pprof/profile?seconds=50 HTTP/1.1\r\nHost: x\r\n\r\n";
   REQUIRE(write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size()));
-  std::this_thread::sleep_for(300ms);
+  REQUIRE(vitals_test::WaitUntil([] { return vitals_test::CpuProfileRunning(); }));
   close(fd);
-  // The profiler is free again long before 50 s: a new profile is not refused with 409.
-  int status = 409;
-  const auto start = std::chrono::steady_clock::now();
-  while (status == 409 && std::chrono::steady_clock::now() - start < 30s) {
-    std::this_thread::sleep_for(100ms);
-    auto res = agent.CpuProfile(absl::Milliseconds(200));
-    status = res.ok() ? 200 : vitals::exporters::PprofEndpoint::HttpStatusFor(res.status());
-  }
-  CHECK(status != 409);
+  // The profiler stops within moments, long before the 50 s asked for.
+  CHECK(vitals_test::WaitUntil([] { return !vitals_test::CpuProfileRunning(); }, 5s));
 }
 
 TEST_CASE("the programmatic API: durations, cancellation by Stop, no samples", "[pprof]") {
@@ -305,7 +277,7 @@ TEST_CASE("the programmatic API: durations, cancellation by Stop, no samples", "
   REQUIRE(agent.Start().ok());
   auto running =
       std::async(std::launch::async, [&] { return agent.CpuProfile(absl::Seconds(50)).status(); });
-  std::this_thread::sleep_for(300ms);
+  REQUIRE(vitals_test::WaitUntil([] { return vitals_test::CpuProfileRunning(); }));
   agent.Stop();  // ends the profile instead of waiting 50 s
   CHECK(absl::IsCancelled(running.get()));
 }

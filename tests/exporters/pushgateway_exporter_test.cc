@@ -91,10 +91,20 @@ TEST_CASE("pushes on its interval, on demand, and once more on Stop", "[push]") 
   CHECK(gw.LastBody().find("http_server_request_duration_seconds_count{method=\"GET\",route="
                            "\"/x\",status=\"200\"} 1") != std::string::npos);
   CHECK(agent.Push().ok());
-  const size_t before = gw.Count("PUT");
+  agent.Record("GET", "/last", 200, absl::Milliseconds(1));  // only a push from now on has it
   agent.Stop();
-  CHECK(gw.Count("PUT") == before + 1);  // the final push
-  CHECK(gw.Count("DELETE /metrics/job/unit/instance/i-1") == 1);
+  // Stop made the final push (the interval thread may have pushed too, but Stop's push is the
+  // last PUT), then deleted the group, and nothing was pushed after that.
+  std::vector<std::pair<std::string, std::string>> requests;
+  {
+    std::lock_guard<std::mutex> lock(gw.mu);
+    requests = gw.requests;
+  }
+  REQUIRE(requests.size() >= 2);
+  CHECK(requests.back().first == "DELETE /metrics/job/unit/instance/i-1");
+  CHECK(requests[requests.size() - 2].first == "PUT /metrics/job/unit/instance/i-1");
+  CHECK(requests[requests.size() - 2].second.find("route=\"/last\"") != std::string::npos);
+  CHECK(gw.Count("DELETE") == 1);
 }
 
 TEST_CASE("a refusing Pushgateway: counted, logged once a minute, retried", "[push]") {

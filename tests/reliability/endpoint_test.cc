@@ -20,9 +20,10 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
-#include "agent/profiler.h"
+#include "agent/profiling/profiler.h"
 #include "examples/cpu_work.h"
 #include "tests/support/fakes.h"
+#include "tests/support/fixtures.h"
 #include "tests/support/metrics_text.h"
 #include "tests/support/process.h"
 #include "tests/support/profiler_state.h"
@@ -40,11 +41,7 @@ using vitals_test::StatusOf;
 
 constexpr auto kScrapeBound = 1s;  // target 100 ms (BENCHMARKS.md)
 
-vitals::Options Loopback() {
-  vitals::Options o = vitals_test::QuietOptions();
-  o.listen = "127.0.0.1:0";
-  return o;
-}
+vitals::Options Loopback() { return vitals_test::LoopbackOptions(); }
 
 // One scrape over a new connection: how long until the whole body was read, and its status.
 struct Scrape {
@@ -67,14 +64,7 @@ double Sample(vitals::Agent& agent, const std::string& series) {
   return vitals_test::SampleValue(agent.RenderText(), series);
 }
 
-bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return done();
-}
+using vitals_test::WaitUntil;
 
 void CloseAll(std::vector<int>& fds) {
   for (int fd : fds) close(fd);
@@ -93,7 +83,7 @@ TEST_CASE("100 idle connections held: a scrape answers at once", "[reliability]"
   REQUIRE(agent.Start().ok());
   std::vector<int> idle;
   for (int i = 0; i < 100; ++i) idle.push_back(ConnectLoopback(agent.port()));
-  REQUIRE(WaitFor([&] { return Sample(agent, "vitals_http_connections") >= 100; }));
+  REQUIRE(WaitUntil([&] { return Sample(agent, "vitals_http_connections") >= 100; }));
   const Scrape s = ScrapeOnce(agent.port());
   WARN("scrape with 100 idle connections: " << s.took.count() << " ms");
   CHECK(s.status == 200);
@@ -112,7 +102,7 @@ TEST_CASE("1000 idle connections: every one is accepted and a scrape answers at 
     REQUIRE(fd >= 0);
     idle.push_back(fd);
   }
-  REQUIRE(WaitFor([&] { return Sample(agent, "vitals_http_connections") >= 1000; }));
+  REQUIRE(WaitUntil([&] { return Sample(agent, "vitals_http_connections") >= 1000; }));
   CHECK(Sample(agent, "vitals_http_connections_closed_total{reason=\"limit\"}") == 0);
   for (int i = 0; i < 3; ++i) {
     const Scrape s = ScrapeOnce(agent.port());
@@ -165,7 +155,7 @@ TEST_CASE(
     REQUIRE(fd >= 0);
     flood.push_back(fd);
   }
-  REQUIRE(WaitFor([&] {
+  REQUIRE(WaitUntil([&] {
     return Sample(agent, "vitals_http_connections_closed_total{reason=\"limit\"}") >= 3900;
   }));
   const Scrape s = ScrapeOnce(agent.port());
@@ -228,11 +218,7 @@ TEST_CASE("two CPU profiles and eight symbol requests in flight: scrapes answer 
   o.profiling = true;
   vitals::Agent agent(o);
   REQUIRE(agent.Start().ok());
-  std::atomic<bool> stop{false};
-  std::thread burner([&] {  // something for the profiler to sample
-    volatile double sink = 0;
-    while (!stop.load()) sink = sink + demo::CpuHeavyWork(20);
-  });
+  vitals_test::CpuBurner burner;  // something for the profiler to sample
   std::vector<int> profiles, symbols;
   for (int i = 0; i < 2; ++i) {
     profiles.push_back(ConnectLoopback(agent.port()));
@@ -245,7 +231,7 @@ TEST_CASE("two CPU profiles and eight symbol requests in flight: scrapes answer 
     symbols.push_back(ConnectLoopback(agent.port()));
     REQUIRE(SendAll(symbols.back(), request));
   }
-  REQUIRE(WaitFor([] { return vitals_test::CpuProfileRunning(); }));
+  REQUIRE(WaitUntil([] { return vitals_test::CpuProfileRunning(); }));
   std::chrono::milliseconds worst{0};
   int overlapped = 0;  // scrapes that began and ended with the profile and symbols in flight
   for (int i = 0; i < 5; ++i) {
@@ -269,8 +255,6 @@ TEST_CASE("two CPU profiles and eight symbol requests in flight: scrapes answer 
   for (int fd : profiles) statuses.push_back(StatusOf(ReadUntilClose(fd, 20s)));
   std::sort(statuses.begin(), statuses.end());
   CHECK(statuses == std::vector<int>{200, 409});
-  stop.store(true);
-  burner.join();
   CloseAll(symbols);
   CloseAll(profiles);
 }
@@ -299,14 +283,10 @@ TEST_CASE("Stop() with a profile and symbol requests in flight cancels them; cli
   o.profiling = true;
   auto agent = std::make_unique<vitals::Agent>(o);
   REQUIRE(agent->Start().ok());
-  std::atomic<bool> stop{false};
-  std::thread burner([&] {
-    volatile double sink = 0;
-    while (!stop.load()) sink = sink + demo::CpuHeavyWork(20);
-  });
+  vitals_test::CpuBurner burner;
   const int profile = ConnectLoopback(agent->port());
   SendAll(profile, "GET /debug/pprof/profile?seconds=30 HTTP/1.1\r\nHost: x\r\n\r\n");
-  REQUIRE(WaitFor([] { return vitals_test::CpuProfileRunning(); }));
+  REQUIRE(WaitUntil([] { return vitals_test::CpuProfileRunning(); }));
   std::vector<int> symbols;
   const std::string request = SymbolRequest(SymbolBody(vitals::internal::kMaxSymbolAddresses));
   for (int i = 0; i < 8; ++i) {
@@ -327,8 +307,6 @@ TEST_CASE("Stop() with a profile and symbol requests in flight cancels them; cli
     ReadUntilClose(fd, 5s, &done);
     CHECK(done);  // answered (or cut) and closed, never left hanging
   }
-  stop.store(true);
-  burner.join();
   close(profile);
   CloseAll(symbols);
 }
@@ -354,7 +332,7 @@ TEST_CASE("a host given SIGTERM during a symbol flood exits promptly", "[reliabi
       }
     });
   }
-  REQUIRE(WaitFor([&] { return answered.load() >= 8; }));  // the flood is on
+  REQUIRE(WaitUntil([&] { return answered.load() >= 8; }));  // the flood is on
   const auto start = Clock::now();
   demo.Signal(SIGTERM);
   const int code = demo.Wait(std::chrono::milliseconds(10000));
@@ -384,7 +362,7 @@ TEST_CASE("while a 100000-series family renders in a loop, 1000 new threads reco
       ++renders;
     }
   });
-  REQUIRE(WaitFor([&] { return renders.load() >= 1; }));
+  REQUIRE(WaitUntil([&] { return renders.load() >= 1; }));
   int64_t worst_ns = 0;
   for (int i = 0; i < 1000; ++i) {
     int64_t ns = 0;

@@ -9,9 +9,9 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "agent/names.h"
-#include "agent/registry.h"
-#include "agent/text_escape.h"
+#include "agent/core/names.h"
+#include "agent/core/registry.h"
+#include "agent/core/text_escape.h"
 #include "exporters/text_format.h"
 #include "tests/support/process.h"
 #include "vitals/metrics.h"

@@ -4,6 +4,7 @@
 #define VITALS_TESTS_SUPPORT_FAKES_H_
 
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -45,6 +46,19 @@ class CapturingSink : public vitals::LogSink {
  private:
   std::mutex mu_;
   std::vector<std::string> lines_;
+};
+
+// A fake clock and a log sink that keeps its lines, with options that use both (and ignore the
+// environment). Tests derive their fixture from it and add what they need.
+struct ClockAndLog {
+  FakeClock clock;
+  std::shared_ptr<CapturingSink> sink = std::make_shared<CapturingSink>();
+  vitals::Options Options() {
+    vitals::Options o = QuietOptions();
+    o.clock = &clock;
+    o.log_sink = sink;
+    return o;
+  }
 };
 
 }  // namespace vitals_test

@@ -65,13 +65,25 @@ inline void AddF64(Cell* cell, double amount) {
               std::memory_order_relaxed);
 }
 
-// The part of a series the hot path reads. Histograms lay out one count cell per bucket
-// (`num_bounds` finite bounds plus +Inf) followed by one sum cell; counters and gauges use one
-// cell.
+// Where a histogram series keeps its numbers, relative to its first cell: one count cell per
+// bucket (the `num_bounds` finite bounds, then +Inf), then the sum. The one owner of this layout:
+// recording, reading and rendering all go through it. Counters and gauges use one cell.
+struct HistogramLayout {
+  uint32_t num_bounds = 0;
+  // Count cells, +Inf included: cells [0, buckets()) are per-bucket (not cumulative) counts.
+  constexpr uint32_t buckets() const { return num_bounds + 1; }
+  // The cell of the sum of all observations.
+  constexpr uint32_t sum() const { return num_bounds + 1; }
+  // Cells of one series.
+  constexpr uint32_t cells() const { return num_bounds + 2; }
+};
+
+// The part of a series the hot path reads.
 struct SeriesCore {
   uint64_t cell = 0;
   const double* bounds = nullptr;
   uint32_t num_bounds = 0;
+  HistogramLayout layout() const { return HistogramLayout{num_bounds}; }
 };
 
 // Index of the bucket that counts `value`: the first bound >= value, or num_bounds for +Inf.
@@ -97,7 +109,7 @@ inline void ObserveInto(const SeriesCore& s, double value) {
   if (ABSL_PREDICT_FALSE(value != value)) return;  // NaN
   Cell* cells = ThreadCell(s.cell);
   AddF64(cells + BucketIndex(s.bounds, s.num_bounds, value), 1.0);
-  AddF64(cells + s.num_bounds + 1, value);
+  AddF64(cells + s.layout().sum(), value);
 }
 
 }  // namespace internal

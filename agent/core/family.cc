@@ -1,0 +1,158 @@
+#include "agent/core/family.h"
+
+#include <utility>
+
+#include "absl/container/inlined_vector.h"
+#include "absl/strings/str_cat.h"
+#include "agent/core/text_escape.h"
+
+namespace vitals {
+namespace internal {
+
+absl::string_view MetricTypeName(MetricType type) {
+  switch (type) {
+    case MetricType::kCounter:
+      return "counter";
+    case MetricType::kGauge:
+      return "gauge";
+    case MetricType::kHistogram:
+      return "histogram";
+  }
+  return "untyped";
+}
+
+Family::Family(std::string name, std::string help, MetricType type,
+               std::vector<std::string> label_names, std::vector<double> bounds,
+               size_t series_limit)
+    : name_(std::move(name)),
+      help_(std::move(help)),
+      type_(type),
+      label_names_(std::move(label_names)),
+      bounds_(type == MetricType::kHistogram ? std::move(bounds) : std::vector<double>()),
+      cells_per_series_(type == MetricType::kHistogram
+                            ? HistogramLayout{static_cast<uint32_t>(bounds_.size())}.cells()
+                            : 1),
+      series_limit_(series_limit),
+      table_(series_limit) {
+  for (double b : bounds_) {
+    std::string le = "le=\"";
+    AppendValue(le, b);
+    le += '"';
+    le_texts_.push_back(std::move(le));
+  }
+  le_texts_.push_back("le=\"+Inf\"");
+  overflow_ =
+      NewSeries(std::vector<std::string>(label_names_.size(), std::string(kOverflowLabelValue)));
+  if (overflow_ != nullptr) overflow_->overflow = true;
+}
+
+Family::~Family() {
+  CellStore& store = CellStore::Get();
+  internal::MutexLock lock(&mu_);
+  for (const auto& s : series_) store.Free(s->cell, cells_per_series_);
+  if (overflow_) store.Free(overflow_->cell, cells_per_series_);
+}
+
+std::unique_ptr<Series> Family::NewSeries(std::vector<std::string> values) {
+  int64_t cell = CellStore::Get().Allocate(cells_per_series_);
+  if (cell < 0) return nullptr;
+  auto s = std::make_unique<Series>();
+  s->cell = static_cast<uint64_t>(cell);
+  s->bounds = bounds_.data();
+  s->num_bounds = static_cast<uint32_t>(bounds_.size());
+  s->family = this;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) s->labels_text += ',';
+    AppendLabelPair(s->labels_text, label_names_[i], values[i]);
+  }
+  s->values = std::move(values);
+  return s;
+}
+
+Series* Family::Overflowed() {
+  NoteOverflow();
+  return overflow_series();
+}
+
+Series* Family::overflow_series() {
+  if (!overflow_used_.load(std::memory_order_relaxed)) {
+    overflow_used_.store(true, std::memory_order_release);
+  }
+  return overflow_.get();
+}
+
+void Family::NoteOverflow() {
+  if (overflow_counter_ != nullptr) AddF64(ThreadCell(overflow_counter_->cell), 1.0);
+}
+
+Series* Family::Find(absl::Span<const absl::string_view> values) {
+  for (absl::string_view v : values) {
+    if (ABSL_PREDICT_FALSE(v.size() > kMaxLabelValueBytes)) {
+      // Values are kept, looked up and served cut at kMaxLabelValueBytes: a 100 KB value costs
+      // no more than a 1 KB one, and values alike in their first 1 KiB share a series.
+      absl::InlinedVector<absl::string_view, 8> cut(values.begin(), values.end());
+      for (absl::string_view& c : cut) c = c.substr(0, kMaxLabelValueBytes);
+      return Find(cut);
+    }
+  }
+  const uint64_t hash = HashLabelValues(values);
+  if (Series* s = table_.Find(hash, values)) return s;
+  if (table_.full()) return Overflowed();
+  internal::MutexLock lock(&mu_);
+  if (Series* s = table_.Find(hash, values)) return s;
+  return Insert(hash, values);
+}
+
+Series* Family::Insert(uint64_t hash, absl::Span<const absl::string_view> values) {
+  std::vector<std::string> repaired;
+  repaired.reserve(values.size());
+  std::string text;
+  for (size_t i = 0; i < values.size(); ++i) {
+    repaired.push_back(RepairUtf8(values[i], kMaxLabelValueBytes));
+    if (i > 0) text += ',';
+    AppendLabelPair(text, label_names_[i], repaired.back());
+  }
+  if (!label_names_.empty() && overflow_ != nullptr && text == overflow_->labels_text) {
+    // Every value is "__overflow__": that label set is the overflow series, never a twin of
+    // it, and it takes none of the series limit.
+    table_.Insert(hash, values, overflow_.get(), /*counted=*/false);
+    return overflow_series();
+  }
+  Series* series = nullptr;
+  auto it = by_text_.find(text);
+  if (it != by_text_.end()) {
+    series = it->second;  // another spelling of an existing label set
+  } else if (series_.size() < series_limit_) {
+    std::unique_ptr<Series> fresh = NewSeries(std::move(repaired));
+    if (fresh == nullptr) return Overflowed();  // out of cells
+    series = fresh.get();
+    by_text_.emplace(std::move(text), series);
+    series_.push_back(std::move(fresh));
+  } else {
+    return Overflowed();
+  }
+  if (!table_.Insert(hash, values, series)) return Overflowed();
+  return series;
+}
+
+absl::StatusOr<Series*> Family::Get(absl::Span<const absl::string_view> values) {
+  if (values.size() != label_names_.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("metric \"", name_, "\" has ",
+                                                   label_names_.size(), " label(s), got ",
+                                                   values.size(), " value(s)"));
+  }
+  return Find(values);
+}
+
+void Family::SetValue(Series* series, double value) {
+  const double shares = CellStore::Get().ReadF64(series->cell);
+  series->value_base.store(value - shares, std::memory_order_relaxed);
+}
+
+double Family::ReadValue(const Series* series) {
+  double v = CellStore::Get().ReadF64(series->cell);
+  return v + series->value_base.load(std::memory_order_relaxed);
+}
+
+}  // namespace internal
+}  // namespace vitals

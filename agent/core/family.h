@@ -1,0 +1,152 @@
+// agent/core/family.h: one metric family and its series.
+//
+// Lookups of existing series are lock-free (LabelTable); creating a series takes `mu_` and
+// allocates its cells. The family never holds more than `series_limit` label sets: past that,
+// lookups resolve to one overflow series whose label values are all `__overflow__`, and each
+// such lookup counts in `vitals_series_overflow_total{metric}`.
+// Reading never holds `mu_` while it formats: `Visit` copies the series pointers under it and
+// lets go, so creating a series waits at most for that copy, never for a render.
+// Lock order: Registry::mu_ -> Family::mu_ -> CellStore::alloc_mu_.
+
+#ifndef VITALS_AGENT_CORE_FAMILY_H_
+#define VITALS_AGENT_CORE_FAMILY_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "agent/base/mutex.h"
+#include "agent/core/cell_store.h"
+#include "agent/core/label_table.h"
+#include "vitals/detail/cells.h"
+
+namespace vitals {
+namespace internal {
+
+enum class MetricType { kCounter, kGauge, kHistogram };
+
+// "counter", "gauge" or "histogram", as the text format's TYPE line spells them.
+absl::string_view MetricTypeName(MetricType type);
+
+inline constexpr absl::string_view kOverflowLabelValue = "__overflow__";
+inline constexpr size_t kMaxBuckets = 64;
+
+class Family;
+
+struct Series : SeriesCore {
+  Family* family = nullptr;
+  std::vector<std::string> values;  // repaired label values
+  std::string labels_text;          // `a="x",b="y"`, escaped, no braces
+  std::atomic<double> value_base{0.0};
+  bool overflow = false;
+};
+
+class Family {
+ public:
+  // `bounds` only for histograms (validated by the caller).
+  Family(std::string name, std::string help, MetricType type, std::vector<std::string> label_names,
+         std::vector<double> bounds, size_t series_limit);
+  ~Family();
+
+  Family(const Family&) = delete;
+  Family& operator=(const Family&) = delete;
+
+  const std::string& name() const { return name_; }
+  const std::string& help() const { return help_; }
+  MetricType type() const { return type_; }
+  const std::vector<std::string>& label_names() const { return label_names_; }
+  const std::vector<double>& bounds() const { return bounds_; }
+  // `le="..."` texts of the finite bounds, then `le="+Inf"`.
+  const std::vector<std::string>& le_texts() const { return le_texts_; }
+  uint32_t cells_per_series() const { return cells_per_series_; }
+
+  // The series for `values` (one per label name; the caller checks the count). Never null:
+  // past the limit, or if the process ran out of cells, this is the overflow series.
+  Series* Find(absl::Span<const absl::string_view> values);
+
+  // `values` checked against the label names, then Find.
+  absl::StatusOr<Series*> Get(absl::Span<const absl::string_view> values);
+
+  // False when the family could not get cells for its overflow series (unusable).
+  bool ok() const { return overflow_ != nullptr; }
+
+  // The overflow series, marked as used (it is only emitted once used).
+  Series* overflow_series();
+
+  // A public handle (Counter, Gauge, Histogram) on `series`.
+  template <typename Handle, typename Target>
+  static Handle MakeHandle(Target* target) {
+    return Handle(target);
+  }
+
+  // The overflow series without marking it used.
+  Series* overflow_series_unmarked() { return overflow_.get(); }
+
+  // Counts one folded lookup in vitals_series_overflow_total (set by the registry).
+  void NoteOverflow();
+  void set_overflow_counter(const SeriesCore* counter) { overflow_counter_ = counter; }
+
+  // Makes a gauge or counter series read `value` from now on (Gauge::Set, and counters the
+  // agent mirrors from elsewhere, such as process_cpu_seconds_total from /proc).
+  static void SetValue(Series* series, double value);
+  // The current value of a counter or gauge series, or the cells of a histogram.
+  static double ReadValue(const Series* series);
+
+  // Calls fn(const Series&, const double* cells) for every series that exists when it starts,
+  // cells summed over threads (counters and gauges already include their SetValue base). Takes
+  // `mu_` only to copy the series pointers; no lock is held while `fn` runs.
+  template <typename Fn>
+  void Visit(Fn&& fn) ABSL_LOCKS_EXCLUDED(mu_) {
+    std::vector<const Series*> series;
+    {
+      internal::MutexLock lock(&mu_);
+      series.reserve(series_.size() + 1);
+      for (const auto& s : series_) series.push_back(s.get());
+    }
+    if (overflow_used_.load(std::memory_order_acquire)) series.push_back(overflow_.get());
+    const CellStore& store = CellStore::Get();
+    std::vector<double> cells(cells_per_series_);
+    for (const Series* s : series) {  // series live as long as the family
+      store.Sum(s->cell, cells_per_series_, cells.data());
+      if (type_ != MetricType::kHistogram) {
+        cells[0] += s->value_base.load(std::memory_order_relaxed);
+      }
+      fn(*s, cells.data());
+    }
+  }
+
+ private:
+  Series* Insert(uint64_t hash, absl::Span<const absl::string_view> values)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::unique_ptr<Series> NewSeries(std::vector<std::string> values);
+  Series* Overflowed();
+
+  const std::string name_;
+  const std::string help_;
+  const MetricType type_;
+  const std::vector<std::string> label_names_;
+  const std::vector<double> bounds_;
+  std::vector<std::string> le_texts_;
+  uint32_t cells_per_series_;
+  const size_t series_limit_;
+
+  internal::Mutex mu_;
+  LabelTable<Series> table_;  // reads lock-free, inserts under mu_
+  std::vector<std::unique_ptr<Series>> series_ ABSL_GUARDED_BY(mu_);
+  // Repaired label text -> series, so raw values that repair to the same text share a series.
+  absl::flat_hash_map<std::string, Series*> by_text_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<Series> overflow_;
+  std::atomic<bool> overflow_used_{false};
+  const SeriesCore* overflow_counter_ = nullptr;
+};
+
+}  // namespace internal
+}  // namespace vitals
+
+#endif  // VITALS_AGENT_CORE_FAMILY_H_

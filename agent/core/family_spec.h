@@ -1,0 +1,41 @@
+// agent/core/family_spec.h: the one way the agent declares its built-in metric families.
+//
+// Each feature lists its families as specs and creates them in one call:
+//
+//   absl::Status s = CreateFamilies(registry, {
+//       {&hits_, "cache_gets_total", "Cache lookups.", MetricType::kCounter, {"cache", "result"}},
+//       {&size_, "cache_size", "Entries now.", MetricType::kGauge, {"cache"}},
+//   });
+//
+// The README's metric table is checked against the families a fully configured agent creates
+// (tests/agent/root/readme_test.cc), so a spec added here without documentation fails a test.
+
+#ifndef VITALS_AGENT_CORE_FAMILY_SPEC_H_
+#define VITALS_AGENT_CORE_FAMILY_SPEC_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "agent/core/family.h"
+#include "agent/core/registry.h"
+
+namespace vitals {
+namespace internal {
+
+struct FamilySpec {
+  Family** out;  // where the created family goes
+  std::string name;
+  std::string help;
+  MetricType type = MetricType::kGauge;
+  std::vector<std::string> labels = {};
+  std::vector<double> bounds = {};  // histograms only
+};
+
+// Creates (or finds) every family in order, stopping at the first error, which it returns.
+absl::Status CreateFamilies(Registry& registry, std::vector<FamilySpec> specs);
+
+}  // namespace internal
+}  // namespace vitals
+
+#endif  // VITALS_AGENT_CORE_FAMILY_SPEC_H_

@@ -1,0 +1,125 @@
+// agent/core/label_table.h: a bounded hash table from label values to an object, read without
+// locks.
+//
+// Readers probe it with no lock: entries are published with release stores and never change or
+// disappear while the table lives. Writers are serialized by the caller's mutex. The slot array
+// starts small and doubles when half full, so an empty table costs a few hundred bytes however
+// high its limit; a grown array replaces the old one with one release store, and the old array
+// stays allocated (readers may still be probing it) until the table goes, so the slots cost at
+// most twice the final array. Once `max_entries` entries are in, `full()` lets a reader skip the
+// writer's lock.
+
+#ifndef VITALS_AGENT_CORE_LABEL_TABLE_H_
+#define VITALS_AGENT_CORE_LABEL_TABLE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/hash/hash.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+
+namespace vitals {
+namespace internal {
+
+inline uint64_t HashLabelValues(absl::Span<const absl::string_view> values) {
+  return absl::Hash<absl::Span<const absl::string_view>>{}(values);
+}
+
+template <typename T>
+class LabelTable {
+ public:
+  static constexpr size_t kMaxUncounted = 8;
+
+  explicit LabelTable(size_t max_entries) : max_entries_(max_entries) { Grow(8); }
+
+  // Lock-free. Null when absent.
+  T* Find(uint64_t hash, absl::Span<const absl::string_view> key) const {
+    const Slots* slots = current_.load(std::memory_order_acquire);
+    for (size_t i = hash & slots->mask;; i = (i + 1) & slots->mask) {
+      const Entry* e = slots->slot[i].load(std::memory_order_acquire);
+      if (e == nullptr) return nullptr;
+      if (e->hash == hash && Equal(e->key, key)) return e->value;
+    }
+  }
+
+  // Caller holds the writers' mutex and has checked that `key` is absent. False when full.
+  // An entry that is not `counted` (an alias the caller bounds itself) does not use up one of
+  // the `max_entries`; at most kMaxUncounted of them are taken.
+  bool Insert(uint64_t hash, absl::Span<const absl::string_view> key, T* value,
+              bool counted = true) {
+    if (counted ? size_ >= max_entries_ : uncounted_ >= kMaxUncounted) return false;
+    const Slots* slots = current_.load(std::memory_order_relaxed);
+    if (2 * (owned_.size() + 1) > slots->mask + 1) Grow(2 * (slots->mask + 1));
+    auto entry = std::make_unique<Entry>();
+    entry->hash = hash;
+    entry->key.reserve(key.size());
+    for (absl::string_view k : key) entry->key.emplace_back(k);
+    entry->value = value;
+    Place(*arrays_.back(), entry.get());
+    owned_.push_back(std::move(entry));
+    if (!counted) {
+      ++uncounted_;
+      return true;
+    }
+    if (++size_ >= max_entries_) full_.store(true, std::memory_order_release);
+    return true;
+  }
+
+  bool full() const { return full_.load(std::memory_order_acquire); }
+  // Slots in the current array (for tests).
+  size_t capacity() const { return current_.load(std::memory_order_acquire)->mask + 1; }
+  size_t size() const { return size_; }  // caller holds the writers' mutex
+
+ private:
+  struct Entry {
+    uint64_t hash;
+    std::vector<std::string> key;
+    T* value;
+  };
+  struct Slots {
+    size_t mask;
+    std::unique_ptr<std::atomic<Entry*>[]> slot;
+  };
+
+  static bool Equal(const std::vector<std::string>& a, absl::Span<const absl::string_view> b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (absl::string_view(a[i]) != b[i]) return false;
+    }
+    return true;
+  }
+
+  static void Place(Slots& slots, Entry* e) {
+    size_t i = e->hash & slots.mask;
+    while (slots.slot[i].load(std::memory_order_relaxed) != nullptr) i = (i + 1) & slots.mask;
+    slots.slot[i].store(e, std::memory_order_release);
+  }
+
+  // A new array of `capacity` slots (a power of two) holding every entry, then published.
+  void Grow(size_t capacity) {
+    auto slots = std::make_unique<Slots>();
+    slots->mask = capacity - 1;
+    slots->slot = std::unique_ptr<std::atomic<Entry*>[]>(new std::atomic<Entry*>[capacity]);
+    for (size_t i = 0; i < capacity; ++i) slots->slot[i].store(nullptr, std::memory_order_relaxed);
+    for (const auto& e : owned_) Place(*slots, e.get());
+    current_.store(slots.get(), std::memory_order_release);
+    arrays_.push_back(std::move(slots));
+  }
+
+  const size_t max_entries_;
+  std::atomic<Slots*> current_{nullptr};
+  std::vector<std::unique_ptr<Slots>> arrays_;  // every array ever published
+  std::vector<std::unique_ptr<Entry>> owned_;
+  size_t size_ = 0;
+  size_t uncounted_ = 0;
+  std::atomic<bool> full_{false};
+};
+
+}  // namespace internal
+}  // namespace vitals
+
+#endif  // VITALS_AGENT_CORE_LABEL_TABLE_H_

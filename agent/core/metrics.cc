@@ -1,0 +1,69 @@
+#include "vitals/metrics.h"
+
+#include "agent/core/family.h"
+
+namespace vitals {
+
+using internal::Family;
+using internal::Series;
+
+namespace {
+const Series* AsSeries(const internal::SeriesCore* core) {
+  return static_cast<const Series*>(core);
+}
+}  // namespace
+
+double Counter::Value() const {
+  return series_ == nullptr ? 0 : Family::ReadValue(AsSeries(series_));
+}
+
+void Gauge::Set(double value) const {
+  if (series_ != nullptr) Family::SetValue(const_cast<Series*>(AsSeries(series_)), value);
+}
+
+double Gauge::Value() const {
+  return series_ == nullptr ? 0 : Family::ReadValue(AsSeries(series_));
+}
+
+namespace {
+// A histogram's cells summed over threads, laid out as HistogramLayout says.
+std::vector<double> HistogramCells(const internal::SeriesCore* s) {
+  std::vector<double> cells(s->layout().cells());
+  internal::CellStore::Get().Sum(s->cell, s->layout().cells(), cells.data());
+  return cells;
+}
+}  // namespace
+
+uint64_t Histogram::Count() const {
+  if (series_ == nullptr) return 0;
+  std::vector<double> cells = HistogramCells(series_);
+  double total = 0;
+  for (uint32_t i = 0; i < series_->layout().buckets(); ++i) total += cells[i];
+  return static_cast<uint64_t>(total);
+}
+
+double Histogram::Sum() const {
+  if (series_ == nullptr) return 0;
+  return HistogramCells(series_)[series_->layout().sum()];
+}
+
+template <typename Handle>
+absl::StatusOr<Handle> MetricFamily<Handle>::WithLabels(
+    absl::Span<const absl::string_view> values) const {
+  if (family_ == nullptr) return absl::FailedPreconditionError("empty metric family handle");
+  absl::StatusOr<Series*> series = family_->Get(values);
+  if (!series.ok()) return series.status();
+  return Family::MakeHandle<Handle>(*series);
+}
+
+template <typename Handle>
+const std::string& MetricFamily<Handle>::name() const {
+  static const std::string* empty = new std::string;
+  return family_ == nullptr ? *empty : family_->name();
+}
+
+template class MetricFamily<Counter>;
+template class MetricFamily<Gauge>;
+template class MetricFamily<Histogram>;
+
+}  // namespace vitals

@@ -1,0 +1,39 @@
+// agent/core/names.h: validation of metric and label names.
+
+#ifndef VITALS_AGENT_CORE_NAMES_H_
+#define VITALS_AGENT_CORE_NAMES_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace vitals {
+namespace internal {
+
+// Longest metric or label name accepted (OpenTelemetry's limit for instrument names).
+inline constexpr size_t kMaxNameBytes = 255;
+// Most label names one metric may have.
+inline constexpr size_t kMaxLabelNames = 32;
+// Help text is kept and served cut at this many bytes.
+inline constexpr size_t kMaxHelpBytes = 4096;
+
+// [a-zA-Z_:][a-zA-Z0-9_:]*, at most kMaxNameBytes.
+bool IsValidMetricName(absl::string_view name);
+
+// [a-zA-Z_][a-zA-Z0-9_]*, not starting with "__" (reserved by Prometheus), at most
+// kMaxNameBytes.
+bool IsValidLabelName(absl::string_view name);
+
+// OK, or InvalidArgument naming `metric` and the first bad label name: invalid syntax, a
+// duplicate, or one of the reserved `le` / `quantile`; or more than kMaxLabelNames names.
+absl::Status ValidateLabelNames(absl::string_view metric, const std::vector<std::string>& names);
+
+// OK, or InvalidArgument naming the bad metric name.
+absl::Status ValidateMetricName(absl::string_view name);
+
+}  // namespace internal
+}  // namespace vitals
+
+#endif  // VITALS_AGENT_CORE_NAMES_H_

@@ -1,0 +1,130 @@
+#include "agent/core/registry.h"
+
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "agent/core/names.h"
+#include "agent/core/text_escape.h"
+
+namespace vitals {
+namespace internal {
+namespace {
+
+constexpr absl::string_view kOverflowFamily = "vitals_series_overflow_total";
+
+std::vector<std::string> EmittedNames(absl::string_view name, MetricType type) {
+  std::vector<std::string> names = {std::string(name)};
+  if (type == MetricType::kHistogram) {
+    for (absl::string_view suffix : {"_bucket", "_sum", "_count"}) {
+      names.push_back(absl::StrCat(name, suffix));
+    }
+  }
+  return names;
+}
+
+}  // namespace
+
+absl::Status ValidateBuckets(absl::string_view metric, const std::vector<double>& bounds) {
+  if (bounds.empty() || bounds.size() > kMaxBuckets) {
+    return absl::InvalidArgumentError(absl::StrCat("histogram \"", metric, "\": ", bounds.size(),
+                                                   " buckets given, want 1 to ", kMaxBuckets));
+  }
+  for (size_t i = 0; i < bounds.size(); ++i) {
+    if (!std::isfinite(bounds[i])) {
+      return absl::InvalidArgumentError(absl::StrCat("histogram \"", metric, "\": bucket bound ",
+                                                     bounds[i],
+                                                     " is not finite (+Inf is implied)"));
+    }
+    if (i > 0 && !(bounds[i] > bounds[i - 1])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("histogram \"", metric, "\": bucket bounds must increase strictly, got ",
+                       bounds[i - 1], " then ", bounds[i]));
+    }
+  }
+  return absl::OkStatus();
+}
+
+Registry::Registry(size_t series_limit) : series_limit_(series_limit) {
+  // The overflow counter is itself a family, with one series per other family.
+  auto overflow = GetOrCreate(kOverflowFamily,
+                              "Label-set lookups that were past a family's series limit and were "
+                              "folded into its __overflow__ series.",
+                              MetricType::kCounter, {"metric"}, {}, 1000000);
+  internal::MutexLock lock(&mu_);
+  if (overflow.ok()) overflow_family_ = *overflow;
+}
+
+absl::StatusOr<Family*> Registry::GetOrCreate(absl::string_view name, absl::string_view help,
+                                              MetricType type, std::vector<std::string> label_names,
+                                              std::vector<double> bounds, size_t series_limit) {
+  if (absl::Status s = ValidateMetricName(name); !s.ok()) return s;
+  if (absl::Status s = ValidateLabelNames(name, label_names); !s.ok()) return s;
+  if (type == MetricType::kHistogram) {
+    if (absl::Status s = ValidateBuckets(name, bounds); !s.ok()) return s;
+  }
+  internal::MutexLock lock(&mu_);
+  const std::vector<std::string> emitted = EmittedNames(name, type);
+  for (const std::string& n : emitted) {
+    auto it = names_.find(n);
+    if (it == names_.end()) continue;
+    Family* existing = it->second;
+    if (existing->name() == name && existing->type() == type &&
+        existing->label_names() == label_names &&
+        (type != MetricType::kHistogram || existing->bounds() == bounds)) {
+      return existing;
+    }
+    if (existing->name() == name) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "metric \"", name, "\" already exists as a ", MetricTypeName(existing->type()),
+          " with labels [", absl::StrJoin(existing->label_names(), ","), "]"));
+    }
+    return absl::AlreadyExistsError(absl::StrCat(
+        "metric \"", name, "\" (", MetricTypeName(type), ") would emit \"", n, "\", which the ",
+        MetricTypeName(existing->type()), " \"", existing->name(), "\" already emits"));
+  }
+  auto family = std::make_unique<Family>(std::string(name), RepairUtf8(help, kMaxHelpBytes), type,
+                                         std::move(label_names), std::move(bounds),
+                                         series_limit == 0 ? series_limit_ : series_limit);
+  if (!family->ok()) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("metric \"", name, "\": the process has no metric cells left"));
+  }
+  // A family without labels has one label set, so it can never overflow: no series for it.
+  if (overflow_family_ != nullptr && !family->label_names().empty()) {
+    const absl::string_view label = family->name();
+    family->set_overflow_counter(overflow_family_->Find(absl::MakeConstSpan(&label, 1)));
+  }
+  Family* raw = family.get();
+  for (const std::string& n : emitted) names_[n] = raw;
+  families_.push_back(std::move(family));
+  return raw;
+}
+
+bool Registry::Emits(absl::string_view name) {
+  internal::MutexLock lock(&mu_);
+  return names_.contains(name);
+}
+
+void Registry::AddCollectable(std::weak_ptr<prometheus::Collectable> collectable) {
+  internal::MutexLock lock(&mu_);
+  collectables_.push_back(std::move(collectable));
+}
+
+std::vector<std::shared_ptr<prometheus::Collectable>> Registry::Collectables() {
+  std::vector<std::shared_ptr<prometheus::Collectable>> alive;
+  internal::MutexLock lock(&mu_);
+  std::vector<std::weak_ptr<prometheus::Collectable>> kept;
+  for (auto& weak : collectables_) {
+    if (auto strong = weak.lock()) {
+      alive.push_back(std::move(strong));
+      kept.push_back(weak);
+    }
+  }
+  collectables_ = std::move(kept);
+  return alive;
+}
+
+}  // namespace internal
+}  // namespace vitals

@@ -1,0 +1,73 @@
+// agent/core/registry.h: every metric family of one agent, and the prometheus-cpp collectables it
+// also serves. This is the boundary between agent state and exporters: an exporter walks the
+// families (`ForEachFamily`, `Family::Visit`) and the collectables, and owns the wire format.
+
+#ifndef VITALS_AGENT_CORE_REGISTRY_H_
+#define VITALS_AGENT_CORE_REGISTRY_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "agent/base/mutex.h"
+#include "agent/core/family.h"
+
+namespace prometheus {
+class Collectable;
+}  // namespace prometheus
+
+namespace vitals {
+namespace internal {
+
+class Registry {
+ public:
+  explicit Registry(size_t series_limit);
+
+  // Creates a family, or returns the existing one with the same name, type, labels and
+  // buckets. `series_limit` 0 means the registry default. Errors: InvalidArgument (names,
+  // buckets), AlreadyExists (the name, or one of its derived names, is taken by something
+  // else), ResourceExhausted (no cells left).
+  absl::StatusOr<Family*> GetOrCreate(absl::string_view name, absl::string_view help,
+                                      MetricType type, std::vector<std::string> label_names,
+                                      std::vector<double> bounds, size_t series_limit = 0)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Calls fn(Family&) for every family in creation order.
+  template <typename Fn>
+  void ForEachFamily(Fn&& fn) ABSL_LOCKS_EXCLUDED(mu_) {
+    std::vector<Family*> families;
+    {
+      internal::MutexLock lock(&mu_);
+      families.reserve(families_.size());
+      for (const auto& f : families_) families.push_back(f.get());
+    }
+    for (Family* f : families) fn(*f);  // families are never removed while the registry lives
+  }
+
+  // True when a family of this registry emits `name` (including histogram-derived names).
+  bool Emits(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
+
+  void AddCollectable(std::weak_ptr<prometheus::Collectable> collectable) ABSL_LOCKS_EXCLUDED(mu_);
+  // The collectables still alive; expired ones are dropped.
+  std::vector<std::shared_ptr<prometheus::Collectable>> Collectables() ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  const size_t series_limit_;
+  internal::Mutex mu_;
+  std::vector<std::unique_ptr<Family>> families_ ABSL_GUARDED_BY(mu_);
+  // Every emitted name (a histogram's _bucket/_sum/_count too) -> its family.
+  absl::flat_hash_map<std::string, Family*> names_ ABSL_GUARDED_BY(mu_);
+  Family* overflow_family_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::vector<std::weak_ptr<prometheus::Collectable>> collectables_ ABSL_GUARDED_BY(mu_);
+};
+
+// Validates histogram bucket bounds: 1..kMaxBuckets finite, strictly increasing values.
+absl::Status ValidateBuckets(absl::string_view metric, const std::vector<double>& bounds);
+
+}  // namespace internal
+}  // namespace vitals
+
+#endif  // VITALS_AGENT_CORE_REGISTRY_H_

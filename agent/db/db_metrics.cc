@@ -1,0 +1,153 @@
+#include "agent/db/db_metrics.h"
+
+#include <atomic>
+#include <utility>
+
+#include "absl/hash/hash.h"
+#include "absl/strings/str_cat.h"
+#include "agent/core/family_spec.h"
+#include "agent/db/sql_normalize.h"
+
+namespace vitals {
+namespace internal {
+namespace {
+
+std::atomic<uint64_t> g_next_id{1};
+
+// Per thread, the last statements seen, so prepared statements (same text every call) are
+// normalized and resolved to their series once.
+struct StatementEntry {
+  uint64_t owner = 0;  // DbMetrics id; 0 = empty
+  std::string system;
+  std::string raw;
+  uint64_t hash = 0;  // of the normalized text
+  std::string normalized;
+  std::string table;
+  Series* duration = nullptr;
+};
+constexpr size_t kStatementCacheSize = 64;
+thread_local StatementEntry tls_statements[kStatementCacheSize];
+
+}  // namespace
+
+std::vector<double> DbDurationBuckets() { return {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10}; }
+
+absl::StatusOr<std::unique_ptr<DbMetrics>> DbMetrics::Create(Registry& registry,
+                                                             const Options& options,
+                                                             const Clock* clock,
+                                                             RateLimitedLog* log) {
+  std::unique_ptr<DbMetrics> m(new DbMetrics());
+  m->id_ = g_next_id.fetch_add(1);
+  m->clock_ = clock;
+  m->log_ = log;
+  m->threshold_ = static_cast<uint32_t>(options.n_plus_one_threshold);
+  absl::Status s = CreateFamilies(
+      registry,
+      {
+          {&m->duration_,
+           "db_client_operation_duration_seconds",
+           "Duration of database calls, by database system, operation (SELECT, INSERT, ...) and "
+           "main table.",
+           MetricType::kHistogram,
+           {"system", "operation", "table"},
+           DbDurationBuckets()},
+          {&m->n_plus_one_,
+           "vitals_db_n_plus_one_total",
+           "Requests that ran one normalized statement at least the N+1 threshold times "
+           "(default 5), by route and the table of that statement: a loop of queries a join "
+           "would replace.",
+           MetricType::kCounter,
+           {"route", "table"}},
+          {&m->pool_count_,
+           "db_client_connection_count",
+           "Connections in the pool, by state: idle or used.",
+           MetricType::kGauge,
+           {"pool", "state"}},
+          {&m->pool_max_,
+           "db_client_connection_max",
+           "The most connections the pool allows.",
+           MetricType::kGauge,
+           {"pool"}},
+          {&m->pool_pending_,
+           "db_client_connection_pending_requests",
+           "Callers waiting for a connection from the pool now.",
+           MetricType::kGauge,
+           {"pool"}},
+          {&m->pool_wait_,
+           "db_client_connection_wait_time_seconds",
+           "Time callers waited to get a connection from the pool.",
+           MetricType::kHistogram,
+           {"pool"},
+           {0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10}},
+          {&m->pool_timeouts_,
+           "db_client_connection_timeouts_total",
+           "Callers that gave up waiting for a connection.",
+           MetricType::kCounter,
+           {"pool"}},
+      });
+  if (!s.ok()) return s;
+  return m;
+}
+
+void DbMetrics::Record(absl::string_view system, absl::string_view statement, int64_t nanos) {
+  const size_t raw_hash = absl::HashOf(system, statement);
+  StatementEntry& e = tls_statements[raw_hash % kStatementCacheSize];
+  if (e.owner != id_ || e.raw != statement || e.system != system) {
+    NormalizedSql n;
+    NormalizeSql(statement, &n);
+    const absl::string_view labels[] = {system, n.operation, n.table};
+    e.duration = duration_->Find(labels);
+    e.owner = id_;
+    e.system.assign(system.data(), system.size());
+    e.raw.assign(statement.data(), std::min(statement.size(), kMaxStatementBytes));
+    e.hash = absl::HashOf(n.text);
+    e.normalized = std::move(n.text);
+    e.table = std::move(n.table);
+  }
+  ObserveInto(*e.duration, static_cast<double>(nanos) * 1e-9);
+
+  RequestDb* db = ThreadCurrentRequest().Live();
+  if (db == nullptr) return;
+  db->queries.fetch_add(1, std::memory_order_relaxed);
+  if (db->Count(e.hash) == threshold_) Detected(*db, e.hash, e.normalized, e.table);
+}
+
+void DbMetrics::Detected(RequestDb& db, uint64_t hash, const std::string& statement,
+                         const std::string& table) {
+  if (db.detecting.exchange(true, std::memory_order_acq_rel)) return;  // once per request
+  const RouteLabels* route = db.route.load(std::memory_order_relaxed);
+  const absl::string_view labels[] = {
+      route != nullptr ? absl::string_view(route->route) : absl::string_view("unknown"), table};
+  AddF64(ThreadCell(n_plus_one_->Find(labels)->cell), 1.0);
+  db.statement = statement.substr(0, 1024);
+  db.table = table;
+  db.detected_hash.store(hash, std::memory_order_relaxed);
+  db.detected.store(true, std::memory_order_release);
+}
+
+void DbMetrics::RequestFinished(const RouteLabels& route, const RequestDb& db) {
+  if (!db.detected.load(std::memory_order_acquire) || !log_->Admit()) return;
+  const uint32_t count = db.CountOf(db.detected_hash.load(std::memory_order_relaxed));
+  log_->Write(LogSeverity::kWarning,
+              absl::StrCat("N+1 queries: ", route.method, " ", route.route, " ran `", db.statement,
+                           "` ", count,
+                           " times in one request; load the rows with one join or one batched "
+                           "query (WHERE ... IN (...)) instead of one query per row"));
+}
+
+DbPool DbMetrics::Pool(absl::string_view name) {
+  const absl::string_view one[] = {name};
+  const absl::string_view idle[] = {name, "idle"};
+  const absl::string_view used[] = {name, "used"};
+  DbPool p;
+  p.idle_ = Family::MakeHandle<Gauge>(pool_count_->Find(idle));
+  p.used_ = Family::MakeHandle<Gauge>(pool_count_->Find(used));
+  p.pending_ = Family::MakeHandle<Gauge>(pool_pending_->Find(one));
+  p.max_ = Family::MakeHandle<Gauge>(pool_max_->Find(one));
+  p.wait_ = Family::MakeHandle<Histogram>(pool_wait_->Find(one));
+  p.timeouts_ = Family::MakeHandle<Counter>(pool_timeouts_->Find(one));
+  return p;
+}
+
+}  // namespace internal
+}  // namespace vitals

@@ -1,0 +1,65 @@
+// agent/db/db_metrics.h: the database families, statement recording and N+1 detection behind
+// vitals/db.h.
+
+#ifndef VITALS_AGENT_DB_DB_METRICS_H_
+#define VITALS_AGENT_DB_DB_METRICS_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "agent/base/rate_limited_log.h"
+#include "agent/core/family.h"
+#include "agent/core/registry.h"
+#include "agent/core/request_db.h"
+#include "vitals/clock.h"
+#include "vitals/db.h"
+#include "vitals/options.h"
+
+namespace vitals {
+namespace internal {
+
+// OpenTelemetry's advice for db.client.operation.duration, in seconds.
+std::vector<double> DbDurationBuckets();
+
+class DbMetrics : public RequestObserver {
+ public:
+  static absl::StatusOr<std::unique_ptr<DbMetrics>> Create(Registry& registry,
+                                                           const Options& options,
+                                                           const Clock* clock, RateLimitedLog* log);
+
+  const Clock& clock() const { return *clock_; }
+
+  // Records one call of `statement` on `system` that took `nanos`.
+  void Record(absl::string_view system, absl::string_view statement, int64_t nanos);
+
+  // A request ends: logs its N+1 detection, if any, with the final count.
+  void RequestFinished(const RouteLabels& route, const RequestDb& db) override;
+
+  DbPool Pool(absl::string_view name);
+
+ private:
+  DbMetrics() = default;
+  void Detected(RequestDb& db, uint64_t hash, const std::string& statement,
+                const std::string& table);
+
+  uint64_t id_ = 0;  // tells this agent's entries apart in the per-thread statement cache
+  const Clock* clock_ = nullptr;
+  RateLimitedLog* log_ = nullptr;
+  uint32_t threshold_ = 5;
+  Family* duration_ = nullptr;
+  Family* n_plus_one_ = nullptr;
+  Family* pool_count_ = nullptr;
+  Family* pool_max_ = nullptr;
+  Family* pool_pending_ = nullptr;
+  Family* pool_wait_ = nullptr;
+  Family* pool_timeouts_ = nullptr;
+};
+
+}  // namespace internal
+}  // namespace vitals
+
+#endif  // VITALS_AGENT_DB_DB_METRICS_H_

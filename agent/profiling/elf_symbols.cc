@@ -1,0 +1,242 @@
+#include "agent/profiling/elf_symbols.h"
+
+#include <cxxabi.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "agent/base/procfs.h"
+
+namespace vitals {
+namespace internal {
+namespace {
+
+// A read-only view of a whole file, unmapped when it goes.
+class MappedFile {
+ public:
+  explicit MappedFile(const std::string& path) {
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    struct stat st {};
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+      void* p = mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+      if (p != MAP_FAILED) {
+        data_ = static_cast<const char*>(p);
+        size_ = static_cast<size_t>(st.st_size);
+      }
+    }
+    close(fd);
+  }
+  ~MappedFile() {
+    if (data_ != nullptr) munmap(const_cast<char*>(data_), size_);
+  }
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  const char* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  const char* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+// Bounds-checked access to a structure inside an image: null when it would reach past the end.
+template <typename T>
+const T* At(const char* data, size_t size, uint64_t offset, uint64_t index = 0) {
+  const uint64_t at = offset + index * sizeof(T);
+  if (at < offset || at > size || size - at < sizeof(T)) return nullptr;
+  return reinterpret_cast<const T*>(data + at);
+}
+
+struct Mapping {
+  uint64_t start, end, offset;
+  std::string path;
+};
+
+// The executable, file-backed (or vDSO) mappings of a maps text, and a key that changes when
+// they do.
+std::vector<Mapping> ExecutableMappings(absl::string_view maps, std::string* key) {
+  std::vector<Mapping> out;
+  for (absl::string_view line : absl::StrSplit(maps, '\n', absl::SkipEmpty())) {
+    // 55d0c1a4e000-55d0c1a52000 r-xp 00002000 fd:01 1234  /usr/bin/x
+    std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    if (f.size() < 6 || f[1].size() < 3 || f[1][2] != 'x') continue;
+    std::pair<absl::string_view, absl::string_view> range = absl::StrSplit(f[0], '-');
+    Mapping m;
+    if (!absl::SimpleHexAtoi(range.first, &m.start) || !absl::SimpleHexAtoi(range.second, &m.end) ||
+        !absl::SimpleHexAtoi(f[2], &m.offset)) {
+      continue;
+    }
+    // The path is the rest of the line (it may hold spaces).
+    const size_t path_at = static_cast<size_t>(f[5].data() - line.data());
+    m.path = std::string(absl::StripAsciiWhitespace(line.substr(path_at)));
+    if (m.path.empty() || (m.path[0] != '/' && m.path != "[vdso]")) continue;
+    key->append(f[0].data(), f[0].size());
+    key->append(m.path);
+    key->push_back('\n');
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string Demangle(absl::string_view name) {
+  if (name.size() < 2 || name[0] != '_' || name[1] != 'Z') return std::string(name);
+  int status = 0;
+  std::string mangled(name);
+  char* out = abi::__cxa_demangle(mangled.c_str(), nullptr, nullptr, &status);
+  if (out == nullptr || status != 0) {
+    std::free(out);
+    return mangled;
+  }
+  std::string result(out);
+  std::free(out);
+  return result;
+}
+
+void ElfSymbols::AddImage(const char* data, size_t size, uint64_t start, uint64_t end,
+                          uint64_t offset) {
+  const auto* eh = At<Elf64_Ehdr>(data, size, 0);
+  if (eh == nullptr || std::memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 ||
+      eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_ident[EI_DATA] != ELFDATA2LSB) {
+    return;
+  }
+  // The load segment this mapping comes from gives the bias between link and run addresses.
+  bool found = false;
+  uint64_t bias = 0;
+  for (uint32_t i = 0; i < eh->e_phnum; ++i) {
+    const auto* ph = At<Elf64_Phdr>(data, size, eh->e_phoff, i);
+    if (ph == nullptr) return;
+    if (ph->p_type != PT_LOAD || (ph->p_flags & PF_X) == 0) continue;
+    const uint64_t page_offset = ph->p_offset & ~uint64_t{4095};
+    if (offset < page_offset || offset >= ph->p_offset + ph->p_filesz) continue;
+    bias = start - offset + ph->p_offset - ph->p_vaddr;
+    found = true;
+    break;
+  }
+  if (!found) return;
+  // .symtab when the object has one (unstripped), else .dynsym (exported names only).
+  const Elf64_Shdr* symtab = nullptr;
+  for (uint32_t type : {uint32_t{SHT_SYMTAB}, uint32_t{SHT_DYNSYM}}) {
+    for (uint32_t i = 0; i < eh->e_shnum && symtab == nullptr; ++i) {
+      const auto* sh = At<Elf64_Shdr>(data, size, eh->e_shoff, i);
+      if (sh == nullptr) return;
+      if (sh->sh_type == type && sh->sh_entsize == sizeof(Elf64_Sym)) symtab = sh;
+    }
+    if (symtab != nullptr) break;
+  }
+  if (symtab == nullptr) return;
+  const auto* strtab = At<Elf64_Shdr>(data, size, eh->e_shoff, symtab->sh_link);
+  if (strtab == nullptr || strtab->sh_offset > size || strtab->sh_size > size - strtab->sh_offset) {
+    return;
+  }
+  const char* strings = data + strtab->sh_offset;
+  const uint64_t count = symtab->sh_size / sizeof(Elf64_Sym);
+  for (uint64_t i = 0; i < count; ++i) {
+    const auto* sym = At<Elf64_Sym>(data, size, symtab->sh_offset, i);
+    if (sym == nullptr) break;
+    const int type = ELF64_ST_TYPE(sym->st_info);
+    if ((type != STT_FUNC && type != STT_GNU_IFUNC) || sym->st_shndx == SHN_UNDEF ||
+        sym->st_value == 0 || sym->st_name >= strtab->sh_size) {
+      continue;
+    }
+    const uint64_t addr = sym->st_value + bias;
+    if (addr < start || addr >= end) continue;
+    const char* name = strings + sym->st_name;
+    const size_t len = strnlen(name, strtab->sh_size - sym->st_name);
+    if (len == 0 || len == strtab->sh_size - sym->st_name) continue;  // empty or unterminated
+    // A symbol without a size (hand-written assembly) reaches to the next symbol, at most to
+    // the end of its mapping (Finish() trims it).
+    const uint64_t sym_end = sym->st_size > 0 ? addr + sym->st_size : end;
+    entries_.push_back(
+        Entry{addr, sym_end, static_cast<uint32_t>(names_.size()), sym->st_size > 0});
+    names_.append(name, len);
+    names_.push_back('\0');
+  }
+}
+
+void ElfSymbols::Finish() {
+  // Sorted by start; of several symbols at one address keep the one with a size (aliases such
+  // as a local and a global name for one function are equally right).
+  std::sort(entries_.begin(), entries_.end(), [](const Entry& a, const Entry& b) {
+    if (a.start != b.start) return a.start < b.start;
+    return a.sized > b.sized;
+  });
+  entries_.erase(std::unique(entries_.begin(), entries_.end(),
+                             [](const Entry& a, const Entry& b) { return a.start == b.start; }),
+                 entries_.end());
+  for (size_t i = 0; i + 1 < entries_.size(); ++i) {
+    entries_[i].end = std::min(entries_[i].end, entries_[i + 1].start);
+  }
+  entries_.shrink_to_fit();
+  names_.shrink_to_fit();
+}
+
+absl::string_view ElfSymbols::Lookup(uint64_t pc) const {
+  auto it = std::upper_bound(entries_.begin(), entries_.end(), pc,
+                             [](uint64_t v, const Entry& e) { return v < e.start; });
+  if (it == entries_.begin()) return {};
+  --it;
+  if (pc >= it->end) return {};  // past the function: padding, a PLT, another mapping
+  return absl::string_view(names_.data() + it->name);
+}
+
+std::shared_ptr<const ElfSymbols> ElfSymbols::Build(absl::string_view maps) {
+  std::string key;
+  std::vector<Mapping> mappings = ExecutableMappings(maps, &key);
+  auto table = std::shared_ptr<ElfSymbols>(new ElfSymbols);
+  std::string open_path;
+  std::unique_ptr<MappedFile> file;
+  for (const Mapping& m : mappings) {
+    if (m.path == "[vdso]") {
+      const auto base = static_cast<uintptr_t>(getauxval(AT_SYSINFO_EHDR));
+      if (base == m.start) {
+        table->AddImage(reinterpret_cast<const char*>(base), m.end - m.start, m.start, m.end, 0);
+      }
+      continue;
+    }
+    if (m.path != open_path) {
+      file = std::make_unique<MappedFile>(m.path);
+      open_path = m.path;
+    }
+    if (file->data() != nullptr)
+      table->AddImage(file->data(), file->size(), m.start, m.end, m.offset);
+  }
+  table->Finish();
+  return table;
+}
+
+absl::StatusOr<std::shared_ptr<const ElfSymbols>> ElfSymbols::ForThisProcess() {
+  static std::mutex mu;
+  static std::string* cached_key = new std::string;
+  static std::weak_ptr<const ElfSymbols>* cached = new std::weak_ptr<const ElfSymbols>;
+  static std::shared_ptr<const ElfSymbols>* kept = new std::shared_ptr<const ElfSymbols>;
+  auto maps = Procfs::ReadPath("/proc/self/maps", size_t{64} << 20);
+  if (!maps.ok()) return absl::UnavailableError(maps.status().message());
+  std::string key;
+  ExecutableMappings(*maps, &key);
+  std::lock_guard<std::mutex> lock(mu);
+  if (key == *cached_key) {
+    if (auto table = cached->lock()) return table;
+  }
+  std::shared_ptr<const ElfSymbols> table = Build(*maps);
+  *cached_key = std::move(key);
+  *cached = table;
+  *kept = table;  // kept until the mappings change, so back-to-back requests share one build
+  return table;
+}
+
+}  // namespace internal
+}  // namespace vitals

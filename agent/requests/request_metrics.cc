@@ -1,0 +1,170 @@
+#include "agent/requests/request_metrics.h"
+
+#include <charconv>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "agent/core/family_spec.h"
+#include "agent/core/text_escape.h"
+
+namespace vitals {
+namespace internal {
+
+absl::string_view NormalizeMethod(absl::string_view method) {
+  static constexpr absl::string_view kMethods[] = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
+                                                   "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+  for (absl::string_view m : kMethods) {
+    if (method == m) return m;  // the common case: already upper case
+  }
+  for (absl::string_view m : kMethods) {
+    if (absl::EqualsIgnoreCase(method, m)) return m;
+  }
+  return "_OTHER";
+}
+
+std::vector<double> DbQueriesPerRequestBuckets() {
+  return {0, 1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000};
+}
+
+absl::StatusOr<std::unique_ptr<RequestMetrics>> RequestMetrics::Create(Registry& registry,
+                                                                       const Options& options,
+                                                                       const Clock* clock,
+                                                                       RateLimitedLog* log) {
+  Family *duration = nullptr, *active = nullptr, *slow = nullptr, *db_queries = nullptr;
+  absl::Status s = CreateFamilies(
+      registry,
+      {
+          {&duration,
+           "http_server_request_duration_seconds",
+           "Duration of HTTP server requests, from the first byte handled to the response, by "
+           "method, route template and status code.",
+           MetricType::kHistogram,
+           {"method", "route", "status"},
+           options.request_duration_buckets},
+          {&active,
+           "http_server_active_requests",
+           "HTTP server requests being handled right now.",
+           MetricType::kGauge,
+           {"method", "route"}},
+          {&slow,
+           "http_server_slow_requests_total",
+           absl::StrCat("HTTP server requests that took at least the slow-request threshold (",
+                        absl::FormatDuration(options.slow_request_threshold), ")."),
+           MetricType::kCounter,
+           {"method", "route"}},
+          {&db_queries,
+           "http_server_request_db_queries",
+           "Database calls each HTTP request made (recorded through vitals/db.h while its "
+           "RequestScope was current), by method and route.",
+           MetricType::kHistogram,
+           {"method", "route"},
+           DbQueriesPerRequestBuckets()},
+      });
+  if (!s.ok()) return s;
+  return std::unique_ptr<RequestMetrics>(
+      new RequestMetrics(duration, active, slow, db_queries, clock, log,
+                         absl::ToInt64Nanoseconds(options.slow_request_threshold),
+                         static_cast<size_t>(options.series_limit)));
+}
+
+RequestMetrics::RequestMetrics(Family* duration, Family* active, Family* slow, Family* db_queries,
+                               const Clock* clock, RateLimitedLog* log, int64_t slow_nanos,
+                               size_t limit)
+    : duration_(duration),
+      active_(active),
+      slow_(slow),
+      db_queries_(db_queries),
+      clock_(clock),
+      log_(log),
+      slow_nanos_(slow_nanos),
+      routes_(limit) {
+  overflow_entry_.method = std::string(kOverflowLabelValue);
+  overflow_entry_.route = std::string(kOverflowLabelValue);
+  overflow_entry_.overflow = true;
+  overflow_entry_.active = active_->overflow_series_unmarked();
+  overflow_entry_.slow = slow_->overflow_series_unmarked();
+  overflow_entry_.db_queries = db_queries_->overflow_series_unmarked();
+}
+
+RouteEntry* RequestMetrics::FindRoute(absl::string_view method, absl::string_view route) {
+  const absl::string_view key[2] = {NormalizeMethod(method), route};
+  const uint64_t hash = HashLabelValues(key);
+  if (RouteEntry* e = routes_.Find(hash, key)) return e;
+  if (!routes_.full()) {
+    internal::MutexLock lock(&mu_);
+    if (RouteEntry* e = routes_.Find(hash, key)) return e;
+    auto entry = std::make_unique<RouteEntry>();
+    entry->method = std::string(key[0]);
+    entry->route = RepairUtf8(route, kMaxLabelValueBytes);
+    entry->active = active_->Find(key);
+    entry->slow = slow_->Find(key);
+    entry->db_queries = db_queries_->Find(key);
+    if (routes_.Insert(hash, key, entry.get())) {
+      entries_.push_back(std::move(entry));
+      return entries_.back().get();
+    }
+  }
+  // Past the route limit: every family of the request metrics folds this lookup.
+  duration_->NoteOverflow();
+  active_->NoteOverflow();
+  slow_->NoteOverflow();
+  db_queries_->NoteOverflow();
+  active_->overflow_series();  // marks them used, so they are emitted
+  slow_->overflow_series();
+  db_queries_->overflow_series();
+  return &overflow_entry_;
+}
+
+Series* RequestMetrics::DurationSeries(RouteEntry* entry, int status) {
+  for (auto& slot : entry->slots) {
+    const int s = slot.status.load(std::memory_order_acquire);
+    if (s == status) return slot.series;
+    if (s == -1) break;
+  }
+  return DurationSeriesSlow(entry, status);
+}
+
+Series* RequestMetrics::DurationSeriesSlow(RouteEntry* entry, int status) {
+  if (entry->overflow) return duration_->overflow_series();
+  char buf[16];
+  auto r = std::to_chars(buf, buf + sizeof buf, status);
+  const absl::string_view values[3] = {entry->method, entry->route,
+                                       absl::string_view(buf, r.ptr - buf)};
+  Series* series = duration_->Find(values);
+  if (series->overflow) return series;  // do not cache: each lookup is counted
+  internal::MutexLock lock(&mu_);
+  for (auto& slot : entry->slots) {
+    const int s = slot.status.load(std::memory_order_relaxed);
+    if (s == status) return series;
+    if (s == -1) {
+      slot.series = series;
+      slot.status.store(status, std::memory_order_release);
+      return series;
+    }
+  }
+  return series;  // all slots taken: this status keeps using the hashed lookup
+}
+
+void RequestMetrics::Record(RouteEntry* entry, int status, int64_t nanos) {
+  if (nanos < 0) nanos = 0;
+  ObserveInto(*DurationSeries(entry, status), static_cast<double>(nanos) * 1e-9);
+  if (ABSL_PREDICT_FALSE(nanos >= slow_nanos_)) {
+    AddF64(ThreadCell(entry->slow->cell), 1.0);
+    LogSlow(*entry, status, nanos);
+  }
+}
+
+void RequestMetrics::LogSlow(const RouteEntry& entry, int status, int64_t nanos) {
+  if (!log_->Admit()) return;
+  std::string route;
+  AppendEscapedLabelValue(route, entry.route);
+  log_->Write(LogSeverity::kWarning,
+              absl::StrFormat("slow request: method=%s route=\"%s\" status=%d duration_ms=%.1f",
+                              entry.method, route, status, static_cast<double>(nanos) / 1e6));
+}
+
+}  // namespace internal
+}  // namespace vitals

@@ -1,0 +1,94 @@
+// agent/requests/request_metrics.h: the built-in request metrics behind RequestScope, RouteHandle
+// and Agent::Record.
+//
+// Routes are keyed by (normalized method, route) in a lock-free LabelTable. Each RouteEntry
+// holds its active-requests and slow-requests series, and a few slots that cache the duration
+// series per status code, so a recorded request costs one slot probe and one histogram observe.
+
+#ifndef VITALS_AGENT_REQUESTS_REQUEST_METRICS_H_
+#define VITALS_AGENT_REQUESTS_REQUEST_METRICS_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "agent/base/mutex.h"
+#include "agent/base/rate_limited_log.h"
+#include "agent/core/family.h"
+#include "agent/core/label_table.h"
+#include "agent/core/registry.h"
+#include "agent/core/request_db.h"
+#include "vitals/clock.h"
+#include "vitals/options.h"
+
+namespace vitals {
+namespace internal {
+
+// The OpenTelemetry-normalized method: one of the standard methods (upper case) or "_OTHER".
+absl::string_view NormalizeMethod(absl::string_view method);
+
+// Buckets of http_server_request_db_queries (database calls per request).
+std::vector<double> DbQueriesPerRequestBuckets();
+
+struct RouteEntry : RouteLabels {
+  static constexpr int kStatusSlots = 8;
+  struct StatusSlot {
+    std::atomic<int> status{-1};  // -1: empty; published after `series`
+    Series* series = nullptr;
+  };
+
+  Series* active = nullptr;
+  Series* slow = nullptr;
+  Series* db_queries = nullptr;  // http_server_request_db_queries
+  bool overflow = false;
+  StatusSlot slots[kStatusSlots];
+};
+
+class RequestMetrics {
+ public:
+  // Creates the three families in `registry`. Fails only on invalid options.
+  static absl::StatusOr<std::unique_ptr<RequestMetrics>> Create(Registry& registry,
+                                                                const Options& options,
+                                                                const Clock* clock,
+                                                                RateLimitedLog* log);
+
+  RouteEntry* FindRoute(absl::string_view method, absl::string_view route);
+  Series* DurationSeries(RouteEntry* entry, int status);
+  void Record(RouteEntry* entry, int status, int64_t nanos);
+
+  const Clock& clock() const { return *clock_; }
+
+  // Told when each request ends (the database feature's N+1 report); set once by the agent,
+  // before any request. May be null.
+  void set_observer(RequestObserver* observer) { observer_ = observer; }
+  RequestObserver* observer() const { return observer_; }
+
+ private:
+  RequestMetrics(Family* duration, Family* active, Family* slow, Family* db_queries,
+                 const Clock* clock, RateLimitedLog* log, int64_t slow_nanos, size_t limit);
+  Series* DurationSeriesSlow(RouteEntry* entry, int status);
+  void LogSlow(const RouteEntry& entry, int status, int64_t nanos);
+
+  Family* const duration_;
+  Family* const active_;
+  Family* const slow_;
+  Family* const db_queries_;
+  RequestObserver* observer_ = nullptr;
+  const Clock* const clock_;
+  RateLimitedLog* const log_;
+  const int64_t slow_nanos_;
+
+  internal::Mutex mu_;
+  LabelTable<RouteEntry> routes_;  // reads lock-free, inserts under mu_
+  std::vector<std::unique_ptr<RouteEntry>> entries_ ABSL_GUARDED_BY(mu_);
+  RouteEntry overflow_entry_;
+};
+
+}  // namespace internal
+}  // namespace vitals
+
+#endif  // VITALS_AGENT_REQUESTS_REQUEST_METRICS_H_

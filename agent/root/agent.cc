@@ -1,0 +1,150 @@
+// The public Agent, and the public constructors that take one: each reaches the agent's
+// internals through AgentAccess and turns any exception into a Status at this boundary.
+
+#include "vitals/agent.h"
+
+#include <exception>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "agent/profiling/heap_profile.h"
+#include "agent/root/agent_access.h"
+#include "agent/root/agent_core.h"
+
+namespace vitals {
+namespace {
+
+// Runs `fn`, turning an exception (a dependency's, or bad_alloc) into InternalError saying
+// what failed: no exception crosses the public API.
+template <typename Fn>
+auto Guard(absl::string_view what, Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("vitals: ", what, " failed: ", e.what()));
+  } catch (...) {
+    return absl::InternalError(absl::StrCat("vitals: ", what, " failed"));
+  }
+}
+
+}  // namespace
+
+Agent::Agent(Options options) : core_(std::make_unique<internal::AgentCore>(std::move(options))) {}
+
+Agent::~Agent() { Stop(); }
+
+absl::Status Agent::Start() {
+  return Guard("starting the agent", [&] { return core_->Start(); });
+}
+
+void Agent::Stop() { core_->Stop(); }
+
+absl::Status Agent::SampleProcessNow() {
+  internal::ProcessSampler* sampler = core_->sampler();
+  if (sampler == nullptr) {
+    return absl::FailedPreconditionError("process metrics are off (options.process_metrics)");
+  }
+  return Guard("a process sample", [&] { return sampler->SampleOnce(); });
+}
+
+int Agent::port() const { return core_->port(); }
+
+const Options& Agent::options() const { return core_->options(); }
+
+const Clock& Agent::clock() const { return core_->clock(); }
+
+RouteHandle Agent::Route(absl::string_view method, absl::string_view route) {
+  return RouteHandle(&core_->requests(), core_->requests().FindRoute(method, route));
+}
+
+void Agent::Record(absl::string_view method, absl::string_view route, int status,
+                   absl::Duration duration) {
+  internal::RequestMetrics& r = core_->requests();
+  r.Record(r.FindRoute(method, route), status, absl::ToInt64Nanoseconds(duration));
+}
+
+absl::Status Agent::Push() {
+  exporters::PushgatewayExporter* pusher = core_->pusher();
+  if (pusher == nullptr) {
+    return absl::FailedPreconditionError("no Pushgateway configured (options.pushgateway_url)");
+  }
+  return Guard("a push", [&] { return pusher->PushNow(); });
+}
+
+absl::StatusOr<std::string> Agent::CpuProfile(absl::Duration duration) {
+  return Guard("a CPU profile", [&] { return core_->profiler().CpuProfile(duration, nullptr); });
+}
+
+absl::StatusOr<std::string> Agent::HeapProfile() {
+  return Guard("a heap profile", [] { return internal::TcmallocHeapSample(); });
+}
+
+void Agent::RecordDbOperation(absl::string_view system, absl::string_view statement,
+                              absl::Duration duration) {
+  if (internal::DbMetrics* db = core_->db(); db != nullptr) {
+    db->Record(system, statement, absl::ToInt64Nanoseconds(duration));
+  }
+}
+
+DbPool Agent::Pool(absl::string_view name) {
+  internal::DbMetrics* db = core_->db();
+  return db != nullptr ? db->Pool(name) : DbPool();
+}
+
+CacheMetrics Agent::Cache(absl::string_view name) {
+  internal::CacheFamilies* caches = core_->caches();
+  return caches != nullptr ? caches->Get(name) : CacheMetrics();
+}
+
+namespace {
+
+template <typename FamilyHandle>
+absl::StatusOr<FamilyHandle> Wrap(absl::StatusOr<internal::Family*> family) {
+  if (!family.ok()) return family.status();
+  return internal::Family::MakeHandle<FamilyHandle>(*family);
+}
+
+}  // namespace
+
+absl::StatusOr<CounterFamily> Agent::AddCounter(absl::string_view name, absl::string_view help,
+                                                std::vector<std::string> label_names) {
+  return Wrap<CounterFamily>(core_->registry().GetOrCreate(
+      name, help, internal::MetricType::kCounter, std::move(label_names), {}));
+}
+
+absl::StatusOr<GaugeFamily> Agent::AddGauge(absl::string_view name, absl::string_view help,
+                                            std::vector<std::string> label_names) {
+  return Wrap<GaugeFamily>(core_->registry().GetOrCreate(name, help, internal::MetricType::kGauge,
+                                                         std::move(label_names), {}));
+}
+
+absl::StatusOr<HistogramFamily> Agent::AddHistogram(absl::string_view name, absl::string_view help,
+                                                    std::vector<double> buckets,
+                                                    std::vector<std::string> label_names) {
+  return Wrap<HistogramFamily>(core_->registry().GetOrCreate(
+      name, help, internal::MetricType::kHistogram, std::move(label_names), std::move(buckets)));
+}
+
+absl::Status Agent::RegisterCollectable(const std::weak_ptr<prometheus::Collectable>& collectable) {
+  if (collectable.expired()) {
+    return absl::InvalidArgumentError("RegisterCollectable: the collectable is already destroyed");
+  }
+  core_->registry().AddCollectable(collectable);
+  return absl::OkStatus();
+}
+
+std::string Agent::RenderText() {
+  std::string out;
+  core_->prometheus().Render(out);
+  return out;
+}
+
+// --- Public constructors that take an Agent (vitals/request.h, vitals/db.h) ---
+
+RequestScope::RequestScope(Agent& agent, absl::string_view method, absl::string_view route)
+    : RequestScope(agent.Route(method, route)) {}
+
+DbOperation::DbOperation(Agent& agent, absl::string_view system, absl::string_view statement)
+    : DbOperation(internal::AgentAccess::Core(agent).db(), system, statement) {}
+
+}  // namespace vitals

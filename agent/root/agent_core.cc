@@ -1,0 +1,229 @@
+#include "agent/root/agent_core.h"
+
+#include <unistd.h>
+
+#include <exception>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "agent/base/listen_address.h"
+#include "agent/base/procfs.h"
+#include "agent/core/family_spec.h"
+#include "agent/http/basic_auth.h"
+#include "vitals/version.h"
+
+namespace vitals {
+namespace internal {
+namespace {
+
+std::string ProgramName() {
+  auto comm = Procfs::ReadPath("/proc/self/comm");
+  std::string name = comm.ok() ? std::string(absl::StripAsciiWhitespace(*comm)) : "";
+  return name.empty() ? "vitals" : name;
+}
+
+std::string HostName() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "unknown";
+  return buf;
+}
+
+}  // namespace
+
+AgentCore::AgentCore(Options options) : options_(std::move(options)) {
+  if (options_.read_environment) init_status_ = ApplyEnvironment(options_);
+  if (init_status_.ok()) init_status_ = ValidateOptions(options_);
+  if (!init_status_.ok()) {
+    // Record with what the code asked for, minus what is invalid, so the host keeps working.
+    Options fallback;
+    fallback.log_sink = options_.log_sink;
+    fallback.clock = options_.clock;
+    if (ValidateOptions(options_).ok()) fallback = options_;
+    options_ = std::move(fallback);
+  }
+  clock_ = options_.clock != nullptr ? options_.clock
+           : options_.fast_clock     ? &Clock::Default()
+                                     : &Clock::Steady();
+  log_ = std::make_unique<RateLimitedLog>(options_.log_sink, &Clock::Steady(),
+                                          options_.log_lines_per_second, options_.log_burst);
+  registry_ = std::make_unique<Registry>(static_cast<size_t>(options_.series_limit));
+  auto requests = RequestMetrics::Create(*registry_, options_, clock_, log_.get());
+  if (requests.ok()) {
+    requests_ = std::move(*requests);
+  } else {
+    // Only reachable if the process has no metric cells left; keep a working agent anyway.
+    if (init_status_.ok()) init_status_ = requests.status();
+    Options defaults;
+    requests_ = std::move(*RequestMetrics::Create(*registry_, defaults, clock_, log_.get()));
+  }
+  Family* build_info = nullptr;
+  if (CreateFamilies(*registry_, {{&build_info,
+                                   "vitals_build_info",
+                                   "Always 1; the version of the vitals agent serving these "
+                                   "metrics.",
+                                   MetricType::kGauge,
+                                   {"version"}}})
+          .ok()) {
+    const absl::string_view version = kVersion;
+    Family::SetValue(build_info->Find(absl::MakeConstSpan(&version, 1)), 1.0);
+  }
+  if (auto caches = CacheFamilies::Create(*registry_); caches.ok()) {
+    caches_ = std::move(*caches);
+  } else if (init_status_.ok()) {
+    init_status_ = caches.status();  // no cells left: caches record nothing, Start() says why
+  }
+  if (auto db = DbMetrics::Create(*registry_, options_, clock_, log_.get()); db.ok()) {
+    db_ = std::move(*db);
+    requests_->set_observer(db_.get());
+  } else if (init_status_.ok()) {
+    init_status_ = db.status();
+  }
+  if (options_.process_metrics) {
+    auto sampler = ProcessSampler::Create(
+        *registry_, options_, ProcessSampler::DefaultSources(options_, clock_), log_.get());
+    if (sampler.ok()) {
+      sampler_ = std::move(*sampler);
+    } else if (init_status_.ok()) {
+      init_status_ = sampler.status();  // a name taken, or no cells left: Start() says so
+    }
+  }
+  prometheus_ = std::make_unique<exporters::PrometheusExporter>(
+      *registry_, log_.get(), &Clock::Steady(), options_.gzip, options_.metrics_basic_auth);
+  if (options_.http_enabled) {
+    Family* open = nullptr;
+    Family* closed = nullptr;
+    absl::Status s = CreateFamilies(
+        *registry_,
+        {
+            {&open, "vitals_http_connections", "Connections open to the agent's HTTP endpoint."},
+            {&closed,
+             "vitals_http_connections_closed_total",
+             "Connections the agent's HTTP endpoint closed before a complete exchange, by "
+             "reason: limit (made room at the connection cap), header_timeout, "
+             "request_timeout, tls_handshake, malformed (answered 4xx), busy (answered 503).",
+             MetricType::kCounter,
+             {"reason"}},
+        });
+    if (s.ok()) {
+      http_open_connections_ = Family::MakeHandle<Gauge>(open->Find({}));
+      for (int i = 0; i < http::kNumCloseReasons; ++i) {
+        const absl::string_view reason = http::CloseReasonName(static_cast<http::CloseReason>(i));
+        http_closed_[i] =
+            Family::MakeHandle<Counter>(closed->Find(absl::MakeConstSpan(&reason, 1)));
+      }
+    } else if (init_status_.ok()) {
+      init_status_ = s;
+    }
+  }
+  profiler_ = std::make_unique<Profiler>(options_.profile_max_duration);
+  profiling_source_ = std::make_unique<ProfilingSource>(profiler_.get());
+  pprof_ = std::make_unique<exporters::PprofEndpoint>(options_, profiling_source_.get());
+  if (!options_.pushgateway_url.empty()) {
+    Options push = options_;
+    if (push.job.empty()) push.job = ProgramName();
+    if (push.push_grouping.empty()) push.push_grouping["instance"] = HostName();
+    ProcessSampler* sampler = sampler_.get();
+    auto pusher = exporters::PushgatewayExporter::Create(*registry_, push, log_.get(), [sampler] {
+      if (sampler != nullptr) sampler->SampleOnce().IgnoreError();  // fresh figures in each push
+    });
+    if (pusher.ok()) {
+      pusher_ = std::move(*pusher);
+    } else if (init_status_.ok()) {
+      init_status_ = pusher.status();
+    }
+  }
+}
+
+AgentCore::~AgentCore() {
+  Stop();
+  if (pusher_ != nullptr) pusher_->Stop();  // the final push, also for an agent never started
+}
+
+absl::Status AgentCore::Start() {
+  if (!init_status_.ok()) return init_status_;
+  internal::MutexLock lock(&mu_);
+  if (started_) return absl::FailedPreconditionError("the agent is already started");
+  profiler_->Resume();
+  std::unique_ptr<http::HttpServer> server;
+  if (options_.http_enabled) {
+    auto started = ServeHttp();
+    if (!started.ok()) return started.status();
+    server = std::move(*started);
+  }
+  if (sampler_ != nullptr) {
+    if (absl::Status s = sampler_->Start(); !s.ok()) {
+      if (server != nullptr) server->Stop();
+      return s;
+    }
+  }
+  if (pusher_ != nullptr) pusher_->Start();
+  server_ = std::move(server);
+  started_ = true;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<http::HttpServer>> AgentCore::ServeHttp() {
+  auto address = ParseListenAddress(options_.listen);
+  if (!address.ok()) return address.status();
+  std::vector<http::HttpRoute> routes = {prometheus_->Route()};
+  for (http::HttpRoute& r : pprof_->Routes()) routes.push_back(std::move(r));
+  std::string index =
+      "<!doctype html><html><head><title>vitals</title></head><body>\n<h1>vitals agent</h1>\n"
+      "<ul>\n";
+  for (const http::HttpRoute& r : routes) {
+    if (!r.description.empty()) {
+      absl::StrAppend(&index, "<li><a href=\"", r.path, "\">", r.path, "</a>: ", r.description,
+                      "</li>\n");
+    }
+  }
+  absl::StrAppend(&index, "</ul>\n</body></html>\n");
+  routes.push_back(http::HttpRoute{"/", "",
+                                   [index, auth = options_.metrics_basic_auth](
+                                       const http::HttpRequest& req, http::HttpResponse& resp) {
+                                     if (!http::CheckBasicAuth(req, auth, "vitals metrics", resp))
+                                       return;
+                                     resp.content_type = "text/html; charset=utf-8";
+                                     resp.body = index;
+                                   }});
+  http::HttpServer::Config config;
+  config.address = *address;
+  config.slow_threads = options_.http_threads;
+  config.header_timeout = options_.http_header_timeout;
+  config.request_timeout = options_.http_request_timeout;
+  config.max_connections = options_.http_max_connections;
+  config.tls =
+      http::TlsFiles{options_.tls_cert_file, options_.tls_key_file, options_.tls_client_ca_file};
+  config.log = log_.get();
+  config.open_connections = http_open_connections_;
+  for (int i = 0; i < http::kNumCloseReasons; ++i) config.closed[i] = http_closed_[i];
+  const bool loopback = absl::StartsWith(address->host, "127.") || address->host == "::1";
+  if (!config.tls.enabled() && !loopback &&
+      (!options_.metrics_basic_auth.empty() || !options_.profiling_basic_auth.empty())) {
+    log_->Log(LogSeverity::kWarning,
+              absl::StrCat("basic auth is configured but the endpoint on ", options_.listen,
+                           " is plain HTTP: passwords cross the network in clear text; set "
+                           "VITALS_TLS_CERT_FILE and VITALS_TLS_KEY_FILE"));
+  }
+  return http::HttpServer::Start(std::move(config), std::move(routes));
+}
+
+int AgentCore::port() const {
+  internal::MutexLock lock(&mu_);
+  return server_ != nullptr ? server_->port() : 0;
+}
+
+void AgentCore::Stop() {
+  internal::MutexLock lock(&mu_);
+  if (!started_) return;
+  if (pusher_ != nullptr) pusher_->Stop();  // the final push, with a fresh sample
+  if (sampler_ != nullptr) sampler_->Stop();
+  profiler_->Cancel();  // a profile in progress would hold a worker, and Stop, for its duration
+  if (server_ != nullptr) server_->Stop();
+  server_.reset();
+  started_ = false;
+}
+
+}  // namespace internal
+}  // namespace vitals

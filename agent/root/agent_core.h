@@ -1,0 +1,87 @@
+// agent/root/agent_core.h: what an Agent is made of. Not API.
+//
+// Construction order is destruction order reversed, and it matters (see pitfalls): the HTTP
+// server (a reader) stops first (in Stop(), from the destructor), then request metrics and
+// families (cells) go, then the log. The server is the agent's, not an exporter's: it serves
+// the routes of every HTTP exporter (/metrics, /debug/pprof/*) and an index of them.
+
+#ifndef VITALS_AGENT_ROOT_AGENT_CORE_H_
+#define VITALS_AGENT_ROOT_AGENT_CORE_H_
+
+#include <memory>
+
+#include "absl/status/status.h"
+#include "agent/base/mutex.h"
+#include "agent/base/rate_limited_log.h"
+#include "agent/cache/cache_metrics.h"
+#include "agent/core/registry.h"
+#include "agent/db/db_metrics.h"
+#include "agent/http/http_server.h"
+#include "agent/process/process_sampler.h"
+#include "agent/profiling/profiler.h"
+#include "agent/requests/request_metrics.h"
+#include "agent/root/profiling_source.h"
+#include "exporters/pprof_endpoint.h"
+#include "exporters/prometheus_exporter.h"
+#include "exporters/pushgateway_exporter.h"
+#include "vitals/options.h"
+
+namespace vitals {
+namespace internal {
+
+class AgentCore {
+ public:
+  explicit AgentCore(Options options);
+  ~AgentCore();
+
+  absl::Status Start();
+  void Stop();
+  // The port the HTTP endpoint listens on; 0 when not serving.
+  int port() const;
+
+  const Options& options() const { return options_; }
+  Registry& registry() { return *registry_; }
+  RequestMetrics& requests() { return *requests_; }
+  RateLimitedLog& log() { return *log_; }
+  exporters::PrometheusExporter& prometheus() { return *prometheus_; }
+  Profiler& profiler() { return *profiler_; }
+  // Null unless `options().pushgateway_url` is set.
+  exporters::PushgatewayExporter* pusher() { return pusher_.get(); }
+  // Null only if the process ran out of metric cells when the agent was built.
+  CacheFamilies* caches() { return caches_.get(); }
+  // Null only if the process ran out of metric cells when the agent was built.
+  DbMetrics* db() { return db_.get(); }
+  // Null when `options().process_metrics` is off.
+  ProcessSampler* sampler() { return sampler_.get(); }
+  const Clock& clock() const { return *clock_; }
+
+ private:
+  // Starts the HTTP endpoint with every exporter's routes and an index of them.
+  absl::StatusOr<std::unique_ptr<http::HttpServer>> ServeHttp();
+
+  Options options_;
+  absl::Status init_status_;  // a bad environment variable or option, reported by Start()
+  const Clock* clock_;
+  std::unique_ptr<RateLimitedLog> log_;
+  std::unique_ptr<Registry> registry_;
+  std::unique_ptr<RequestMetrics> requests_;
+  std::unique_ptr<ProcessSampler> sampler_;
+  std::unique_ptr<CacheFamilies> caches_;
+  std::unique_ptr<DbMetrics> db_;
+  std::unique_ptr<exporters::PrometheusExporter> prometheus_;
+  std::unique_ptr<Profiler> profiler_;
+  std::unique_ptr<ProfilingSource> profiling_source_;
+  std::unique_ptr<exporters::PprofEndpoint> pprof_;
+  std::unique_ptr<exporters::PushgatewayExporter> pusher_;
+  // The endpoint's own figures (vitals_http_*), when it is enabled.
+  Gauge http_open_connections_;
+  Counter http_closed_[http::kNumCloseReasons];
+  mutable internal::Mutex mu_;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  std::unique_ptr<http::HttpServer> server_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace internal
+}  // namespace vitals
+
+#endif  // VITALS_AGENT_ROOT_AGENT_CORE_H_

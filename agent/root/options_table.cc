@@ -1,0 +1,429 @@
+#include "agent/root/options_table.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <map>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "agent/base/listen_address.h"
+#include "agent/core/names.h"
+#include "agent/core/registry.h"
+
+namespace vitals {
+namespace internal {
+namespace {
+
+using Parse = std::function<absl::Status(absl::string_view, Options&)>;
+using Check = std::function<absl::Status(const Options&)>;
+
+absl::Status BadVariable(absl::string_view env, absl::string_view value, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(env, "=\"", value.substr(0, 200), "\": ", why));
+}
+
+absl::Status BadOption(absl::string_view field, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat("option ", field, ": ", why));
+}
+
+std::string Code(absl::string_view s) { return absl::StrCat("`", s, "`"); }
+
+std::string NumberText(double v) {
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
+// "250ms", "1.5s", "2m", or a plain number of seconds.
+bool ParseDurationText(absl::string_view text, absl::Duration* out) {
+  absl::string_view v = absl::StripAsciiWhitespace(text);
+  double seconds;
+  if (absl::SimpleAtod(v, &seconds)) {
+    *out = absl::Seconds(seconds);
+    return true;
+  }
+  return absl::ParseDuration(std::string(v), out);
+}
+
+bool ParseBoolText(absl::string_view text, bool* out) {
+  const std::string v = absl::AsciiStrToLower(absl::StripAsciiWhitespace(text));
+  if (v == "1" || v == "true" || v == "yes" || v == "on") {
+    *out = true;
+  } else if (v == "0" || v == "false" || v == "no" || v == "off") {
+    *out = false;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// A parse that runs the field's own check too, so a variable out of range is reported with the
+// variable's name.
+Parse Checked(std::string env, Parse parse, Check check) {
+  return [env, parse, check](absl::string_view value, Options& o) {
+    if (absl::Status s = parse(value, o); !s.ok()) return s;
+    if (check) {
+      if (absl::Status s = check(o); !s.ok()) return BadVariable(env, value, s.message());
+    }
+    return absl::OkStatus();
+  };
+}
+
+OptionSpec Bool(bool Options::*member, std::string field, std::string env, std::string doc) {
+  OptionSpec spec;
+  spec.field = std::move(field);
+  spec.env = env;
+  spec.default_text = Options().*member ? "true" : "false";
+  spec.doc = std::move(doc);
+  spec.parse = [member, env](absl::string_view value, Options& o) {
+    if (!ParseBoolText(value, &(o.*member))) return BadVariable(env, value, "want true or false");
+    return absl::OkStatus();
+  };
+  return spec;
+}
+
+OptionSpec Int(int Options::*member, std::string field, std::string env, int lo, int hi,
+               std::string doc) {
+  OptionSpec spec;
+  spec.field = field;
+  spec.env = env;
+  spec.default_text = std::to_string(Options().*member);
+  spec.doc = absl::StrCat(doc, " (", lo, "..", hi, ")");
+  spec.parse = [member, env, lo, hi](absl::string_view value, Options& o) {
+    int v;
+    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(value), &v) || v < lo || v > hi) {
+      return BadVariable(env, value, absl::StrCat("want a whole number from ", lo, " to ", hi));
+    }
+    o.*member = v;
+    return absl::OkStatus();
+  };
+  spec.check = [member, field, lo, hi](const Options& o) {
+    if (o.*member >= lo && o.*member <= hi) return absl::OkStatus();
+    return BadOption(field, absl::StrCat(o.*member, " is not in ", lo, "..", hi));
+  };
+  return spec;
+}
+
+// A duration in [lo, hi]; with `zero_ok`, 0 too (it means "off"). hi = InfiniteDuration() means
+// no upper bound.
+OptionSpec Duration(absl::Duration Options::*member, std::string field, std::string env,
+                    absl::Duration lo, absl::Duration hi, bool zero_ok, std::string doc) {
+  OptionSpec spec;
+  spec.field = field;
+  spec.env = env;
+  spec.default_text = Code(absl::FormatDuration(Options().*member));
+  const std::string range = hi == absl::InfiniteDuration()
+                                ? absl::StrCat(">= ", absl::FormatDuration(lo))
+                                : absl::StrCat(zero_ok ? "0, or " : "", absl::FormatDuration(lo),
+                                               "..", absl::FormatDuration(hi));
+  spec.doc = absl::StrCat(doc, " (", range, ")");
+  Check check = [member, field, lo, hi, zero_ok, range](const Options& o) {
+    const absl::Duration d = o.*member;
+    if ((zero_ok && d == absl::ZeroDuration()) ||
+        (d >= lo && d <= hi && d != absl::InfiniteDuration())) {
+      return absl::OkStatus();
+    }
+    return BadOption(field, absl::StrCat(absl::FormatDuration(d), " is not in ", range));
+  };
+  spec.check = check;
+  spec.parse = Checked(
+      env,
+      [member, env](absl::string_view value, Options& o) {
+        absl::Duration d;
+        if (!ParseDurationText(value, &d)) {
+          return BadVariable(env, value, "want a duration such as 500ms, 1s or 2.5s");
+        }
+        o.*member = d;
+        return absl::OkStatus();
+      },
+      check);
+  return spec;
+}
+
+// A string option, trimmed of surrounding white space when parsed (not for secrets).
+OptionSpec String(std::string Options::*member, std::string field, std::string env, bool trim,
+                  std::string doc, Check check = nullptr) {
+  OptionSpec spec;
+  spec.field = std::move(field);
+  spec.env = env;
+  const std::string def = Options().*member;
+  spec.default_text = def.empty() ? "empty" : Code(def);
+  spec.doc = std::move(doc);
+  spec.check = check;
+  spec.parse = Checked(
+      env,
+      [member, trim](absl::string_view value, Options& o) {
+        o.*member = std::string(trim ? absl::StripAsciiWhitespace(value) : value);
+        return absl::OkStatus();
+      },
+      check);
+  return spec;
+}
+
+OptionSpec CodeOnly(std::string field, std::string default_text, std::string doc) {
+  OptionSpec spec;
+  spec.field = std::move(field);
+  spec.default_text = std::move(default_text);
+  spec.doc = std::move(doc);
+  return spec;
+}
+
+// "user:password" with a non-empty user. The value is a secret: never echoed.
+Check Credentials(std::string field, std::string Options::*member) {
+  return [field, member](const Options& o) {
+    const std::string& v = o.*member;
+    const size_t colon = v.find(':');
+    if (v.empty() || (colon != std::string::npos && colon > 0)) return absl::OkStatus();
+    return BadOption(field, "want user:password with a non-empty user");
+  };
+}
+
+std::vector<OptionSpec> MakeTable() {
+  std::vector<OptionSpec> t;
+  t.push_back(
+      String(&Options::listen, "listen", "VITALS_LISTEN", true,
+             "`HOST:PORT`, `[IPV6]:PORT` or `:PORT`; port 0 picks a free port (`agent.port()`)",
+             [](const Options& o) { return ParseListenAddress(o.listen).status(); }));
+  t.push_back(Int(&Options::http_threads, "http_threads", "VITALS_HTTP_THREADS", 1, 64,
+                  "threads for profiles and symbol lookups; connections cost no thread"));
+  t.push_back(Duration(&Options::http_header_timeout, "http_header_timeout",
+                       "VITALS_HTTP_HEADER_TIMEOUT", absl::Milliseconds(10), absl::Minutes(5),
+                       false, "time to send the whole request head, however slowly"));
+  t.push_back(Duration(&Options::http_request_timeout, "http_request_timeout",
+                       "VITALS_HTTP_REQUEST_TIMEOUT", absl::Milliseconds(10), absl::Hours(1), false,
+                       "time to send a request body, and to take the answer"));
+  t.push_back(Int(&Options::http_max_connections, "http_max_connections",
+                  "VITALS_HTTP_MAX_CONNECTIONS", 16, 1000000,
+                  "open connections at most; at the cap the one that has waited longest for its "
+                  "request is closed"));
+  t.push_back(String(&Options::tls_cert_file, "tls_cert_file", "VITALS_TLS_CERT_FILE", true,
+                     "PEM certificate chain: the port speaks https (with `tls_key_file`)"));
+  t.push_back(String(&Options::tls_key_file, "tls_key_file", "VITALS_TLS_KEY_FILE", true,
+                     "PEM private key of `tls_cert_file`", [](const Options& o) {
+                       if (o.tls_cert_file.empty() == o.tls_key_file.empty()) {
+                         return absl::OkStatus();
+                       }
+                       return BadOption("tls_cert_file/tls_key_file",
+                                        "set both (VITALS_TLS_CERT_FILE and VITALS_TLS_KEY_FILE) "
+                                        "or neither");
+                     }));
+  t.push_back(String(&Options::tls_client_ca_file, "tls_client_ca_file",
+                     "VITALS_TLS_CLIENT_CA_FILE", true,
+                     "PEM CA bundle: require client certificates it signed", [](const Options& o) {
+                       if (o.tls_client_ca_file.empty() || !o.tls_cert_file.empty()) {
+                         return absl::OkStatus();
+                       }
+                       return BadOption("tls_client_ca_file",
+                                        "client certificates need TLS: set tls_cert_file and "
+                                        "tls_key_file too");
+                     }));
+  t.push_back(String(&Options::metrics_basic_auth, "metrics_basic_auth",
+                     "VITALS_METRICS_BASIC_AUTH", false,
+                     "`user:password` required on `/metrics` and `/`",
+                     Credentials("metrics_basic_auth", &Options::metrics_basic_auth)));
+  t.push_back(Bool(&Options::gzip, "gzip", "VITALS_GZIP", "gzip `/metrics` when asked"));
+  {
+    OptionSpec spec;
+    spec.field = "request_duration_buckets";
+    spec.env = "VITALS_REQUEST_DURATION_BUCKETS";
+    spec.default_text = "OTel defaults";
+    spec.doc = "e.g. `0.01,0.1,1,10` (seconds; 1 to 64 strictly increasing bounds)";
+    spec.check = [](const Options& o) {
+      absl::Status s =
+          ValidateBuckets("http_server_request_duration_seconds", o.request_duration_buckets);
+      return s.ok() ? s : BadOption("request_duration_buckets", s.message());
+    };
+    spec.parse = Checked(
+        spec.env,
+        [env = spec.env](absl::string_view value, Options& o) {
+          std::vector<double> buckets;
+          for (absl::string_view part : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
+            double b;
+            if (!absl::SimpleAtod(absl::StripAsciiWhitespace(part), &b)) {
+              return BadVariable(env, value, absl::StrCat("\"", part, "\" is not a number"));
+            }
+            buckets.push_back(b);
+          }
+          o.request_duration_buckets = std::move(buckets);
+          return absl::OkStatus();
+        },
+        spec.check);
+    t.push_back(std::move(spec));
+  }
+  t.push_back(Duration(&Options::slow_request_threshold, "slow_request_threshold",
+                       "VITALS_SLOW_REQUEST_THRESHOLD", absl::ZeroDuration(),
+                       absl::InfiniteDuration(), false, "e.g. `250ms`"));
+  t.push_back(Int(&Options::series_limit, "series_limit", "VITALS_SERIES_LIMIT", 1, 1000000,
+                  "label sets per metric family"));
+  {
+    OptionSpec spec;
+    spec.field = "log_lines_per_second";
+    spec.env = "VITALS_LOG_LINES_PER_SECOND";
+    spec.default_text = NumberText(Options().log_lines_per_second);
+    spec.doc = "rate limit of the agent's log lines (> 0)";
+    spec.check = [](const Options& o) {
+      if (o.log_lines_per_second > 0 && o.log_lines_per_second <= 1e9) return absl::OkStatus();
+      return BadOption("log_lines_per_second", "must be positive");
+    };
+    spec.parse = Checked(
+        spec.env,
+        [env = spec.env](absl::string_view value, Options& o) {
+          if (!absl::SimpleAtod(absl::StripAsciiWhitespace(value), &o.log_lines_per_second)) {
+            return BadVariable(env, value, "want a positive number");
+          }
+          return absl::OkStatus();
+        },
+        spec.check);
+    t.push_back(std::move(spec));
+  }
+  t.push_back(Int(&Options::log_burst, "log_burst", "VITALS_LOG_BURST", 1, 1000000,
+                  "log lines let through at once before the rate limit applies"));
+  t.push_back(Bool(&Options::fast_clock, "fast_clock", "VITALS_FAST_CLOCK",
+                   "TSC clock when the kernel trusts the TSC, else `steady_clock`"));
+  t.push_back(CodeOnly("log_sink", "stderr", "where log lines go (`vitals::LogSink`)"));
+  t.push_back(CodeOnly("clock", "the fast or steady clock",
+                       "an injected clock (tests); also the time base of the heap trend"));
+  t.push_back(Bool(&Options::process_metrics, "process_metrics", "VITALS_PROCESS_METRICS",
+                   "sample and serve the process and heap metrics"));
+  t.push_back(Bool(&Options::heap_metrics, "heap_metrics", "VITALS_HEAP_METRICS",
+                   "read the allocator on each sample (see below)"));
+  t.push_back(Duration(&Options::sample_interval, "sample_interval", "VITALS_SAMPLE_INTERVAL",
+                       absl::Milliseconds(10), absl::Hours(1), false,
+                       "how often the sampler runs"));
+  t.push_back(Duration(&Options::heap_growth_window, "heap_growth_window",
+                       "VITALS_HEAP_GROWTH_WINDOW", absl::Seconds(1), absl::Hours(24), false,
+                       "window of the heap trend (at least 2 and at most 4096 samples)"));
+  t.push_back(Duration(&Options::memory_log_interval, "memory_log_interval",
+                       "VITALS_MEMORY_LOG_INTERVAL", absl::ZeroDuration(), absl::InfiniteDuration(),
+                       false,
+                       "log `vitals memory: rss .. MB, heap .. MB ..` this often; `0` = never"));
+  t.push_back(String(
+      &Options::proc_root, "proc_root", "VITALS_PROC_ROOT", true,
+      "where procfs is mounted (reads `<root>/self/*`, `<root>/stat`)", [](const Options& o) {
+        return o.proc_root.empty() ? BadOption("proc_root", "must not be empty") : absl::OkStatus();
+      }));
+  t.push_back(
+      CodeOnly("allocator_reader", "detected", "a `vitals::AllocatorReader` (vitals/process.h)"));
+  t.push_back(Bool(&Options::http_enabled, "http_enabled", "VITALS_HTTP_ENABLED",
+                   "serve the HTTP endpoint; false = push-only, no port"));
+  t.push_back(String(
+      &Options::pushgateway_url, "pushgateway_url", "VITALS_PUSHGATEWAY_URL", true,
+      "Pushgateway base URL (`http://` or `https://`); empty = no pushing", [](const Options& o) {
+        const std::string& u = o.pushgateway_url;
+        if (u.empty() || absl::StartsWith(u, "http://") || absl::StartsWith(u, "https://")) {
+          return absl::OkStatus();
+        }
+        return BadOption("pushgateway_url", absl::StrCat("\"", u.substr(0, 200),
+                                                         "\" is not an http:// or https:// URL"));
+      }));
+  {
+    OptionSpec spec = String(&Options::job, "job", "VITALS_JOB", true, "`job` of pushed metrics");
+    spec.default_text = "program name";
+    t.push_back(std::move(spec));
+  }
+  {
+    OptionSpec spec;
+    spec.field = "push_grouping";
+    spec.env = "VITALS_PUSH_GROUPING";
+    spec.default_text = "`instance=<host>`";
+    spec.doc = "grouping labels, e.g. `instance=batch-7,shard=3`";
+    spec.check = [](const Options& o) {
+      for (const auto& [key, value] : o.push_grouping) {
+        if (!IsValidLabelName(key) || key == "job") {
+          return BadOption("push_grouping",
+                           absl::StrCat("\"", key.substr(0, 100), "\" is not a usable label name"));
+        }
+      }
+      return absl::OkStatus();
+    };
+    spec.parse = Checked(
+        spec.env,
+        [env = spec.env](absl::string_view value, Options& o) {
+          std::map<std::string, std::string> grouping;
+          for (absl::string_view pair : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
+            std::pair<absl::string_view, absl::string_view> kv =
+                absl::StrSplit(pair, absl::MaxSplits('=', 1));
+            const std::string key(absl::StripAsciiWhitespace(kv.first));
+            if (key.empty() || !absl::StrContains(pair, '=')) {
+              return BadVariable(env, value, "want label=value pairs separated by commas");
+            }
+            grouping[key] = std::string(absl::StripAsciiWhitespace(kv.second));
+          }
+          o.push_grouping = std::move(grouping);
+          return absl::OkStatus();
+        },
+        spec.check);
+    t.push_back(std::move(spec));
+  }
+  t.push_back(Duration(&Options::push_interval, "push_interval", "VITALS_PUSH_INTERVAL",
+                       absl::Milliseconds(100), absl::Hours(24), true,
+                       "push period; `0` = only `Push()`, `Stop()` and exit"));
+  t.push_back(Duration(&Options::push_timeout, "push_timeout", "VITALS_PUSH_TIMEOUT",
+                       absl::Milliseconds(10), absl::Minutes(5), false, "bound on each push"));
+  t.push_back(Bool(&Options::push_delete_on_stop, "push_delete_on_stop",
+                   "VITALS_PUSH_DELETE_ON_STOP", "delete the group after the final push"));
+  t.push_back(Int(&Options::n_plus_one_threshold, "n_plus_one_threshold",
+                  "VITALS_N_PLUS_ONE_THRESHOLD", 2, 100000,
+                  "repeats of one statement in one request that count as N+1"));
+  t.push_back(Bool(&Options::profiling, "profiling", "VITALS_PROFILING", "serve `/debug/pprof/*`"));
+  t.push_back(Duration(&Options::profile_max_duration, "profile_max_duration",
+                       "VITALS_PROFILE_MAX_DURATION", absl::Seconds(1), absl::Hours(1), false,
+                       "longest CPU profile a request may ask for"));
+  t.push_back(String(&Options::profiling_basic_auth, "profiling_basic_auth",
+                     "VITALS_PROFILING_BASIC_AUTH", false,
+                     "`user:password`; empty = loopback clients only",
+                     Credentials("profiling_basic_auth", &Options::profiling_basic_auth)));
+  t.push_back(CodeOnly("read_environment", "true",
+                       "apply these `VITALS_*` variables on top of the options in code"));
+  return t;
+}
+
+}  // namespace
+
+const std::vector<OptionSpec>& OptionsTable() {
+  static const std::vector<OptionSpec>* table = new std::vector<OptionSpec>(MakeTable());
+  return *table;
+}
+
+std::string OptionsTableMarkdown() {
+  std::string out = "| option | variable | default | meaning |\n|---|---|---|---|\n";
+  for (const OptionSpec& spec : OptionsTable()) {
+    absl::StrAppend(&out, "| ", Code(spec.field), " | ", spec.env.empty() ? "" : Code(spec.env),
+                    " | ", spec.default_text, " | ", spec.doc, " |\n");
+  }
+  return out;
+}
+
+}  // namespace internal
+
+std::vector<double> DefaultRequestDurationBuckets() {
+  return {0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10};
+}
+
+absl::Status ApplyEnvironment(Options& options, const EnvLookup& lookup) {
+  Options next = options;
+  for (const internal::OptionSpec& spec : internal::OptionsTable()) {
+    if (spec.env.empty()) continue;
+    const char* value = lookup ? lookup(spec.env.c_str()) : std::getenv(spec.env.c_str());
+    if (value == nullptr) continue;
+    if (absl::Status s = spec.parse(value, next); !s.ok()) return s;
+  }
+  options = std::move(next);
+  return absl::OkStatus();
+}
+
+absl::Status ValidateOptions(const Options& options) {
+  for (const internal::OptionSpec& spec : internal::OptionsTable()) {
+    if (!spec.check) continue;
+    if (absl::Status s = spec.check(options); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace vitals

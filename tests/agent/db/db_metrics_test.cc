@@ -1,0 +1,205 @@
+// Database call recording, per-request counting and N+1 detection, through the public API.
+
+#include "agent/db/db_metrics.h"
+
+#include <catch2/catch.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/fakes.h"
+#include "tests/support/metrics_text.h"
+#include "vitals/agent.h"
+#include "vitals/db.h"
+
+namespace {
+
+using vitals_test::SampleValue;
+
+struct Fixture : vitals_test::ClockAndLog {
+  vitals::Options Opts() {
+    vitals::Options o = Options();
+    o.process_metrics = false;
+    return o;
+  }
+};
+
+const std::string kPerRequest = "http_server_request_db_queries";
+
+// Runs one request on `route` that sends `per_statement[i]` calls of statement i.
+void Request(vitals::Agent& agent, const std::string& route, const std::vector<int>& counts) {
+  vitals::RequestScope scope(agent, "GET", route);
+  for (size_t s = 0; s < counts.size(); ++s) {
+    for (int i = 0; i < counts[s]; ++i) {
+      agent.RecordDbOperation(
+          "sqlite", "SELECT name FROM t" + std::to_string(s) + " WHERE id = " + std::to_string(i),
+          absl::Microseconds(100));
+    }
+  }
+}
+
+TEST_CASE("calls are timed by system, operation and table, never by statement text", "[db]") {
+  Fixture f;
+  vitals::Agent agent(f.Opts());
+  {
+    vitals::DbOperation op(agent, "postgresql", "UPDATE accounts SET x = 1 WHERE id = 7");
+    f.clock.AdvanceMs(3);
+  }
+  agent.RecordDbOperation("postgresql", "select * from users where id=1", absl::Milliseconds(20));
+  agent.RecordDbOperation("postgresql", "select * from users where id=2", absl::Milliseconds(2));
+  vitals::DbOperation cancelled(agent, "postgresql", "DELETE FROM x");
+  cancelled.Cancel();
+  const std::string body = agent.RenderText();
+  const std::string users =
+      "db_client_operation_duration_seconds_count{system=\"postgresql\",operation=\"SELECT\","
+      "table=\"users\"}";
+  CHECK(SampleValue(body, users) == 2);
+  CHECK(SampleValue(body,
+                    "db_client_operation_duration_seconds_sum{system=\"postgresql\",operation="
+                    "\"UPDATE\",table=\"accounts\"}") == Approx(0.003));
+  CHECK(body.find("operation=\"DELETE\"") == std::string::npos);
+  CHECK(body.find("id = ") == std::string::npos);  // no statement text anywhere
+}
+
+TEST_CASE("each request observes how many calls it made", "[db]") {
+  Fixture f;
+  vitals::Agent agent(f.Opts());
+  Request(agent, "/a", {2, 1});
+  Request(agent, "/a", {});
+  agent.RecordDbOperation("sqlite", "SELECT 1", absl::Microseconds(5));  // outside any request
+  const std::string body = agent.RenderText();
+  const std::string a = "{method=\"GET\",route=\"/a\"";
+  CHECK(SampleValue(body, kPerRequest + "_count" + a + "}") == 2);
+  CHECK(SampleValue(body, kPerRequest + "_sum" + a + "}") == 3);
+  CHECK(SampleValue(body, kPerRequest + "_bucket" + a + ",le=\"0\"}") == 1);
+  CHECK(SampleValue(body, kPerRequest + "_bucket" + a + ",le=\"3\"}") == 2);
+}
+
+TEST_CASE("N+1: K-1 repeats are fine, K count exactly once per request", "[db]") {
+  Fixture f;
+  vitals::Agent agent(f.Opts());  // threshold 5
+  Request(agent, "/fine", {4, 4, 4});
+  Request(agent, "/loop", {5});
+  Request(agent, "/many", {50, 7});  // two statements over the threshold: still one request
+  const std::string body = agent.RenderText();
+  CHECK(SampleValue(body, "vitals_db_n_plus_one_total{route=\"/fine\",table=\"t0\"}") == -1);
+  CHECK(SampleValue(body, "vitals_db_n_plus_one_total{route=\"/loop\",table=\"t0\"}") == 1);
+  CHECK(SampleValue(body, "vitals_db_n_plus_one_total{route=\"/many\",table=\"t0\"}") == 1);
+  CHECK(SampleValue(body, "vitals_db_n_plus_one_total{route=\"/many\",table=\"t1\"}") == -1);
+  const auto lines = f.sink->lines();
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0] ==
+        "WARNING N+1 queries: GET /loop ran `SELECT name FROM t0 WHERE id = ?` 5 times "
+        "in one request; load the rows with one join or one batched query (WHERE ... IN (...)) "
+        "instead of one query per row");
+  CHECK(lines[1].find("GET /many ran `SELECT name FROM t0 WHERE id = ?` 50 times") !=
+        std::string::npos);
+}
+
+TEST_CASE("the N+1 threshold is an option", "[db]") {
+  Fixture f;
+  vitals::Options o = f.Opts();
+  o.n_plus_one_threshold = 3;
+  vitals::Agent agent(o);
+  Request(agent, "/r", {3});
+  CHECK(SampleValue(agent.RenderText(), "vitals_db_n_plus_one_total{route=\"/r\",table=\"t0\"}") ==
+        1);
+}
+
+TEST_CASE("a request context carried to another thread counts there", "[db][concurrency]") {
+  Fixture f;
+  vitals::Agent agent(f.Opts());
+  vitals::RequestContext stale;
+  {
+    vitals::RequestScope scope(agent, "GET", "/fanout");
+    vitals::RequestContext ctx = vitals::RequestContext::Current();
+    REQUIRE(ctx.active());
+    std::vector<std::thread> workers;
+    for (int t = 0; t < 3; ++t) {
+      workers.emplace_back([&agent, ctx, t] {
+        vitals::RequestContext::Bind bind(ctx);
+        for (int i = 0; i < 2; ++i) {
+          agent.RecordDbOperation("sqlite", "SELECT * FROM items WHERE id = " + std::to_string(t),
+                                  absl::Microseconds(10));
+        }
+      });
+    }
+    for (auto& w : workers) w.join();
+    // A thread without the context does not count for the request.
+    std::thread([&agent] {
+      CHECK_FALSE(vitals::RequestContext::Current().active());
+      agent.RecordDbOperation("sqlite", "SELECT 1", absl::Microseconds(10));
+    }).join();
+    stale = ctx;
+  }
+  CHECK_FALSE(stale.active());  // its request ended
+  {
+    vitals::RequestContext::Bind bind(stale);  // safe: counts for nobody
+    agent.RecordDbOperation("sqlite", "SELECT * FROM items WHERE id = 1", absl::Microseconds(1));
+  }
+  const std::string body = agent.RenderText();
+  CHECK(SampleValue(body, kPerRequest + "_sum{method=\"GET\",route=\"/fanout\"}") == 6);
+  // 6 calls of one statement across threads: an N+1 for that request.
+  CHECK(SampleValue(body, "vitals_db_n_plus_one_total{route=\"/fanout\",table=\"items\"}") == 1);
+}
+
+TEST_CASE("nested scopes: the inner request is current until it ends", "[db]") {
+  Fixture f;
+  vitals::Agent agent(f.Opts());
+  {
+    vitals::RequestScope outer(agent, "GET", "/outer");
+    agent.RecordDbOperation("sqlite", "SELECT 1", absl::Microseconds(1));
+    {
+      vitals::RequestScope inner(agent, "GET", "/inner");
+      agent.RecordDbOperation("sqlite", "SELECT 2", absl::Microseconds(1));
+      agent.RecordDbOperation("sqlite", "SELECT 3", absl::Microseconds(1));
+    }
+    agent.RecordDbOperation("sqlite", "SELECT 4", absl::Microseconds(1));
+  }
+  const std::string body = agent.RenderText();
+  CHECK(SampleValue(body, kPerRequest + "_sum{method=\"GET\",route=\"/outer\"}") == 2);
+  CHECK(SampleValue(body, kPerRequest + "_sum{method=\"GET\",route=\"/inner\"}") == 2);
+}
+
+TEST_CASE("bookkeeping per request is bounded whatever a request sends", "[db]") {
+  Fixture f;
+  vitals::Agent agent(f.Opts());
+  {
+    vitals::RequestScope scope(agent, "GET", "/huge");
+    // 100,000 calls of 5,000 distinct statements, then one loop over a new statement.
+    for (int i = 0; i < 100000; ++i) {
+      agent.RecordDbOperation("sqlite", "SELECT * FROM t" + std::to_string(i % 5000),
+                              absl::Nanoseconds(1));
+    }
+  }
+  const std::string body = agent.RenderText();
+  CHECK(SampleValue(body, kPerRequest + "_sum{method=\"GET\",route=\"/huge\"}") == 100000);
+  // The statements past the per-request table are counted, not tracked; the first ones are.
+  CHECK(SampleValue(body, "vitals_db_n_plus_one_total{route=\"/huge\",table=\"t0\"}") == 1);
+  // The table label has one series per distinct table, bounded by the series limit.
+  CHECK(vitals_test::CountLines(body, "db_client_operation_duration_seconds_count{") <= 2001);
+}
+
+TEST_CASE("pool metrics", "[db]") {
+  Fixture f;
+  vitals::Agent agent(f.Opts());
+  vitals::DbPool pool = agent.Pool("main");
+  pool.SetMax(8);
+  pool.AddIdle(8);
+  pool.AddIdle(-3);
+  pool.AddUsed(3);
+  pool.AddPending(2);
+  pool.AddPending(-1);
+  pool.RecordWait(absl::Milliseconds(4));
+  pool.RecordWait(absl::Milliseconds(600));
+  pool.Timeout();
+  const std::string body = agent.RenderText();
+  CHECK(SampleValue(body, "db_client_connection_count{pool=\"main\",state=\"idle\"}") == 5);
+  CHECK(SampleValue(body, "db_client_connection_count{pool=\"main\",state=\"used\"}") == 3);
+  CHECK(SampleValue(body, "db_client_connection_max{pool=\"main\"}") == 8);
+  CHECK(SampleValue(body, "db_client_connection_pending_requests{pool=\"main\"}") == 1);
+  CHECK(SampleValue(body, "db_client_connection_wait_time_seconds_count{pool=\"main\"}") == 2);
+  CHECK(SampleValue(body, "db_client_connection_timeouts_total{pool=\"main\"}") == 1);
+}
+
+}  // namespace

@@ -1,0 +1,139 @@
+#include "vitals/request.h"
+
+#include <catch2/catch.hpp>
+#include <thread>
+
+#include "tests/support/fakes.h"
+#include "tests/support/metrics_text.h"
+#include "vitals/agent.h"
+
+namespace {
+
+using vitals_test::SampleValue;
+
+struct Fixture : vitals_test::ClockAndLog {
+  vitals::Options Opts() {
+    vitals::Options o = Options();
+    o.slow_request_threshold = absl::Milliseconds(500);
+    return o;
+  }
+};
+
+const std::string kCount = "http_server_request_duration_seconds_count";
+const std::string kBucket = "http_server_request_duration_seconds_bucket";
+
+TEST_CASE("a request scope times the request with the injected clock", "[request]") {
+  Fixture f;
+  vitals::Agent agent(f.Opts());
+  {
+    vitals::RequestScope scope(agent, "get", "/users/:id");
+    CHECK(SampleValue(agent.RenderText(),
+                      "http_server_active_requests{method=\"GET\",route=\"/users/:id\"}") == 1);
+    f.clock.AdvanceMs(30);
+    scope.set_status(404);
+  }
+  const std::string body = agent.RenderText();
+  const std::string labels = "{method=\"GET\",route=\"/users/:id\",status=\"404\"";
+  CHECK(SampleValue(body, kCount + labels + "}") == 1);
+  CHECK(SampleValue(body, "http_server_request_duration_seconds_sum" + labels + "}") ==
+        Approx(0.030));
+  CHECK(SampleValue(body, kBucket + labels + ",le=\"0.025\"}") == 0);
+  CHECK(SampleValue(body, kBucket + labels + ",le=\"0.05\"}") == 1);
+  CHECK(SampleValue(body, "http_server_active_requests{method=\"GET\",route=\"/users/:id\"}") == 0);
+  CHECK(f.sink->lines().empty());
+}
+
+TEST_CASE("slow requests are counted and logged once each, rate-limited", "[request]") {
+  Fixture f;
+  vitals::Options o = f.Opts();
+  o.log_burst = 2;
+  vitals::Agent agent(o);
+  vitals::RouteHandle route = agent.Route("POST", "/orders");
+  for (int i = 0; i < 5; ++i) {
+    vitals::RequestScope scope(route);
+    f.clock.AdvanceMs(1234.5);
+    scope.set_status(503);
+  }
+  route.Record(200, absl::Milliseconds(499));  // just under the threshold
+  const std::string body = agent.RenderText();
+  CHECK(SampleValue(body, "http_server_slow_requests_total{method=\"POST\",route=\"/orders\"}") ==
+        5);
+  auto lines = f.sink->lines();
+  REQUIRE(lines.size() == 2);  // burst of 2, the rest suppressed
+  CHECK(lines[0] ==
+        "WARNING slow request: method=POST route=\"/orders\" status=503 duration_ms=1234.5");
+}
+
+TEST_CASE("Record, RouteHandle and the scope agree; methods are normalized", "[request]") {
+  Fixture f;
+  vitals::Agent agent(f.Opts());
+  agent.Record("GET", "/a", 200, absl::Milliseconds(1));
+  agent.Route("get", "/a").Record(200, absl::Milliseconds(1));
+  agent.Record("BREW", "/a", 418, absl::Milliseconds(1));
+  const std::string body = agent.RenderText();
+  CHECK(SampleValue(body, kCount + "{method=\"GET\",route=\"/a\",status=\"200\"}") == 2);
+  CHECK(SampleValue(body, kCount + "{method=\"_OTHER\",route=\"/a\",status=\"418\"}") == 1);
+}
+
+TEST_CASE("many status codes for one route all count", "[request]") {
+  Fixture f;
+  vitals::Agent agent(f.Opts());
+  vitals::RouteHandle route = agent.Route("GET", "/s");
+  for (int status = 200; status < 230; ++status) {  // more statuses than the route caches
+    route.Record(status, absl::Milliseconds(1));
+    route.Record(status, absl::Milliseconds(1));
+  }
+  const std::string body = agent.RenderText();
+  for (int status = 200; status < 230; ++status) {
+    CHECK(SampleValue(body, kCount + "{method=\"GET\",route=\"/s\",status=\"" +
+                                std::to_string(status) + "\"}") == 2);
+  }
+}
+
+TEST_CASE("a scope may end on another thread; Finish and Cancel end it once", "[request]") {
+  Fixture f;
+  vitals::Agent agent(f.Opts());
+  auto scope = std::make_unique<vitals::RequestScope>(agent, "GET", "/async");
+  f.clock.AdvanceMs(2);
+  std::thread([&] { scope.reset(); }).join();
+  vitals::RequestScope finished(agent, "GET", "/async");
+  f.clock.AdvanceMs(7);
+  CHECK(finished.Finish() == absl::Milliseconds(7));
+  CHECK(finished.Finish() == absl::ZeroDuration());
+  {
+    vitals::RequestScope cancelled(agent, "GET", "/async");
+    cancelled.Cancel();
+  }
+  const std::string body = agent.RenderText();
+  CHECK(SampleValue(body, kCount + "{method=\"GET\",route=\"/async\",status=\"200\"}") == 2);
+  CHECK(SampleValue(body, "http_server_active_requests{method=\"GET\",route=\"/async\"}") == 0);
+}
+
+TEST_CASE("request counts are exact under concurrent recording", "[request][concurrency]") {
+  vitals::Options o;
+  o.read_environment = false;
+  vitals::Agent agent(o);
+  vitals::RouteHandle h = agent.Route("GET", "/hot");
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20000; ++i) {
+        if (i % 2) {
+          vitals::RequestScope s(h);
+          s.set_status(200 + t);
+        } else {
+          agent.Record("GET", "/hot", 200 + t, absl::Microseconds(i));
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const std::string body = agent.RenderText();
+  for (int t = 0; t < 4; ++t) {
+    CHECK(SampleValue(body, kCount + "{method=\"GET\",route=\"/hot\",status=\"" +
+                                std::to_string(200 + t) + "\"}") == 20000);
+  }
+  CHECK(SampleValue(body, "http_server_active_requests{method=\"GET\",route=\"/hot\"}") == 0);
+}
+
+}  // namespace

@@ -1,0 +1,225 @@
+#include "vitals/options.h"
+
+#include <catch2/catch.hpp>
+#include <map>
+#include <string>
+
+#include "agent/base/listen_address.h"
+#include "vitals/agent.h"
+
+namespace {
+
+vitals::EnvLookup Env(std::map<std::string, std::string> vars) {
+  auto shared = std::make_shared<std::map<std::string, std::string>>(std::move(vars));
+  return [shared](const char* name) -> const char* {
+    auto it = shared->find(name);
+    return it == shared->end() ? nullptr : it->second.c_str();
+  };
+}
+
+TEST_CASE("every option can be set from its VITALS_ variable", "[options]") {
+  vitals::Options o;
+  REQUIRE(vitals::ApplyEnvironment(o, Env({{"VITALS_LISTEN", "127.0.0.1:0"},
+                                           {"VITALS_HTTP_THREADS", "3"},
+                                           {"VITALS_HTTP_REQUEST_TIMEOUT", "750ms"},
+                                           {"VITALS_GZIP", "false"},
+                                           {"VITALS_REQUEST_DURATION_BUCKETS", "0.01, 0.1,1"},
+                                           {"VITALS_SLOW_REQUEST_THRESHOLD", "0.25"},
+                                           {"VITALS_SERIES_LIMIT", "10"},
+                                           {"VITALS_LOG_LINES_PER_SECOND", "5"},
+                                           {"VITALS_LOG_BURST", "2"},
+                                           {"VITALS_FAST_CLOCK", "off"},
+                                           {"VITALS_PROCESS_METRICS", "no"},
+                                           {"VITALS_HEAP_METRICS", "0"},
+                                           {"VITALS_SAMPLE_INTERVAL", "2s"},
+                                           {"VITALS_HEAP_GROWTH_WINDOW", "30m"},
+                                           {"VITALS_MEMORY_LOG_INTERVAL", "1m"},
+                                           {"VITALS_PROC_ROOT", "/host/proc"},
+                                           {"VITALS_HTTP_ENABLED", "false"},
+                                           {"VITALS_PUSHGATEWAY_URL", "http://gw:9091"},
+                                           {"VITALS_JOB", "nightly"},
+                                           {"VITALS_PUSH_GROUPING", "instance=b-7, shard=3"},
+                                           {"VITALS_PUSH_INTERVAL", "30s"},
+                                           {"VITALS_PUSH_TIMEOUT", "2s"},
+                                           {"VITALS_PUSH_DELETE_ON_STOP", "yes"},
+                                           {"VITALS_N_PLUS_ONE_THRESHOLD", "7"},
+                                           {"VITALS_PROFILING", "1"},
+                                           {"VITALS_PROFILE_MAX_DURATION", "30s"},
+                                           {"VITALS_PROFILING_BASIC_AUTH", "u:p"},
+                                           {"VITALS_HTTP_HEADER_TIMEOUT", "2s"},
+                                           {"VITALS_HTTP_MAX_CONNECTIONS", "64"},
+                                           {"VITALS_TLS_CERT_FILE", " /etc/tls/c.pem "},
+                                           {"VITALS_TLS_KEY_FILE", "/etc/tls/k.pem"},
+                                           {"VITALS_TLS_CLIENT_CA_FILE", "/etc/tls/ca.pem"},
+                                           {"VITALS_METRICS_BASIC_AUTH", "prom:pw"}}))
+              .ok());
+  CHECK(o.listen == "127.0.0.1:0");
+  CHECK(o.http_threads == 3);
+  CHECK(o.http_request_timeout == absl::Milliseconds(750));
+  CHECK_FALSE(o.gzip);
+  CHECK(o.request_duration_buckets == std::vector<double>{0.01, 0.1, 1});
+  CHECK(o.slow_request_threshold == absl::Milliseconds(250));
+  CHECK(o.series_limit == 10);
+  CHECK(o.log_lines_per_second == 5);
+  CHECK(o.log_burst == 2);
+  CHECK_FALSE(o.fast_clock);
+  CHECK_FALSE(o.process_metrics);
+  CHECK_FALSE(o.heap_metrics);
+  CHECK(o.sample_interval == absl::Seconds(2));
+  CHECK(o.heap_growth_window == absl::Minutes(30));
+  CHECK(o.memory_log_interval == absl::Minutes(1));
+  CHECK(o.proc_root == "/host/proc");
+  CHECK_FALSE(o.http_enabled);
+  CHECK(o.pushgateway_url == "http://gw:9091");
+  CHECK(o.job == "nightly");
+  CHECK(o.push_grouping == std::map<std::string, std::string>{{"instance", "b-7"}, {"shard", "3"}});
+  CHECK(o.push_interval == absl::Seconds(30));
+  CHECK(o.push_timeout == absl::Seconds(2));
+  CHECK(o.push_delete_on_stop);
+  CHECK(o.n_plus_one_threshold == 7);
+  CHECK(o.profiling);
+  CHECK(o.profile_max_duration == absl::Seconds(30));
+  CHECK(o.profiling_basic_auth == "u:p");
+  CHECK(o.http_header_timeout == absl::Seconds(2));
+  CHECK(o.http_max_connections == 64);
+  CHECK(o.tls_cert_file == "/etc/tls/c.pem");
+  CHECK(o.tls_key_file == "/etc/tls/k.pem");
+  CHECK(o.tls_client_ca_file == "/etc/tls/ca.pem");
+  CHECK(o.metrics_basic_auth == "prom:pw");
+  CHECK(vitals::ValidateOptions(o).ok());
+}
+
+TEST_CASE("endpoint options are range-checked", "[options]") {
+  auto invalid = [](auto mutate) {
+    vitals::Options o;
+    mutate(o);
+    return vitals::ValidateOptions(o).code() == absl::StatusCode::kInvalidArgument;
+  };
+  CHECK(invalid([](vitals::Options& o) { o.http_header_timeout = absl::Milliseconds(1); }));
+  CHECK(invalid([](vitals::Options& o) { o.http_header_timeout = absl::Minutes(6); }));
+  CHECK(invalid([](vitals::Options& o) { o.http_request_timeout = absl::Milliseconds(1); }));
+  CHECK(invalid([](vitals::Options& o) { o.http_max_connections = 15; }));
+  CHECK(invalid([](vitals::Options& o) { o.tls_cert_file = "c.pem"; }));  // no key
+  CHECK(invalid([](vitals::Options& o) { o.tls_key_file = "k.pem"; }));   // no certificate
+  CHECK(invalid([](vitals::Options& o) { o.tls_client_ca_file = "ca.pem"; }));
+  CHECK(invalid([](vitals::Options& o) { o.metrics_basic_auth = "no-colon"; }));
+  CHECK(invalid([](vitals::Options& o) { o.metrics_basic_auth = ":pw"; }));
+  vitals::Options ok;
+  ok.http_max_connections = 16;
+  ok.metrics_basic_auth = "u:";
+  CHECK(vitals::ValidateOptions(ok).ok());
+  vitals::Options bad;
+  CHECK(vitals::ApplyEnvironment(bad, Env({{"VITALS_HTTP_MAX_CONNECTIONS", "2"}})).code() ==
+        absl::StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("push options are checked", "[options]") {
+  vitals::Options o;
+  o.pushgateway_url = "gw:9091";
+  CHECK(vitals::ValidateOptions(o).message() ==
+        "option pushgateway_url: \"gw:9091\" is not an http:// or https:// URL");
+  o = vitals::Options();
+  o.push_grouping = {{"job", "x"}};
+  CHECK(absl::IsInvalidArgument(vitals::ValidateOptions(o)));
+  o = vitals::Options();
+  o.push_interval = absl::Milliseconds(5);
+  CHECK(absl::IsInvalidArgument(vitals::ValidateOptions(o)));
+  o.push_interval = absl::ZeroDuration();
+  CHECK(vitals::ValidateOptions(o).ok());
+  o.push_timeout = absl::Hours(1);
+  CHECK(absl::IsInvalidArgument(vitals::ValidateOptions(o)));
+  vitals::Options env;
+  CHECK(absl::IsInvalidArgument(vitals::ApplyEnvironment(env, [](const char* n) -> const char* {
+    return std::string(n) == "VITALS_PUSH_GROUPING" ? "instance" : nullptr;
+  })));
+}
+
+TEST_CASE("sampling options are range-checked", "[options]") {
+  vitals::Options o;
+  CHECK(vitals::ValidateOptions(o).ok());
+  CHECK(o.sample_interval == absl::Seconds(15));  // the documented default
+  o.sample_interval = absl::Milliseconds(1);
+  CHECK(vitals::ValidateOptions(o).message() == "option sample_interval: 1ms is not in 10ms..1h");
+  o = vitals::Options();
+  o.heap_growth_window = absl::Hours(48);
+  CHECK(vitals::ValidateOptions(o).message() == "option heap_growth_window: 48h is not in 1s..24h");
+  o = vitals::Options();
+  o.memory_log_interval = absl::Seconds(-1);
+  CHECK(absl::IsInvalidArgument(vitals::ValidateOptions(o)));
+  o = vitals::Options();
+  o.proc_root = "";
+  CHECK(absl::IsInvalidArgument(vitals::ValidateOptions(o)));
+}
+
+TEST_CASE("a bad variable is an error naming it, and changes nothing", "[options]") {
+  const std::map<std::string, std::string> bad[] = {
+      {{"VITALS_HTTP_THREADS", "many"}},
+      {{"VITALS_HTTP_THREADS", "0"}},
+      {{"VITALS_SLOW_REQUEST_THRESHOLD", "soon"}},
+      {{"VITALS_REQUEST_DURATION_BUCKETS", "1,0.5"}},
+      {{"VITALS_REQUEST_DURATION_BUCKETS", "a,b"}},
+      {{"VITALS_SERIES_LIMIT", "-4"}},
+      {{"VITALS_GZIP", "maybe"}},
+      {{"VITALS_SAMPLE_INTERVAL", "often"}},
+      {{"VITALS_HEAP_METRICS", "sometimes"}},
+  };
+  for (const auto& vars : bad) {
+    vitals::Options o;
+    const vitals::Options before = o;
+    absl::Status s = vitals::ApplyEnvironment(o, Env(vars));
+    INFO(s.ToString());
+    REQUIRE_FALSE(s.ok());
+    CHECK(std::string(s.message()).find(vars.begin()->first) != std::string::npos);
+    CHECK(o.http_threads == before.http_threads);
+    CHECK(o.series_limit == before.series_limit);
+  }
+}
+
+TEST_CASE("listen addresses", "[options]") {
+  using vitals::internal::ParseListenAddress;
+  auto a = ParseListenAddress("0.0.0.0:9464");
+  REQUIRE(a.ok());
+  CHECK(a->host == "0.0.0.0");
+  CHECK(a->port == 9464);
+  auto b = ParseListenAddress("[::1]:0");
+  REQUIRE(b.ok());
+  CHECK(b->ipv6);
+  CHECK(b->host == "::1");
+  auto c = ParseListenAddress(":80");
+  REQUIRE(c.ok());
+  CHECK(c->host == "0.0.0.0");
+  CHECK(ParseListenAddress("localhost:1")->host == "127.0.0.1");
+  for (const char* bad :
+       {"", "9464", "1.2.3.4", "1.2.3.4:", "1.2.3.4:65536", "1.2.3.4:-1", "1.2.3.4:80x",
+        "example.com:80", "::1:80", "[::1]80", "[::1:80", "300.1.1.1:80"}) {
+    auto r = ParseListenAddress(bad);
+    INFO(bad);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(std::string(r.status().message()).find(bad) != std::string::npos);
+  }
+}
+
+TEST_CASE("an agent given a bad option still records, and Start says what is wrong", "[options]") {
+  vitals::Options o;
+  o.read_environment = false;
+  o.listen = "not an address";
+  vitals::Agent agent(o);
+  absl::Status s = agent.Start();
+  REQUIRE(s.code() == absl::StatusCode::kInvalidArgument);
+  CHECK(std::string(s.message()).find("not an address") != std::string::npos);
+  agent.Record("GET", "/x", 200, absl::Milliseconds(3));
+  CHECK(agent.RenderText().find("route=\"/x\"") != std::string::npos);
+  CHECK(agent.port() == 0);
+}
+
+TEST_CASE("a bad environment variable makes Start fail with its name", "[options]") {
+  setenv("VITALS_SERIES_LIMIT", "lots", 1);
+  vitals::Agent agent;
+  unsetenv("VITALS_SERIES_LIMIT");
+  absl::Status s = agent.Start();
+  REQUIRE(s.code() == absl::StatusCode::kInvalidArgument);
+  CHECK(std::string(s.message()).find("VITALS_SERIES_LIMIT") != std::string::npos);
+}
+
+}  // namespace
