@@ -45,8 +45,10 @@ void BenchSetup() {
                        .Name("db_client_operation_duration_seconds")
                        .Help("Bench.")
                        .Register(*g_registry);
-  g_prom_hist = &g_prom_family->Add(
-      {{"system", "sqlite"}, {"operation", "SELECT"}, {"table", "users"}}, kBuckets);
+  g_prom_hist = &g_prom_family->Add({{"db_system_name", "sqlite"},
+                                     {"db_operation_name", "SELECT"},
+                                     {"db_collection_name", "users"}},
+                                    kBuckets);
 }
 
 namespace {
@@ -84,7 +86,9 @@ void BM_DbRecordLabels_PrometheusCpp(benchmark::State& state) {
   for (auto _ : state) {
     ++i;
     g_prom_family
-        ->Add({{"system", "sqlite"}, {"operation", kOps[i % 3]}, {"table", kTables[i % 3]}},
+        ->Add({{"db_system_name", "sqlite"},
+               {"db_operation_name", kOps[i % 3]},
+               {"db_collection_name", kTables[i % 3]}},
               kBuckets)
         .Observe(static_cast<double>(i & 1023) * 1e-6);
   }

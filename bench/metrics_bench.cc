@@ -88,7 +88,7 @@ void BenchSetup() {
                        .Name("http_server_active_requests")
                        .Help("Bench.")
                        .Register(*g_registry)
-                       .Add({{"method", "GET"}, {"route", "/users/:id"}});
+                       .Add({{"http_request_method", "GET"}, {"http_route", "/users/:id"}});
 }
 
 namespace {
@@ -125,7 +125,10 @@ void BM_RecordLabels_PrometheusCpp(benchmark::State& state) {
   for (auto _ : state) {
     ++i;
     g_prom_hist_family
-        ->Add({{"method", "GET"}, {"route", kRoutes[i & 3]}, {"status", "200"}}, kBuckets)
+        ->Add({{"http_request_method", "GET"},
+               {"http_route", kRoutes[i & 3]},
+               {"http_response_status_code", "200"}},
+              kBuckets)
         .Observe(Value(i));
   }
 }
@@ -200,9 +203,9 @@ void BM_Exposition10k_PrometheusCpp(benchmark::State& state) {
                      .Register(*registry);
   for (int i = 0; i < kSeries; ++i) {
     family
-        .Add({{"method", i % 2 ? "GET" : "POST"},
-              {"route", RouteName(i)},
-              {"status", std::to_string(200 + i / 2000)}},
+        .Add({{"http_request_method", i % 2 ? "GET" : "POST"},
+              {"http_route", RouteName(i)},
+              {"http_response_status_code", std::to_string(200 + i / 2000)}},
              kBuckets)
         .Observe((i % 97) * 0.001);
   }

@@ -19,7 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "grafana")
 DS = {"type": "prometheus", "uid": "${datasource}"}
 SEL = 'job=~"$job",instance=~"$instance"'
-SEL_ROUTE = SEL + ',route=~"$route"'
+SEL_ROUTE = SEL + ',http_route=~"$route"'
 SEL_CACHE = SEL + ',cache=~"$cache"'
 
 UIDS = {
@@ -184,8 +184,9 @@ def overview():
     p.append(L.place(stat(
         "Error ratio (5xx)", "Share of requests answered with a 5xx status. Above a few percent, "
         "look at the per-route panel below and at the service's logs.", "percentunit",
-        'sum(rate(http_server_request_duration_seconds_count{%s,status=~"5.."}[%s])) / '
-        'sum(rate(http_server_request_duration_seconds_count{%s}[%s]))'
+        # "or vector(0)": 0 rather than "No data" while no request has failed.
+        '(sum(rate(http_server_request_duration_seconds_count{%s,http_response_status_code=~"5.."}'
+        '[%s])) or vector(0)) / sum(rate(http_server_request_duration_seconds_count{%s}[%s]))'
         % (SEL_ROUTE, rate, SEL_ROUTE, rate), [("orange", 0.01), ("red", 0.05)]), 6, 4))
     p.append(L.place(stat(
         "p99 latency", "99th percentile request duration over all selected routes, from the "
@@ -199,39 +200,42 @@ def overview():
     p.append(L.place(timeseries(
         "Request rate by route", "Requests per second per route template. Unmatched requests "
         "(404s for unknown paths) share the route \"unmatched\".", "reqps",
-        [target('sum by (route) (rate(http_server_request_duration_seconds_count{%s}[%s]))'
-                % (SEL_ROUTE, rate), "{{route}}")]), 12, 8))
+        [target('sum by (http_route) (rate(http_server_request_duration_seconds_count{%s}[%s]))'
+                % (SEL_ROUTE, rate), "{{http_route}}")]), 12, 8))
     p.append(L.place(timeseries(
         "Error ratio (5xx) by route", "Share of each route's requests that failed with 5xx. "
         "A single route going up points at its backend.", "percentunit",
-        [target('sum by (route) (rate(http_server_request_duration_seconds_count{%s,'
-                'status=~"5.."}[%s])) / sum by (route) (rate('
-                'http_server_request_duration_seconds_count{%s}[%s]))'
-                % (SEL_ROUTE, rate, SEL_ROUTE, rate), "{{route}}")]), 12, 8))
+        # Routes without a 5xx get 0 (the "or" side: their request rate times 0), not a gap.
+        [target('(sum by (http_route) (rate(http_server_request_duration_seconds_count{%s,'
+                'http_response_status_code=~"5.."}[%s])) or 0 * sum by (http_route) (rate('
+                'http_server_request_duration_seconds_count{%s}[%s]))) / sum by (http_route) '
+                '(rate(http_server_request_duration_seconds_count{%s}[%s]))'
+                % (SEL_ROUTE, rate, SEL_ROUTE, rate, SEL_ROUTE, rate), "{{http_route}}")]), 12, 8))
     p.append(L.place(timeseries(
         "Latency p50 / p90 / p99 by route", "Quantiles estimated from the request duration "
         "histogram (bucket bounds limit their precision). Compare p99 with p50: a wide gap is "
         "a slow tail, a shift of both is a slower route.", "s",
-        [target('histogram_quantile(%s, sum by (route, le) (rate('
+        [target('histogram_quantile(%s, sum by (http_route, le) (rate('
                 'http_server_request_duration_seconds_bucket{%s}[%s])))' % (q, SEL_ROUTE, rate),
-                "p%s {{route}}" % str(int(float(q) * 100)), ref)
+                "p%s {{http_route}}" % str(int(float(q) * 100)), ref)
          for q, ref in (("0.5", "A"), ("0.9", "B"), ("0.99", "C"))]), 24, 9))
     p.append(L.place(timeseries(
         "Active requests by route", "In-flight requests per route.", "short",
-        [target('sum by (route) (http_server_active_requests{%s})' % SEL_ROUTE, "{{route}}")]),
+        [target('sum by (http_route) (http_server_active_requests{%s})' % SEL_ROUTE, "{{http_route}}")]),
         12, 8))
     p.append(L.place(timeseries(
         "Slow requests per second", "Requests at or above the agent's slow threshold "
         "(VITALS_SLOW_REQUEST_THRESHOLD, default 1 s); each also logged one warning.", "reqps",
-        [target('sum by (route) (rate(http_server_slow_requests_total{%s}[%s]))'
-                % (SEL_ROUTE, rate), "{{route}}")]), 12, 8))
+        [target('sum by (http_route) (rate(http_server_slow_requests_total{%s}[%s]))'
+                % (SEL_ROUTE, rate), "{{http_route}}")]), 12, 8))
     p.append(L.place(table(
         "Slowest routes (p99, last 5 minutes)", "Routes ranked by their 99th percentile "
-        "duration over the last 5 minutes, from the recording rule.", "s",
-        'topk(10, job_route:http_server_request_duration_seconds:p99_5m{job=~"$job"})',
+        "duration over the last 5 minutes (computed here, so it needs no recording rule).", "s",
+        'topk(10, histogram_quantile(0.99, sum by (job, http_route, le) (rate('
+        'http_server_request_duration_seconds_bucket{%s}[5m]))))' % SEL_ROUTE,
         [link_to("memory"), link_to("caches"), link_to("database")]), 24, 8))
     route_var = variable("route", "Route", 'label_values(http_server_request_duration_seconds_count'
-                         '{job=~"$job",instance=~"$instance"}, route)')
+                         '{job=~"$job",instance=~"$instance"}, http_route)')
     return dashboard("overview", "Requests through the vitals agent: rate, errors, latency, "
                      "in-flight and slow requests per route.", p, [route_var])
 
@@ -265,7 +269,8 @@ def memory():
          target('vitals_heap_thread_cache_bytes{%s}' % SEL, "thread caches {{instance}}", "C")]),
         12, 8))
     p.append(L.place(timeseries(
-        "CPU", "CPU seconds used per second: 1 is one full core.", "short",
+        "CPU", "CPU time used per second of wall time: 100% is one full core, 200% two.",
+        "percentunit",
         [target('rate(process_cpu_seconds_total{%s}[%s])' % (SEL, rate), "{{instance}}")]),
         8, 8))
     p.append(L.place(timeseries(
@@ -339,52 +344,52 @@ def database():
     p.append(L.place(timeseries(
         "Queries per second by operation and table", "Database calls recorded through "
         "vitals/db.h, grouped by statement verb and main table.", "ops",
-        [target('sum by (operation, table) (rate(%s_count{%s}[%s]))' % (dur, SEL, rate),
-                "{{operation}} {{table}}")]), 12, 8))
+        [target('sum by (db_operation_name, db_collection_name) (rate(%s_count{%s}[%s]))' % (dur, SEL, rate),
+                "{{db_operation_name}} {{db_collection_name}}")]), 12, 8))
     p.append(L.place(timeseries(
         "Query latency p99 by operation and table", "99th percentile duration of database "
         "calls. One table slowing down alone points at its indexes or locks.", "s",
-        [target('histogram_quantile(0.99, sum by (operation, table, le) (rate(%s_bucket{%s}[%s])))'
-                % (dur, SEL, rate), "{{operation}} {{table}}")]), 12, 8))
+        [target('histogram_quantile(0.99, sum by (db_operation_name, db_collection_name, le) (rate(%s_bucket{%s}[%s])))'
+                % (dur, SEL, rate), "{{db_operation_name}} {{db_collection_name}}")]), 12, 8))
     p.append(L.place(timeseries(
         "Queries per request by route", "Average and 99th percentile of the database calls "
         "each request made. A route whose count grows with the size of its answer is running "
         "one query per row.", "short",
-        [target('sum by (route) (rate(http_server_request_db_queries_sum{%s}[%s])) / sum by '
-                '(route) (rate(http_server_request_db_queries_count{%s}[%s])) > 0'
-                % (SEL_ROUTE, rate, SEL_ROUTE, rate), "avg {{route}}", "A"),
-         target('histogram_quantile(0.99, sum by (route, le) (rate('
+        [target('sum by (http_route) (rate(http_server_request_db_queries_sum{%s}[%s])) / sum by '
+                '(http_route) (rate(http_server_request_db_queries_count{%s}[%s])) > 0'
+                % (SEL_ROUTE, rate, SEL_ROUTE, rate), "avg {{http_route}}", "A"),
+         target('histogram_quantile(0.99, sum by (http_route, le) (rate('
                 'http_server_request_db_queries_bucket{%s}[%s]))) > 0' % (SEL_ROUTE, rate),
-                "p99 {{route}}", "B")]), 12, 8))
+                "p99 {{http_route}}", "B")]), 12, 8))
     p.append(L.place(timeseries(
         "N+1 detections per route", "Requests per second that ran one statement at least the "
         "N+1 threshold times (VITALS_N_PLUS_ONE_THRESHOLD, default 5), by route and table. "
         "The service log names the statement; replace the loop with a join or an IN (...) "
         "query.", "reqps",
-        [target('sum by (route, table) (rate(vitals_db_n_plus_one_total{%s}[%s]))'
-                % (SEL_ROUTE, rate), "{{route}} {{table}}")]), 12, 8))
+        [target('sum by (http_route, db_collection_name) (rate(vitals_db_n_plus_one_total{%s}[%s]))'
+                % (SEL_ROUTE, rate), "{{http_route}} {{db_collection_name}}")]), 12, 8))
     p.append(L.place(timeseries(
         "Pool connections", "Connections in use and idle against the pool's maximum. Used "
         "pinned at the maximum means callers queue for connections.", "short",
-        [target('sum by (pool, state) (db_client_connection_count{%s})' % SEL,
-                "{{pool}} {{state}}", "A"),
-         target('sum by (pool) (db_client_connection_max{%s})' % SEL, "{{pool}} max", "B")]),
+        [target('sum by (db_client_connection_pool_name, db_client_connection_state) (db_client_connections_usage{%s})' % SEL,
+                "{{db_client_connection_pool_name}} {{db_client_connection_state}}", "A"),
+         target('sum by (db_client_connection_pool_name) (db_client_connection_max{%s})' % SEL, "{{db_client_connection_pool_name}} max", "B")]),
         8, 8))
     p.append(L.place(timeseries(
         "Pool wait time p99 and waiting callers", "How long callers waited for a connection, "
         "and how many are waiting now.", "s",
-        [target('histogram_quantile(0.99, sum by (pool, le) (rate('
+        [target('histogram_quantile(0.99, sum by (db_client_connection_pool_name, le) (rate('
                 'db_client_connection_wait_time_seconds_bucket{%s}[%s])))' % (SEL, rate),
-                "p99 wait {{pool}}", "A"),
-         target('sum by (pool) (db_client_connection_pending_requests{%s})' % SEL,
-                "waiting {{pool}}", "B")]), 8, 8))
+                "p99 wait {{db_client_connection_pool_name}}", "A"),
+         target('sum by (db_client_connection_pool_name) (db_client_connection_pending_requests{%s})' % SEL,
+                "waiting {{db_client_connection_pool_name}}", "B")]), 8, 8))
     p.append(L.place(timeseries(
         "Pool timeouts", "Callers per second that gave up waiting for a connection: the pool "
         "is too small for the load, or connections are held too long.", "ops",
-        [target('sum by (pool) (rate(db_client_connection_timeouts_total{%s}[%s]))'
-                % (SEL, rate), "{{pool}}")], links=[link_to("overview")]), 8, 8))
+        [target('sum by (db_client_connection_pool_name) (rate(db_client_connection_timeouts_total{%s}[%s]))'
+                % (SEL, rate), "{{db_client_connection_pool_name}}")], links=[link_to("overview")]), 8, 8))
     route_var = variable("route", "Route", 'label_values(http_server_request_db_queries_count'
-                         '{job=~"$job",instance=~"$instance"}, route)')
+                         '{job=~"$job",instance=~"$instance"}, http_route)')
     return dashboard("database", "Database calls through the vitals agent: latency by "
                      "operation and table, queries per request, N+1 detections and connection "
                      "pools.", p, [route_var])

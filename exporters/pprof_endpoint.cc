@@ -178,7 +178,11 @@ void PprofEndpoint::Cmdline(const http::HttpRequest&, http::HttpResponse& resp) 
     http::HttpFail(resp, 500, cmdline.status().message());
     return;
   }
-  resp.body = *std::move(cmdline);
+  // /proc ends every argument with a NUL; Go's net/http/pprof joins them with NULs and ends with
+  // none, and pprof clients take the program name up to the first NUL that is followed by more.
+  std::string text = *std::move(cmdline);
+  if (!text.empty() && text.back() == '\0') text.pop_back();
+  resp.body = std::move(text);
 }
 
 }  // namespace exporters

@@ -5,7 +5,7 @@
 //   /debug/pprof/heap         tcmalloc heap sample (needs TCMALLOC_SAMPLE_PARAMETER)
 //   /debug/pprof/growth       tcmalloc heap growth stacks
 //   /debug/pprof/symbol       GET: "num_symbols: 1"; POST "0xA+0xB": "0xA name" lines
-//   /debug/pprof/cmdline      the command line, NUL-separated
+//   /debug/pprof/cmdline      the command line: arguments joined by NUL, none at the end (Go's)
 //
 // Access: off unless `Options::profiling`; then loopback clients only, or, when
 // `profiling_basic_auth` is set, clients with those credentials from anywhere. Errors answer

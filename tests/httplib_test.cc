@@ -1,10 +1,15 @@
 #include "vitals/httplib.h"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <stdexcept>
 #include <thread>
 
+#include "tests/support/fixtures.h"
 #include "tests/support/metrics_text.h"
+#include "tests/support/sockets.h"
 
 namespace {
 
@@ -53,14 +58,63 @@ TEST_CASE("a cpp-httplib server is instrumented with its route templates", "[htt
 
   const std::string body = agent.RenderText();
   const std::string count = "http_server_request_duration_seconds_count";
-  CHECK(SampleValue(body, count + "{method=\"GET\",route=\"/users/:id\",status=\"200\"}") == 3);
-  CHECK(SampleValue(body, count + "{method=\"POST\",route=\"/orders\",status=\"201\"}") == 1);
-  CHECK(SampleValue(body, count + "{method=\"HEAD\",route=\"/users/:id\",status=\"200\"}") == 1);
-  CHECK(SampleValue(body, count + "{method=\"GET\",route=\"unmatched\",status=\"404\"}") == 2);
-  CHECK(SampleValue(body, count + "{method=\"GET\",route=\"/boom\",status=\"500\"}") == 1);
+  CHECK(SampleValue(body, count + "{http_request_method=\"GET\",http_route=\"/users/"
+                                  ":id\",http_response_status_code=\"200\"}") == 3);
+  CHECK(SampleValue(body, count + "{http_request_method=\"POST\",http_route=\"/"
+                                  "orders\",http_response_status_code=\"201\"}") == 1);
+  CHECK(SampleValue(body, count + "{http_request_method=\"HEAD\",http_route=\"/users/"
+                                  ":id\",http_response_status_code=\"200\"}") == 1);
+  CHECK(SampleValue(body, count + "{http_request_method=\"GET\",http_route=\"unmatched\",http_"
+                                  "response_status_code=\"404\"}") == 2);
+  CHECK(SampleValue(body, count + "{http_request_method=\"GET\",http_route=\"/"
+                                  "boom\",http_response_status_code=\"500\"}") == 1);
   CHECK(body.find("/random/") == std::string::npos);  // raw paths never become labels
-  CHECK(SampleValue(body, "http_server_active_requests{method=\"GET\",route=\"/boom\"}") == 0);
+  CHECK(SampleValue(
+            body,
+            "http_server_active_requests{http_request_method=\"GET\",http_route=\"/boom\"}") == 0);
   CHECK(logged == 8);  // the user's logger still runs
+}
+
+TEST_CASE("HEAD series appear with the first HEAD request, and a failed body keeps its route",
+          "[httplib]") {
+  vitals::Agent agent(vitals_test::QuietOptions());
+  httplib::Server server;
+  vitals::HttplibInstrumentation routes(agent, server);
+  routes.Get("/items/:id", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("item", "text/plain");
+  });
+  routes.Post("/upload", [](const httplib::Request&, httplib::Response& res) { res.status = 201; });
+  const int port = server.bind_to_any_port("127.0.0.1");
+  REQUIRE(port > 0);
+  std::thread serve([&] { server.listen_after_bind(); });
+  REQUIRE(vitals_test::WaitUntil([&] { return server.is_running(); }));
+
+  // Registering a GET route creates no HEAD series.
+  CHECK(agent.RenderText().find("http_request_method=\"HEAD\"") == std::string::npos);
+  CHECK(agent.RenderText().find(
+            "http_server_active_requests{http_request_method=\"GET\",http_route=\"/items/:id\"}") !=
+        std::string::npos);
+
+  // A POST that announces 100 bytes, sends 3 and hangs up: the server answers 400 without
+  // running the handler, and the request is still recorded under /upload.
+  const int fd = vitals_test::ConnectLoopback(port);
+  REQUIRE(vitals_test::SendAll(
+      fd, "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc"));
+  shutdown(fd, SHUT_WR);
+  vitals_test::ReadUntilClose(fd, std::chrono::seconds(5));
+  close(fd);
+  httplib::Client client("127.0.0.1", port);
+  REQUIRE(client.Head("/items/1"));
+  server.stop();
+  serve.join();
+
+  const std::string body = agent.RenderText();
+  const std::string count = "http_server_request_duration_seconds_count";
+  CHECK(SampleValue(body, count + "{http_request_method=\"HEAD\",http_route=\"/items/:id\","
+                                  "http_response_status_code=\"200\"}") == 1);
+  CHECK(body.find("http_route=\"unmatched\"") == std::string::npos);
+  CHECK(vitals_test::CountLines(
+            body, count + "{http_request_method=\"POST\",http_route=\"/upload\"") == 1);
 }
 
 }  // namespace

@@ -5,12 +5,12 @@
 #include <sstream>
 #include <string>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <x86intrin.h>
-#define VITALS_HAVE_TSC 1
-#endif
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_split.h"
+#include "agent/base/tsc_clock.h"
 
 namespace vitals {
+namespace internal {
 namespace {
 
 int64_t SteadyNanos() {
@@ -22,71 +22,82 @@ int64_t SteadyNanos() {
 class SteadyClock final : public Clock {
  public:
   int64_t NowNanos() const override { return SteadyNanos(); }
+  absl::string_view name() const override { return "steady_clock"; }
 };
 
-#ifdef VITALS_HAVE_TSC
-// True when the TSC ticks at a constant rate through sleep states and the kernel itself uses it
-// as its clocksource (so it is synchronized across CPUs and not emulated).
-bool TscUsable() {
-  std::ifstream source("/sys/devices/system/clocksource/clocksource0/current_clocksource");
-  std::string current;
-  if (!(source >> current) || current != "tsc") return false;
-  std::ifstream cpuinfo("/proc/cpuinfo");
+std::string ReadFirstLine(const char* path) {
+  std::ifstream in(path);
   std::string line;
-  while (std::getline(cpuinfo, line)) {
-    if (line.rfind("flags", 0) != 0) continue;
-    std::istringstream words(line);
-    bool constant = false, nonstop = false;
-    std::string w;
-    while (words >> w) {
-      constant |= w == "constant_tsc";
-      nonstop |= w == "nonstop_tsc";
-    }
-    return constant && nonstop;
-  }
-  return false;
+  std::getline(in, line);
+  return line;
 }
-
-// Converts TSC ticks to nanoseconds with a rate measured against steady_clock over ~5 ms at
-// first use (relative error ~1e-5), anchored so the epoch matches steady_clock's.
-class TscClock final : public Clock {
- public:
-  TscClock() {
-    const int64_t t0 = SteadyNanos();
-    const uint64_t c0 = __rdtsc();
-    int64_t t1;
-    uint64_t c1;
-    do {
-      t1 = SteadyNanos();
-      c1 = __rdtsc();
-    } while (t1 - t0 < 5'000'000);
-    nanos_per_tick_ = static_cast<double>(t1 - t0) / static_cast<double>(c1 - c0);
-    base_ticks_ = c1;
-    base_nanos_ = t1;
-  }
-  int64_t NowNanos() const override {
-    const int64_t ticks = static_cast<int64_t>(__rdtsc() - base_ticks_);
-    return base_nanos_ + static_cast<int64_t>(static_cast<double>(ticks) * nanos_per_tick_);
-  }
-
- private:
-  double nanos_per_tick_;
-  uint64_t base_ticks_;
-  int64_t base_nanos_;
-};
-#endif
 
 }  // namespace
 
+bool TscTrusted(absl::string_view cpu_flags, absl::string_view current_clocksource,
+                absl::string_view available_clocksources) {
+  bool constant = false, nonstop = false, reliable = false, known_freq = false;
+  for (absl::string_view w : absl::StrSplit(cpu_flags, absl::ByAnyChar(" \t"), absl::SkipEmpty())) {
+    constant |= w == "constant_tsc";
+    nonstop |= w == "nonstop_tsc";
+    reliable |= w == "tsc_reliable";
+    known_freq |= w == "tsc_known_freq";
+  }
+  if (!constant || !nonstop) return false;  // not invariant: the rate changes or it stops
+  current_clocksource = absl::StripAsciiWhitespace(current_clocksource);
+  if (current_clocksource == "tsc") return true;
+  // The kernel drops the TSC from the available clocksources when it finds it unstable.
+  bool available = false;
+  for (absl::string_view c :
+       absl::StrSplit(available_clocksources, absl::ByAnyChar(" \t\n"), absl::SkipEmpty())) {
+    available |= c == "tsc";
+  }
+  return available && (reliable || known_freq);
+}
+
+bool TscTrustedHere() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line, flags;
+  while (std::getline(cpuinfo, line)) {
+    if (line.rfind("flags", 0) == 0) {
+      flags = line;
+      break;
+    }
+  }
+  return TscTrusted(
+      flags, ReadFirstLine("/sys/devices/system/clocksource/clocksource0/current_clocksource"),
+      ReadFirstLine("/sys/devices/system/clocksource/clocksource0/available_clocksource"));
+}
+
+#ifdef VITALS_HAVE_TSC
+TscClock::TscClock() {
+  // Converts ticks to nanoseconds with a rate measured against steady_clock over ~5 ms (relative
+  // error ~1e-5), anchored so the epoch matches steady_clock's.
+  const int64_t t0 = SteadyNanos();
+  const uint64_t c0 = __rdtsc();
+  int64_t t1;
+  uint64_t c1;
+  do {
+    t1 = SteadyNanos();
+    c1 = __rdtsc();
+  } while (t1 - t0 < 5'000'000);
+  nanos_per_tick_ = static_cast<double>(t1 - t0) / static_cast<double>(c1 - c0);
+  base_ticks_ = c1;
+  base_nanos_ = t1;
+}
+#endif
+
+}  // namespace internal
+
 const Clock& Clock::Steady() {
-  static const Clock* clock = new SteadyClock;
+  static const Clock* clock = new internal::SteadyClock;
   return *clock;
 }
 
 const Clock& Clock::Default() {
   static const Clock* clock = []() -> const Clock* {
 #ifdef VITALS_HAVE_TSC
-    if (TscUsable()) return new TscClock;
+    if (internal::TscTrustedHere()) return new internal::TscClock;
 #endif
     return &Steady();
   }();

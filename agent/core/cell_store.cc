@@ -8,7 +8,7 @@
 namespace vitals {
 namespace internal {
 
-thread_local Arena* tls_arena = nullptr;
+__thread Arena* tls_arena = nullptr;
 
 // An arena and its place in the store's list. `arena` comes first, so an Arena* is a Node*.
 struct CellStore::Node {

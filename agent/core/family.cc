@@ -82,7 +82,14 @@ Series* Family::overflow_series() {
 }
 
 void Family::NoteOverflow() {
-  if (overflow_counter_ != nullptr) AddF64(ThreadCell(overflow_counter_->cell), 1.0);
+  if (overflow_family_ == nullptr) return;
+  const SeriesCore* counter = overflow_counter_.load(std::memory_order_acquire);
+  if (counter == nullptr) {
+    const absl::string_view label = name_;
+    counter = overflow_family_->Find(absl::MakeConstSpan(&label, 1));  // same series every time
+    overflow_counter_.store(counter, std::memory_order_release);
+  }
+  AddF64(ThreadCell(counter->cell), 1.0);
 }
 
 Series* Family::Find(absl::Span<const absl::string_view> values) {

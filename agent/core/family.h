@@ -88,9 +88,11 @@ class Family {
   // The overflow series without marking it used.
   Series* overflow_series_unmarked() { return overflow_.get(); }
 
-  // Counts one folded lookup in vitals_series_overflow_total (set by the registry).
+  // Counts one folded lookup in vitals_series_overflow_total{metric="<this family>"}. The
+  // series is created at the first overflow, so a family that never overflows adds no line.
   void NoteOverflow();
-  void set_overflow_counter(const SeriesCore* counter) { overflow_counter_ = counter; }
+  // The family that counts overflows (set by the registry; null: not counted).
+  void set_overflow_family(Family* counts) { overflow_family_ = counts; }
 
   // Makes a gauge or counter series read `value` from now on (Gauge::Set, and counters the
   // agent mirrors from elsewhere, such as process_cpu_seconds_total from /proc).
@@ -143,7 +145,8 @@ class Family {
   absl::flat_hash_map<std::string, Series*> by_text_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<Series> overflow_;
   std::atomic<bool> overflow_used_{false};
-  const SeriesCore* overflow_counter_ = nullptr;
+  Family* overflow_family_ = nullptr;
+  std::atomic<const SeriesCore*> overflow_counter_{nullptr};  // resolved at the first overflow
 };
 
 }  // namespace internal

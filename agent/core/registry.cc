@@ -93,8 +93,7 @@ absl::StatusOr<Family*> Registry::GetOrCreate(absl::string_view name, absl::stri
   }
   // A family without labels has one label set, so it can never overflow: no series for it.
   if (overflow_family_ != nullptr && !family->label_names().empty()) {
-    const absl::string_view label = family->name();
-    family->set_overflow_counter(overflow_family_->Find(absl::MakeConstSpan(&label, 1)));
+    family->set_overflow_family(overflow_family_);
   }
   Family* raw = family.get();
   for (const std::string& n : emitted) names_[n] = raw;

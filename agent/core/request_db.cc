@@ -1,28 +1,35 @@
 #include "agent/core/request_db.h"
 
-#include <memory>
+#include <pthread.h>
+
 #include <mutex>
 #include <vector>
 
 namespace vitals {
 namespace internal {
+
+__thread CurrentRequest tls_current_request;
+__thread RequestDb* tls_spare_request_db = nullptr;
+
 namespace {
 
-constexpr size_t kThreadCacheSize = 16;
-
-// RequestDbs beyond the per-thread caches. Never freed: stale contexts may still point at them.
+// RequestDbs beyond the per-thread spares. Never freed: stale contexts may still point at them.
 std::mutex g_spare_mu;
 std::vector<RequestDb*>* g_spare = new std::vector<RequestDb*>();
 
-struct ThreadCache {
-  std::vector<RequestDb*> free;
-  ~ThreadCache() {
-    std::lock_guard<std::mutex> lock(g_spare_mu);
-    for (RequestDb* db : free) g_spare->push_back(db);
-  }
-};
-thread_local ThreadCache tls_cache;
-thread_local CurrentRequest tls_current;
+// At thread exit the thread's spare goes to the shared list, so short-lived threads do not each
+// strand one. Registered once per thread, the first time it keeps a spare.
+thread_local bool tls_exit_hook = false;
+pthread_key_t g_exit_key;
+bool g_exit_key_ok = [] {
+  return pthread_key_create(&g_exit_key, [](void*) {
+           RequestDb* spare = tls_spare_request_db;
+           tls_spare_request_db = nullptr;
+           if (spare == nullptr) return;
+           std::lock_guard<std::mutex> lock(g_spare_mu);
+           g_spare->push_back(spare);
+         }) == 0;
+}();
 
 constexpr uint64_t Key(uint64_t hash) {
   // 48 bits of hash, never 0 (0 marks an empty slot).
@@ -34,7 +41,8 @@ constexpr uint64_t Key(uint64_t hash) {
 
 uint32_t RequestDb::Count(uint64_t hash) {
   const uint64_t key = Key(hash);
-  used.store(true, std::memory_order_relaxed);
+  if (!used.load(std::memory_order_relaxed)) used.store(true, std::memory_order_relaxed);
+  queries.fetch_add(1, std::memory_order_relaxed);
   for (int probe = 0; probe < kSlots; ++probe) {
     std::atomic<uint64_t>& slot = slots[(hash + probe) % kSlots];
     uint64_t v = slot.load(std::memory_order_relaxed);
@@ -64,43 +72,26 @@ uint32_t RequestDb::CountOf(uint64_t hash) const {
   return 0;
 }
 
-CurrentRequest& ThreadCurrentRequest() { return tls_current; }
-
-RequestDb* AcquireRequestDb(const RouteLabels* route) {
-  RequestDb* db = nullptr;
-  if (!tls_cache.free.empty()) {
-    db = tls_cache.free.back();
-    tls_cache.free.pop_back();
-  } else {
-    {
-      std::lock_guard<std::mutex> lock(g_spare_mu);
-      if (!g_spare->empty()) {
-        db = g_spare->back();
-        g_spare->pop_back();
-      }
-    }
-    if (db == nullptr) db = new RequestDb();  // reused forever after
+RequestDb* AcquireSpareRequestDb() {
+  // Every thread's first request comes here (its spare is empty): arm the exit hook once.
+  if (!tls_exit_hook && g_exit_key_ok) {
+    pthread_setspecific(g_exit_key, &tls_exit_hook);
+    tls_exit_hook = true;
   }
-  db->route.store(route, std::memory_order_relaxed);
-  db->generation.fetch_add(1, std::memory_order_release);
-  return db;
+  {
+    std::lock_guard<std::mutex> lock(g_spare_mu);
+    if (!g_spare->empty()) {
+      RequestDb* db = g_spare->back();
+      g_spare->pop_back();
+      return db;
+    }
+  }
+  return new RequestDb();  // reused forever after
 }
 
-void ReleaseRequestDb(RequestDb* db) {
-  // First end the request for every context, then clean up for the next one.
-  db->generation.fetch_add(1, std::memory_order_acq_rel);
-  db->queries.store(0, std::memory_order_relaxed);
-  if (db->used.exchange(false, std::memory_order_relaxed)) {
-    for (auto& slot : db->slots) slot.store(0, std::memory_order_relaxed);
-  }
-  db->detected.store(false, std::memory_order_relaxed);
-  db->detecting.store(false, std::memory_order_relaxed);
-  if (tls_cache.free.size() < kThreadCacheSize) {
-    tls_cache.free.push_back(db);
-  } else {
-    std::lock_guard<std::mutex> lock(g_spare_mu);
-    g_spare->push_back(db);
-  }
+void ReleaseSpareRequestDb(RequestDb* db) {
+  std::lock_guard<std::mutex> lock(g_spare_mu);
+  g_spare->push_back(db);
 }
 
 }  // namespace internal

@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/base/optimization.h"
+
 namespace vitals {
 namespace internal {
 
@@ -33,7 +35,7 @@ struct RequestDb {
   std::atomic<uint64_t> generation{0};
   std::atomic<const RouteLabels*> route{nullptr};
   std::atomic<uint32_t> queries{0};
-  std::atomic<bool> used{false};       // any slot written
+  std::atomic<bool> used{false};       // a database call was counted (set before `queries`)
   std::atomic<bool> detecting{false};  // an N+1 was detected (one per request)
   std::atomic<bool> detected{false};   // ... and `statement`/`table` are written
   std::atomic<uint64_t> detected_hash{0};
@@ -41,8 +43,8 @@ struct RequestDb {
   std::string table;
   std::atomic<uint64_t> slots[kSlots] = {};  // [statement hash:48 | count:16], 0 = empty
 
-  // Counts one call of the statement with `hash`; returns its count in this request, or 0
-  // when the table is full.
+  // Counts one call of the statement with `hash` (and one in `queries`); returns its count in
+  // this request, or 0 when the table is full.
   uint32_t Count(uint64_t hash);
   // The count of `hash`, 0 if untracked.
   uint32_t CountOf(uint64_t hash) const;
@@ -58,11 +60,32 @@ struct CurrentRequest {
   }
 };
 
-// The request current on this thread.
-CurrentRequest& ThreadCurrentRequest();
+// The request current on this thread (`__thread`: a plain TLS access, see tls_arena).
+extern __thread CurrentRequest tls_current_request;
+inline CurrentRequest& ThreadCurrentRequest() { return tls_current_request; }
 
-// A fresh RequestDb for a request on `route` (new generation, zero counts).
-RequestDb* AcquireRequestDb(const RouteLabels* route);
+// This thread's spare RequestDb: the one its last request gave back, so a thread serving one
+// request at a time takes and returns it without a lock or an allocation.
+extern __thread RequestDb* tls_spare_request_db;
+
+// Slow paths of Acquire/Release: the shared spares (a mutex), or a new RequestDb.
+RequestDb* AcquireSpareRequestDb();
+void ReleaseSpareRequestDb(RequestDb* db);
+
+// A fresh RequestDb for a request on `route` (zero counts, a generation no earlier request's
+// context holds).
+inline RequestDb* AcquireRequestDb(const RouteLabels* route) {
+  RequestDb* db = tls_spare_request_db;
+  if (ABSL_PREDICT_TRUE(db != nullptr)) {
+    tls_spare_request_db = nullptr;
+  } else {
+    db = AcquireSpareRequestDb();
+  }
+  // The generation is left as it is: Release moves it on once per request, which is all that
+  // tells this request's contexts from the last one's.
+  db->route.store(route, std::memory_order_relaxed);
+  return db;
+}
 
 // Told when a request ends, with what it sent to the database. The database feature
 // implements it; the request feature calls it without knowing who listens.
@@ -73,7 +96,27 @@ class RequestObserver {
   virtual void RequestFinished(const RouteLabels& route, const RequestDb& db) = 0;
 };
 // Ends the RequestDb's request: later records through old contexts count nothing.
-void ReleaseRequestDb(RequestDb* db);
+inline void ReleaseRequestDb(RequestDb* db) {
+  // First end the request for every context, then clean up for the next one. One writer at a
+  // time (the thread ending the request), so a plain store, not a locked read-modify-write. A
+  // recorder that checked the generation just before this may still count one call into the
+  // next request that reuses this RequestDb: benign.
+  db->generation.store(db->generation.load(std::memory_order_relaxed) + 1,
+                       std::memory_order_release);
+  // A request that made no database call (`used` is set by its first) has nothing to reset.
+  if (ABSL_PREDICT_FALSE(db->used.load(std::memory_order_relaxed))) {
+    db->used.store(false, std::memory_order_relaxed);
+    db->queries.store(0, std::memory_order_relaxed);
+    for (auto& slot : db->slots) slot.store(0, std::memory_order_relaxed);
+    db->detected.store(false, std::memory_order_relaxed);
+    db->detecting.store(false, std::memory_order_relaxed);
+  }
+  if (ABSL_PREDICT_TRUE(tls_spare_request_db == nullptr)) {
+    tls_spare_request_db = db;
+  } else {
+    ReleaseSpareRequestDb(db);
+  }
+}
 
 }  // namespace internal
 }  // namespace vitals

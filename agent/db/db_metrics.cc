@@ -40,6 +40,7 @@ absl::StatusOr<std::unique_ptr<DbMetrics>> DbMetrics::Create(Registry& registry,
   m->id_ = g_next_id.fetch_add(1);
   m->clock_ = clock;
   m->log_ = log;
+  m->n_plus_one_log_ = std::make_unique<LogThrottle>(log, clock, absl::Minutes(1));
   m->threshold_ = static_cast<uint32_t>(options.n_plus_one_threshold);
   absl::Status s = CreateFamilies(
       registry,
@@ -49,7 +50,7 @@ absl::StatusOr<std::unique_ptr<DbMetrics>> DbMetrics::Create(Registry& registry,
            "Duration of database calls, by database system, operation (SELECT, INSERT, ...) and "
            "main table.",
            MetricType::kHistogram,
-           {"system", "operation", "table"},
+           {"db_system_name", "db_operation_name", "db_collection_name"},
            DbDurationBuckets()},
           {&m->n_plus_one_,
            "vitals_db_n_plus_one_total",
@@ -57,33 +58,33 @@ absl::StatusOr<std::unique_ptr<DbMetrics>> DbMetrics::Create(Registry& registry,
            "(default 5), by route and the table of that statement: a loop of queries a join "
            "would replace.",
            MetricType::kCounter,
-           {"route", "table"}},
+           {"http_route", "db_collection_name"}},
           {&m->pool_count_,
-           "db_client_connection_count",
+           "db_client_connections_usage",
            "Connections in the pool, by state: idle or used.",
            MetricType::kGauge,
-           {"pool", "state"}},
+           {"db_client_connection_pool_name", "db_client_connection_state"}},
           {&m->pool_max_,
            "db_client_connection_max",
            "The most connections the pool allows.",
            MetricType::kGauge,
-           {"pool"}},
+           {"db_client_connection_pool_name"}},
           {&m->pool_pending_,
            "db_client_connection_pending_requests",
            "Callers waiting for a connection from the pool now.",
            MetricType::kGauge,
-           {"pool"}},
+           {"db_client_connection_pool_name"}},
           {&m->pool_wait_,
            "db_client_connection_wait_time_seconds",
            "Time callers waited to get a connection from the pool.",
            MetricType::kHistogram,
-           {"pool"},
+           {"db_client_connection_pool_name"},
            {0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10}},
           {&m->pool_timeouts_,
            "db_client_connection_timeouts_total",
            "Callers that gave up waiting for a connection.",
            MetricType::kCounter,
-           {"pool"}},
+           {"db_client_connection_pool_name"}},
       });
   if (!s.ok()) return s;
   return m;
@@ -108,7 +109,6 @@ void DbMetrics::Record(absl::string_view system, absl::string_view statement, in
 
   RequestDb* db = ThreadCurrentRequest().Live();
   if (db == nullptr) return;
-  db->queries.fetch_add(1, std::memory_order_relaxed);
   if (db->Count(e.hash) == threshold_) Detected(*db, e.hash, e.normalized, e.table);
 }
 
@@ -126,13 +126,16 @@ void DbMetrics::Detected(RequestDb& db, uint64_t hash, const std::string& statem
 }
 
 void DbMetrics::RequestFinished(const RouteLabels& route, const RequestDb& db) {
-  if (!db.detected.load(std::memory_order_acquire) || !log_->Admit()) return;
-  const uint32_t count = db.CountOf(db.detected_hash.load(std::memory_order_relaxed));
-  log_->Write(LogSeverity::kWarning,
-              absl::StrCat("N+1 queries: ", route.method, " ", route.route, " ran `", db.statement,
-                           "` ", count,
-                           " times in one request; load the rows with one join or one batched "
-                           "query (WHERE ... IN (...)) instead of one query per row"));
+  if (!db.detected.load(std::memory_order_acquire)) return;
+  const uint64_t hash = db.detected_hash.load(std::memory_order_relaxed);
+  const uint32_t count = db.CountOf(hash);
+  // One line per (route, statement) a minute; the throttle adds how many requests it held back.
+  const std::string statement =
+      db.statement.size() > 200 ? db.statement.substr(0, 200) + "..." : db.statement;
+  n_plus_one_log_->Log(
+      absl::StrCat(route.method, " ", route.route, "\n", hash), LogSeverity::kWarning,
+      absl::StrCat("N+1 queries: ", route.method, " ", route.route, " ran `", statement, "` ",
+                   count, " times in one request; use one join or one IN (...) query"));
 }
 
 DbPool DbMetrics::Pool(absl::string_view name) {

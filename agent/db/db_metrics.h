@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "agent/base/log_throttle.h"
 #include "agent/base/rate_limited_log.h"
 #include "agent/core/family.h"
 #include "agent/core/registry.h"
@@ -49,6 +50,7 @@ class DbMetrics : public RequestObserver {
   uint64_t id_ = 0;  // tells this agent's entries apart in the per-thread statement cache
   const Clock* clock_ = nullptr;
   RateLimitedLog* log_ = nullptr;
+  std::unique_ptr<LogThrottle> n_plus_one_log_;  // one line per (route, statement) a minute
   uint32_t threshold_ = 5;
   Family* duration_ = nullptr;
   Family* n_plus_one_ = nullptr;

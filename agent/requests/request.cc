@@ -23,18 +23,27 @@ RequestScope::RequestScope(const RouteHandle& route)
 }
 
 void RequestScope::Begin() {
-  internal::AddF64(internal::ThreadCell(route_->active->cell), 1.0);
+  active_cell_ = internal::ThreadCell(route_->active->cell);
+  active_arena_ = internal::tls_arena;
+  internal::AddF64(active_cell_, 1.0);
   db_scope_.Begin(metrics_, route_);
-  start_nanos_ = metrics_->clock().NowNanos();
+  start_nanos_ = metrics_->Stamp();
+}
+
+void RequestScope::EndActive() {
+  internal::Cell* cell = internal::tls_arena == active_arena_
+                             ? active_cell_
+                             : internal::ThreadCell(route_->active->cell);  // ended elsewhere
+  internal::AddF64(cell, -1.0);
 }
 
 absl::Duration RequestScope::Finish() {
   if (done_) return absl::ZeroDuration();
   done_ = true;
-  const int64_t nanos = metrics_->clock().NowNanos() - start_nanos_;
+  const int64_t nanos = metrics_->NanosSince(start_nanos_);
   metrics_->Record(route_, status_, nanos);
   db_scope_.End();
-  internal::AddF64(internal::ThreadCell(route_->active->cell), -1.0);
+  EndActive();
   return absl::Nanoseconds(nanos);
 }
 
@@ -42,7 +51,7 @@ void RequestScope::Cancel() {
   if (done_) return;
   done_ = true;
   db_scope_.End(/*record=*/false);
-  internal::AddF64(internal::ThreadCell(route_->active->cell), -1.0);
+  EndActive();
 }
 
 RequestDbScope::RequestDbScope(const RouteHandle& route) {
@@ -63,10 +72,16 @@ void RequestDbScope::Begin(internal::RequestMetrics* metrics, internal::RouteEnt
 void RequestDbScope::End(bool record) {
   if (db_ == nullptr) return;
   if (record) {
-    internal::ObserveInto(*route_->db_queries,
-                          static_cast<double>(db_->queries.load(std::memory_order_relaxed)));
-    if (internal::RequestObserver* o = metrics_->observer(); o != nullptr) {
-      o->RequestFinished(*route_, *db_);
+    if (ABSL_PREDICT_TRUE(!db_->used.load(std::memory_order_relaxed))) {
+      // No database call: count the request in the le="0" bucket; the sum does not change.
+      internal::AddF64(internal::ThreadCell(route_->db_queries->cell), 1.0);
+    } else {
+      internal::ObserveInto(*route_->db_queries,
+                            static_cast<double>(db_->queries.load(std::memory_order_relaxed)));
+      internal::RequestObserver* o = metrics_->observer();
+      if (o != nullptr && db_->detected.load(std::memory_order_acquire)) {
+        o->RequestFinished(*route_, *db_);  // only requests with an N+1 detection
+      }
     }
   }
   // Stop being current on this thread (if this thread is the one it is current on).

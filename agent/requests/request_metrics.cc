@@ -26,6 +26,8 @@ absl::string_view NormalizeMethod(absl::string_view method) {
 }
 
 std::vector<double> DbQueriesPerRequestBuckets() {
+  // The first bound is 0: RequestDbScope::End counts a request without database calls straight
+  // into that bucket.
   return {0, 1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000};
 }
 
@@ -42,25 +44,25 @@ absl::StatusOr<std::unique_ptr<RequestMetrics>> RequestMetrics::Create(Registry&
            "Duration of HTTP server requests, from the first byte handled to the response, by "
            "method, route template and status code.",
            MetricType::kHistogram,
-           {"method", "route", "status"},
+           {"http_request_method", "http_route", "http_response_status_code"},
            options.request_duration_buckets},
           {&active,
            "http_server_active_requests",
            "HTTP server requests being handled right now.",
            MetricType::kGauge,
-           {"method", "route"}},
+           {"http_request_method", "http_route"}},
           {&slow,
            "http_server_slow_requests_total",
            absl::StrCat("HTTP server requests that took at least the slow-request threshold (",
                         absl::FormatDuration(options.slow_request_threshold), ")."),
            MetricType::kCounter,
-           {"method", "route"}},
+           {"http_request_method", "http_route"}},
           {&db_queries,
            "http_server_request_db_queries",
            "Database calls each HTTP request made (recorded through vitals/db.h while its "
            "RequestScope was current), by method and route.",
            MetricType::kHistogram,
-           {"method", "route"},
+           {"http_request_method", "http_route"},
            DbQueriesPerRequestBuckets()},
       });
   if (!s.ok()) return s;
@@ -78,6 +80,7 @@ RequestMetrics::RequestMetrics(Family* duration, Family* active, Family* slow, F
       slow_(slow),
       db_queries_(db_queries),
       clock_(clock),
+      tsc_(AsTscClock(clock)),
       log_(log),
       slow_nanos_(slow_nanos),
       routes_(limit) {
@@ -157,13 +160,25 @@ void RequestMetrics::Record(RouteEntry* entry, int status, int64_t nanos) {
   }
 }
 
-void RequestMetrics::LogSlow(const RouteEntry& entry, int status, int64_t nanos) {
-  if (!log_->Admit()) return;
+void RequestMetrics::LogSlow(RouteEntry& entry, int status, int64_t nanos) {
+  // At most one line per route a minute, lock-free (a slow-request storm must not serialize
+  // its requests on a mutex); the line says how many slow requests it stands for.
+  constexpr int64_t kIntervalNanos = 60'000'000'000;
+  const int64_t now = clock_->NowNanos();
+  int64_t next = entry.next_slow_log_nanos.load(std::memory_order_relaxed);
+  if (now < next || !entry.next_slow_log_nanos.compare_exchange_strong(next, now + kIntervalNanos,
+                                                                       std::memory_order_relaxed)) {
+    entry.slow_unlogged.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  const uint64_t more = entry.slow_unlogged.exchange(0, std::memory_order_relaxed);
   std::string route;
   AppendEscapedLabelValue(route, entry.route);
-  log_->Write(LogSeverity::kWarning,
-              absl::StrFormat("slow request: method=%s route=\"%s\" status=%d duration_ms=%.1f",
-                              entry.method, route, status, static_cast<double>(nanos) / 1e6));
+  std::string line =
+      absl::StrFormat("slow request: method=%s route=\"%s\" status=%d duration_ms=%.1f",
+                      entry.method, route, status, static_cast<double>(nanos) / 1e6);
+  if (more > 0) absl::StrAppend(&line, " (", more, " more on this route since the last line)");
+  log_->Log(LogSeverity::kWarning, line);
 }
 
 }  // namespace internal

@@ -4,12 +4,13 @@
 Checks every dashboard is valid JSON that matches dashboards/generate.py, has a unique uid,
 the datasource/job/instance variables, and that every panel has a unique id, a grid position
 inside the 24-column grid, a unit, a description, the datasource variable as its datasource,
-and at least one query. Exit status 1 with one line per problem.
+and at least one query, and that no query needs the recording rules. Exit status 1 with one line per problem.
 """
 
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -84,6 +85,14 @@ def check(path, uids, problems):
         for t in targets:
             if t.get("datasource") != DS:
                 bad(where + ": query %s does not use ${datasource}" % t.get("refId"))
+            # Every panel has data without the recording rules (a Prometheus that did not load
+            # dashboards/rules still fills it): no rule name (level:metric:operation) in a query.
+            if re.search(r"\b\w+:\w+:\w+\b", t.get("expr", "")):
+                bad(where + ": query %s reads a recording rule" % t.get("refId"))
+        # Units that fit: a ratio query is shown as a percentage, CPU in percent of a core.
+        if "CPU" in title and panel.get("fieldConfig", {}).get("defaults", {}).get("unit") != \
+                "percentunit":
+            bad(where + ": CPU should be shown in percent of a core (percentunit)")
     for link in board.get("links", []):
         if "vitals" not in link.get("tags", []):
             bad("dashboard link without the vitals tag")

@@ -161,7 +161,22 @@ def main():
         print("%d queries from %d dashboards and %d rule files, %d empty"
               % (len(queries), len(glob.glob(os.path.join(ROOT, "grafana", "*.json"))),
                  len(rules), len(pending)))
-        return 1 if pending else 0
+        # Error ratios read 0, not "No data", where nothing failed: one series per route with
+        # traffic, and 0 for the routes that never answer 5xx.
+        ratio_problems = 0
+        routes = query(prom_port, 'count(sum by (http_route) (rate('
+                       'http_server_request_duration_seconds_count{job="%s"}[1m])))' % JOB)
+        n_routes = int(float(routes[0]["value"][1])) if routes else 0
+        for where, promql in queries:
+            if "Error ratio (5xx) by route" not in where:
+                continue
+            result = query(prom_port, promql)
+            zeros = [r for r in result if float(r["value"][1]) == 0]
+            if len(result) != n_routes or not zeros:
+                print("FAIL: %s: %d series for %d routes, %d at 0" % (where, len(result),
+                                                                      n_routes, len(zeros)))
+                ratio_problems += 1
+        return 1 if pending or ratio_problems else 0
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)

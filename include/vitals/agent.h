@@ -6,7 +6,7 @@
 // process, early, and keep it alive as long as anything records into it:
 //
 //   vitals::Agent agent;                       // options from VITALS_* environment variables
-//   if (absl::Status s = agent.Start(); !s.ok()) LOG(ERROR) << s;   // the host keeps running
+//   if (absl::Status s = agent.Start(); !s.ok()) std::cerr << s << "\n";  // the host runs on
 //   vitals::RouteHandle users = agent.Route("GET", "/users/:id");
 //   ...
 //   { vitals::RequestScope scope(users); scope.set_status(HandleRequest()); }
@@ -108,8 +108,8 @@ class Agent {
   void RecordDbOperation(absl::string_view system, absl::string_view statement,
                          absl::Duration duration);
 
-  // The metrics handle of the connection pool called `name` (the `pool` label). Takes a lock;
-  // resolve once and keep it.
+  // The metrics handle of the connection pool called `name` (the `db_client_connection_pool_name`
+  // label). Takes a lock; resolve once and keep it.
   DbPool Pool(absl::string_view name);
 
   // --- Caches (see vitals/cache.h and vitals/lru_cache.h) ---

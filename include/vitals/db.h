@@ -4,16 +4,19 @@
 //   { vitals::DbOperation op(agent, "sqlite", sql);  ... run the statement ... }
 //   agent.RecordDbOperation("postgresql", sql, elapsed);      // when the time is known
 //
-// Each call observes `db_client_operation_duration_seconds{system,operation,table}`. The
+// Each call observes `db_client_operation_duration_seconds{db_system_name,db_operation_name,
+// db_collection_name}`. The
 // statement text never becomes a label: it is normalized (literals to ?, IN lists collapsed,
 // comments and whitespace folded; see the README) and used only to group calls and in log lines.
 //
 // While a RequestScope (vitals/request.h) is active on a thread, database calls recorded on that
-// thread belong to its request. When the request ends, `http_server_request_db_queries{method,
-// route}` observes how many it made; if it ran one normalized statement at least
-// `Options::n_plus_one_threshold` times (default 5), `vitals_db_n_plus_one_total{route,table}`
-// counts once for that request and one rate-limited warning names the route, the statement and
-// its count. Services that hop threads carry the request along:
+// thread belong to its request. When the request ends, `http_server_request_db_queries{
+// http_request_method,http_route}` observes how many it made; if it ran one normalized statement
+// at least `Options::n_plus_one_threshold` times (default 5),
+// `vitals_db_n_plus_one_total{http_route,db_collection_name}` counts once for that request, and a
+// warning names the route, the statement and its count (at most one line per route and
+// statement a minute, saying how many more requests did the same). Services that hop threads carry
+// the request along:
 //
 //   vitals::RequestContext ctx = vitals::RequestContext::Current();   // on the request thread
 //   pool.Submit([ctx] { vitals::RequestContext::Bind bind(ctx); ... queries ... });
@@ -98,9 +101,10 @@ class RequestContext {
 };
 
 // A connection pool's metrics; the service updates it from its pool.
-//   db_client_connection_count{pool,state="idle"|"used"}, db_client_connection_max{pool},
-//   db_client_connection_pending_requests{pool}, db_client_connection_wait_time_seconds{pool},
-//   db_client_connection_timeouts_total{pool}
+//   db_client_connections_usage{db_client_connection_pool_name,db_client_connection_state=
+//   "idle"|"used"}, and by db_client_connection_pool_name: db_client_connection_max,
+//   db_client_connection_pending_requests, db_client_connection_wait_time_seconds,
+//   db_client_connection_timeouts_total
 // `Add*`, `RecordWait` and `Timeout` cost a per-thread add (no lock); `Set*` take a lock (see
 // Gauge::Set). A default-constructed DbPool records nothing.
 class DbPool {

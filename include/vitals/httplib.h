@@ -7,10 +7,18 @@
 //
 // Register handlers through `HttplibInstrumentation` instead of the server: each route is given
 // as a template (`/users/:id`, `:name` matches one path segment) which becomes both the
-// server's pattern and the `route` label, so raw paths never become label values. Requests that
-// match no route are recorded with route "unmatched". A request is timed from routing (after its
-// headers were read) until its response has been written; its status is the one sent. Database
-// calls recorded in a handler (vitals/db.h) count for its request.
+// server's pattern and the `http_route` label, so raw paths never become label values.
+// Requests that match no route are recorded with route "unmatched". A request is timed from
+// routing (after its headers were read) until its response has been written; its status is the
+// one sent, and it keeps its route even when its body fails to read. HEAD requests (which
+// cpp-httplib answers with the GET handler) are recorded as HEAD; their series appear with the
+// first HEAD request. Database calls recorded in a handler (vitals/db.h) count for its request.
+//
+// Linking: Debian's cpp-httplib (libcpp-httplib-dev) is a compiled library with a pkg-config
+// file and no CMake package:
+//   find_package(PkgConfig REQUIRED)
+//   pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+//   target_link_libraries(my_service PRIVATE vitals::vitals PkgConfig::HTTPLIB)
 //
 // The instrumentation installs the server's pre-routing handler and logger; set yours through
 // `set_pre_routing_handler` / `set_logger` here and they are chained. The object must outlive
@@ -23,14 +31,16 @@
 
 #include <exception>
 #include <memory>
+#include <regex>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "vitals/agent.h"
 
 namespace vitals {
 
-// The `route` label of requests that matched no registered route.
+// The `http_route` label of requests that matched no registered route.
 inline constexpr const char* kUnmatchedRoute = "unmatched";
 
 // "/users/:id" -> "/users/([^/]+)": `:name` segments capture one path segment, everything else
@@ -58,6 +68,9 @@ class HttplibInstrumentation {
       st = State();
       st.started = true;
       st.start_nanos = agent_.clock().NowNanos();
+      // Route here, as the server will: a request whose body then fails to read still has its
+      // route.
+      st.route = Match(req.method, req.path);
       return pre_routing_ ? pre_routing_(req, res) : httplib::Server::HandlerResponse::Unhandled;
     });
     server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
@@ -117,6 +130,24 @@ class HttplibInstrumentation {
     int64_t start_nanos = 0;
     RouteHandle route;
   };
+  struct Registered {
+    std::string method;
+    std::string route;
+    std::regex pattern;
+    RouteHandle handle;
+  };
+
+  // The route the server will pick for (method, path): the first registered one that matches,
+  // as cpp-httplib matches; HEAD takes a GET route. Invalid when none does.
+  RouteHandle Match(const std::string& method, const std::string& path) {
+    const bool head = method == "HEAD";
+    for (const Registered& r : routes_) {
+      if (r.method != (head ? "GET" : method)) continue;
+      if (!std::regex_match(path, r.pattern)) continue;
+      return head ? agent_.Route("HEAD", r.route) : r.handle;  // HEAD series on first use
+    }
+    return RouteHandle();
+  }
   static State& state() {
     static thread_local State s;
     return s;
@@ -124,14 +155,12 @@ class HttplibInstrumentation {
 
   httplib::Server::Handler Wrap(const char* method, const std::string& route,
                                 httplib::Server::Handler handler) {
-    RouteHandle handle = agent_.Route(method, route);
-    RouteHandle head = std::string(method) == "GET" ? agent_.Route("HEAD", route) : handle;
-    return [handle, head, handler = std::move(handler)](const httplib::Request& req,
-                                                        httplib::Response& res) {
-      const RouteHandle& h = req.method == "HEAD" ? head : handle;
-      state().route = h;
-      ActiveGuard guard(h);  // duration is recorded by the logger, after the write
-      RequestDbScope db(h);  // database calls in the handler count for this request
+    routes_.push_back(Registered{method, route, std::regex(RouteTemplateToRegex(route)),
+                                 agent_.Route(method, route)});
+    return [handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
+      const RouteHandle h = state().route;  // matched before routing, in the pre-routing hook
+      ActiveGuard guard(h);                 // duration is recorded by the logger, after the write
+      RequestDbScope db(h);                 // database calls in the handler count for this request
       handler(req, res);
     };
   }
@@ -148,6 +177,7 @@ class HttplibInstrumentation {
 
   Agent& agent_;
   httplib::Server& server_;
+  std::vector<Registered> routes_;  // in registration order, as the server tries them
   httplib::Server::HandlerWithResponse pre_routing_;
   httplib::Logger logger_;
 };

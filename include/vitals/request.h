@@ -6,9 +6,11 @@
 //      scope ends (set the status before that);
 //   3. `RouteHandle h = agent.Route("GET", "/users/:id");` once, then `RequestScope scope(h);`
 //      or `h.Record(status, duration)` per request: no hashing, no lookup.
-// Each recorded request updates `http_server_request_duration_seconds{method,route,status}`,
-// `http_server_active_requests{method,route}` (scopes only), and, at or above the slow threshold,
-// `http_server_slow_requests_total{method,route}` plus one rate-limited warning line.
+// Each recorded request updates `http_server_request_duration_seconds{http_request_method,
+// http_route,http_response_status_code}`, `http_server_active_requests{http_request_method,
+// http_route}` (scopes only), and, at or above the slow threshold,
+// `http_server_slow_requests_total{http_request_method,http_route}` plus a warning line (at most
+// one per route a minute).
 //
 // `route` must be the route template (`/users/:id`), never the raw path, or a scanner could
 // create unbounded series; the series limit caps the damage if it happens anyway. `method` is
@@ -25,6 +27,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "vitals/detail/cells.h"
 
 namespace vitals {
 
@@ -121,11 +124,16 @@ class RequestScope {
 
  private:
   void Begin();
+  void EndActive();
 
   internal::RequestMetrics* metrics_;
   internal::RouteEntry* route_;
   RequestDbScope db_scope_;
-  int64_t start_nanos_ = 0;
+  int64_t start_nanos_ = 0;  // a start stamp (RequestMetrics::Stamp)
+  // The active-requests cell of the thread that began the request, reused by Finish on that
+  // thread (another thread looks its own cell up).
+  internal::Cell* active_cell_ = nullptr;
+  const internal::Arena* active_arena_ = nullptr;
   int status_ = 200;
   bool done_ = false;
 };

@@ -88,8 +88,9 @@ TEST_CASE("pushes on its interval, on demand, and once more on Stop", "[push]") 
     std::this_thread::sleep_for(20ms);
   }
   CHECK(gw.Count("PUT /metrics/job/unit/instance/i-1") >= 3);
-  CHECK(gw.LastBody().find("http_server_request_duration_seconds_count{method=\"GET\",route="
-                           "\"/x\",status=\"200\"} 1") != std::string::npos);
+  CHECK(gw.LastBody().find(
+            "http_server_request_duration_seconds_count{http_request_method=\"GET\",http_route="
+            "\"/x\",http_response_status_code=\"200\"} 1") != std::string::npos);
   CHECK(agent.Push().ok());
   agent.Record("GET", "/last", 200, absl::Milliseconds(1));  // only a push from now on has it
   agent.Stop();
@@ -103,7 +104,7 @@ TEST_CASE("pushes on its interval, on demand, and once more on Stop", "[push]") 
   REQUIRE(requests.size() >= 2);
   CHECK(requests.back().first == "DELETE /metrics/job/unit/instance/i-1");
   CHECK(requests[requests.size() - 2].first == "PUT /metrics/job/unit/instance/i-1");
-  CHECK(requests[requests.size() - 2].second.find("route=\"/last\"") != std::string::npos);
+  CHECK(requests[requests.size() - 2].second.find("http_route=\"/last\"") != std::string::npos);
   CHECK(gw.Count("DELETE") == 1);
 }
 

@@ -23,7 +23,7 @@ int main() {
   vitals::LruCache<std::string, int> cache(agent, "consumer", {});
   if (!cache.GetOrLoad("k", [] { return absl::StatusOr<int>(1); }).ok()) return 1;
   const std::string body = agent.RenderText();
-  if (body.find("route=\"/hello/:name\"") == std::string::npos || agent.port() <= 0 ||
+  if (body.find("http_route=\"/hello/:name\"") == std::string::npos || agent.port() <= 0 ||
       body.find("cache_puts_total{cache=\"consumer\"} 1") == std::string::npos ||
       body.find("\nprocess_resident_memory_bytes ") == std::string::npos) {
     std::fprintf(stderr, "unexpected exposition:\n%s\n", body.c_str());

@@ -59,6 +59,34 @@ TEST_CASE("google-pprof takes a CPU profile of the demo and names its hot functi
   CHECK(top.find("CpuHeavyWork") != std::string::npos);
 }
 
+TEST_CASE("google-pprof profiles a program started without arguments, from its URL alone",
+          "[integration][pprof]") {
+  vitals_test::TempDir dir;
+  // memory_host takes no arguments: its command line is its path alone.
+  const std::string binary = vitals_test::BinaryDir() + "/tests/memory_host";
+  vitals_test::Subprocess host({binary}, {{"VITALS_PROFILING", "1"}}, dir.path());
+  REQUIRE(host.WaitForOutput("port ", 10s));
+  const std::string out = host.Stdout();
+  const int port = std::stoi(out.substr(out.find("port ") + 5));
+  // Go's format, byte for byte: the arguments joined by NUL, no NUL at the end.
+  std::string cmdline;
+  REQUIRE(vitals_test::RunCommand("curl -s http://127.0.0.1:" + std::to_string(port) +
+                                      "/debug/pprof/cmdline | od -An -c",
+                                  &cmdline) == 0);
+  std::string want;
+  REQUIRE(vitals_test::RunCommand("printf '%s' " + binary + " | od -An -c", &want) == 0);
+  CHECK(cmdline == want);
+  REQUIRE(host.Send("burn 8000\n"));  // CPU for the profile to sample
+  const std::string report = Pprof(
+      dir, "--text --seconds=3 http://127.0.0.1:" + std::to_string(port) + "/debug/pprof/profile");
+  INFO(report);
+  CHECK(report.find("Total:") != std::string::npos);
+  CHECK(report.find("sh: ") == std::string::npos);  // no shell error from a mangled program name
+  // Named frames, not bare addresses: the host's own code appears by name.
+  CHECK((report.find("Burn") != std::string::npos || report.find("main") != std::string::npos ||
+         report.find("CpuSeconds") != std::string::npos));
+}
+
 #ifdef VITALS_TEST_TCMALLOC
 TEST_CASE("google-pprof reads the demo's heap on tcmalloc and names the allocating function",
           "[integration][pprof][tcmalloc]") {

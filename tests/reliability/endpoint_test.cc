@@ -402,3 +402,30 @@ TEST_CASE("2000 label values of 100 KB each: memory stays bounded", "[reliabilit
 }
 
 }  // namespace
+
+namespace quiet {
+
+TEST_CASE("the demo at default settings logs at most 20 lines a minute", "[reliability]") {
+  vitals_test::TempDir dir;
+  const int port = vitals_test::FreePort();
+  vitals_test::Subprocess demo({vitals_test::BinaryDir() + "/examples/demo_service", "--port=0"},
+                               {{"VITALS_LISTEN", "127.0.0.1:" + std::to_string(port)}},
+                               dir.path());
+  REQUIRE(demo.WaitForOutput("metrics: http://", 10s));
+  // A full minute of the default load (slow requests, N+1 requests, a leak, cache misses):
+  // long enough for every once-a-minute line to have come once and been held back after.
+  const auto start = Clock::now();
+  std::this_thread::sleep_for(61s);
+  REQUIRE(demo.running());
+  const std::string log = demo.Stderr();
+  const int lines = vitals_test::CountLines(log, "vitals ");
+  WARN("demo log over "
+       << std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - start).count()
+       << " s: " << lines << " lines\n"
+       << log);
+  CHECK(lines <= 20);
+  CHECK(lines >= 1);  // it does report: the N+1 route and the slow tail are there to be seen
+  CHECK(log.find("vitals WARNING: vitals:") == std::string::npos);  // the prefix appears once
+}
+
+}  // namespace quiet

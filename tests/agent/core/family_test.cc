@@ -92,8 +92,9 @@ TEST_CASE("the request metrics honour the series limit too", "[family]") {
   }
   CHECK(count == 50);
   CHECK(SampleValue(body,
-                    "http_server_request_duration_seconds_count{method=\"__overflow__\",route=\"__"
-                    "overflow__\",status=\"__overflow__\"}") == 45);
+                    "http_server_request_duration_seconds_count{http_request_method=\"__overflow__"
+                    "\",http_route=\"__"
+                    "overflow__\",http_response_status_code=\"__overflow__\"}") == 45);
   CHECK(SampleValue(body,
                     "vitals_series_overflow_total{metric=\"http_server_request_duration_"
                     "seconds\"}") == 45);

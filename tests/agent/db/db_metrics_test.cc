@@ -51,13 +51,15 @@ TEST_CASE("calls are timed by system, operation and table, never by statement te
   cancelled.Cancel();
   const std::string body = agent.RenderText();
   const std::string users =
-      "db_client_operation_duration_seconds_count{system=\"postgresql\",operation=\"SELECT\","
-      "table=\"users\"}";
+      "db_client_operation_duration_seconds_count{db_system_name=\"postgresql\",db_operation_name="
+      "\"SELECT\","
+      "db_collection_name=\"users\"}";
   CHECK(SampleValue(body, users) == 2);
   CHECK(SampleValue(body,
-                    "db_client_operation_duration_seconds_sum{system=\"postgresql\",operation="
-                    "\"UPDATE\",table=\"accounts\"}") == Approx(0.003));
-  CHECK(body.find("operation=\"DELETE\"") == std::string::npos);
+                    "db_client_operation_duration_seconds_sum{db_system_name=\"postgresql\",db_"
+                    "operation_name="
+                    "\"UPDATE\",db_collection_name=\"accounts\"}") == Approx(0.003));
+  CHECK(body.find("db_operation_name=\"DELETE\"") == std::string::npos);
   CHECK(body.find("id = ") == std::string::npos);  // no statement text anywhere
 }
 
@@ -68,7 +70,7 @@ TEST_CASE("each request observes how many calls it made", "[db]") {
   Request(agent, "/a", {});
   agent.RecordDbOperation("sqlite", "SELECT 1", absl::Microseconds(5));  // outside any request
   const std::string body = agent.RenderText();
-  const std::string a = "{method=\"GET\",route=\"/a\"";
+  const std::string a = "{http_request_method=\"GET\",http_route=\"/a\"";
   CHECK(SampleValue(body, kPerRequest + "_count" + a + "}") == 2);
   CHECK(SampleValue(body, kPerRequest + "_sum" + a + "}") == 3);
   CHECK(SampleValue(body, kPerRequest + "_bucket" + a + ",le=\"0\"}") == 1);
@@ -82,18 +84,46 @@ TEST_CASE("N+1: K-1 repeats are fine, K count exactly once per request", "[db]")
   Request(agent, "/loop", {5});
   Request(agent, "/many", {50, 7});  // two statements over the threshold: still one request
   const std::string body = agent.RenderText();
-  CHECK(SampleValue(body, "vitals_db_n_plus_one_total{route=\"/fine\",table=\"t0\"}") == -1);
-  CHECK(SampleValue(body, "vitals_db_n_plus_one_total{route=\"/loop\",table=\"t0\"}") == 1);
-  CHECK(SampleValue(body, "vitals_db_n_plus_one_total{route=\"/many\",table=\"t0\"}") == 1);
-  CHECK(SampleValue(body, "vitals_db_n_plus_one_total{route=\"/many\",table=\"t1\"}") == -1);
+  CHECK(SampleValue(body,
+                    "vitals_db_n_plus_one_total{http_route=\"/fine\",db_collection_name=\"t0\"}") ==
+        -1);
+  CHECK(SampleValue(body,
+                    "vitals_db_n_plus_one_total{http_route=\"/loop\",db_collection_name=\"t0\"}") ==
+        1);
+  CHECK(SampleValue(body,
+                    "vitals_db_n_plus_one_total{http_route=\"/many\",db_collection_name=\"t0\"}") ==
+        1);
+  CHECK(SampleValue(body,
+                    "vitals_db_n_plus_one_total{http_route=\"/many\",db_collection_name=\"t1\"}") ==
+        -1);
   const auto lines = f.sink->lines();
   REQUIRE(lines.size() == 2);
   CHECK(lines[0] ==
         "WARNING N+1 queries: GET /loop ran `SELECT name FROM t0 WHERE id = ?` 5 times "
-        "in one request; load the rows with one join or one batched query (WHERE ... IN (...)) "
-        "instead of one query per row");
+        "in one request; use one join or one IN (...) query");
   CHECK(lines[1].find("GET /many ran `SELECT name FROM t0 WHERE id = ?` 50 times") !=
         std::string::npos);
+}
+
+TEST_CASE("N+1 lines: one per route and statement a minute, with the count held back", "[db]") {
+  Fixture f;
+  vitals::Agent agent(f.Opts());
+  for (int i = 0; i < 4; ++i) Request(agent, "/loop", {6});  // 0 s: logged, then 3 held back
+  Request(agent, "/other", {6});                             // another route: its own line
+  f.clock.AdvanceMs(59'000);
+  Request(agent, "/loop", {6});  // 59 s: still held back
+  f.clock.AdvanceMs(1'000);
+  Request(agent, "/loop", {7});  // 60 s: logged, saying 4 were held back
+  const auto lines = f.sink->lines();
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[0].find("GET /loop ran") != std::string::npos);
+  CHECK(lines[1].find("GET /other ran") != std::string::npos);
+  CHECK(lines[2] ==
+        "WARNING N+1 queries: GET /loop ran `SELECT name FROM t0 WHERE id = ?` 7 times in one "
+        "request; use one join or one IN (...) query (4 more since the last such line)");
+  CHECK(SampleValue(agent.RenderText(),
+                    "vitals_db_n_plus_one_total{http_route=\"/loop\",db_collection_name=\"t0\"}") ==
+        6);  // every detection is counted, logged or not
 }
 
 TEST_CASE("the N+1 threshold is an option", "[db]") {
@@ -102,7 +132,8 @@ TEST_CASE("the N+1 threshold is an option", "[db]") {
   o.n_plus_one_threshold = 3;
   vitals::Agent agent(o);
   Request(agent, "/r", {3});
-  CHECK(SampleValue(agent.RenderText(), "vitals_db_n_plus_one_total{route=\"/r\",table=\"t0\"}") ==
+  CHECK(SampleValue(agent.RenderText(),
+                    "vitals_db_n_plus_one_total{http_route=\"/r\",db_collection_name=\"t0\"}") ==
         1);
 }
 
@@ -138,9 +169,13 @@ TEST_CASE("a request context carried to another thread counts there", "[db][conc
     agent.RecordDbOperation("sqlite", "SELECT * FROM items WHERE id = 1", absl::Microseconds(1));
   }
   const std::string body = agent.RenderText();
-  CHECK(SampleValue(body, kPerRequest + "_sum{method=\"GET\",route=\"/fanout\"}") == 6);
+  CHECK(SampleValue(body,
+                    kPerRequest + "_sum{http_request_method=\"GET\",http_route=\"/fanout\"}") == 6);
   // 6 calls of one statement across threads: an N+1 for that request.
-  CHECK(SampleValue(body, "vitals_db_n_plus_one_total{route=\"/fanout\",table=\"items\"}") == 1);
+  CHECK(SampleValue(
+            body,
+            "vitals_db_n_plus_one_total{http_route=\"/fanout\",db_collection_name=\"items\"}") ==
+        1);
 }
 
 TEST_CASE("nested scopes: the inner request is current until it ends", "[db]") {
@@ -157,8 +192,10 @@ TEST_CASE("nested scopes: the inner request is current until it ends", "[db]") {
     agent.RecordDbOperation("sqlite", "SELECT 4", absl::Microseconds(1));
   }
   const std::string body = agent.RenderText();
-  CHECK(SampleValue(body, kPerRequest + "_sum{method=\"GET\",route=\"/outer\"}") == 2);
-  CHECK(SampleValue(body, kPerRequest + "_sum{method=\"GET\",route=\"/inner\"}") == 2);
+  CHECK(SampleValue(body,
+                    kPerRequest + "_sum{http_request_method=\"GET\",http_route=\"/outer\"}") == 2);
+  CHECK(SampleValue(body,
+                    kPerRequest + "_sum{http_request_method=\"GET\",http_route=\"/inner\"}") == 2);
 }
 
 TEST_CASE("bookkeeping per request is bounded whatever a request sends", "[db]") {
@@ -173,9 +210,12 @@ TEST_CASE("bookkeeping per request is bounded whatever a request sends", "[db]")
     }
   }
   const std::string body = agent.RenderText();
-  CHECK(SampleValue(body, kPerRequest + "_sum{method=\"GET\",route=\"/huge\"}") == 100000);
+  CHECK(SampleValue(body, kPerRequest + "_sum{http_request_method=\"GET\",http_route=\"/huge\"}") ==
+        100000);
   // The statements past the per-request table are counted, not tracked; the first ones are.
-  CHECK(SampleValue(body, "vitals_db_n_plus_one_total{route=\"/huge\",table=\"t0\"}") == 1);
+  CHECK(SampleValue(body,
+                    "vitals_db_n_plus_one_total{http_route=\"/huge\",db_collection_name=\"t0\"}") ==
+        1);
   // The table label has one series per distinct table, bounded by the series limit.
   CHECK(vitals_test::CountLines(body, "db_client_operation_duration_seconds_count{") <= 2001);
 }
@@ -194,12 +234,23 @@ TEST_CASE("pool metrics", "[db]") {
   pool.RecordWait(absl::Milliseconds(600));
   pool.Timeout();
   const std::string body = agent.RenderText();
-  CHECK(SampleValue(body, "db_client_connection_count{pool=\"main\",state=\"idle\"}") == 5);
-  CHECK(SampleValue(body, "db_client_connection_count{pool=\"main\",state=\"used\"}") == 3);
-  CHECK(SampleValue(body, "db_client_connection_max{pool=\"main\"}") == 8);
-  CHECK(SampleValue(body, "db_client_connection_pending_requests{pool=\"main\"}") == 1);
-  CHECK(SampleValue(body, "db_client_connection_wait_time_seconds_count{pool=\"main\"}") == 2);
-  CHECK(SampleValue(body, "db_client_connection_timeouts_total{pool=\"main\"}") == 1);
+  CHECK(SampleValue(body,
+                    "db_client_connections_usage{db_client_connection_pool_name=\"main\",db_client_"
+                    "connection_state=\"idle\"}") == 5);
+  CHECK(SampleValue(body,
+                    "db_client_connections_usage{db_client_connection_pool_name=\"main\",db_client_"
+                    "connection_state=\"used\"}") == 3);
+  CHECK(SampleValue(body, "db_client_connection_max{db_client_connection_pool_name=\"main\"}") ==
+        8);
+  CHECK(SampleValue(
+            body,
+            "db_client_connection_pending_requests{db_client_connection_pool_name=\"main\"}") == 1);
+  CHECK(SampleValue(body,
+                    "db_client_connection_wait_time_seconds_count{db_client_connection_pool_name="
+                    "\"main\"}") == 2);
+  CHECK(SampleValue(
+            body, "db_client_connection_timeouts_total{db_client_connection_pool_name=\"main\"}") ==
+        1);
 }
 
 }  // namespace

@@ -53,7 +53,7 @@ TEST_CASE("port 0 binds a free port and /metrics answers in the text format", "[
   REQUIRE(res);
   CHECK(res->status == 200);
   CHECK(res->get_header_value("Content-Type") == "text/plain; version=0.0.4; charset=utf-8");
-  CHECK(res->body.find("route=\"/x\"") != std::string::npos);
+  CHECK(res->body.find("http_route=\"/x\"") != std::string::npos);
   auto index = client.Get("/");
   REQUIRE(index);
   CHECK(index->body.find("/metrics") != std::string::npos);

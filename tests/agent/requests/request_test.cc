@@ -27,41 +27,57 @@ TEST_CASE("a request scope times the request with the injected clock", "[request
   vitals::Agent agent(f.Opts());
   {
     vitals::RequestScope scope(agent, "get", "/users/:id");
-    CHECK(SampleValue(agent.RenderText(),
-                      "http_server_active_requests{method=\"GET\",route=\"/users/:id\"}") == 1);
+    CHECK(
+        SampleValue(
+            agent.RenderText(),
+            "http_server_active_requests{http_request_method=\"GET\",http_route=\"/users/:id\"}") ==
+        1);
     f.clock.AdvanceMs(30);
     scope.set_status(404);
   }
   const std::string body = agent.RenderText();
-  const std::string labels = "{method=\"GET\",route=\"/users/:id\",status=\"404\"";
+  const std::string labels =
+      "{http_request_method=\"GET\",http_route=\"/users/:id\",http_response_status_code=\"404\"";
   CHECK(SampleValue(body, kCount + labels + "}") == 1);
   CHECK(SampleValue(body, "http_server_request_duration_seconds_sum" + labels + "}") ==
         Approx(0.030));
   CHECK(SampleValue(body, kBucket + labels + ",le=\"0.025\"}") == 0);
   CHECK(SampleValue(body, kBucket + labels + ",le=\"0.05\"}") == 1);
-  CHECK(SampleValue(body, "http_server_active_requests{method=\"GET\",route=\"/users/:id\"}") == 0);
+  CHECK(SampleValue(
+            body,
+            "http_server_active_requests{http_request_method=\"GET\",http_route=\"/users/:id\"}") ==
+        0);
   CHECK(f.sink->lines().empty());
 }
 
-TEST_CASE("slow requests are counted and logged once each, rate-limited", "[request]") {
+TEST_CASE("slow requests are all counted, and logged once per route a minute with a count",
+          "[request]") {
   Fixture f;
-  vitals::Options o = f.Opts();
-  o.log_burst = 2;
-  vitals::Agent agent(o);
+  vitals::Agent agent(f.Opts());
   vitals::RouteHandle route = agent.Route("POST", "/orders");
   for (int i = 0; i < 5; ++i) {
     vitals::RequestScope scope(route);
     f.clock.AdvanceMs(1234.5);
     scope.set_status(503);
   }
-  route.Record(200, absl::Milliseconds(499));  // just under the threshold
+  route.Record(200, absl::Milliseconds(499));            // just under the threshold
+  agent.Record("GET", "/other", 200, absl::Seconds(2));  // another route: its own line
   const std::string body = agent.RenderText();
-  CHECK(SampleValue(body, "http_server_slow_requests_total{method=\"POST\",route=\"/orders\"}") ==
-        5);
+  CHECK(SampleValue(body,
+                    "http_server_slow_requests_total{http_request_method=\"POST\","
+                    "http_route=\"/orders\"}") == 5);
   auto lines = f.sink->lines();
-  REQUIRE(lines.size() == 2);  // burst of 2, the rest suppressed
+  REQUIRE(lines.size() == 2);
   CHECK(lines[0] ==
         "WARNING slow request: method=POST route=\"/orders\" status=503 duration_ms=1234.5");
+  CHECK(lines[1].find("route=\"/other\"") != std::string::npos);
+  f.clock.AdvanceMs(60'000);
+  route.Record(504, absl::Seconds(3));
+  lines = f.sink->lines();
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[2] ==
+        "WARNING slow request: method=POST route=\"/orders\" status=504 duration_ms=3000.0 (4 "
+        "more on this route since the last line)");
 }
 
 TEST_CASE("Record, RouteHandle and the scope agree; methods are normalized", "[request]") {
@@ -71,8 +87,10 @@ TEST_CASE("Record, RouteHandle and the scope agree; methods are normalized", "[r
   agent.Route("get", "/a").Record(200, absl::Milliseconds(1));
   agent.Record("BREW", "/a", 418, absl::Milliseconds(1));
   const std::string body = agent.RenderText();
-  CHECK(SampleValue(body, kCount + "{method=\"GET\",route=\"/a\",status=\"200\"}") == 2);
-  CHECK(SampleValue(body, kCount + "{method=\"_OTHER\",route=\"/a\",status=\"418\"}") == 1);
+  CHECK(SampleValue(body, kCount + "{http_request_method=\"GET\",http_route=\"/"
+                                   "a\",http_response_status_code=\"200\"}") == 2);
+  CHECK(SampleValue(body, kCount + "{http_request_method=\"_OTHER\",http_route=\"/"
+                                   "a\",http_response_status_code=\"418\"}") == 1);
 }
 
 TEST_CASE("many status codes for one route all count", "[request]") {
@@ -85,8 +103,11 @@ TEST_CASE("many status codes for one route all count", "[request]") {
   }
   const std::string body = agent.RenderText();
   for (int status = 200; status < 230; ++status) {
-    CHECK(SampleValue(body, kCount + "{method=\"GET\",route=\"/s\",status=\"" +
-                                std::to_string(status) + "\"}") == 2);
+    CHECK(SampleValue(
+              body,
+              kCount +
+                  "{http_request_method=\"GET\",http_route=\"/s\",http_response_status_code=\"" +
+                  std::to_string(status) + "\"}") == 2);
   }
 }
 
@@ -105,8 +126,11 @@ TEST_CASE("a scope may end on another thread; Finish and Cancel end it once", "[
     cancelled.Cancel();
   }
   const std::string body = agent.RenderText();
-  CHECK(SampleValue(body, kCount + "{method=\"GET\",route=\"/async\",status=\"200\"}") == 2);
-  CHECK(SampleValue(body, "http_server_active_requests{method=\"GET\",route=\"/async\"}") == 0);
+  CHECK(SampleValue(body, kCount + "{http_request_method=\"GET\",http_route=\"/"
+                                   "async\",http_response_status_code=\"200\"}") == 2);
+  CHECK(SampleValue(
+            body,
+            "http_server_active_requests{http_request_method=\"GET\",http_route=\"/async\"}") == 0);
 }
 
 TEST_CASE("request counts are exact under concurrent recording", "[request][concurrency]") {
@@ -130,10 +154,15 @@ TEST_CASE("request counts are exact under concurrent recording", "[request][conc
   for (auto& t : threads) t.join();
   const std::string body = agent.RenderText();
   for (int t = 0; t < 4; ++t) {
-    CHECK(SampleValue(body, kCount + "{method=\"GET\",route=\"/hot\",status=\"" +
-                                std::to_string(200 + t) + "\"}") == 20000);
+    CHECK(SampleValue(
+              body,
+              kCount +
+                  "{http_request_method=\"GET\",http_route=\"/hot\",http_response_status_code=\"" +
+                  std::to_string(200 + t) + "\"}") == 20000);
   }
-  CHECK(SampleValue(body, "http_server_active_requests{method=\"GET\",route=\"/hot\"}") == 0);
+  CHECK(SampleValue(
+            body, "http_server_active_requests{http_request_method=\"GET\",http_route=\"/hot\"}") ==
+        0);
 }
 
 }  // namespace

@@ -209,7 +209,7 @@ TEST_CASE("an agent given a bad option still records, and Start says what is wro
   REQUIRE(s.code() == absl::StatusCode::kInvalidArgument);
   CHECK(std::string(s.message()).find("not an address") != std::string::npos);
   agent.Record("GET", "/x", 200, absl::Milliseconds(3));
-  CHECK(agent.RenderText().find("route=\"/x\"") != std::string::npos);
+  CHECK(agent.RenderText().find("http_route=\"/x\"") != std::string::npos);
   CHECK(agent.port() == 0);
 }
 
