@@ -1,9 +1,9 @@
 #include "exporters/prometheus_exporter.h"
 
 #include "absl/strings/str_cat.h"
+#include "agent/base/gzip.h"
 #include "agent/core/family_spec.h"
 #include "agent/http/basic_auth.h"
-#include "exporters/gzip.h"
 
 namespace vitals {
 namespace exporters {
@@ -59,9 +59,9 @@ void PrometheusExporter::HandleMetrics(const http::HttpRequest& req, http::HttpR
   std::shared_ptr<std::string> body = TakeBuffer();
   Render(*body);
   resp.content_type = std::string(kTextContentType);
-  if (gzip_ && AcceptsGzip(req.header("Accept-Encoding"))) {
+  if (gzip_ && internal::AcceptsGzip(req.header("Accept-Encoding"))) {
     std::shared_ptr<std::string> zipped = TakeBuffer();
-    if (GzipCompress(*body, *zipped)) {
+    if (internal::GzipCompress(*body, *zipped)) {
       resp.headers.emplace_back("Content-Encoding", "gzip");
       resp.body_view = *zipped;
       resp.done = [zipped] {};

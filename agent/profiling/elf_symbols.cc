@@ -1,6 +1,5 @@
 #include "agent/profiling/elf_symbols.h"
 
-#include <cxxabi.h>
 #include <elf.h>
 #include <fcntl.h>
 #include <sys/auxv.h>
@@ -9,7 +8,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <mutex>
 
@@ -59,21 +57,21 @@ const T* At(const char* data, size_t size, uint64_t offset, uint64_t index = 0) 
   return reinterpret_cast<const T*>(data + at);
 }
 
-struct Mapping {
+struct MapLine {
   uint64_t start, end, offset;
   std::string path;
 };
 
 // The executable, file-backed (or vDSO) mappings of a maps text, and a key that changes when
 // they do.
-std::vector<Mapping> ExecutableMappings(absl::string_view maps, std::string* key) {
-  std::vector<Mapping> out;
+std::vector<MapLine> ExecutableMappings(absl::string_view maps, std::string* key) {
+  std::vector<MapLine> out;
   for (absl::string_view line : absl::StrSplit(maps, '\n', absl::SkipEmpty())) {
     // 55d0c1a4e000-55d0c1a52000 r-xp 00002000 fd:01 1234  /usr/bin/x
     std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
     if (f.size() < 6 || f[1].size() < 3 || f[1][2] != 'x') continue;
     std::pair<absl::string_view, absl::string_view> range = absl::StrSplit(f[0], '-');
-    Mapping m;
+    MapLine m;
     if (!absl::SimpleHexAtoi(range.first, &m.start) || !absl::SimpleHexAtoi(range.second, &m.end) ||
         !absl::SimpleHexAtoi(f[2], &m.offset)) {
       continue;
@@ -90,35 +88,56 @@ std::vector<Mapping> ExecutableMappings(absl::string_view maps, std::string* key
   return out;
 }
 
-}  // namespace
-
-std::string Demangle(absl::string_view name) {
-  if (name.size() < 2 || name[0] != '_' || name[1] != 'Z') return std::string(name);
-  int status = 0;
-  std::string mangled(name);
-  char* out = abi::__cxa_demangle(mangled.c_str(), nullptr, nullptr, &status);
-  if (out == nullptr || status != 0) {
-    std::free(out);
-    return mangled;
+// The GNU build ID in the image's PT_NOTE segments, as lower-case hex; empty when none.
+std::string BuildId(const char* data, size_t size, const Elf64_Ehdr* eh) {
+  for (uint32_t i = 0; i < eh->e_phnum; ++i) {
+    const auto* ph = At<Elf64_Phdr>(data, size, eh->e_phoff, i);
+    if (ph == nullptr) return "";
+    if (ph->p_type != PT_NOTE || ph->p_offset > size || ph->p_filesz > size - ph->p_offset) {
+      continue;
+    }
+    uint64_t at = ph->p_offset;
+    const uint64_t end = ph->p_offset + ph->p_filesz;
+    while (at + sizeof(Elf64_Nhdr) <= end) {
+      const auto* note = At<Elf64_Nhdr>(data, size, at);
+      if (note == nullptr) break;
+      const uint64_t name_at = at + sizeof(Elf64_Nhdr);
+      const uint64_t desc_at = name_at + ((note->n_namesz + 3) & ~3u);
+      const uint64_t next = desc_at + ((note->n_descsz + 3) & ~3u);
+      if (next > end || next <= at) break;
+      if (note->n_type == NT_GNU_BUILD_ID && note->n_namesz == 4 &&
+          std::memcmp(data + name_at, "GNU", 4) == 0) {
+        static constexpr char kHex[] = "0123456789abcdef";
+        std::string hex;
+        for (uint32_t k = 0; k < note->n_descsz; ++k) {
+          const auto b = static_cast<unsigned char>(data[desc_at + k]);
+          hex += kHex[b >> 4];
+          hex += kHex[b & 15];
+        }
+        return hex;
+      }
+      at = next;
+    }
   }
-  std::string result(out);
-  std::free(out);
-  return result;
+  return "";
 }
 
-void ElfSymbols::AddImage(const char* data, size_t size, uint64_t start, uint64_t end,
-                          uint64_t offset) {
+}  // namespace
+
+std::string ElfSymbols::AddImage(const char* data, size_t size, uint64_t start, uint64_t end,
+                                 uint64_t offset) {
   const auto* eh = At<Elf64_Ehdr>(data, size, 0);
   if (eh == nullptr || std::memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 ||
       eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_ident[EI_DATA] != ELFDATA2LSB) {
-    return;
+    return "";
   }
+  const std::string build_id = BuildId(data, size, eh);
   // The load segment this mapping comes from gives the bias between link and run addresses.
   bool found = false;
   uint64_t bias = 0;
   for (uint32_t i = 0; i < eh->e_phnum; ++i) {
     const auto* ph = At<Elf64_Phdr>(data, size, eh->e_phoff, i);
-    if (ph == nullptr) return;
+    if (ph == nullptr) return build_id;
     if (ph->p_type != PT_LOAD || (ph->p_flags & PF_X) == 0) continue;
     const uint64_t page_offset = ph->p_offset & ~uint64_t{4095};
     if (offset < page_offset || offset >= ph->p_offset + ph->p_filesz) continue;
@@ -126,21 +145,21 @@ void ElfSymbols::AddImage(const char* data, size_t size, uint64_t start, uint64_
     found = true;
     break;
   }
-  if (!found) return;
+  if (!found) return build_id;
   // .symtab when the object has one (unstripped), else .dynsym (exported names only).
   const Elf64_Shdr* symtab = nullptr;
   for (uint32_t type : {uint32_t{SHT_SYMTAB}, uint32_t{SHT_DYNSYM}}) {
     for (uint32_t i = 0; i < eh->e_shnum && symtab == nullptr; ++i) {
       const auto* sh = At<Elf64_Shdr>(data, size, eh->e_shoff, i);
-      if (sh == nullptr) return;
+      if (sh == nullptr) return build_id;
       if (sh->sh_type == type && sh->sh_entsize == sizeof(Elf64_Sym)) symtab = sh;
     }
     if (symtab != nullptr) break;
   }
-  if (symtab == nullptr) return;
+  if (symtab == nullptr) return build_id;
   const auto* strtab = At<Elf64_Shdr>(data, size, eh->e_shoff, symtab->sh_link);
   if (strtab == nullptr || strtab->sh_offset > size || strtab->sh_size > size - strtab->sh_offset) {
-    return;
+    return build_id;
   }
   const char* strings = data + strtab->sh_offset;
   const uint64_t count = symtab->sh_size / sizeof(Elf64_Sym);
@@ -165,6 +184,7 @@ void ElfSymbols::AddImage(const char* data, size_t size, uint64_t start, uint64_
     names_.append(name, len);
     names_.push_back('\0');
   }
+  return build_id;
 }
 
 void ElfSymbols::Finish() {
@@ -182,6 +202,16 @@ void ElfSymbols::Finish() {
   }
   entries_.shrink_to_fit();
   names_.shrink_to_fit();
+  std::sort(mappings_.begin(), mappings_.end(),
+            [](const Mapping& a, const Mapping& b) { return a.start < b.start; });
+}
+
+const ElfSymbols::Mapping* ElfSymbols::MappingOf(uint64_t pc) const {
+  auto it = std::upper_bound(mappings_.begin(), mappings_.end(), pc,
+                             [](uint64_t v, const Mapping& m) { return v < m.start; });
+  if (it == mappings_.begin()) return nullptr;
+  --it;
+  return pc < it->end ? &*it : nullptr;
 }
 
 absl::string_view ElfSymbols::Lookup(uint64_t pc) const {
@@ -195,24 +225,30 @@ absl::string_view ElfSymbols::Lookup(uint64_t pc) const {
 
 std::shared_ptr<const ElfSymbols> ElfSymbols::Build(absl::string_view maps) {
   std::string key;
-  std::vector<Mapping> mappings = ExecutableMappings(maps, &key);
+  std::vector<MapLine> mappings = ExecutableMappings(maps, &key);
   auto table = std::shared_ptr<ElfSymbols>(new ElfSymbols);
   std::string open_path;
   std::unique_ptr<MappedFile> file;
-  for (const Mapping& m : mappings) {
+  for (const MapLine& m : mappings) {
+    Mapping mapping{m.start, m.end, m.offset, m.path, "", false};
+    const size_t before = table->entries_.size();
     if (m.path == "[vdso]") {
       const auto base = static_cast<uintptr_t>(getauxval(AT_SYSINFO_EHDR));
       if (base == m.start) {
-        table->AddImage(reinterpret_cast<const char*>(base), m.end - m.start, m.start, m.end, 0);
+        mapping.build_id = table->AddImage(reinterpret_cast<const char*>(base), m.end - m.start,
+                                           m.start, m.end, 0);
       }
-      continue;
+    } else {
+      if (m.path != open_path) {
+        file = std::make_unique<MappedFile>(m.path);
+        open_path = m.path;
+      }
+      if (file->data() != nullptr) {
+        mapping.build_id = table->AddImage(file->data(), file->size(), m.start, m.end, m.offset);
+      }
     }
-    if (m.path != open_path) {
-      file = std::make_unique<MappedFile>(m.path);
-      open_path = m.path;
-    }
-    if (file->data() != nullptr)
-      table->AddImage(file->data(), file->size(), m.start, m.end, m.offset);
+    mapping.named_any = table->entries_.size() > before;
+    table->mappings_.push_back(std::move(mapping));
   }
   table->Finish();
   return table;

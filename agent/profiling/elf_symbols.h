@@ -27,6 +27,15 @@ namespace internal {
 
 class ElfSymbols {
  public:
+  // An executable mapping of an object, as /proc/self/maps lists it, with the object's GNU
+  // build ID (lower-case hex, empty when it has none).
+  struct Mapping {
+    uint64_t start = 0, end = 0, offset = 0;
+    std::string path;
+    std::string build_id;
+    bool named_any = false;  // the table named at least one function in it
+  };
+
   // The table for the process as it is mapped now (shared with other callers while the
   // mappings stay the same). Errors: Unavailable when /proc/self/maps cannot be read.
   static absl::StatusOr<std::shared_ptr<const ElfSymbols>> ForThisProcess();
@@ -40,6 +49,11 @@ class ElfSymbols {
 
   size_t size() const { return entries_.size(); }
 
+  // The executable mappings, by start address.
+  const std::vector<Mapping>& mappings() const { return mappings_; }
+  // The mapping that holds `pc`, or null.
+  const Mapping* MappingOf(uint64_t pc) const;
+
  private:
   struct Entry {
     uint64_t start;
@@ -49,15 +63,15 @@ class ElfSymbols {
   };
   // Adds the function symbols of the ELF image at [data, data + size) that land in the
   // executable mapping [start, end) of its file offset `offset`.
-  void AddImage(const char* data, size_t size, uint64_t start, uint64_t end, uint64_t offset);
+  // Returns the build ID of the image (empty when none).
+  std::string AddImage(const char* data, size_t size, uint64_t start, uint64_t end,
+                       uint64_t offset);
   void Finish();
 
   std::vector<Entry> entries_;
+  std::vector<Mapping> mappings_;
   std::string names_;
 };
-
-// `name` demangled when it is a mangled C++ name, else as is.
-std::string Demangle(absl::string_view name);
 
 }  // namespace internal
 }  // namespace vitals

@@ -4,7 +4,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/time/clock.h"
 #include "agent/base/gperftools.h"
+#include "agent/profiling/pprof_proto.h"
 
 #if __has_include(<gperftools/malloc_extension.h>)
 #include <gperftools/malloc_extension.h>
@@ -27,7 +29,9 @@ absl::StatusOr<MallocExtension*> Extension() {
 }  // namespace
 #endif
 
-absl::StatusOr<std::string> TcmallocHeapSample() {
+namespace {
+
+absl::StatusOr<std::string> HeapSampleText() {
 #ifdef VITALS_HAVE_MALLOC_EXTENSION_H
   auto ext = Extension();
   if (!ext.ok()) return ext.status();
@@ -50,7 +54,7 @@ absl::StatusOr<std::string> TcmallocHeapSample() {
 #endif
 }
 
-absl::StatusOr<std::string> TcmallocHeapGrowth() {
+absl::StatusOr<std::string> HeapGrowthText() {
 #ifdef VITALS_HAVE_MALLOC_EXTENSION_H
   auto ext = Extension();
   if (!ext.ok()) return ext.status();
@@ -60,6 +64,21 @@ absl::StatusOr<std::string> TcmallocHeapGrowth() {
 #else
   return absl::UnimplementedError("vitals was built without gperftools headers");
 #endif
+}
+
+absl::StatusOr<std::string> InFormat(absl::StatusOr<std::string> legacy, ProfileFormat format) {
+  if (!legacy.ok() || format == ProfileFormat::kGperftools) return legacy;
+  return HeapProfileToPprof(*legacy, absl::ToUnixNanos(absl::Now()));
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> TcmallocHeapSample(ProfileFormat format) {
+  return InFormat(HeapSampleText(), format);
+}
+
+absl::StatusOr<std::string> TcmallocHeapGrowth(ProfileFormat format) {
+  return InFormat(HeapGrowthText(), format);
 }
 
 }  // namespace internal

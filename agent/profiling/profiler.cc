@@ -20,6 +20,8 @@
 #include "agent/base/gperftools.h"
 #include "agent/base/procfs.h"
 #include "agent/profiling/elf_symbols.h"
+#include "agent/profiling/function_names.h"
+#include "agent/profiling/pprof_proto.h"
 
 namespace vitals {
 namespace internal {
@@ -87,7 +89,17 @@ class TempFile {
 }  // namespace
 
 absl::StatusOr<std::string> Profiler::CpuProfile(absl::Duration duration,
-                                                 const std::function<bool()>& client_gone) {
+                                                 const std::function<bool()>& client_gone,
+                                                 ProfileFormat format) {
+  const absl::Time start = absl::Now();
+  auto legacy = Capture(duration, client_gone);
+  if (!legacy.ok() || format == ProfileFormat::kGperftools) return legacy;
+  return CpuProfileToPprof(*legacy, absl::ToUnixNanos(start),
+                           absl::ToInt64Nanoseconds(absl::Now() - start));
+}
+
+absl::StatusOr<std::string> Profiler::Capture(absl::Duration duration,
+                                              const std::function<bool()>& client_gone) {
   if (duration <= absl::ZeroDuration() || duration > max_duration_) {
     return absl::InvalidArgumentError(absl::StrCat(
         "a CPU profile must last more than 0 s and at most ", absl::FormatDuration(max_duration_),

@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "vitals/profiling.h"
 
 namespace vitals {
 namespace internal {
@@ -30,19 +31,25 @@ class Profiler {
 
   absl::Duration max_duration() const { return max_duration_; }
 
-  // A CPU profile over `duration`, in gperftools' format (what pprof reads). Ends early, with
-  // Cancelled, when `client_gone()` turns true or `Cancel()` is called. Errors:
-  // InvalidArgument (duration not in (0, max]), AlreadyExists (a profile is running),
-  // Unimplemented (no libprofiler), Unavailable (SIGPROF owned by the host, or no samples),
-  // Internal (temporary file trouble).
+  // A CPU profile over `duration`, as a gzipped profile.proto symbolized in the process, or in
+  // gperftools' own format. Ends early, with Cancelled, when `client_gone()` turns true or
+  // `Cancel()` is called. Symbolizing happens after the profiler is released, so it never
+  // makes another request wait. Errors: InvalidArgument (duration not in (0, max]),
+  // AlreadyExists (a profile is running), Unimplemented (no libprofiler), Unavailable
+  // (SIGPROF owned by the host, or no samples), Internal (temporary file trouble).
   absl::StatusOr<std::string> CpuProfile(absl::Duration duration,
-                                         const std::function<bool()>& client_gone);
+                                         const std::function<bool()>& client_gone,
+                                         ProfileFormat format = ProfileFormat::kPprof);
 
   // Ends profiles in progress (the agent is stopping) and refuses new ones until `Resume()`.
   void Cancel();
   void Resume();
 
  private:
+  // The profile in gperftools' format.
+  absl::StatusOr<std::string> Capture(absl::Duration duration,
+                                      const std::function<bool()>& client_gone);
+
   const absl::Duration max_duration_;
   std::mutex mu_;
   std::condition_variable wake_;

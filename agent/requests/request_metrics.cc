@@ -156,15 +156,16 @@ void RequestMetrics::Record(RouteEntry* entry, int status, int64_t nanos) {
   ObserveInto(*DurationSeries(entry, status), static_cast<double>(nanos) * 1e-9);
   if (ABSL_PREDICT_FALSE(nanos >= slow_nanos_)) {
     AddF64(ThreadCell(entry->slow->cell), 1.0);
-    LogSlow(*entry, status, nanos);
+    const int64_t now = clock_->NowNanos();
+    LogSlow(*entry, status, nanos, now);
+    if (slow_listener_ != nullptr) slow_listener_->SlowRequest(*entry, now);
   }
 }
 
-void RequestMetrics::LogSlow(RouteEntry& entry, int status, int64_t nanos) {
+void RequestMetrics::LogSlow(RouteEntry& entry, int status, int64_t nanos, int64_t now) {
   // At most one line per route a minute, lock-free (a slow-request storm must not serialize
   // its requests on a mutex); the line says how many slow requests it stands for.
   constexpr int64_t kIntervalNanos = 60'000'000'000;
-  const int64_t now = clock_->NowNanos();
   int64_t next = entry.next_slow_log_nanos.load(std::memory_order_relaxed);
   if (now < next || !entry.next_slow_log_nanos.compare_exchange_strong(next, now + kIntervalNanos,
                                                                        std::memory_order_relaxed)) {

@@ -23,6 +23,7 @@
 #include "agent/core/label_table.h"
 #include "agent/core/registry.h"
 #include "agent/core/request_db.h"
+#include "agent/core/slow_request_listener.h"
 #include "vitals/clock.h"
 #include "vitals/options.h"
 
@@ -85,18 +86,22 @@ class RequestMetrics {
   // before any request. May be null.
   void set_observer(RequestObserver* observer) { observer_ = observer; }
   RequestObserver* observer() const { return observer_; }
+  // Told of each slow request (automatic profiles); set once by the agent, before any
+  // request. May be null.
+  void set_slow_listener(SlowRequestListener* listener) { slow_listener_ = listener; }
 
  private:
   RequestMetrics(Family* duration, Family* active, Family* slow, Family* db_queries,
                  const Clock* clock, RateLimitedLog* log, int64_t slow_nanos, size_t limit);
   Series* DurationSeriesSlow(RouteEntry* entry, int status);
-  void LogSlow(RouteEntry& entry, int status, int64_t nanos);
+  void LogSlow(RouteEntry& entry, int status, int64_t nanos, int64_t now);
 
   Family* const duration_;
   Family* const active_;
   Family* const slow_;
   Family* const db_queries_;
   RequestObserver* observer_ = nullptr;
+  SlowRequestListener* slow_listener_ = nullptr;
   const Clock* const clock_;
   const TscClock* const tsc_;  // clock_ when it is the TSC clock, else null
   RateLimitedLog* const log_;

@@ -71,12 +71,30 @@ absl::Status Agent::Push() {
   return Guard("a push", [&] { return pusher->PushNow(); });
 }
 
-absl::StatusOr<std::string> Agent::CpuProfile(absl::Duration duration) {
-  return Guard("a CPU profile", [&] { return core_->profiler().CpuProfile(duration, nullptr); });
+absl::StatusOr<std::string> Agent::CpuProfile(absl::Duration duration, ProfileFormat format) {
+  return Guard("a CPU profile",
+               [&] { return core_->profiler().CpuProfile(duration, nullptr, format); });
 }
 
-absl::StatusOr<std::string> Agent::HeapProfile() {
-  return Guard("a heap profile", [] { return internal::TcmallocHeapSample(); });
+absl::StatusOr<std::string> Agent::HeapProfile(ProfileFormat format) {
+  return Guard("a heap profile", [format] { return internal::TcmallocHeapSample(format); });
+}
+
+std::vector<AutoProfileInfo> Agent::AutoProfiles() {
+  internal::AutoProfiler* auto_profiler = core_->auto_profiler();
+  if (auto_profiler == nullptr) return {};
+  auto listed = Guard(
+      "listing automatic profiles",
+      [&]() -> absl::StatusOr<std::vector<AutoProfileInfo>> { return auto_profiler->List(); });
+  return listed.ok() ? *std::move(listed) : std::vector<AutoProfileInfo>{};
+}
+
+absl::StatusOr<std::string> Agent::AutoProfile(int64_t id) {
+  internal::AutoProfiler* auto_profiler = core_->auto_profiler();
+  if (auto_profiler == nullptr) {
+    return absl::NotFoundError("automatic profiles are off (Options::auto_profile)");
+  }
+  return Guard("an automatic profile", [&] { return auto_profiler->Get(id); });
 }
 
 void Agent::RecordDbOperation(absl::string_view system, absl::string_view statement,

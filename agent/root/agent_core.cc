@@ -118,7 +118,27 @@ AgentCore::AgentCore(Options options) : options_(std::move(options)) {
     }
   }
   profiler_ = std::make_unique<Profiler>(options_.profile_max_duration);
-  profiling_source_ = std::make_unique<ProfilingSource>(profiler_.get());
+  if (options_.auto_profile) {
+    AutoProfiler::Config config;
+    config.slow_requests = options_.auto_profile_slow_requests;
+    config.duration = options_.auto_profile_duration;
+    config.cooldown = options_.auto_profile_cooldown;
+    config.keep = options_.auto_profile_keep;
+    Profiler* profiler = profiler_.get();
+    auto created = AutoProfiler::Create(
+        *registry_, config,
+        [profiler](absl::Duration duration, const std::function<bool()>& cancelled) {
+          return profiler->CpuProfile(duration, cancelled, ProfileFormat::kPprof);
+        },
+        clock_, log_.get());
+    if (created.ok()) {
+      auto_profiler_ = std::move(*created);
+      requests_->set_slow_listener(auto_profiler_.get());
+    } else if (init_status_.ok()) {
+      init_status_ = created.status();
+    }
+  }
+  profiling_source_ = std::make_unique<ProfilingSource>(profiler_.get(), auto_profiler_.get());
   pprof_ = std::make_unique<exporters::PprofEndpoint>(options_, profiling_source_.get());
   if (!options_.pushgateway_url.empty()) {
     Options push = options_;
@@ -159,6 +179,7 @@ absl::Status AgentCore::Start() {
     }
   }
   if (pusher_ != nullptr) pusher_->Start();
+  if (auto_profiler_ != nullptr) auto_profiler_->Start(AutoProfileUrl(server.get()));
   server_ = std::move(server);
   started_ = true;
   return absl::OkStatus();
@@ -209,6 +230,21 @@ absl::StatusOr<std::unique_ptr<http::HttpServer>> AgentCore::ServeHttp() {
   return http::HttpServer::Start(std::move(config), std::move(routes));
 }
 
+std::string AgentCore::AutoProfileUrl(const http::HttpServer* server) const {
+  if (server == nullptr) return "";
+  auto address = ParseListenAddress(options_.listen);
+  if (!address.ok()) return "";
+  // A wildcard address is reachable on loopback, which is also where profiling answers
+  // without credentials.
+  std::string host = address->host;
+  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  if (address->ipv6) host = absl::StrCat("[", host, "]");
+  const bool tls = !options_.tls_cert_file.empty();
+  return absl::StrCat(tls ? "https://" : "http://", host, ":", server->port(),
+                      "/debug/pprof/auto/profile?id=");
+}
+
 int AgentCore::port() const {
   internal::MutexLock lock(&mu_);
   return server_ != nullptr ? server_->port() : 0;
@@ -220,6 +256,7 @@ void AgentCore::Stop() {
   if (pusher_ != nullptr) pusher_->Stop();  // the final push, with a fresh sample
   if (sampler_ != nullptr) sampler_->Stop();
   profiler_->Cancel();  // a profile in progress would hold a worker, and Stop, for its duration
+  if (auto_profiler_ != nullptr) auto_profiler_->Stop();
   if (server_ != nullptr) server_->Stop();
   server_.reset();
   started_ = false;

@@ -18,6 +18,7 @@
 #include "agent/db/db_metrics.h"
 #include "agent/http/http_server.h"
 #include "agent/process/process_sampler.h"
+#include "agent/profiling/auto_profiler.h"
 #include "agent/profiling/profiler.h"
 #include "agent/requests/request_metrics.h"
 #include "agent/root/profiling_source.h"
@@ -45,6 +46,8 @@ class AgentCore {
   RateLimitedLog& log() { return *log_; }
   exporters::PrometheusExporter& prometheus() { return *prometheus_; }
   Profiler& profiler() { return *profiler_; }
+  // Null unless `options().auto_profile` is set.
+  AutoProfiler* auto_profiler() { return auto_profiler_.get(); }
   // Null unless `options().pushgateway_url` is set.
   exporters::PushgatewayExporter* pusher() { return pusher_.get(); }
   // Null only if the process ran out of metric cells when the agent was built.
@@ -58,6 +61,9 @@ class AgentCore {
  private:
   // Starts the HTTP endpoint with every exporter's routes and an index of them.
   absl::StatusOr<std::unique_ptr<http::HttpServer>> ServeHttp();
+  // The URL prefix that names an automatic profile (its id follows), for the log line; empty
+  // when nothing serves it.
+  std::string AutoProfileUrl(const http::HttpServer* server) const;
 
   Options options_;
   absl::Status init_status_;  // a bad environment variable or option, reported by Start()
@@ -70,6 +76,7 @@ class AgentCore {
   std::unique_ptr<DbMetrics> db_;
   std::unique_ptr<exporters::PrometheusExporter> prometheus_;
   std::unique_ptr<Profiler> profiler_;
+  std::unique_ptr<AutoProfiler> auto_profiler_;
   std::unique_ptr<ProfilingSource> profiling_source_;
   std::unique_ptr<exporters::PprofEndpoint> pprof_;
   std::unique_ptr<exporters::PushgatewayExporter> pusher_;

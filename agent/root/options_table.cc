@@ -379,6 +379,40 @@ std::vector<OptionSpec> MakeTable() {
                      "VITALS_PROFILING_BASIC_AUTH", false,
                      "`user:password`; empty = loopback clients only",
                      Credentials("profiling_basic_auth", &Options::profiling_basic_auth)));
+  {
+    OptionSpec spec = Bool(&Options::auto_profile, "auto_profile", "VITALS_AUTO_PROFILE",
+                           "capture a CPU profile when slow requests burst; needs `profiling`");
+    spec.check = [](const Options& o) {
+      if (!o.auto_profile || o.profiling) return absl::OkStatus();
+      return BadOption("auto_profile", "needs profiling on (VITALS_PROFILING=1)");
+    };
+    spec.parse = Checked(spec.env, spec.parse, spec.check);
+    t.push_back(std::move(spec));
+  }
+  t.push_back(Int(&Options::auto_profile_slow_requests, "auto_profile_slow_requests",
+                  "VITALS_AUTO_PROFILE_SLOW_REQUESTS", 1, 1000,
+                  "slow requests ending within 10 s that trigger an automatic profile"));
+  {
+    OptionSpec spec =
+        Duration(&Options::auto_profile_duration, "auto_profile_duration",
+                 "VITALS_AUTO_PROFILE_DURATION", absl::Seconds(1), absl::Hours(1), false,
+                 "length of an automatic profile, at most `profile_max_duration`");
+    Check range = spec.check;
+    spec.check = [range](const Options& o) {
+      if (absl::Status s = range(o); !s.ok()) return s;
+      if (o.auto_profile_duration <= o.profile_max_duration) return absl::OkStatus();
+      return BadOption("auto_profile_duration",
+                       absl::StrCat(absl::FormatDuration(o.auto_profile_duration),
+                                    " is longer than profile_max_duration (",
+                                    absl::FormatDuration(o.profile_max_duration), ")"));
+    };
+    t.push_back(std::move(spec));
+  }
+  t.push_back(Duration(&Options::auto_profile_cooldown, "auto_profile_cooldown",
+                       "VITALS_AUTO_PROFILE_COOLDOWN", absl::Seconds(1), absl::Hours(24 * 7), false,
+                       "least time from one automatic profile's trigger to the next"));
+  t.push_back(Int(&Options::auto_profile_keep, "auto_profile_keep", "VITALS_AUTO_PROFILE_KEEP", 1,
+                  100, "automatic profiles kept, newest first (32 MiB at most in all)"));
   t.push_back(CodeOnly("read_environment", "true",
                        "apply these `VITALS_*` variables on top of the options in code"));
   return t;

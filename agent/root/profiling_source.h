@@ -6,7 +6,9 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
+#include "agent/profiling/auto_profiler.h"
 #include "agent/profiling/heap_profile.h"
 #include "agent/profiling/profiler.h"
 #include "exporters/pprof_endpoint.h"
@@ -16,23 +18,40 @@ namespace internal {
 
 class ProfilingSource : public exporters::ProfileSource {
  public:
-  // `profiler` must outlive this.
-  explicit ProfilingSource(Profiler* profiler) : profiler_(profiler) {}
+  // `profiler` must outlive this; `auto_profiler` too, and may be null (automatic profiles off).
+  ProfilingSource(Profiler* profiler, AutoProfiler* auto_profiler)
+      : profiler_(profiler), auto_profiler_(auto_profiler) {}
 
   absl::Duration max_cpu_profile() const override { return profiler_->max_duration(); }
-  absl::StatusOr<std::string> CpuProfile(absl::Duration duration,
+  absl::StatusOr<std::string> CpuProfile(absl::Duration duration, ProfileFormat format,
                                          const std::function<bool()>& cancelled) override {
-    return profiler_->CpuProfile(duration, cancelled);
+    return profiler_->CpuProfile(duration, cancelled, format);
   }
-  absl::StatusOr<std::string> HeapProfile() override { return TcmallocHeapSample(); }
-  absl::StatusOr<std::string> HeapGrowth() override { return TcmallocHeapGrowth(); }
+  absl::StatusOr<std::string> HeapProfile(ProfileFormat format) override {
+    return TcmallocHeapSample(format);
+  }
+  absl::StatusOr<std::string> HeapGrowth(ProfileFormat format) override {
+    return TcmallocHeapGrowth(format);
+  }
   absl::StatusOr<std::string> Symbolize(absl::string_view body,
                                         const std::function<bool()>& cancelled) override {
     return SymbolizeForPprof(body, cancelled);
   }
+  bool auto_profiles_enabled() const override { return auto_profiler_ != nullptr; }
+  std::vector<AutoProfileInfo> AutoProfiles() override {
+    return auto_profiler_ != nullptr ? auto_profiler_->List() : std::vector<AutoProfileInfo>{};
+  }
+  absl::StatusOr<std::string> AutoProfile(int64_t id) override {
+    if (auto_profiler_ == nullptr) {
+      return absl::NotFoundError(
+          "automatic profiles are off (VITALS_AUTO_PROFILE=1 turns them on)");
+    }
+    return auto_profiler_->Get(id);
+  }
 
  private:
   Profiler* profiler_;
+  AutoProfiler* auto_profiler_;
 };
 
 }  // namespace internal

@@ -35,6 +35,7 @@
 #include "vitals/metrics.h"
 #include "vitals/options.h"
 #include "vitals/process.h"
+#include "vitals/profiling.h"
 #include "vitals/request.h"
 
 namespace prometheus {
@@ -148,18 +149,25 @@ class Agent {
   //
   // Available whether or not the HTTP endpoints are enabled. CPU profiles use gperftools'
   // libprofiler, loaded at run time; heap profiles need tcmalloc as the process's allocator
-  // and TCMALLOC_SAMPLE_PARAMETER set before start.
+  // and TCMALLOC_SAMPLE_PARAMETER set before start. Profiles come as a gzipped profile.proto,
+  // symbolized in the process (vitals/profiling.h), or in gperftools' own format.
 
-  // A CPU profile over `duration` (blocks that long), in the gperftools format `pprof`
-  // reads. One CPU profile runs at a time per process. Errors: InvalidArgument (duration not
-  // in (0, profile_max_duration]), AlreadyExists (another profile is running), Unimplemented
-  // (no libprofiler), Unavailable (no samples: idle process, or SIGPROF owned by the host),
-  // Cancelled (the agent stopped meanwhile).
-  absl::StatusOr<std::string> CpuProfile(absl::Duration duration);
+  // A CPU profile over `duration` (blocks that long). One CPU profile runs at a time per
+  // process. Errors: InvalidArgument (duration not in (0, profile_max_duration]),
+  // AlreadyExists (another profile is running), Unimplemented (no libprofiler), Unavailable
+  // (no samples: idle process, or SIGPROF owned by the host), Cancelled (the agent stopped
+  // meanwhile).
+  absl::StatusOr<std::string> CpuProfile(absl::Duration duration,
+                                         ProfileFormat format = ProfileFormat::kPprof);
 
-  // tcmalloc's live heap sample (legacy pprof text format). Unimplemented without tcmalloc,
-  // FailedPrecondition when sampling is off.
-  absl::StatusOr<std::string> HeapProfile();
+  // tcmalloc's live heap sample. Unimplemented without tcmalloc, FailedPrecondition when
+  // sampling is off.
+  absl::StatusOr<std::string> HeapProfile(ProfileFormat format = ProfileFormat::kPprof);
+
+  // The automatic profiles kept (Options::auto_profile), newest first; empty when they are off.
+  std::vector<AutoProfileInfo> AutoProfiles();
+  // One of them, a gzipped profile.proto. NotFound when it is not kept (or they are off).
+  absl::StatusOr<std::string> AutoProfile(int64_t id);
 
   // --- Interop with prometheus-cpp ---
 

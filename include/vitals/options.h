@@ -147,6 +147,21 @@ struct Options {
   // address. Empty: it answers loopback clients only. Env: VITALS_PROFILING_BASIC_AUTH.
   std::string profiling_basic_auth;
 
+  // Capture a CPU profile by itself when slow requests burst: when at least
+  // `auto_profile_slow_requests` requests of `slow_request_threshold` or more end within 10 s,
+  // the agent profiles for `auto_profile_duration`, at most once per `auto_profile_cooldown`,
+  // and keeps the last `auto_profile_keep` (32 MiB at most in all) at /debug/pprof/auto/ and
+  // through Agent::AutoProfiles(). Needs `profiling`. Env: VITALS_AUTO_PROFILE (true/false).
+  bool auto_profile = false;
+  // Env: VITALS_AUTO_PROFILE_SLOW_REQUESTS.
+  int auto_profile_slow_requests = 5;
+  // At most profile_max_duration. Env: VITALS_AUTO_PROFILE_DURATION.
+  absl::Duration auto_profile_duration = absl::Seconds(10);
+  // Env: VITALS_AUTO_PROFILE_COOLDOWN.
+  absl::Duration auto_profile_cooldown = absl::Minutes(10);
+  // Env: VITALS_AUTO_PROFILE_KEEP.
+  int auto_profile_keep = 5;
+
   // --- Push (Pushgateway; see README, "Pull or push") ---
 
   // Serve the HTTP endpoint (/metrics, /debug/pprof). False: push-only, no port is opened.

@@ -22,11 +22,13 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_format.h"
+#include "agent/base/gzip.h"
 #include "examples/cpu_work.h"
 #include "httplib.h"
 #include "tests/support/fakes.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/process.h"
+#include "tests/support/profile_decoder.h"
 #include "tests/support/profiler_state.h"
 #include "vitals/agent.h"
 
@@ -74,8 +76,12 @@ TEST_CASE("profiling is off by default and says how to turn it on", "[pprof]") {
   o.profiling = false;
   vitals::Agent agent(o);
   REQUIRE(agent.Start().ok());
-  for (const char* path : {"/debug/pprof/", "/debug/pprof/profile?seconds=1", "/debug/pprof/heap",
-                           "/debug/pprof/symbol", "/debug/pprof/cmdline"}) {
+  for (const char* path :
+       {"/debug/pprof/", "/debug/pprof/profile?seconds=1", "/debug/pprof/heap",
+        "/debug/pprof/allocs", "/debug/pprof/symbol", "/debug/pprof/cmdline", "/debug/pprof/auto/",
+        "/debug/pprof/auto/index.json", "/debug/pprof/auto/profile?id=1",
+        "/debug/gperftools/pprof/profile?seconds=1", "/debug/gperftools/pprof/heap",
+        "/debug/gperftools/pprof/symbol", "/debug/gperftools/pprof/cmdline"}) {
     auto res = Get("127.0.0.1", agent.port(), path);
     REQUIRE(res);
     CHECK(res->status == 404);
@@ -110,13 +116,53 @@ TEST_CASE("index, symbol lookup and command line", "[pprof]") {
   CHECK(cmdline->body.find("vitals_unit_tests") != std::string::npos);
 }
 
-TEST_CASE("a CPU profile over HTTP is in gperftools' format", "[pprof]") {
+// The body as a decoded profile.proto, after checking it is gzipped as Go serves it.
+std::optional<vitals_test::DecodedProfile> DecodeGzipped(const std::string& body) {
+  if (body.size() < 2 || static_cast<uint8_t>(body[0]) != 0x1f ||
+      static_cast<uint8_t>(body[1]) != 0x8b) {
+    return std::nullopt;
+  }
+  std::string proto;
+  if (!vitals::internal::GzipDecompress(body, proto)) return std::nullopt;
+  return vitals_test::DecodeProfile(proto);
+}
+
+TEST_CASE("a CPU profile over HTTP is a gzipped profile.proto that names the hot function",
+          "[pprof]") {
   vitals::Agent agent(Profiling());
   REQUIRE(agent.Start().ok());
   Burner burner;
   auto res = Get("127.0.0.1", agent.port(), "/debug/pprof/profile?seconds=1");
   REQUIRE(res);
-  INFO(res->body.substr(0, 300));
+  REQUIRE(res->status == 200);
+  CHECK(res->get_header_value("Content-Type") == "application/octet-stream");
+  CHECK(res->get_header_value("Content-Disposition") == "attachment; filename=\"profile\"");
+  auto p = DecodeGzipped(res->body);
+  REQUIRE(p.has_value());
+  CHECK(p->sample_types.at(1).first == "cpu");
+  CHECK(p->period == 10'000'000);  // 100 Hz
+  CHECK(p->duration_nanos >= 1'000'000'000);
+  // The burner runs the demo's CPU-heavy function: most samples are in it, named in place.
+  int64_t total = 0;
+  for (const auto& s : p->samples) total += s.values.at(0);
+  const int64_t hot = p->ValueWith("demo::CpuHeavyWork", 0);
+  INFO(hot << " of " << total << " samples in demo::CpuHeavyWork");
+  CHECK(total > 0);
+  CHECK(hot * 2 > total);
+  bool self = false;
+  for (const auto& m : p->mappings) {
+    self |= m.filename == vitals_test::BinaryDir() + "/tests/vitals_unit_tests" &&
+            m.build_id.size() == 40 && m.has_functions;
+  }
+  CHECK(self);
+}
+
+TEST_CASE("gperftools' own formats stay under /debug/gperftools/pprof", "[pprof]") {
+  vitals::Agent agent(Profiling());
+  REQUIRE(agent.Start().ok());
+  Burner burner;
+  auto res = Get("127.0.0.1", agent.port(), "/debug/gperftools/pprof/profile?seconds=1");
+  REQUIRE(res);
   REQUIRE(res->status == 200);
   // The legacy CPU profile header: five machine words 0, 3, 0, period (us), 0.
   REQUIRE(res->body.size() > 5 * sizeof(uintptr_t));
@@ -126,6 +172,12 @@ TEST_CASE("a CPU profile over HTTP is in gperftools' format", "[pprof]") {
   CHECK(header[1] == 3);
   CHECK(header[3] == 10000);                                        // 100 Hz
   CHECK(res->body.find("vitals_unit_tests") != std::string::npos);  // the mapped binaries
+  CHECK(Get("127.0.0.1", agent.port(), "/debug/gperftools/pprof/symbol")->body ==
+        "num_symbols: 1\n");
+  CHECK(Get("127.0.0.1", agent.port(), "/debug/gperftools/pprof/cmdline")
+            ->body.find("vitals_unit_tests") != std::string::npos);
+  CHECK(Get("127.0.0.1", agent.port(), "/debug/gperftools/pprof/")->body.find("google-pprof") !=
+        std::string::npos);
 }
 
 TEST_CASE("one CPU profile at a time: the second gets 409 at once", "[pprof]") {
@@ -169,10 +221,14 @@ TEST_CASE("without credentials only loopback clients may profile", "[pprof]") {
   REQUIRE(!outside.empty());
   vitals::Agent agent(Profiling());
   REQUIRE(agent.Start().ok());
-  auto res = Get(outside, agent.port(), "/debug/pprof/");
-  REQUIRE(res);
-  CHECK(res->status == 403);
-  CHECK(res->body.find("VITALS_PROFILING_BASIC_AUTH") != std::string::npos);
+  for (const char* path : {"/debug/pprof/", "/debug/pprof/auto/", "/debug/pprof/auto/index.json",
+                           "/debug/pprof/auto/profile?id=1", "/debug/gperftools/pprof/symbol"}) {
+    auto res = Get(outside, agent.port(), path);
+    REQUIRE(res);
+    INFO(path);
+    CHECK(res->status == 403);
+    CHECK(res->body.find("VITALS_PROFILING_BASIC_AUTH") != std::string::npos);
+  }
   CHECK(Get(outside, agent.port(), "/metrics")->status == 200);  // metrics are for everyone
   CHECK(Get("127.0.0.1", agent.port(), "/debug/pprof/")->status == 200);
 }
@@ -203,13 +259,15 @@ TEST_CASE("with credentials, authenticated clients may profile from anywhere", "
 TEST_CASE("heap endpoints without tcmalloc answer 501 and say how to enable them", "[pprof]") {
   vitals::Agent agent(Profiling());
   REQUIRE(agent.Start().ok());
-  for (const char* path : {"/debug/pprof/heap", "/debug/pprof/growth"}) {
+  for (const char* path : {"/debug/pprof/heap", "/debug/pprof/allocs", "/debug/pprof/growth",
+                           "/debug/gperftools/pprof/heap", "/debug/gperftools/pprof/growth"}) {
     auto res = Get("127.0.0.1", agent.port(), path);
     REQUIRE(res);
     CHECK(res->status == 501);
     CHECK(res->body.find("LD_PRELOAD=libtcmalloc.so.4") != std::string::npos);
   }
   CHECK(absl::IsUnimplemented(agent.HeapProfile().status()));
+  CHECK(absl::IsUnimplemented(agent.HeapProfile(vitals::ProfileFormat::kGperftools).status()));
 }
 
 TEST_CASE("/metrics answers while a 5 s profile runs", "[pprof]") {
@@ -266,8 +324,18 @@ TEST_CASE("the programmatic API: durations, cancellation by Stop, no samples", "
       unsetenv("TMPDIR");
     }
     REQUIRE(profile.ok());
-    CHECK(profile->size() > 40);
+    CHECK(DecodeGzipped(*profile).has_value());
     CHECK(std::filesystem::is_empty(tmp.path()));
+  }
+  {
+    Burner burner;
+    auto legacy = agent.CpuProfile(absl::Milliseconds(500), vitals::ProfileFormat::kGperftools);
+    REQUIRE(legacy.ok());
+    uintptr_t header[2] = {1, 1};
+    REQUIRE(legacy->size() > sizeof header);
+    std::memcpy(header, legacy->data(), sizeof header);
+    CHECK(header[0] == 0);
+    CHECK(header[1] == 3);
   }
   // An idle process gathers nothing: an error, never an empty profile.
   auto idle = agent.CpuProfile(absl::Seconds(1));
@@ -280,6 +348,130 @@ TEST_CASE("the programmatic API: durations, cancellation by Stop, no samples", "
   REQUIRE(vitals_test::WaitUntil([] { return vitals_test::CpuProfileRunning(); }));
   agent.Stop();  // ends the profile instead of waiting 50 s
   CHECK(absl::IsCancelled(running.get()));
+}
+
+vitals::Options AutoProfiling(std::shared_ptr<vitals_test::CapturingSink> sink) {
+  vitals::Options o = Profiling();
+  o.auto_profile = true;
+  o.auto_profile_slow_requests = 3;
+  o.auto_profile_duration = absl::Seconds(2);
+  o.slow_request_threshold = absl::Milliseconds(100);
+  o.log_sink = std::move(sink);
+  return o;
+}
+
+// Three slow requests on two routes: a burst.
+void SlowBurst(vitals::Agent& agent) {
+  agent.Record("GET", "/reports/:id", 200, absl::Milliseconds(400));
+  agent.Record("GET", "/reports/:id", 200, absl::Milliseconds(300));
+  agent.Record("POST", "/upload", 201, absl::Milliseconds(250));
+}
+
+TEST_CASE("a burst of slow requests captures a CPU profile, listed and fetchable",
+          "[pprof][auto_profile]") {
+  auto sink = std::make_shared<vitals_test::CapturingSink>();
+  vitals::Agent agent(AutoProfiling(sink));
+  REQUIRE(agent.Start().ok());
+  const int port = agent.port();
+  auto json = Get("127.0.0.1", port, "/debug/pprof/auto/index.json");
+  REQUIRE(json);
+  CHECK(json->status == 200);
+  CHECK(json->get_header_value("Content-Type") == "application/json");
+  CHECK(json->body == "{\"enabled\":true,\"profiles\":[]}\n");
+  CHECK(Get("127.0.0.1", port, "/debug/pprof/auto/")->body.find("None yet") != std::string::npos);
+
+  Burner burner;
+  agent.Record("GET", "/fast", 200, absl::Milliseconds(5));  // not slow: not counted
+  SlowBurst(agent);
+  // The capture uses the process's one profiler: an on-demand profile meanwhile gets 409.
+  REQUIRE(vitals_test::WaitUntil([] { return vitals_test::CpuProfileRunning(); }));
+  auto busy = Get("127.0.0.1", port, "/debug/pprof/profile?seconds=1");
+  REQUIRE(busy);
+  CHECK(busy->status == 409);
+  REQUIRE(vitals_test::WaitUntil([&] { return agent.AutoProfiles().size() == 1; }, 30s));
+
+  const vitals::AutoProfileInfo info = agent.AutoProfiles()[0];
+  CHECK(info.id == 1);
+  CHECK(info.trigger == "slow_requests");
+  CHECK(info.duration >= absl::Seconds(2));
+  REQUIRE(info.routes.size() == 2);
+  CHECK(info.routes[0].route == "/reports/:id");
+  CHECK(info.routes[0].slow_requests == 2);
+  CHECK(info.routes[1].method == "POST");
+
+  json = Get("127.0.0.1", port, "/debug/pprof/auto/index.json");
+  REQUIRE(json);
+  INFO(json->body);
+  CHECK(json->body.find("\"id\":1,") != std::string::npos);
+  CHECK(json->body.find("{\"method\":\"GET\",\"route\":\"/reports/:id\",\"slow_requests\":2}") !=
+        std::string::npos);
+  CHECK(json->body.find("\"url\":\"/debug/pprof/auto/profile?id=1\"") != std::string::npos);
+  // Valid JSON by a real parser.
+  vitals_test::TempDir dir;
+  vitals_test::WriteFile(dir.path() + "/auto.json", json->body);
+  CHECK(vitals_test::RunCommand("python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); "
+                                "assert d[\"profiles\"][0][\"bytes\"] > 0' " +
+                                    dir.path() + "/auto.json",
+                                nullptr) == 0);
+  auto html = Get("127.0.0.1", port, "/debug/pprof/auto/");
+  REQUIRE(html);
+  CHECK(html->get_header_value("Content-Type") == "text/html; charset=utf-8");
+  CHECK(html->body.find("href=\"profile?id=1\"") != std::string::npos);
+  CHECK(html->body.find("GET /reports/:id &times;2") != std::string::npos);
+
+  auto profile = Get("127.0.0.1", port, "/debug/pprof/auto/profile?id=1");
+  REQUIRE(profile);
+  REQUIRE(profile->status == 200);
+  CHECK(profile->body.size() == info.bytes);
+  CHECK(*agent.AutoProfile(1) == profile->body);
+  auto p = DecodeGzipped(profile->body);
+  REQUIRE(p.has_value());
+  CHECK(p->ValueWith("demo::CpuHeavyWork", 0) > 0);
+
+  CHECK(Get("127.0.0.1", port, "/debug/pprof/auto/profile?id=2")->status == 404);
+  CHECK(Get("127.0.0.1", port, "/debug/pprof/auto/profile?id=x")->status == 400);
+  CHECK(Get("127.0.0.1", port, "/debug/pprof/auto/profile")->status == 400);
+  CHECK(absl::IsNotFound(agent.AutoProfile(2).status()));
+  CHECK(agent.RenderText().find("vitals_auto_profiles_total{trigger=\"slow_requests\"} 1\n") !=
+        std::string::npos);
+  // One line says where it is.
+  bool logged = false;
+  for (const std::string& line : sink->lines()) {
+    logged |= line.find("automatic profile 1:") != std::string::npos &&
+              line.find("fetch: go tool pprof http://127.0.0.1:" + std::to_string(port) +
+                        "/debug/pprof/auto/profile?id=1") != std::string::npos;
+  }
+  CHECK(logged);
+}
+
+TEST_CASE("Stop ends an automatic capture at once", "[pprof][auto_profile]") {
+  auto sink = std::make_shared<vitals_test::CapturingSink>();
+  vitals::Options o = AutoProfiling(sink);
+  o.auto_profile_duration = absl::Seconds(60);
+  vitals::Agent agent(o);
+  REQUIRE(agent.Start().ok());
+  Burner burner;
+  SlowBurst(agent);
+  REQUIRE(vitals_test::WaitUntil([] { return vitals_test::CpuProfileRunning(); }));
+  auto stopped = std::async(std::launch::async, [&] { agent.Stop(); });
+  // Far less than the 60 s the capture would last.
+  CHECK(stopped.wait_for(10s) == std::future_status::ready);
+  CHECK_FALSE(vitals_test::CpuProfileRunning());
+  CHECK(agent.AutoProfiles().empty());
+}
+
+TEST_CASE("automatic profiles are off by default, and the pages say how to turn them on",
+          "[pprof][auto_profile]") {
+  vitals::Agent agent(Profiling());
+  REQUIRE(agent.Start().ok());
+  CHECK(Get("127.0.0.1", agent.port(), "/debug/pprof/auto/index.json")->body ==
+        "{\"enabled\":false,\"profiles\":[]}\n");
+  CHECK(Get("127.0.0.1", agent.port(), "/debug/pprof/auto/")->body.find("VITALS_AUTO_PROFILE=1") !=
+        std::string::npos);
+  CHECK(Get("127.0.0.1", agent.port(), "/debug/pprof/auto/profile?id=1")->status == 404);
+  SlowBurst(agent);
+  CHECK(agent.AutoProfiles().empty());
+  CHECK(agent.RenderText().find("vitals_auto_profiles_total") == std::string::npos);
 }
 
 void HostSigprofHandler(int) {}

@@ -1,13 +1,15 @@
-// The real pprof client (Debian's google-pprof) against the real demo: a CPU profile and, with
-// tcmalloc preloaded and heap sampling on, a heap profile, fetched over HTTP with no local copy
-// of the binary (symbols come from /debug/pprof/symbol).
+// The real pprof clients against the real demo: Go's `go tool pprof` (Debian's golang-go) reads
+// the gzipped profile.proto of /debug/pprof with no binary and no symbol round trip;
+// Debian's google-pprof reads gperftools' formats under /debug/gperftools/pprof. Heap profiles
+// run with tcmalloc preloaded and sampling on; automatic profiles with a low slow threshold.
 
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <sstream>
 #include <string>
-#include <thread>
 
+#include "httplib.h"
+#include "tests/support/fixtures.h"
 #include "tests/support/process.h"
 
 namespace {
@@ -28,35 +30,104 @@ int StartDemo(vitals_test::TempDir& dir, std::unique_ptr<vitals_test::Subprocess
   return port;
 }
 
-std::string Pprof(const vitals_test::TempDir& dir, const std::string& args) {
+std::string Get(int port, const std::string& path) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(30);
+  auto res = client.Get(path.c_str());
+  return res && res->status == 200 ? res->body : "";
+}
+
+// The requests the demo has served on `route` (all methods and codes), from its /metrics.
+double Served(int port, const std::string& route) {
+  std::istringstream in(Get(port, "/metrics"));
+  std::string line;
+  double total = 0;
+  const std::string needle = "http_route=\"" + route + "\"";
+  while (std::getline(in, line)) {
+    if (line.rfind("http_server_request_duration_seconds_count{", 0) == 0 &&
+        line.find(needle) != std::string::npos) {
+      total += std::stod(line.substr(line.rfind(' ') + 1));
+    }
+  }
+  return total;
+}
+
+// Waits until the demo's load generator has sent `n` requests to `route`.
+void WaitForLoad(int port, const std::string& route, double n) {
+  INFO("waiting for " << n << " requests to " << route);
+  REQUIRE(vitals_test::WaitUntil([&] { return Served(port, route) >= n; }, 30s));
+}
+
+std::string Run(const vitals_test::TempDir& dir, const std::string& tool, const std::string& args) {
   std::string out;
   const int rc = vitals_test::RunCommand(
-      "HOME=" + dir.path() + " PPROF_TMPDIR=" + dir.path() + " google-pprof " + args, &out);
-  INFO("google-pprof " << args << "\n" << out);
+      "HOME=" + dir.path() + " PPROF_TMPDIR=" + dir.path() + " " + tool + " " + args, &out);
+  INFO(tool << " " << args << "\n" << out);
   CHECK(rc == 0);
   return out;
 }
 
-// The report's lines from "Total:" on, the first `n` of them.
-std::string TopLines(const std::string& report, int n) {
-  std::istringstream in(report.substr(std::min(report.find("Total:"), report.size())));
+std::string GoPprof(const vitals_test::TempDir& dir, const std::string& args) {
+  return Run(dir, "go tool pprof", args);
+}
+
+// The first `n` lines of a report after the line that starts with `header`.
+std::string TopLines(const std::string& report, const std::string& header, int n) {
+  std::istringstream in(report.substr(std::min(report.find(header), report.size())));
   std::string line, top;
   for (int i = 0; i <= n && std::getline(in, line); ++i) top += line + "\n";
   return top;
 }
 
-TEST_CASE("google-pprof takes a CPU profile of the demo and names its hot function",
+TEST_CASE("go tool pprof reads a CPU profile of the demo from its URL and names the hot function",
           "[integration][pprof]") {
   vitals_test::TempDir dir;
   std::unique_ptr<vitals_test::Subprocess> demo;
   const int port = StartDemo(dir, demo, {});
-  std::this_thread::sleep_for(1s);  // let the load generator get going
-  const std::string report = Pprof(
-      dir, "--text --seconds=5 http://127.0.0.1:" + std::to_string(port) + "/debug/pprof/profile");
-  const std::string top = TopLines(report, 5);
+  WaitForLoad(port, "/cpu", 20);
+  // No binary, no -symbolize flag: the profile carries its own names.
+  const std::string report = GoPprof(
+      dir, "-top -seconds=5 http://127.0.0.1:" + std::to_string(port) + "/debug/pprof/profile");
+  INFO(report);
+  CHECK(report.find("File: demo_service") != std::string::npos);
+  CHECK(report.find("Type: cpu") != std::string::npos);
+  CHECK(TopLines(report, "      flat", 5).find("demo::CpuHeavyWork") != std::string::npos);
+  CHECK(report.find("Main binary filename not available") == std::string::npos);
+}
+
+TEST_CASE("go tool pprof -raw shows the demo's mappings with their build IDs",
+          "[integration][pprof]") {
+  vitals_test::TempDir dir;
+  std::unique_ptr<vitals_test::Subprocess> demo;
+  const int port = StartDemo(dir, demo, {});
+  WaitForLoad(port, "/cpu", 20);
+  const std::string raw = GoPprof(
+      dir, "-raw -seconds=3 http://127.0.0.1:" + std::to_string(port) + "/debug/pprof/profile");
+  const std::string binary = vitals_test::BinaryDir() + "/examples/demo_service";
+  std::string readelf;
+  REQUIRE(vitals_test::RunCommand("readelf -n " + binary + " | sed -n 's/.*Build ID: //p'",
+                                  &readelf) == 0);
+  const std::string build_id = readelf.substr(0, readelf.find('\n'));
+  REQUIRE(build_id.size() == 40);
+  const std::string mappings = raw.substr(std::min(raw.find("Mappings"), raw.size()));
+  INFO(mappings);
+  // "1: 0xSTART/0xLIMIT/0xOFFSET /path/demo_service BUILDID [FN][FL][LN][IN]"
+  CHECK(mappings.find(binary + " " + build_id + " [FN]") != std::string::npos);
+  CHECK(mappings.find("libc.so.6 ") != std::string::npos);  // shared libraries too
+}
+
+TEST_CASE("google-pprof reads gperftools' format under /debug/gperftools/pprof",
+          "[integration][pprof]") {
+  vitals_test::TempDir dir;
+  std::unique_ptr<vitals_test::Subprocess> demo;
+  const int port = StartDemo(dir, demo, {});
+  WaitForLoad(port, "/cpu", 20);
+  const std::string report = Run(dir, "google-pprof",
+                                 "--text --seconds=5 http://127.0.0.1:" + std::to_string(port) +
+                                     "/debug/gperftools/pprof/profile");
   INFO(report);
   CHECK(report.find("Total:") != std::string::npos);
-  CHECK(top.find("CpuHeavyWork") != std::string::npos);
+  CHECK(TopLines(report, "Total:", 5).find("CpuHeavyWork") != std::string::npos);
 }
 
 TEST_CASE("google-pprof profiles a program started without arguments, from its URL alone",
@@ -69,16 +140,19 @@ TEST_CASE("google-pprof profiles a program started without arguments, from its U
   const std::string out = host.Stdout();
   const int port = std::stoi(out.substr(out.find("port ") + 5));
   // Go's format, byte for byte: the arguments joined by NUL, no NUL at the end.
-  std::string cmdline;
-  REQUIRE(vitals_test::RunCommand("curl -s http://127.0.0.1:" + std::to_string(port) +
-                                      "/debug/pprof/cmdline | od -An -c",
-                                  &cmdline) == 0);
-  std::string want;
-  REQUIRE(vitals_test::RunCommand("printf '%s' " + binary + " | od -An -c", &want) == 0);
-  CHECK(cmdline == want);
+  for (const char* path : {"/debug/pprof/cmdline", "/debug/gperftools/pprof/cmdline"}) {
+    std::string cmdline;
+    REQUIRE(vitals_test::RunCommand(
+                "curl -s http://127.0.0.1:" + std::to_string(port) + path + " | od -An -c",
+                &cmdline) == 0);
+    std::string want;
+    REQUIRE(vitals_test::RunCommand("printf '%s' " + binary + " | od -An -c", &want) == 0);
+    CHECK(cmdline == want);
+  }
   REQUIRE(host.Send("burn 8000\n"));  // CPU for the profile to sample
-  const std::string report = Pprof(
-      dir, "--text --seconds=3 http://127.0.0.1:" + std::to_string(port) + "/debug/pprof/profile");
+  const std::string report = Run(dir, "google-pprof",
+                                 "--text --seconds=3 http://127.0.0.1:" + std::to_string(port) +
+                                     "/debug/gperftools/pprof/profile");
   INFO(report);
   CHECK(report.find("Total:") != std::string::npos);
   CHECK(report.find("sh: ") == std::string::npos);  // no shell error from a mangled program name
@@ -88,19 +162,61 @@ TEST_CASE("google-pprof profiles a program started without arguments, from its U
 }
 
 #ifdef VITALS_TEST_TCMALLOC
-TEST_CASE("google-pprof reads the demo's heap on tcmalloc and names the allocating function",
-          "[integration][pprof][tcmalloc]") {
+TEST_CASE(
+    "the demo's heap on tcmalloc: go tool pprof and google-pprof name the allocating function",
+    "[integration][pprof][tcmalloc]") {
   vitals_test::TempDir dir;
   std::unique_ptr<vitals_test::Subprocess> demo;
   const int port = StartDemo(
       dir, demo, {{"LD_PRELOAD", VITALS_TEST_TCMALLOC}, {"TCMALLOC_SAMPLE_PARAMETER", "524288"}});
-  std::this_thread::sleep_for(4s);  // the deliberate leak keeps 256 KiB per call
-  const std::string report =
-      Pprof(dir, "--text http://127.0.0.1:" + std::to_string(port) + "/debug/pprof/heap");
+  // Each leak request keeps 256 KiB; a few MiB are sure to be sampled.
+  WaitForLoad(port, "/memory/leak", 12);
+  const std::string url = "http://127.0.0.1:" + std::to_string(port);
+  const std::string report = GoPprof(dir, "-top " + url + "/debug/pprof/heap");
   INFO(report);
-  CHECK(report.find("Total:") != std::string::npos);
-  CHECK(report.find("DeliberateLeak::Leak") != std::string::npos);
+  CHECK(report.find("Type: inuse_space") != std::string::npos);
+  // The allocator's own frames are dropped, as pprof does for tcmalloc: the leak is at the top.
+  CHECK(TopLines(report, "      flat", 3).find("DeliberateLeak::Leak") != std::string::npos);
+  const std::string objects =
+      GoPprof(dir, "-top -sample_index=inuse_objects " + url + "/debug/pprof/allocs");
+  CHECK(objects.find("DeliberateLeak::Leak") != std::string::npos);
+  const std::string legacy =
+      Run(dir, "google-pprof", "--text " + url + "/debug/gperftools/pprof/heap");
+  CHECK(legacy.find("Total:") != std::string::npos);
+  CHECK(legacy.find("DeliberateLeak::Leak") != std::string::npos);
 }
 #endif
+
+TEST_CASE("a burst of slow requests in the demo captures a profile go tool pprof reads",
+          "[integration][pprof][auto_profile]") {
+  vitals_test::TempDir dir;
+  std::unique_ptr<vitals_test::Subprocess> demo;
+  const int port = StartDemo(dir, demo,
+                             {{"VITALS_AUTO_PROFILE", "1"},
+                              {"VITALS_SLOW_REQUEST_THRESHOLD", "1ms"},
+                              {"VITALS_AUTO_PROFILE_DURATION", "3s"}});
+  std::string index;
+  REQUIRE(vitals_test::WaitUntil(
+      [&] {
+        index = Get(port, "/debug/pprof/auto/index.json");
+        return index.find("\"id\":1,") != std::string::npos;
+      },
+      30s));
+  INFO(index);
+  CHECK(index.find("\"trigger\":\"slow_requests\"") != std::string::npos);
+  // The log line says where.
+  CHECK(vitals_test::WaitUntil(
+      [&] {
+        const std::string log = demo->Stdout() + demo->Stderr();
+        return log.find("fetch: go tool pprof http://127.0.0.1:" + std::to_string(port) +
+                        "/debug/pprof/auto/profile?id=1") != std::string::npos;
+      },
+      5s));
+  const std::string report = GoPprof(
+      dir, "-top 'http://127.0.0.1:" + std::to_string(port) + "/debug/pprof/auto/profile?id=1'");
+  INFO(report);
+  CHECK(report.find("Type: cpu") != std::string::npos);
+  CHECK(report.find("demo::") != std::string::npos);
+}
 
 }  // namespace

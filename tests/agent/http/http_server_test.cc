@@ -17,8 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include "agent/base/gzip.h"
 #include "agent/base/listen_address.h"
-#include "exporters/gzip.h"
 #include "tests/support/fakes.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/metrics_text.h"
@@ -85,9 +85,9 @@ TEST_CASE("gzip when the client asks for it", "[http]") {
   auto plain = client.Get("/metrics", {{"Accept-Encoding", "gzip"}});
   REQUIRE(plain);
   CHECK(plain->body.find("# TYPE vitals_build_info gauge") != std::string::npos);
-  CHECK(vitals::exporters::AcceptsGzip("deflate, gzip;q=0.5"));
-  CHECK_FALSE(vitals::exporters::AcceptsGzip("gzip;q=0"));
-  CHECK_FALSE(vitals::exporters::AcceptsGzip("identity"));
+  CHECK(vitals::internal::AcceptsGzip("deflate, gzip;q=0.5"));
+  CHECK_FALSE(vitals::internal::AcceptsGzip("gzip;q=0"));
+  CHECK_FALSE(vitals::internal::AcceptsGzip("identity"));
 }
 
 TEST_CASE("a port in use is a clear error, and the host keeps running", "[http]") {

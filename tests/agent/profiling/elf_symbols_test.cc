@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/strings/str_format.h"
+#include "agent/profiling/function_names.h"
 #include "agent/profiling/profiler.h"
 #include "tests/support/process.h"
 
@@ -39,6 +40,32 @@ TEST_CASE("the table names functions of the binary and of shared libraries", "[s
   CHECK(again->get() == table->get());
 }
 
+TEST_CASE("the table lists each executable mapping with its file and GNU build ID", "[symbols]") {
+  auto table = ElfSymbols::ForThisProcess();
+  REQUIRE(table.ok());
+  const auto target = reinterpret_cast<uintptr_t>(&vitals_symbols_test::ElfSymbolsTestTarget);
+  const ElfSymbols::Mapping* self = (*table)->MappingOf(target);
+  REQUIRE(self != nullptr);
+  CHECK(self->start <= target);
+  CHECK(target < self->end);
+  CHECK(self->path == vitals_test::BinaryDir() + "/tests/vitals_unit_tests");
+  CHECK(self->named_any);
+  // The build ID readelf sees in the file.
+  std::string readelf;
+  REQUIRE(vitals_test::RunCommand("readelf -n " + self->path + " | grep 'Build ID'", &readelf) ==
+          0);
+  REQUIRE(self->build_id.size() == 40);
+  CHECK(readelf.find(self->build_id) != std::string::npos);
+  const ElfSymbols::Mapping* libz = (*table)->MappingOf(reinterpret_cast<uintptr_t>(&zlibVersion));
+  REQUIRE(libz != nullptr);
+  CHECK(libz->path.find("libz.so") != std::string::npos);
+  CHECK(!libz->build_id.empty());
+  // Sorted by address, not overlapping.
+  const auto& all = (*table)->mappings();
+  for (size_t i = 1; i < all.size(); ++i) CHECK(all[i - 1].end <= all[i].start);
+  CHECK((*table)->MappingOf(1) == nullptr);
+}
+
 TEST_CASE("objects that are not ELF, or gone, are skipped without harm", "[symbols]") {
   vitals_test::TempDir dir;
   const std::string junk = dir.path() + "/junk.so";
@@ -54,6 +81,11 @@ TEST_CASE("objects that are not ELF, or gone, are skipped without harm", "[symbo
   auto table = ElfSymbols::Build(maps);
   CHECK(table->size() == 0);
   CHECK(table->Lookup(0x7f0000000010).empty());
+  // Still listed as mappings (pprof shows their file names), with nothing named in them.
+  REQUIRE(table->mappings().size() == 3);
+  CHECK(table->mappings()[0].path == junk);
+  CHECK(!table->mappings()[0].named_any);
+  CHECK(table->mappings()[0].build_id.empty());
 }
 
 TEST_CASE("symbol requests are capped, and stop when cancelled", "[symbols]") {

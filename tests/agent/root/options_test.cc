@@ -46,6 +46,11 @@ TEST_CASE("every option can be set from its VITALS_ variable", "[options]") {
                                            {"VITALS_PROFILING", "1"},
                                            {"VITALS_PROFILE_MAX_DURATION", "30s"},
                                            {"VITALS_PROFILING_BASIC_AUTH", "u:p"},
+                                           {"VITALS_AUTO_PROFILE", "true"},
+                                           {"VITALS_AUTO_PROFILE_SLOW_REQUESTS", "8"},
+                                           {"VITALS_AUTO_PROFILE_DURATION", "20s"},
+                                           {"VITALS_AUTO_PROFILE_COOLDOWN", "1h"},
+                                           {"VITALS_AUTO_PROFILE_KEEP", "3"},
                                            {"VITALS_HTTP_HEADER_TIMEOUT", "2s"},
                                            {"VITALS_HTTP_MAX_CONNECTIONS", "64"},
                                            {"VITALS_TLS_CERT_FILE", " /etc/tls/c.pem "},
@@ -80,6 +85,11 @@ TEST_CASE("every option can be set from its VITALS_ variable", "[options]") {
   CHECK(o.profiling);
   CHECK(o.profile_max_duration == absl::Seconds(30));
   CHECK(o.profiling_basic_auth == "u:p");
+  CHECK(o.auto_profile);
+  CHECK(o.auto_profile_slow_requests == 8);
+  CHECK(o.auto_profile_duration == absl::Seconds(20));
+  CHECK(o.auto_profile_cooldown == absl::Hours(1));
+  CHECK(o.auto_profile_keep == 3);
   CHECK(o.http_header_timeout == absl::Seconds(2));
   CHECK(o.http_max_connections == 64);
   CHECK(o.tls_cert_file == "/etc/tls/c.pem");
@@ -149,6 +159,47 @@ TEST_CASE("sampling options are range-checked", "[options]") {
   o = vitals::Options();
   o.proc_root = "";
   CHECK(absl::IsInvalidArgument(vitals::ValidateOptions(o)));
+}
+
+TEST_CASE("automatic profiles need profiling and fit in its longest profile", "[options]") {
+  vitals::Options o;
+  CHECK_FALSE(o.auto_profile);  // off by default
+  CHECK(o.auto_profile_slow_requests == 5);
+  CHECK(o.auto_profile_duration == absl::Seconds(10));
+  CHECK(o.auto_profile_cooldown == absl::Minutes(10));
+  CHECK(o.auto_profile_keep == 5);
+  o.auto_profile = true;
+  CHECK(vitals::ValidateOptions(o).message() ==
+        "option auto_profile: needs profiling on (VITALS_PROFILING=1)");
+  o.profiling = true;
+  CHECK(vitals::ValidateOptions(o).ok());
+  o.auto_profile_duration = absl::Seconds(61);  // profile_max_duration is 60 s
+  CHECK(vitals::ValidateOptions(o).message() ==
+        "option auto_profile_duration: 1m1s is longer than profile_max_duration (1m)");
+  o.auto_profile_duration = absl::Seconds(10);
+  o.auto_profile_slow_requests = 0;
+  CHECK(absl::IsInvalidArgument(vitals::ValidateOptions(o)));
+  o.auto_profile_slow_requests = 1001;
+  CHECK(absl::IsInvalidArgument(vitals::ValidateOptions(o)));
+  o.auto_profile_slow_requests = 5;
+  o.auto_profile_keep = 0;
+  CHECK(absl::IsInvalidArgument(vitals::ValidateOptions(o)));
+  // From the environment, the error names the variable.
+  vitals::Options env;
+  const absl::Status s = vitals::ApplyEnvironment(env, Env({{"VITALS_AUTO_PROFILE", "1"}}));
+  CHECK(s.message() ==
+        "VITALS_AUTO_PROFILE=\"1\": option auto_profile: needs profiling on "
+        "(VITALS_PROFILING=1)");
+  CHECK(
+      vitals::ApplyEnvironment(env, Env({{"VITALS_PROFILING", "1"}, {"VITALS_AUTO_PROFILE", "1"}}))
+          .ok());
+  // An agent asked for them without profiling says so at Start().
+  vitals::Options code;
+  code.read_environment = false;
+  code.http_enabled = false;
+  code.auto_profile = true;
+  vitals::Agent agent(code);
+  CHECK(absl::IsInvalidArgument(agent.Start()));
 }
 
 TEST_CASE("a bad variable is an error naming it, and changes nothing", "[options]") {

@@ -100,6 +100,7 @@ TEST_CASE("the README's metric table lists exactly what a fully configured agent
   vitals::Options o = vitals_test::QuietOptions();
   o.log_sink = std::make_shared<vitals_test::CapturingSink>();
   o.profiling = true;
+  o.auto_profile = true;
   o.pushgateway_url = "http://127.0.0.1:1";  // never started: only its families are created
   vitals::Agent agent(o);
   std::map<std::string, std::string> served;  // name -> "type [labels]"

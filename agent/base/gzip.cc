@@ -1,4 +1,4 @@
-#include "exporters/gzip.h"
+#include "agent/base/gzip.h"
 
 #include <zlib.h>
 
@@ -9,7 +9,7 @@
 #include "absl/strings/strip.h"
 
 namespace vitals {
-namespace exporters {
+namespace internal {
 
 bool GzipCompress(absl::string_view in, std::string& out, int level) {
   z_stream zs{};
@@ -28,6 +28,26 @@ bool GzipCompress(absl::string_view in, std::string& out, int level) {
   return true;
 }
 
+bool GzipDecompress(absl::string_view in, std::string& out, size_t max_out) {
+  z_stream zs{};
+  if (inflateInit2(&zs, 15 + 16) != Z_OK) return false;
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  out.clear();
+  char buf[16384];
+  int rc = Z_OK;
+  while (rc != Z_STREAM_END) {
+    zs.next_out = reinterpret_cast<Bytef*>(buf);
+    zs.avail_out = sizeof buf;
+    rc = inflate(&zs, Z_NO_FLUSH);
+    if (rc != Z_OK && rc != Z_STREAM_END) break;
+    out.append(buf, sizeof buf - zs.avail_out);
+    if (out.size() > max_out || (rc == Z_OK && zs.avail_in == 0 && zs.avail_out != 0)) break;
+  }
+  inflateEnd(&zs);
+  return rc == Z_STREAM_END && out.size() <= max_out;
+}
+
 bool AcceptsGzip(absl::string_view accept_encoding) {
   for (absl::string_view part : absl::StrSplit(accept_encoding, ',')) {
     std::vector<absl::string_view> params = absl::StrSplit(part, ';');
@@ -43,5 +63,5 @@ bool AcceptsGzip(absl::string_view accept_encoding) {
   return false;
 }
 
-}  // namespace exporters
+}  // namespace internal
 }  // namespace vitals
