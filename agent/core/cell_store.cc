@@ -1,29 +1,75 @@
 #include "agent/core/cell_store.h"
 
-#include <pthread.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
-#include <cstdlib>
-#include <new>
+#include <algorithm>
+#include <fstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 
 namespace vitals {
 namespace internal {
 
-__thread Arena* tls_arena = nullptr;
+CellTable g_cell_table{};
 
-// An arena and its place in the store's list. `arena` comes first, so an Arena* is a Node*.
-struct CellStore::Node {
-  Arena arena;
-  Node* next = nullptr;            // immutable once the node is published
-  std::atomic<bool> owned{false};  // a live thread writes this arena
-};
+uint32_t CpuCopiesFromList(const std::string& present, uint32_t fallback) {
+  uint64_t highest = 0;
+  bool any = false;
+  for (absl::string_view range : absl::StrSplit(present, ',', absl::SkipWhitespace())) {
+    range = absl::StripAsciiWhitespace(range);
+    std::pair<absl::string_view, absl::string_view> ends = absl::StrSplit(range, '-');
+    uint64_t first = 0, last = 0;
+    if (!absl::SimpleAtoi(ends.first, &first)) return fallback;
+    last = first;
+    if (!ends.second.empty() && (!absl::SimpleAtoi(ends.second, &last) || last < first)) {
+      return fallback;
+    }
+    highest = std::max(highest, last);
+    any = true;
+  }
+  if (!any) return fallback;
+  return static_cast<uint32_t>(std::min<uint64_t>(highest + 1, kMaxCpus));
+}
+
+namespace {
+
+bool KernelRegisteredRseq() {
+#ifdef VITALS_HAVE_RSEQ
+  return __rseq_size > 0;  // glibc sets it to 0 when it did not register (tunable, old kernel)
+#else
+  return false;
+#endif
+}
+
+uint32_t PresentCpus() {
+  long configured = sysconf(_SC_NPROCESSORS_CONF);
+  const uint32_t fallback =
+      static_cast<uint32_t>(std::clamp<long>(configured, 1, static_cast<long>(kMaxCpus)));
+  std::ifstream in("/sys/devices/system/cpu/present");
+  std::string line;
+  if (!in || !std::getline(in, line)) return fallback;
+  return CpuCopiesFromList(line, fallback);
+}
+
+}  // namespace
 
 CellStore::CellStore() {
-  pthread_key_t key;
-  // Runs at thread exit after the thread's C++ thread_local destructors, so records made from
-  // those still land in the arena before it is given up. If creating the key fails (the
-  // process ran out of keys), arenas of exited threads are simply not reused.
-  if (pthread_key_create(&key, &CellStore::Release) == 0) {
-    exit_key_ = static_cast<unsigned int>(key) + 1;
+  const uint32_t present = PresentCpus();
+#ifdef VITALS_HAVE_RSEQ
+  g_cell_table.rseq_offset = __rseq_offset;  // valid, registered or not (cpu_id reads -2 then)
+#endif
+  if (KernelRegisteredRseq()) {
+    // One stripe for the rare writer without rseq: a thread whose registration failed, or a
+    // CPU hot-added above the present ones.
+    g_cell_table.cpus = present;
+    stripes_ = 1;
+  } else {
+    g_cell_table.cpus = 0;  // every record takes the compare-and-swap fallback
+    // Twice as many stripes as CPUs: threads rarely meet, and move on when they do.
+    stripes_ = std::clamp<uint32_t>(2 * present, 4, 512);
   }
 }
 
@@ -32,63 +78,81 @@ CellStore& CellStore::Get() {
   return *store;
 }
 
-Cell* CellStore::NewChunk() {
-  void* p = std::calloc(kChunkCells, sizeof(Cell));
-  return static_cast<Cell*>(p);
+void SlowAddToCell(uint64_t index, double amount) { CellStore::Get().SlowAdd(index, amount); }
+void SlowAddToPair(uint64_t index, double value) { CellStore::Get().SlowAddPair(index, value); }
+
+size_t CellStore::chunk_bytes() const {
+  return chunk_count() * copies() * kChunkCells * sizeof(Cell);
 }
 
-Cell* SlowThreadCell(uint64_t index) { return CellStore::Get().SlowThreadCell(index); }
-
-CellStore::Node* CellStore::Claim() {
-  Node* head = head_.load(std::memory_order_acquire);
-  for (Node* n = head; n != nullptr; n = n->next) {
-    bool expected = false;
-    // acquire: the previous owner's last writes (released when it gave the arena up) are
-    // visible before this thread adds to them.
-    if (!n->owned.load(std::memory_order_relaxed) &&
-        n->owned.compare_exchange_strong(expected, true, std::memory_order_acquire)) {
-      return n;
-    }
+Cell* CellStore::ChunkFor(uint64_t chunk_index) {
+  std::atomic<Cell*>& slot = g_cell_table.chunks[chunk_index];
+  Cell* chunk = slot.load(std::memory_order_acquire);
+  if (chunk != nullptr) return chunk;
+  // Anonymous pages: page-aligned (no CPU's copy shares a cache line with another's) and zero
+  // until first written, so copies of CPUs that never record into the chunk cost no memory.
+  const size_t bytes = size_t{copies()} * kChunkCells * sizeof(Cell);
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+  Cell* fresh = static_cast<Cell*>(p);
+  if (slot.compare_exchange_strong(chunk, fresh, std::memory_order_acq_rel,
+                                   std::memory_order_acquire)) {
+    chunk_count_.fetch_add(1, std::memory_order_relaxed);
+    return fresh;
   }
-  // calloc: 64 KiB of null chunk pointers, zero pages until touched.
-  void* p = std::calloc(1, sizeof(Node));
-  if (p == nullptr) return nullptr;
-  Node* node = new (p) Node;  // atomics of pointers, zero-initialized by calloc
-  node->owned.store(true, std::memory_order_relaxed);
-  node->next = head;
-  while (!head_.compare_exchange_weak(node->next, node, std::memory_order_release,
-                                      std::memory_order_acquire)) {
+  munmap(p, bytes);  // another thread installed it first
+  return chunk;
+}
+
+namespace {
+// The calling thread's fallback stripe, plus one (0: not chosen yet).
+__thread uint32_t tls_stripe_plus_one = 0;
+}  // namespace
+
+Cell* CellStore::StripeCopy(Cell* cpu0) {
+  // New threads are spread over the stripes round-robin; a thread that meets contention moves
+  // on (CasAdd), as Java's LongAdder does, so threads that collide part again.
+  if (tls_stripe_plus_one == 0) {
+    tls_stripe_plus_one = next_stripe_.fetch_add(1, std::memory_order_relaxed) % stripes_ + 1;
   }
-  arena_count_.fetch_add(1, std::memory_order_relaxed);
-  return node;
+  return cpu0 + size_t{g_cell_table.cpus + tls_stripe_plus_one - 1} * kChunkCells;
 }
 
-void CellStore::Release(void* node) {
-  tls_arena = nullptr;  // a record made after this (another key's destructor) claims again
-  static_cast<Node*>(node)->owned.store(false, std::memory_order_release);
+void CellStore::CasAdd(Cell* cell, double amount) {
+  uint64_t old = cell->load(std::memory_order_relaxed);
+  if (cell->compare_exchange_strong(old, DoubleToCell(CellToDouble(old) + amount),
+                                    std::memory_order_relaxed)) {
+    return;
+  }
+  // Another thread writes this stripe: finish the add, then take the next stripe from now on.
+  while (!cell->compare_exchange_weak(old, DoubleToCell(CellToDouble(old) + amount),
+                                      std::memory_order_relaxed)) {
+  }
+  tls_stripe_plus_one = tls_stripe_plus_one % Get().stripes_ + 1;
 }
 
-Cell* CellStore::SlowThreadCell(uint64_t index) {
-  // A scratch cell for the impossible cases (out of memory, bad index): the record is lost,
-  // the host is not harmed.
-  static Cell scratch[kChunkCells];
+void CellStore::SlowAdd(uint64_t index, double amount) {
   const uint64_t chunk_index = index >> kChunkShift;
-  if (chunk_index >= kMaxChunks) return &scratch[index & (kChunkCells - 1)];
-  Arena* arena = tls_arena;
-  if (arena == nullptr) {
-    Node* node = Claim();
-    if (node == nullptr) return &scratch[index & (kChunkCells - 1)];
-    if (exit_key_ != 0) pthread_setspecific(static_cast<pthread_key_t>(exit_key_ - 1), node);
-    arena = &node->arena;
-    tls_arena = arena;
-  }
-  Cell* chunk = arena->chunks[chunk_index].load(std::memory_order_relaxed);
-  if (chunk == nullptr) {
-    chunk = NewChunk();
-    if (chunk == nullptr) return &scratch[index & (kChunkCells - 1)];
-    arena->chunks[chunk_index].store(chunk, std::memory_order_release);
-  }
-  return chunk + (index & (kChunkCells - 1));
+  // A bad index or no memory for a chunk: the record is dropped, the host is not harmed.
+  if (chunk_index >= kMaxChunks) return;
+  Cell* chunk = ChunkFor(chunk_index);
+  if (chunk == nullptr) return;
+  Cell* cpu0 = chunk + (index & (kChunkCells - 1));
+  if (AddOnThisCpu(cpu0, amount)) return;
+  CasAdd(StripeCopy(cpu0), amount);  // the fallback
+}
+
+void CellStore::SlowAddPair(uint64_t index, double value) {
+  const uint64_t chunk_index = index >> kChunkShift;
+  if (chunk_index >= kMaxChunks || (index & 1) != 0) return;  // dropped, as in SlowAdd
+  Cell* chunk = ChunkFor(chunk_index);
+  if (chunk == nullptr) return;
+  Cell* cpu0 = chunk + (index & (kChunkCells - 1));
+  if (AddPairOnThisCpu(reinterpret_cast<CellPair*>(cpu0), value)) return;
+  // The fallback: the count, then the sum, each a compare-and-swap add on this thread's stripe.
+  Cell* stripe = StripeCopy(cpu0);
+  CasAdd(stripe, 1.0);
+  CasAdd(stripe + 1, value);
 }
 
 int64_t CellStore::Allocate(uint32_t n) {
@@ -100,7 +164,7 @@ int64_t CellStore::Allocate(uint32_t n) {
     it->second.pop_back();
     return static_cast<int64_t>(base);
   }
-  uint64_t base = next_;
+  uint64_t base = (next_ + 1) & ~uint64_t{1};  // even: a histogram's pairs are 16-byte aligned
   if ((base & (kChunkCells - 1)) + n > kChunkCells) {  // never straddle a chunk
     base = (base | (kChunkCells - 1)) + 1;
   }
@@ -109,11 +173,13 @@ int64_t CellStore::Allocate(uint32_t n) {
   return static_cast<int64_t>(base);
 }
 
-void CellStore::ZeroRange(Arena* arena, uint64_t base, uint32_t n) {
-  Cell* chunk = arena->chunks[base >> kChunkShift].load(std::memory_order_acquire);
+void CellStore::ZeroRange(uint64_t base, uint32_t n) {
+  Cell* chunk = g_cell_table.chunks[base >> kChunkShift].load(std::memory_order_acquire);
   if (chunk == nullptr) return;
-  for (uint32_t i = 0; i < n; ++i) {
-    chunk[(base & (kChunkCells - 1)) + i].store(0, std::memory_order_relaxed);
+  const uint64_t offset = base & (kChunkCells - 1);
+  for (uint32_t copy = 0; copy < copies(); ++copy) {
+    Cell* cells = chunk + size_t{copy} * kChunkCells + offset;
+    for (uint32_t i = 0; i < n; ++i) cells[i].store(0, std::memory_order_relaxed);
   }
 }
 
@@ -121,22 +187,19 @@ void CellStore::Free(uint64_t base, uint32_t n) {
   // The range's family is gone, so no thread writes these cells any more (the agent's
   // contract); zeroing them from here races with nobody.
   internal::MutexLock lock(&alloc_mu_);
-  for (Node* node = head_.load(std::memory_order_acquire); node != nullptr; node = node->next) {
-    ZeroRange(&node->arena, base, n);
-  }
+  ZeroRange(base, n);
   free_[n].push_back(base);
 }
 
 void CellStore::Sum(uint64_t base, uint32_t n, double* out) const {
   for (uint32_t i = 0; i < n; ++i) out[i] = 0;
-  const uint64_t chunk_index = base >> kChunkShift;
+  const Cell* chunk = g_cell_table.chunks[base >> kChunkShift].load(std::memory_order_acquire);
+  if (chunk == nullptr) return;
   const uint64_t offset = base & (kChunkCells - 1);
-  for (const Node* node = head_.load(std::memory_order_acquire); node != nullptr;
-       node = node->next) {
-    const Cell* chunk = node->arena.chunks[chunk_index].load(std::memory_order_acquire);
-    if (chunk == nullptr) continue;
+  for (uint32_t copy = 0; copy < copies(); ++copy) {
+    const Cell* cells = chunk + size_t{copy} * kChunkCells + offset;
     for (uint32_t i = 0; i < n; ++i) {
-      out[i] += CellToDouble(chunk[offset + i].load(std::memory_order_relaxed));
+      out[i] += CellToDouble(cells[i].load(std::memory_order_relaxed));
     }
   }
 }
@@ -145,6 +208,13 @@ double CellStore::ReadF64(uint64_t index) const {
   double v = 0;
   Sum(index, 1, &v);
   return v;
+}
+
+double CellStore::ReadCopy(uint64_t index, uint32_t copy) const {
+  const Cell* chunk = g_cell_table.chunks[index >> kChunkShift].load(std::memory_order_acquire);
+  if (chunk == nullptr || copy >= copies()) return 0;
+  return CellToDouble(chunk[size_t{copy} * kChunkCells + (index & (kChunkCells - 1))].load(
+      std::memory_order_relaxed));
 }
 
 }  // namespace internal

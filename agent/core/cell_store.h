@@ -1,19 +1,21 @@
-// agent/core/cell_store.h: allocation of cell ranges and summing them over all threads.
+// agent/core/cell_store.h: allocation of cell ranges, their per-CPU copies, and summing them.
 //
 // Threading model (no lock is shared between recording and reading):
-// - A thread writes only the arena it owns (vitals/detail/cells.h). Its chunk pointers are
-//   published with release stores; readers load them with acquire.
-// - Arenas live on a lock-free list that only grows. A thread's first record claims an arena
-//   nobody owns (or pushes a new one) with one compare-and-swap; when the thread exits, a
-//   pthread key destructor gives the arena up with one store. The arena keeps its values, so
-//   sums stay exact without folding anything, and the next new thread reuses it: memory grows
-//   with the number of threads alive at once, not with the number that ever recorded.
-// - Readers (scrapes, Counter::Value) walk the list without a lock. A thread's first record or
-//   its exit never waits for a scrape, and a scrape never waits for them.
+// - Cells live in chunks of kChunkCells; each chunk holds one copy of its cells per CPU plus
+//   the fallback stripes (vitals/detail/cells.h). A chunk is allocated the first time any
+//   thread records into it and published with a compare-and-swap (release); readers load the
+//   pointer with acquire. Chunks are never freed.
+// - A record adds to its CPU's copy in a restartable sequence. Where rseq is not registered
+//   (another architecture, or glibc.pthread.rseq=0), it adds with a compare-and-swap to one of
+//   the fallback stripes, chosen per thread round-robin; rseq writers never touch the stripes,
+//   so the two kinds of writer never mix on one copy.
+// - Threads own nothing: a thread's start and exit cost nothing, and memory and scrape cost
+//   follow the number of CPUs, never the number of threads alive or gone.
+// - Readers (scrapes, Counter::Value) sum every copy with relaxed loads, without a lock.
 // - `alloc_mu_` guards only the allocation of cell ranges and the free lists. Freed ranges are
-//   zeroed in every arena before reuse, so a new series starts at zero.
-// The store is a leaked process-wide singleton: thread-exit hooks may run after static
-// destructors.
+//   zeroed in every copy before reuse, so a new series starts at zero.
+// The store is a leaked process-wide singleton: records may come from thread-exit hooks that
+// run after static destructors.
 
 #ifndef VITALS_AGENT_CORE_CELL_STORE_H_
 #define VITALS_AGENT_CORE_CELL_STORE_H_
@@ -21,6 +23,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -34,37 +37,50 @@ class CellStore {
  public:
   static CellStore& Get();
 
-  // A range of `n` zeroed cells (1 <= n <= kChunkCells) inside one chunk, or -1 when the store
-  // is exhausted.
+  // A range of `n` zeroed cells (1 <= n <= kChunkCells) inside one chunk, starting at an even
+  // cell (16-byte aligned), or -1 when the store is exhausted.
   int64_t Allocate(uint32_t n) ABSL_LOCKS_EXCLUDED(alloc_mu_);
   void Free(uint64_t base, uint32_t n) ABSL_LOCKS_EXCLUDED(alloc_mu_);
 
-  // Sums cells [base, base + n) over all threads into `out` (overwritten). Lock-free.
+  // Sums cells [base, base + n) over all copies into `out` (overwritten). Lock-free.
   void Sum(uint64_t base, uint32_t n, double* out) const;
   double ReadF64(uint64_t index) const;
+  // One copy of a cell (CPU `copy`, or a fallback stripe past the CPUs); for tests.
+  double ReadCopy(uint64_t index, uint32_t copy) const;
 
-  // Arenas in the list (owned or free), for tests and the threads benchmark.
-  size_t arena_count() const { return arena_count_.load(std::memory_order_relaxed); }
+  // Whether records take the restartable per-CPU path (else every record takes the fallback).
+  bool rseq_active() const { return g_cell_table.cpus > 0; }
+  // Copies of each cell: one per CPU (when rseq is active) plus the fallback stripes.
+  uint32_t copies() const { return g_cell_table.cpus + stripes_; }
+  // Chunks allocated so far, and their bytes; for tests and the threads benchmark.
+  size_t chunk_count() const { return chunk_count_.load(std::memory_order_relaxed); }
+  size_t chunk_bytes() const;
 
-  // Hook for vitals/detail/cells.h.
-  Cell* SlowThreadCell(uint64_t index);
+  // Hooks for vitals/detail/cells.h.
+  void SlowAdd(uint64_t index, double amount);
+  void SlowAddPair(uint64_t index, double value);
 
  private:
-  struct Node;
   CellStore();
-  static Cell* NewChunk();
-  static void ZeroRange(Arena* arena, uint64_t base, uint32_t n);
-  // An arena for the calling thread: a free one from the list, or a new one.
-  Node* Claim();
-  static void Release(void* node);  // pthread key destructor
+  Cell* ChunkFor(uint64_t chunk_index);  // allocates the chunk when it does not exist yet
+  void ZeroRange(uint64_t base, uint32_t n);
+  // The calling thread's fallback stripe copy of the cell whose CPU-0 copy is `cpu0`.
+  Cell* StripeCopy(Cell* cpu0);
+  static void CasAdd(Cell* cell, double amount);
 
-  std::atomic<Node*> head_{nullptr};
-  std::atomic<size_t> arena_count_{0};
-  unsigned int exit_key_ = 0;  // pthread_key_t
+  uint32_t stripes_ = 1;  // fallback copies after the CPU copies
+  std::atomic<uint32_t> next_stripe_{0};
+  std::atomic<size_t> chunk_count_{0};
   internal::Mutex alloc_mu_;
   uint64_t next_ ABSL_GUARDED_BY(alloc_mu_) = 0;
   std::map<uint32_t, std::vector<uint64_t>> free_ ABSL_GUARDED_BY(alloc_mu_);
 };
+
+// The number of CPU copies to keep: the highest CPU number listed in `present` ("0-3,8-11",
+// the format of /sys/devices/system/cpu/present) plus one, or `fallback` when the text does not
+// parse; at most kMaxCpus (CPUs above it take the fallback path). Exposed for tests.
+inline constexpr uint32_t kMaxCpus = 4096;
+uint32_t CpuCopiesFromList(const std::string& present, uint32_t fallback);
 
 }  // namespace internal
 }  // namespace vitals

@@ -1,5 +1,7 @@
 #include "agent/core/family.h"
 
+#include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include "absl/container/inlined_vector.h"
@@ -29,6 +31,7 @@ Family::Family(std::string name, std::string help, MetricType type,
       type_(type),
       label_names_(std::move(label_names)),
       bounds_(type == MetricType::kHistogram ? std::move(bounds) : std::vector<double>()),
+      by_exponent_(BucketExponentIndex(bounds_)),
       cells_per_series_(type == MetricType::kHistogram
                             ? HistogramLayout{static_cast<uint32_t>(bounds_.size())}.cells()
                             : 1),
@@ -53,6 +56,20 @@ Family::~Family() {
   if (overflow_) store.Free(overflow_->cell, cells_per_series_);
 }
 
+std::vector<uint16_t> BucketExponentIndex(const std::vector<double>& bounds) {
+  std::vector<uint16_t> index;
+  if (bounds.empty() || bounds.size() > 0xffff) return index;
+  index.resize(kExponentIndexSize);
+  for (uint32_t e = 0; e + 1 < kExponentIndexSize; ++e) {
+    // The smallest positive double of biased exponent e: 2^(e - 1023); +Inf for e = 2047.
+    const double edge = e == 0 ? 0.0 : std::ldexp(1.0, static_cast<int>(e) - 1023);
+    index[e] = static_cast<uint16_t>(std::lower_bound(bounds.begin(), bounds.end(), edge) -
+                                     bounds.begin());
+  }
+  index[kExponentIndexSize - 1] = static_cast<uint16_t>(bounds.size());
+  return index;
+}
+
 std::unique_ptr<Series> Family::NewSeries(std::vector<std::string> values) {
   int64_t cell = CellStore::Get().Allocate(cells_per_series_);
   if (cell < 0) return nullptr;
@@ -60,6 +77,7 @@ std::unique_ptr<Series> Family::NewSeries(std::vector<std::string> values) {
   s->cell = static_cast<uint64_t>(cell);
   s->bounds = bounds_.data();
   s->num_bounds = static_cast<uint32_t>(bounds_.size());
+  s->by_exponent = by_exponent_.empty() ? nullptr : by_exponent_.data();
   s->family = this;
   for (size_t i = 0; i < values.size(); ++i) {
     if (i > 0) s->labels_text += ',';
@@ -89,7 +107,7 @@ void Family::NoteOverflow() {
     counter = overflow_family_->Find(absl::MakeConstSpan(&label, 1));  // same series every time
     overflow_counter_.store(counter, std::memory_order_release);
   }
-  AddF64(ThreadCell(counter->cell), 1.0);
+  AddToCell(counter->cell, 1.0);
 }
 
 Series* Family::Find(absl::Span<const absl::string_view> values) {

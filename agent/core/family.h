@@ -47,6 +47,10 @@ struct Series : SeriesCore {
   bool overflow = false;
 };
 
+// The index SeriesCore::by_exponent points to, for sorted finite `bounds`; empty when there are
+// no bounds or too many for 16-bit entries.
+std::vector<uint16_t> BucketExponentIndex(const std::vector<double>& bounds);
+
 class Family {
  public:
   // `bounds` only for histograms (validated by the caller).
@@ -100,8 +104,9 @@ class Family {
   // The current value of a counter or gauge series, or the cells of a histogram.
   static double ReadValue(const Series* series);
 
-  // Calls fn(const Series&, const double* cells) for every series that exists when it starts,
-  // cells summed over threads (counters and gauges already include their SetValue base). Takes
+  // Calls fn(const Series&, const double* values) for every series that exists when it starts,
+  // cells summed over CPUs: a counter's or gauge's value (with its SetValue base), or a
+  // histogram's values as HistogramLayout folds them. Takes
   // `mu_` only to copy the series pointers; no lock is held while `fn` runs.
   template <typename Fn>
   void Visit(Fn&& fn) ABSL_LOCKS_EXCLUDED(mu_) {
@@ -113,10 +118,13 @@ class Family {
     }
     if (overflow_used_.load(std::memory_order_acquire)) series.push_back(overflow_.get());
     const CellStore& store = CellStore::Get();
-    std::vector<double> cells(cells_per_series_);
-    for (const Series* s : series) {  // series live as long as the family
+    const HistogramLayout layout{static_cast<uint32_t>(bounds_.size())};
+    std::vector<double> cells(cells_per_series_);  // folding needs fewer
+    for (const Series* s : series) {               // series live as long as the family
       store.Sum(s->cell, cells_per_series_, cells.data());
-      if (type_ != MetricType::kHistogram) {
+      if (type_ == MetricType::kHistogram) {
+        layout.Fold(cells.data(), cells.data());
+      } else {
         cells[0] += s->value_base.load(std::memory_order_relaxed);
       }
       fn(*s, cells.data());
@@ -134,6 +142,7 @@ class Family {
   const MetricType type_;
   const std::vector<std::string> label_names_;
   const std::vector<double> bounds_;
+  const std::vector<uint16_t> by_exponent_;  // SeriesCore::by_exponent, empty if not a histogram
   std::vector<std::string> le_texts_;
   uint32_t cells_per_series_;
   const size_t series_limit_;

@@ -60,7 +60,7 @@ struct CurrentRequest {
   }
 };
 
-// The request current on this thread (`__thread`: a plain TLS access, see tls_arena).
+// The request current on this thread (`__thread`: a plain TLS access).
 extern __thread CurrentRequest tls_current_request;
 inline CurrentRequest& ThreadCurrentRequest() { return tls_current_request; }
 

@@ -118,7 +118,7 @@ void DbMetrics::Detected(RequestDb& db, uint64_t hash, const std::string& statem
   const RouteLabels* route = db.route.load(std::memory_order_relaxed);
   const absl::string_view labels[] = {
       route != nullptr ? absl::string_view(route->route) : absl::string_view("unknown"), table};
-  AddF64(ThreadCell(n_plus_one_->Find(labels)->cell), 1.0);
+  AddToCell(n_plus_one_->Find(labels)->cell, 1.0);
   db.statement = statement.substr(0, 1024);
   db.table = table;
   db.detected_hash.store(hash, std::memory_order_relaxed);

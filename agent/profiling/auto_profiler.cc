@@ -187,7 +187,7 @@ void AutoProfiler::CaptureOne(const Trigger& trigger) {
       }
     }
   }
-  AddF64(ThreadCell(captured_->cell), 1.0);
+  AddToCell(captured_->cell, 1.0);
   std::string where;
   {
     std::lock_guard<std::mutex> lock(mu_);

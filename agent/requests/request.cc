@@ -10,7 +10,7 @@ void RouteHandle::Record(int status, absl::Duration duration) const {
 }
 
 void RouteHandle::AddActive(double delta) const {
-  if (route_ != nullptr) internal::AddF64(internal::ThreadCell(route_->active->cell), delta);
+  if (route_ != nullptr) internal::AddToCell(route_->active->cell, delta);
 }
 
 RequestScope::RequestScope(const RouteHandle& route)
@@ -23,19 +23,12 @@ RequestScope::RequestScope(const RouteHandle& route)
 }
 
 void RequestScope::Begin() {
-  active_cell_ = internal::ThreadCell(route_->active->cell);
-  active_arena_ = internal::tls_arena;
-  internal::AddF64(active_cell_, 1.0);
+  internal::AddToCell(route_->active->cell, 1.0);
   db_scope_.Begin(metrics_, route_);
   start_nanos_ = metrics_->Stamp();
 }
 
-void RequestScope::EndActive() {
-  internal::Cell* cell = internal::tls_arena == active_arena_
-                             ? active_cell_
-                             : internal::ThreadCell(route_->active->cell);  // ended elsewhere
-  internal::AddF64(cell, -1.0);
-}
+void RequestScope::EndActive() { internal::AddToCell(route_->active->cell, -1.0); }
 
 absl::Duration RequestScope::Finish() {
   if (done_) return absl::ZeroDuration();
@@ -73,8 +66,9 @@ void RequestDbScope::End(bool record) {
   if (db_ == nullptr) return;
   if (record) {
     if (ABSL_PREDICT_TRUE(!db_->used.load(std::memory_order_relaxed))) {
-      // No database call: count the request in the le="0" bucket; the sum does not change.
-      internal::AddF64(internal::ThreadCell(route_->db_queries->cell), 1.0);
+      // No database call: count the request in the le="0" bucket (the count of its pair); the
+      // sum does not change.
+      internal::AddToCell(route_->db_queries->cell + internal::HistogramLayout::pair(0), 1.0);
     } else {
       internal::ObserveInto(*route_->db_queries,
                             static_cast<double>(db_->queries.load(std::memory_order_relaxed)));

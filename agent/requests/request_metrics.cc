@@ -155,7 +155,7 @@ void RequestMetrics::Record(RouteEntry* entry, int status, int64_t nanos) {
   if (nanos < 0) nanos = 0;
   ObserveInto(*DurationSeries(entry, status), static_cast<double>(nanos) * 1e-9);
   if (ABSL_PREDICT_FALSE(nanos >= slow_nanos_)) {
-    AddF64(ThreadCell(entry->slow->cell), 1.0);
+    AddToCell(entry->slow->cell, 1.0);
     const int64_t now = clock_->NowNanos();
     LogSlow(*entry, status, nanos, now);
     if (slow_listener_ != nullptr) slow_listener_->SlowRequest(*entry, now);

@@ -13,9 +13,9 @@
 // `cache_load_failures_total{cache}`.
 //
 // Cost: every recording call is one or two counter increments on handles resolved when the
-// `CacheMetrics` was made: a thread-local lookup and a plain add to a cell only the calling
-// thread writes (about 1-2 ns), no lock, no atomic read-modify-write, no shared cache line.
-// `SetSize`/`SetMaxSize` take a lock (see `Gauge::Set`): use `AddSize` on hot paths.
+// `CacheMetrics` was made: a restartable add to the running CPU's copy of a cell (about 4 ns),
+// no lock, no atomic read-modify-write, no cache line another CPU writes.
+// `SetSize`/`SetMaxSize` read every CPU's copy (see `Gauge::Set`): use `AddSize` on hot paths.
 // Ownership: a small value pointing into the agent; must not be used after the agent is gone.
 // A default-constructed `CacheMetrics` records nothing. Thread-safety: any thread, at once.
 

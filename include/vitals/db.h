@@ -22,7 +22,7 @@
 //   pool.Submit([ctx] { vitals::RequestContext::Bind bind(ctx); ... queries ... });
 //
 // Cost (BENCHMARKS.md): recording a call is a per-thread cache lookup of the statement text (the
-// normalization runs once per distinct text per thread), a histogram observe on per-thread
+// normalization runs once per distinct text per thread), a histogram observe on per-CPU
 // cells and, inside a request, two uncontended atomic updates on that request's own counters.
 // No lock, no shared cache line. Thread-safety: everything may be used from any thread.
 
@@ -105,8 +105,8 @@ class RequestContext {
 //   "idle"|"used"}, and by db_client_connection_pool_name: db_client_connection_max,
 //   db_client_connection_pending_requests, db_client_connection_wait_time_seconds,
 //   db_client_connection_timeouts_total
-// `Add*`, `RecordWait` and `Timeout` cost a per-thread add (no lock); `Set*` take a lock (see
-// Gauge::Set). A default-constructed DbPool records nothing.
+// `Add*`, `RecordWait` and `Timeout` cost a per-CPU add (no lock); `Set*` read every CPU's copy
+// (see Gauge::Set). A default-constructed DbPool records nothing.
 class DbPool {
  public:
   DbPool() = default;

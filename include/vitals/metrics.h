@@ -2,8 +2,10 @@
 //
 // `Agent::AddCounter()` and friends create a family (one metric name, fixed label names);
 // `WithLabels()` resolves one series of it to a handle. Resolve once and keep the handle for hot
-// paths: recording on a handle takes no lock and writes only memory owned by the calling thread
-// (per-thread cells, summed when Prometheus scrapes).
+// paths: recording on a handle takes no lock and no atomic read-modify-write: it adds to the
+// running CPU's copy of the series' cells in a restartable sequence (per-CPU cells, summed when
+// Prometheus scrapes; vitals/detail/cells.h). Memory and scrape cost follow the number of CPUs,
+// not the number of threads that record.
 //
 // Ownership: families and handles are small values that point into the agent. They must not be
 // used after the `Agent` that created them is destroyed. Copying them is cheap.
@@ -26,8 +28,8 @@ namespace internal {
 class Family;
 }  // namespace internal
 
-// A monotonically increasing value. Cost of `Increment`: a thread-local lookup and one
-// add to a cell only this thread writes (about 1-2 ns), no lock, no atomic read-modify-write.
+// A monotonically increasing value. Cost of `Increment`: one restartable add to the running
+// CPU's copy of a cell (about 4 ns; BENCHMARKS.md), no lock, no atomic read-modify-write.
 class Counter {
  public:
   Counter() = default;  // A handle that records nothing.
@@ -35,11 +37,11 @@ class Counter {
   // Adds `amount`, which must be >= 0 (negative and NaN amounts are ignored).
   void Increment(double amount = 1.0) const {
     if (series_ != nullptr && amount >= 0) {
-      internal::AddF64(internal::ThreadCell(series_->cell), amount);
+      internal::AddToCell(series_->cell, amount);
     }
   }
 
-  // The current total over all threads. Takes a lock; for tests and diagnostics.
+  // The current total: sums every CPU's copy, O(CPUs), no lock; for tests and diagnostics.
   double Value() const;
 
  private:
@@ -49,20 +51,20 @@ class Counter {
 };
 
 // A value that goes up and down. `Add`/`Increment`/`Decrement` cost the same as a counter
-// increment (per-thread cells). `Set` must see every thread's share, so it takes a lock and
-// costs O(threads that ever wrote): use it at sampling rates, not per request.
+// increment (per-CPU cells). `Set` must see every CPU's share, so it sums them and stores a
+// base (O(CPUs)): use it at sampling rates, not per request.
 class Gauge {
  public:
   Gauge() = default;  // A handle that records nothing.
 
   void Set(double value) const;
   void Add(double amount) const {
-    if (series_ != nullptr) internal::AddF64(internal::ThreadCell(series_->cell), amount);
+    if (series_ != nullptr) internal::AddToCell(series_->cell, amount);
   }
   void Increment() const { Add(1.0); }
   void Decrement() const { Add(-1.0); }
 
-  // The current value. Takes a lock; for tests and diagnostics.
+  // The current value: sums every CPU's copy, O(CPUs), no lock; for tests and diagnostics.
   double Value() const;
 
  private:
@@ -72,7 +74,8 @@ class Gauge {
 };
 
 // Counts observations into fixed buckets (`le` upper bounds) and sums them. Cost of `Observe`:
-// a bucket search over the bounds (about 1 ns for the default 14) plus two per-thread adds.
+// finding the bucket (one compare, or a look-up and a compare or two) and one restartable add
+// of the bucket's (count, sum) pair on the running CPU's copy: about 7 ns (BENCHMARKS.md).
 // NaN observations are ignored.
 class Histogram {
  public:
@@ -82,7 +85,7 @@ class Histogram {
     if (series_ != nullptr) internal::ObserveInto(*series_, value);
   }
 
-  // Observation count and sum over all threads. Take a lock; for tests and diagnostics.
+  // Observation count and sum over all CPUs' copies (no lock); for tests and diagnostics.
   uint64_t Count() const;
   double Sum() const;
 

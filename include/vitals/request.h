@@ -45,7 +45,7 @@ class RouteHandle {
   RouteHandle() = default;  // records nothing
 
   // Records one finished request. Cost: one status-slot probe (a few ns), one histogram
-  // observe on per-thread cells, and for slow requests a counter add and a log check. No lock.
+  // observe on per-CPU cells, and for slow requests a counter add and a log check. No lock.
   void Record(int status, absl::Duration duration) const;
 
   // Adds `delta` to this route's `http_server_active_requests`, for adapters that time requests
@@ -98,7 +98,7 @@ class RequestDbScope {
 // `http_server_request_db_queries` observes their number (0 for a request without any). Scopes
 // nested on one thread: the inner one is current until it finishes.
 //
-// Cost: two clock reads (about 10 ns each with the default clock), a per-thread add to the
+// Cost: two clock reads (about 10 ns each with the default clock), a per-CPU add to the
 // active-requests gauge at each end, the `RouteHandle::Record` cost, a per-thread handout of the
 // request's database bookkeeping and one more histogram observe. Constructing from a method and
 // route string adds one hash-and-probe lookup (about 15-20 ns). No lock.
@@ -130,10 +130,6 @@ class RequestScope {
   internal::RouteEntry* route_;
   RequestDbScope db_scope_;
   int64_t start_nanos_ = 0;  // a start stamp (RequestMetrics::Stamp)
-  // The active-requests cell of the thread that began the request, reused by Finish on that
-  // thread (another thread looks its own cell up).
-  internal::Cell* active_cell_ = nullptr;
-  const internal::Arena* active_arena_ = nullptr;
   int status_ = 200;
   bool done_ = false;
 };

@@ -1,53 +1,64 @@
-// vitals/detail/cells.h: the per-thread cells behind every metric. Not API; shipped because the
+// vitals/detail/cells.h: the per-CPU cells behind every metric. Not API; shipped because the
 // hot-path recording calls are inline.
 //
-// Every series owns a small, contiguous range of cell indices. Each thread that records gets its
-// own arena of 8-byte cells (allocated in 8 KiB chunks on first touch), and writes only its own
-// arena, with a plain load and store: no lock, no atomic read-modify-write, no cache line shared
-// with another writer. A scrape sums a cell over all arenas, plus the totals folded in from
-// threads that have exited. See agent/cell_store.cc for the threading notes.
+// Every series owns a small, contiguous range of cell indices. Each cell exists once per CPU
+// (8-byte doubles; a CPU's copies of 1,024 consecutive cells form an 8 KiB block, so two CPUs
+// never share a cache line). A record adds to the copy of the CPU it runs on inside a
+// restartable sequence (Linux rseq, registered for every thread by glibc 2.35 and later): a
+// load, an add and a store that the kernel restarts if the thread is preempted, migrated or
+// signalled before the store. No lock, no atomic read-modify-write, no cache line another CPU
+// writes; and memory and scrape cost follow the number of CPUs, not the number of threads.
+// A histogram observe is one such sequence on a 16-byte (count, sum) pair. A scrape sums a
+// cell's copies. Where rseq is not available (another architecture or C library, or glibc's
+// rseq turned off with GLIBC_TUNABLES=glibc.pthread.rseq=0), records take the fallback: a
+// compare-and-swap add on a fallback stripe, chosen per thread, that rseq writers never touch.
+// See agent/core/cell_store.h and docs/architecture.md for the threading notes.
 
 #ifndef VITALS_DETAIL_CELLS_H_
 #define VITALS_DETAIL_CELLS_H_
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
+#include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
+
+#ifdef __SSE2__
+#include <emmintrin.h>  // the 16-byte add of a histogram pair
+#endif
+
+#if defined(__x86_64__) && defined(__linux__) && !defined(VITALS_NO_RSEQ) && __has_include(<sys/rseq.h>)
+#include <sys/rseq.h>
+#if defined(RSEQ_SIG) && RSEQ_SIG == 0x53053053
+#define VITALS_HAVE_RSEQ 1
+#endif
+#endif
 
 namespace vitals {
 namespace internal {
 
 inline constexpr int kChunkShift = 10;
-inline constexpr uint64_t kChunkCells = uint64_t{1} << kChunkShift;  // 8 KiB of cells
+inline constexpr uint64_t kChunkCells = uint64_t{1} << kChunkShift;  // 8 KiB per CPU
 inline constexpr uint64_t kMaxChunks = 8192;                         // 8M cells in all
 
 using Cell = std::atomic<uint64_t>;
 
-struct Arena {
+// Chunk i holds cells [i * kChunkCells, (i + 1) * kChunkCells) for every CPU: CPU c's copy of
+// cell k is at chunks[i][c * kChunkCells + (k % kChunkCells)]. `cpus` is fixed before the first
+// chunk is published (release), so a reader that found a chunk (acquire) sees it.
+struct CellTable {
+  // __rseq_offset, copied here so that a record finds it next to `cpus` with one load.
+  int64_t rseq_offset;
+  uint32_t cpus;  // CPU copies per chunk: the highest present CPU number + 1; 0 without rseq
   std::atomic<Cell*> chunks[kMaxChunks];
 };
+extern CellTable g_cell_table;
 
-// The calling thread's arena, or null before its first record. `__thread`, not `thread_local`:
-// a C++ `extern thread_local` is reached through a wrapper that checks for a dynamic
-// initializer on every access, which costs the hot path a few nanoseconds; `__thread` is a
-// plain TLS load.
-extern __thread Arena* tls_arena;
-
-// Creates this thread's arena and/or the chunk holding `index`, then returns the cell.
-Cell* SlowThreadCell(uint64_t index);
-
-// The calling thread's cell number `index`. Cells of one series never straddle a chunk, so the
-// pointer to a series' first cell may be indexed for the rest of its cells.
-inline Cell* ThreadCell(uint64_t index) {
-  Arena* arena = tls_arena;
-  if (ABSL_PREDICT_TRUE(arena != nullptr)) {
-    Cell* chunk = arena->chunks[index >> kChunkShift].load(std::memory_order_relaxed);
-    if (ABSL_PREDICT_TRUE(chunk != nullptr)) return chunk + (index & (kChunkCells - 1));
-  }
-  return SlowThreadCell(index);
-}
+// Adds `amount` to cell `index` when the fast path cannot: the cell's chunk does not exist yet
+// (it is allocated), or rseq is not available (the compare-and-swap fallback).
+void SlowAddToCell(uint64_t index, double amount);
 
 inline double CellToDouble(uint64_t bits) {
   double d;
@@ -61,44 +72,183 @@ inline uint64_t DoubleToCell(double d) {
   return bits;
 }
 
-// Single-writer add: only the owning thread writes its cells, readers load them atomically.
-// Every cell holds a double (bucket counts too: exact up to 2^53 observations per thread).
-inline void AddF64(Cell* cell, double amount) {
-  cell->store(DoubleToCell(CellToDouble(cell->load(std::memory_order_relaxed)) + amount),
-              std::memory_order_relaxed);
+#ifdef VITALS_HAVE_RSEQ
+// The parts of a restartable sequence around its load, add and store (AddOnThisCpu says how
+// it works). Label 3 is the descriptor, 1 the start, 2 the commit (just past the store), 4 the
+// abort handler, preceded by the signature the kernel checks.
+#define VITALS_RSEQ_BEGIN               \
+  ".pushsection __rseq_cs, \"aw?\"\n\t" \
+  ".balign 32\n\t"                      \
+  "3:\n\t"                              \
+  ".long 0x0, 0x0\n\t"                  \
+  ".quad 1f, (2f - 1f), 4f\n\t"         \
+  ".popsection\n\t"                     \
+  "leaq 3b(%%rip), %%rax\n\t"           \
+  "movq %%rax, %%fs:8(%[rseq])\n\t"     \
+  "1:\n\t"                              \
+  "cmpl %[cpu], %%fs:4(%[rseq])\n\t"    \
+  "jnz 4f\n\t"
+#define VITALS_RSEQ_END                      \
+  "2:\n\t"                                   \
+  ".pushsection __rseq_failure, \"ax?\"\n\t" \
+  ".byte 0x0f, 0xb9, 0x3d\n\t"               \
+  ".long 0x53053053\n\t"                     \
+  "4:\n\t"                                   \
+  "jmp %l[restart]\n\t"                      \
+  ".popsection\n\t"
+
+// The running CPU's number from glibc's registered struct rseq (at the thread pointer +
+// __rseq_offset: cpu_id at +4, rseq_cs at +8). Callers compare it with g_cell_table.cpus: a
+// CPU without copies, or rseq not registered (a negative id), reads as out of range.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline uint32_t CurrentCpu() {
+  uint32_t cpu;
+  asm volatile("movl %%fs:4(%1), %0" : "=r"(cpu) : "r"(g_cell_table.rseq_offset));
+  return cpu;
+}
+#endif
+
+// A histogram bucket's count and the sum of the values it counted, side by side: one 16-byte
+// store updates both, so an observe is a single restartable sequence.
+struct alignas(16) CellPair {
+  Cell count;
+  Cell sum;
+};
+
+#ifdef VITALS_HAVE_RSEQ
+// Adds `amount` to the running CPU's copy of `Target` (a Cell with a double, or a CellPair
+// with two packed doubles) whose CPU-0 copy is `cpu0`, in a restartable sequence. False when
+// rseq is not registered for this thread or the CPU has no copy (nothing added).
+//
+// The critical section publishes its descriptor in rseq_cs, checks that the thread still runs
+// on the CPU read before, then loads, adds and stores; the store (one instruction, 8 or 16
+// bytes) commits. Preemption, migration or a signal before the store sends the thread to the
+// abort label (the kernel checks the signature before it), and the add starts over on
+// whatever CPU it then runs on. The descriptor and the abort stub go in sections of the
+// function's own COMDAT group (the `?` flag): when the linker drops a duplicate inline copy,
+// it drops them with it. The asm names the target as its only memory operand (no "memory"
+// clobber), so the compiler keeps the table and offsets in registers around it.
+template <typename Target, typename Amount>
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool RestartableAdd(Cell* cpu0, Amount amount) {
+  static_assert(sizeof(Target) == sizeof(Amount), "one lane per double");
+  for (;;) {
+    const uint32_t cpu = CurrentCpu();
+    if (ABSL_PREDICT_FALSE(cpu >= g_cell_table.cpus)) return false;
+    Target* target = reinterpret_cast<Target*>(cpu0 + static_cast<size_t>(cpu) * kChunkCells);
+#define VITALS_RSEQ_ADD(MOV, ADD)                                                          \
+  asm goto(VITALS_RSEQ_BEGIN MOV " %[target], %%xmm0\n\t" ADD " %[amount], %%xmm0\n\t" MOV \
+                                 " %%xmm0, %[target]\n\t" VITALS_RSEQ_END                  \
+           : [target] "+m"(*target)                                                        \
+           : [cpu] "r"(cpu), [rseq] "r"(g_cell_table.rseq_offset), [amount] "x"(amount)    \
+           : "cc", "rax", "xmm0"                                                           \
+           : restart)
+    if constexpr (sizeof(Target) == 8) {
+      VITALS_RSEQ_ADD("movsd", "addsd");
+    } else {
+      VITALS_RSEQ_ADD("movapd", "addpd");
+    }
+#undef VITALS_RSEQ_ADD
+    return true;
+  restart:;
+  }
+}
+#endif
+
+// Adds `amount` to the running CPU's copy of the cell whose CPU-0 copy is `cpu0`, in a
+// restartable sequence. False when rseq is not registered for this thread (nothing added).
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool AddOnThisCpu(Cell* cpu0, double amount) {
+#ifdef VITALS_HAVE_RSEQ
+  return RestartableAdd<Cell>(cpu0, amount);
+#else
+  (void)cpu0;
+  (void)amount;
+  return false;
+#endif
 }
 
-// Where a histogram series keeps its numbers, relative to its first cell: one count cell per
-// bucket (the `num_bounds` finite bounds, then +Inf), then the sum. The one owner of this layout:
-// recording, reading and rendering all go through it. Counters and gauges use one cell.
+// Adds 1 to the count and `value` to the sum of the running CPU's copy of the pair whose
+// CPU-0 copy is `cpu0` (16-byte aligned), in one restartable sequence. False when rseq is not
+// registered for this thread (nothing added).
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool AddPairOnThisCpu(CellPair* cpu0, double value) {
+#if defined(VITALS_HAVE_RSEQ) && defined(__SSE2__)
+  // Low lane: the count, high lane: the sum.
+  return RestartableAdd<CellPair>(&cpu0->count, _mm_set_pd(value, 1.0));
+#else
+  (void)cpu0;
+  (void)value;
+  return false;
+#endif
+}
+
+// Adds to a histogram's pair starting at cell `index` when the fast path cannot (see
+// SlowAddToCell).
+void SlowAddToPair(uint64_t index, double value);
+
+// Adds `amount` to cell `index` for the calling thread's CPU. Cost: one table load and a
+// restartable add (about 4 ns for a counter increment here; BENCHMARKS.md).
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void AddToCell(uint64_t index, double amount) {
+  Cell* chunk = g_cell_table.chunks[index >> kChunkShift].load(std::memory_order_acquire);
+  if (ABSL_PREDICT_TRUE(chunk != nullptr) &&
+      ABSL_PREDICT_TRUE(AddOnThisCpu(chunk + (index & (kChunkCells - 1)), amount))) {
+    return;
+  }
+  SlowAddToCell(index, amount);
+}
+
+// Where a histogram series keeps its numbers, relative to its first cell (always even, so
+// pairs are 16-byte aligned): for each bucket (the `num_bounds` finite bounds, then +Inf) a
+// CellPair of its count and the sum of the values it counted. Readers fold that into `values`:
+// per-bucket (not cumulative) counts, then the sum of all observations. The one owner of this
+// layout: recording, reading and rendering all go through it. Counters and gauges use one cell.
 struct HistogramLayout {
   uint32_t num_bounds = 0;
-  // Count cells, +Inf included: cells [0, buckets()) are per-bucket (not cumulative) counts.
+  // Buckets, +Inf included.
   constexpr uint32_t buckets() const { return num_bounds + 1; }
-  // The cell of the sum of all observations.
-  constexpr uint32_t sum() const { return num_bounds + 1; }
-  // Cells of one series.
-  constexpr uint32_t cells() const { return num_bounds + 2; }
+  // Cells of one series in the store.
+  constexpr uint32_t cells() const { return 2 * buckets(); }
+  // The first cell of bucket `i`'s pair (its count; the sum follows).
+  static constexpr uint32_t pair(uint32_t i) { return 2 * i; }
+  // The folded view: values [0, buckets()) are per-bucket counts, value sum() the sum.
+  constexpr uint32_t values() const { return buckets() + 1; }
+  constexpr uint32_t sum() const { return buckets(); }
+  // Folds summed cells (cells() of them) into values (values() of them). `cells` and `out`
+  // may be the same array.
+  void Fold(const double* cells, double* out) const {
+    double total = 0;
+    for (uint32_t i = 0; i < buckets(); ++i) {
+      const double count = cells[pair(i)];
+      total += cells[pair(i) + 1];
+      out[i] = count;
+    }
+    out[sum()] = total;
+  }
 };
+
+// The number of entries of a bucket-exponent index (see SeriesCore::by_exponent).
+inline constexpr uint32_t kExponentIndexSize = 2049;
 
 // The part of a series the hot path reads.
 struct SeriesCore {
   uint64_t cell = 0;
   const double* bounds = nullptr;
   uint32_t num_bounds = 0;
+  // For histograms, an index by binary exponent that narrows a value's bucket to the few
+  // bounds in its power-of-two range: by_exponent[e] is the number of bounds below the
+  // smallest positive double whose biased exponent is e (below 0 for e = 0, below +Inf for
+  // e = 2047), and by_exponent[2048] is num_bounds. nullptr when there is none.
+  const uint16_t* by_exponent = nullptr;
   HistogramLayout layout() const { return HistogramLayout{num_bounds}; }
 };
 
-// Index of the bucket that counts `value`: the first bound >= value, or num_bounds for +Inf.
-inline uint32_t BucketIndex(const double* bounds, uint32_t num_bounds, double value) {
-  uint32_t i = 0;
-  if (num_bounds <= 16) {
-    while (i < num_bounds && value > bounds[i]) ++i;
-    return i;
+// The number of bounds in [lo, hi) below `value`, plus lo: a scan for a few, else a binary
+// search.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline uint32_t CountBelow(const double* bounds, uint32_t lo,
+                                                        uint32_t hi, double value) {
+  if (hi - lo <= 8) {
+    while (lo < hi && value > bounds[lo]) ++lo;
+    return lo;
   }
-  uint32_t lo = 0, hi = num_bounds;  // binary search for larger layouts
   while (lo < hi) {
-    uint32_t mid = (lo + hi) / 2;
+    const uint32_t mid = lo + (hi - lo) / 2;
     if (value > bounds[mid]) {
       lo = mid + 1;
     } else {
@@ -108,11 +258,36 @@ inline uint32_t BucketIndex(const double* bounds, uint32_t num_bounds, double va
   return lo;
 }
 
-inline void ObserveInto(const SeriesCore& s, double value) {
+// Index of the bucket that counts `value` (not NaN): the first bound >= value, or num_bounds
+// for +Inf; that is, the number of bounds below `value`. A value in the first bucket (the
+// usual fast request or query) costs one compare; any other positive value one look-up in
+// `by_exponent` and a compare or two for OpenTelemetry's default bounds (about 2 ns whatever
+// the spread of values); without the index, a scan or a binary search.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline uint32_t BucketIndex(const double* bounds, uint32_t num_bounds,
+                                                         double value,
+                                                         const uint16_t* by_exponent = nullptr) {
+  if (num_bounds == 0 || value <= bounds[0]) return 0;
+  if (ABSL_PREDICT_TRUE(by_exponent != nullptr) && value > 0) {
+    uint64_t bits;
+    std::memcpy(&bits, &value, sizeof bits);
+    const uint32_t e = static_cast<uint32_t>(bits >> 52);  // the sign bit is 0
+    return CountBelow(bounds, by_exponent[e], by_exponent[e + 1], value);
+  }
+  return CountBelow(bounds, 1, num_bounds, value);  // value > bounds[0] already
+}
+
+// One restartable add of (1, value) to the bucket's pair on the running CPU's copy.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void ObserveInto(const SeriesCore& s, double value) {
   if (ABSL_PREDICT_FALSE(value != value)) return;  // NaN
-  Cell* cells = ThreadCell(s.cell);
-  AddF64(cells + BucketIndex(s.bounds, s.num_bounds, value), 1.0);
-  AddF64(cells + s.layout().sum(), value);
+  const uint64_t index =
+      s.cell + HistogramLayout::pair(BucketIndex(s.bounds, s.num_bounds, value, s.by_exponent));
+  Cell* chunk = g_cell_table.chunks[index >> kChunkShift].load(std::memory_order_acquire);
+  if (ABSL_PREDICT_TRUE(chunk != nullptr) &&
+      ABSL_PREDICT_TRUE(AddPairOnThisCpu(
+          reinterpret_cast<CellPair*>(chunk + (index & (kChunkCells - 1))), value))) {
+    return;
+  }
+  SlowAddToPair(index, value);
 }
 
 }  // namespace internal

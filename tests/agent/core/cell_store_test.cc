@@ -1,7 +1,13 @@
 #include "agent/core/cell_store.h"
 
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <condition_variable>
+#include <cstdlib>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -26,8 +32,8 @@ TEST_CASE("counts from many threads add up exactly", "[cells][concurrency]") {
   auto h = hist->WithLabels({});
   REQUIRE(h.ok());
 
-  constexpr int kThreads = 8;
-  constexpr int kPerThread = 100000;
+  constexpr int kThreads = 32;  // many more than CPUs: records are preempted mid-add
+  constexpr int kPerThread = 50000;
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
@@ -45,11 +51,11 @@ TEST_CASE("counts from many threads add up exactly", "[cells][concurrency]") {
     REQUIRE(v >= last);
     last = v;
   }
-  for (auto& t : threads) t.join();  // threads exit: their arenas keep their values
+  for (auto& t : threads) t.join();  // threads exit: their records stay in the CPU copies
   REQUIRE(counter->Value() == kThreads * kPerThread);
   REQUIRE(h->Count() == uint64_t{kThreads} * kPerThread);
-  // Each thread observed 0, 0.5, 1.0 in turn; 100000 = 33334 + 33333 + 33333.
-  REQUIRE(h->Sum() == Approx(kThreads * (33333 * 0.5 + 33333 * 1.0)));
+  // Each thread observed 0, 0.5, 1.0 in turn; 50000 = 16667 + 16667 + 16666.
+  REQUIRE(h->Sum() == Approx(kThreads * (16667 * 0.5 + 16666 * 1.0)));
 }
 
 TEST_CASE("values of exited threads survive, and new threads keep adding", "[cells][concurrency]") {
@@ -72,7 +78,7 @@ TEST_CASE("freed cells are zeroed before reuse", "[cells]") {
   CellStore& store = CellStore::Get();
   int64_t base = store.Allocate(4);
   REQUIRE(base >= 0);
-  vitals::internal::AddF64(vitals::internal::ThreadCell(base + 2), 5.0);
+  vitals::internal::AddToCell(base + 2, 5.0);
   REQUIRE(store.ReadF64(base + 2) == 5.0);
   store.Free(base, 4);
   int64_t again = store.Allocate(4);
@@ -132,7 +138,7 @@ TEST_CASE("a first record, a thread exit and a new series never wait for a rende
     REQUIRE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return in_render; }));
   }
   std::thread newcomer([&] {
-    counter.Increment();  // this thread's first record: claims an arena
+    counter.Increment();  // this thread's first record
     const absl::string_view fresh = "created-during-render";
     (*family)->Find(absl::MakeConstSpan(&fresh, 1));   // a new series
     std::thread([&] { counter.Increment(); }).join();  // a record and an exit
@@ -153,19 +159,253 @@ TEST_CASE("a first record, a thread exit and a new series never wait for a rende
   CHECK(counter.Value() == 2);
 }
 
-TEST_CASE("short-lived threads reuse arenas and their totals stay exact", "[cells][concurrency]") {
-  vitals::Agent agent(vitals_test::QuietOptions());
-  auto c = agent.AddCounter("short_total", "Short threads.")->WithLabels({});
-  REQUIRE(c.ok());
-  std::thread([&] { c->Increment(); }).join();  // make sure one free arena exists
-  const size_t before = CellStore::Get().arena_count();
-  for (int i = 0; i < 2000; ++i) {
-    std::thread([&] { c->Increment(); }).join();
+TEST_CASE("short-lived threads cost nothing and their totals stay exact", "[cells][concurrency]") {
+  CellStore& store = CellStore::Get();  // the store itself: no agent thread records meanwhile
+  const int64_t base = store.Allocate(1);
+  REQUIRE(base >= 0);
+  std::thread([&] { vitals::internal::AddToCell(base, 1.0); }).join();  // allocates the chunk
+  const size_t chunks = store.chunk_count();
+  for (int i = 0; i < 5000; ++i) {
+    std::thread([&] { vitals::internal::AddToCell(base, 1.0); }).join();
   }
-  CHECK(c->Value() == 2001);
-  // One thread at a time: the same few arenas serve them all (others may be alive in the
-  // test binary, hence a small allowance, not 2000).
-  CHECK(CellStore::Get().arena_count() <= before + 2);
+  CHECK(store.ReadF64(base) == 5001);
+  // Cells belong to CPUs, not threads: 5,000 threads that came and went allocated nothing.
+  CHECK(store.chunk_count() == chunks);
+  store.Free(base, 1);
+}
+
+TEST_CASE("2,000 live threads record exactly into cells that do not grow with them", "[cells]") {
+  // The store itself, not an agent: an agent's own threads could record into a new chunk
+  // meanwhile and blur what is measured.
+  CellStore& store = CellStore::Get();
+  constexpr uint32_t kCells = 200;
+  const int64_t base = store.Allocate(kCells);
+  REQUIRE(base >= 0);
+  vitals::internal::AddToCell(base, 1.0);  // allocates the chunk
+  const size_t chunks = store.chunk_count();
+
+  constexpr int kThreads = 2000;
+  std::mutex mu;
+  std::condition_variable cv;
+  int recorded = 0;
+  bool release = false;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (uint32_t i = 0; i < kCells; ++i) vitals::internal::AddToCell(base + i, 1.0);
+      std::unique_lock<std::mutex> lock(mu);
+      ++recorded;
+      cv.notify_all();
+      cv.wait(lock, [&] { return release; });  // stay alive until every thread recorded
+    });
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return recorded == kThreads; });
+    // All 2,000 alive at once: the totals are exact and no cell memory was added for them.
+    double total = 0;
+    for (uint32_t i = 0; i < kCells; ++i) total += store.ReadF64(base + i);
+    CHECK(total == double{kThreads} * kCells + 1);
+    CHECK(store.chunk_count() == chunks);
+    release = true;
+  }
+  cv.notify_all();
+  for (auto& t : threads) t.join();
+  store.Free(base, kCells);
+}
+
+TEST_CASE("rseq is used unless glibc's tunable turns it off", "[cells]") {
+#ifdef VITALS_HAVE_RSEQ
+  const bool expect_rseq = std::getenv("VITALS_EXPECT_NO_RSEQ") == nullptr;
+#else
+  const bool expect_rseq = false;
+#endif
+  CHECK(CellStore::Get().rseq_active() == expect_rseq);
+  CHECK(CellStore::Get().copies() >= 1);
+}
+
+// The CPUs this process may run on.
+std::vector<int> AllowedCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  }
+  return cpus;
+}
+
+bool PinTo(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return sched_setaffinity(0, sizeof set, &set) == 0;  // 0: the calling thread
+}
+
+TEST_CASE("a record lands in the copy of the CPU it runs on", "[cells]") {
+  CellStore& store = CellStore::Get();
+  const int64_t base = store.Allocate(1);
+  REQUIRE(base >= 0);
+  const std::vector<int> cpus = AllowedCpus();
+  REQUIRE(!cpus.empty());
+  std::thread([&] {
+    for (size_t i = 0; i < cpus.size(); ++i) {
+      REQUIRE(PinTo(cpus[i]));
+      vitals::internal::AddToCell(base, static_cast<double>(i + 1));
+    }
+  }).join();
+  double total = 0;
+  for (size_t i = 0; i < cpus.size(); ++i) total += static_cast<double>(i + 1);
+  CHECK(store.ReadF64(base) == total);
+  if (store.rseq_active()) {
+    // Each CPU's record sits in that CPU's own copy; the fallback stripe stays empty.
+    for (size_t i = 0; i < cpus.size(); ++i) {
+      CHECK(store.ReadCopy(base, cpus[i]) == static_cast<double>(i + 1));
+    }
+    CHECK(store.ReadCopy(base, store.copies() - 1) == 0);
+  } else {
+    // Without rseq one thread keeps to one fallback stripe wherever it runs.
+    int stripes_used = 0;
+    for (uint32_t copy = 0; copy < store.copies(); ++copy) {
+      if (store.ReadCopy(base, copy) != 0) ++stripes_used;
+    }
+    CHECK(stripes_used == 1);
+  }
+  store.Free(base, 1);
+}
+
+TEST_CASE("threads moved between CPUs while they record keep exact totals",
+          "[cells][concurrency]") {
+  vitals::Agent agent(vitals_test::QuietOptions());
+  auto c = agent.AddCounter("moved_total", "Moved.")->WithLabels({});
+  auto h = agent.AddHistogram("moved_seconds", "Moved.", {0.5})->WithLabels({});
+  REQUIRE(c.ok());
+  REQUIRE(h.ok());
+  const std::vector<int> cpus = AllowedCpus();
+  REQUIRE(!cpus.empty());
+  constexpr int kThreads = 8;
+  constexpr int kRounds = 200;
+  constexpr int kPerRound = 500;
+  std::atomic<int> migrations{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int r = 0; r < kRounds; ++r) {
+        // Move to the next CPU: the kernel migrates the thread, mid-stream of records.
+        if (PinTo(cpus[(t + r) % cpus.size()])) migrations.fetch_add(1);
+        for (int i = 0; i < kPerRound; ++i) {
+          c->Increment();
+          h->Observe(i % 2);  // 0 and 1: one per bucket, sum += 1 every other call
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(migrations.load() == kThreads * kRounds);
+  constexpr double kTotal = double{kThreads} * kRounds * kPerRound;
+  CHECK(c->Value() == kTotal);
+  CHECK(h->Count() == static_cast<uint64_t>(kTotal));
+  CHECK(h->Sum() == kTotal / 2);
+}
+
+std::atomic<int> g_handled{0};
+vitals::Counter g_signal_counter;
+
+void RecordFromSignal(int) {
+  g_signal_counter.Increment();
+  g_handled.fetch_add(1, std::memory_order_release);
+}
+
+TEST_CASE("a signal handler recording into the cell a thread is adding to loses nothing",
+          "[cells][concurrency]") {
+  vitals::Agent agent(vitals_test::QuietOptions());
+  auto c = agent.AddCounter("signalled_total", "Signalled.")->WithLabels({});
+  REQUIRE(c.ok());
+  g_signal_counter = *c;
+  g_handled.store(0);
+  struct sigaction action = {}, previous = {};
+  action.sa_handler = &RecordFromSignal;
+  sigemptyset(&action.sa_mask);
+  REQUIRE(sigaction(SIGUSR1, &action, &previous) == 0);
+
+  std::atomic<bool> stop{false}, started{false};
+  std::atomic<long> loop_adds{0};
+  std::thread adder([&] {
+    long n = 0;
+    started.store(true);
+    while (!stop.load(std::memory_order_relaxed)) {
+      c->Increment();
+      ++n;
+    }
+    loop_adds.store(n);
+  });
+  while (!started.load()) std::this_thread::yield();
+  constexpr int kSignals = 2000;
+  for (int i = 0; i < kSignals; ++i) {
+    REQUIRE(pthread_kill(adder.native_handle(), SIGUSR1) == 0);
+    // One signal at a time: the next is sent once this one was handled (counted, not slept).
+    while (g_handled.load(std::memory_order_acquire) != i + 1) std::this_thread::yield();
+  }
+  stop.store(true);
+  adder.join();
+  sigaction(SIGUSR1, &previous, nullptr);
+  CHECK(g_handled.load() == kSignals);
+  CHECK(c->Value() == static_cast<double>(loop_adds.load() + kSignals));
+  g_signal_counter = vitals::Counter();
+}
+
+TEST_CASE("scrapes while threads record see growing values and exact totals",
+          "[cells][concurrency]") {
+  vitals::Agent agent(vitals_test::QuietOptions());
+  auto c = agent.AddCounter("scraped_total", "Scraped.")->WithLabels({});
+  REQUIRE(c.ok());
+  constexpr int kWriters = 6;
+  constexpr int kPerWriter = 200000;
+  std::atomic<int> writers_done{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kWriters; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kPerWriter; ++i) c->Increment();
+      writers_done.fetch_add(1);
+    });
+  }
+  std::atomic<int> scrapes{0}, regressions{0};
+  std::vector<std::thread> scrapers;
+  for (int s = 0; s < 2; ++s) {
+    scrapers.emplace_back([&] {
+      double last = 0;
+      do {
+        const std::string text = agent.RenderText();
+        const size_t at = text.find("\nscraped_total ");
+        if (at == std::string::npos) {
+          regressions.fetch_add(1);
+          return;
+        }
+        const double v = std::strtod(text.c_str() + at + 15, nullptr);
+        if (v < last) regressions.fetch_add(1);
+        last = v;
+        scrapes.fetch_add(1);
+      } while (writers_done.load() < kWriters);
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (auto& t : scrapers) t.join();
+  CHECK(scrapes.load() >= 2);
+  CHECK(regressions.load() == 0);
+  CHECK(c->Value() == double{kWriters} * kPerWriter);
+}
+
+TEST_CASE("the CPU count comes from the kernel's present list", "[cells]") {
+  using vitals::internal::CpuCopiesFromList;
+  CHECK(CpuCopiesFromList("0-1\n", 7) == 2);
+  CHECK(CpuCopiesFromList("0", 7) == 1);
+  CHECK(CpuCopiesFromList("0-3,8-11", 7) == 12);
+  CHECK(CpuCopiesFromList("0,2,5", 7) == 6);
+  CHECK(CpuCopiesFromList("0-100000", 7) == vitals::internal::kMaxCpus);
+  CHECK(CpuCopiesFromList("", 7) == 7);
+  CHECK(CpuCopiesFromList("x-1", 7) == 7);
+  CHECK(CpuCopiesFromList("3-1", 7) == 7);
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <cmath>
+#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
@@ -38,13 +40,40 @@ TEST_CASE("histogram bucket boundaries are inclusive upper bounds", "[family]") 
   CHECK(h->Sum() == Approx(-1 + 0 + 0.1 + 0.1000001 + 0.5 + 1 + 1.0000001 + 1e9));
 }
 
-TEST_CASE("many bounds use the binary search and agree with the linear one", "[family]") {
-  std::vector<double> bounds;
-  for (int i = 1; i <= 40; ++i) bounds.push_back(i * 0.25);
-  for (double v = -1; v < 12; v += 0.125) {
-    uint32_t expect = 0;
-    while (expect < bounds.size() && v > bounds[expect]) ++expect;
-    REQUIRE(vitals::internal::BucketIndex(bounds.data(), bounds.size(), v) == expect);
+TEST_CASE("every bucket search agrees with the linear one, for any bounds", "[family]") {
+  // With and without the exponent index; bounds sparse, dense inside one power of two (the
+  // binary search within a range), negative, tiny and huge; values on, between, below and
+  // above the bounds, zeros, subnormals and infinities.
+  const double inf = std::numeric_limits<double>::infinity();
+  std::vector<std::vector<double>> bound_sets;
+  for (uint32_t n = 1; n <= 40; ++n) {
+    std::vector<double> bounds;
+    for (uint32_t i = 1; i <= n; ++i) bounds.push_back(i * 0.25);
+    bound_sets.push_back(bounds);
+  }
+  bound_sets.push_back({0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10});
+  bound_sets.push_back({-10, -1, -0.5, 0, 1e-310, 1e-300, 0.5, 1e300});
+  std::vector<double> dense;  // 600 bounds in [512, 1024)
+  for (int i = 0; i < 600; ++i) dense.push_back(512 + i * 0.8);
+  bound_sets.push_back(dense);
+  for (const auto& bounds : bound_sets) {
+    const std::vector<uint16_t> index = vitals::internal::BucketExponentIndex(bounds);
+    REQUIRE(index.size() == vitals::internal::kExponentIndexSize);
+    std::vector<double> values = {-inf, inf, -0.0, 0.0, 1e-320, 1e-310, 1e-300, -1e300, 1e300};
+    for (double v = -12; v < 12; v += 0.125) values.push_back(v);
+    for (double b : bounds) {
+      values.push_back(b);
+      values.push_back(std::nextafter(b, inf));
+      values.push_back(std::nextafter(b, -inf));
+    }
+    const auto n = static_cast<uint32_t>(bounds.size());
+    for (double v : values) {
+      uint32_t expect = 0;
+      while (expect < n && v > bounds[expect]) ++expect;
+      INFO(n << " bounds from " << bounds[0] << ", value " << v);
+      REQUIRE(vitals::internal::BucketIndex(bounds.data(), n, v, index.data()) == expect);
+      REQUIRE(vitals::internal::BucketIndex(bounds.data(), n, v) == expect);
+    }
   }
 }
 
