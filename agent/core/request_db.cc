@@ -16,6 +16,8 @@ namespace {
 // RequestDbs beyond the per-thread spares. Never freed: stale contexts may still point at them.
 std::mutex g_spare_mu;
 std::vector<RequestDb*>* g_spare = new std::vector<RequestDb*>();
+// Every RequestDb ever made, newest first (a push-only lock-free list).
+std::atomic<RequestDb*> g_created{nullptr};
 
 // At thread exit the thread's spare goes to the shared list, so short-lived threads do not each
 // strand one. Registered once per thread, the first time it keeps a spare.
@@ -86,8 +88,15 @@ RequestDb* AcquireSpareRequestDb() {
       return db;
     }
   }
-  return new RequestDb();  // reused forever after
+  auto* db = new RequestDb();  // reused forever after
+  db->next_created = g_created.load(std::memory_order_relaxed);
+  while (!g_created.compare_exchange_weak(db->next_created, db, std::memory_order_release,
+                                          std::memory_order_relaxed)) {
+  }
+  return db;
 }
+
+const RequestDb* FirstRequestDb() { return g_created.load(std::memory_order_acquire); }
 
 void ReleaseSpareRequestDb(RequestDb* db) {
   std::lock_guard<std::mutex> lock(g_spare_mu);

@@ -42,6 +42,11 @@ struct RequestDb {
   std::string statement;  // written once, before `detected` (release)
   std::string table;
   std::atomic<uint64_t> slots[kSlots] = {};  // [statement hash:48 | count:16], 0 = empty
+  // While a request runs: who runs it (its RequestMetrics, as an opaque tag) and its start
+  // stamp in that owner's units; null owner when idle. Read by the live page's in-flight view.
+  std::atomic<const void*> owner{nullptr};
+  std::atomic<int64_t> started{0};
+  RequestDb* next_created = nullptr;  // every RequestDb ever made, newest first; immutable
 
   // Counts one call of the statement with `hash` (and one in `queries`); returns its count in
   // this request, or 0 when the table is full.
@@ -67,6 +72,10 @@ inline CurrentRequest& ThreadCurrentRequest() { return tls_current_request; }
 // This thread's spare RequestDb: the one its last request gave back, so a thread serving one
 // request at a time takes and returns it without a lock or an allocation.
 extern __thread RequestDb* tls_spare_request_db;
+
+// The newest RequestDb ever made; follow `next_created` for the others (they are never freed).
+// Lock-free; for readers that look at the requests in flight.
+const RequestDb* FirstRequestDb();
 
 // Slow paths of Acquire/Release: the shared spares (a mutex), or a new RequestDb.
 RequestDb* AcquireSpareRequestDb();

@@ -24,6 +24,7 @@ struct StatementEntry {
   std::string normalized;
   std::string table;
   Series* duration = nullptr;
+  StatementStats* stats = nullptr;
 };
 constexpr size_t kStatementCacheSize = 64;
 thread_local StatementEntry tls_statements[kStatementCacheSize];
@@ -41,6 +42,7 @@ absl::StatusOr<std::unique_ptr<DbMetrics>> DbMetrics::Create(Registry& registry,
   m->clock_ = clock;
   m->log_ = log;
   m->n_plus_one_log_ = std::make_unique<LogThrottle>(log, clock, absl::Minutes(1));
+  m->statements_ = std::make_unique<StatementTable>(kMaxStatements);
   m->threshold_ = static_cast<uint32_t>(options.n_plus_one_threshold);
   absl::Status s = CreateFamilies(
       registry,
@@ -98,6 +100,7 @@ void DbMetrics::Record(absl::string_view system, absl::string_view statement, in
     NormalizeSql(statement, &n);
     const absl::string_view labels[] = {system, n.operation, n.table};
     e.duration = duration_->Find(labels);
+    e.stats = statements_->Find(system, n.text, n.table);
     e.owner = id_;
     e.system.assign(system.data(), system.size());
     e.raw.assign(statement.data(), std::min(statement.size(), kMaxStatementBytes));
@@ -106,6 +109,7 @@ void DbMetrics::Record(absl::string_view system, absl::string_view statement, in
     e.table = std::move(n.table);
   }
   ObserveInto(*e.duration, static_cast<double>(nanos) * 1e-9);
+  StatementTable::Record(e.stats, nanos);
 
   RequestDb* db = ThreadCurrentRequest().Live();
   if (db == nullptr) return;
@@ -129,6 +133,7 @@ void DbMetrics::RequestFinished(const RouteLabels& route, const RequestDb& db) {
   if (!db.detected.load(std::memory_order_acquire)) return;
   const uint64_t hash = db.detected_hash.load(std::memory_order_relaxed);
   const uint32_t count = db.CountOf(hash);
+  patterns_.Add(route.method, route.route, hash, db.statement, db.table, count, clock_->NowNanos());
   // One line per (route, statement) a minute; the throttle adds how many requests it held back.
   const std::string statement =
       db.statement.size() > 200 ? db.statement.substr(0, 200) + "..." : db.statement;

@@ -16,6 +16,8 @@
 #include "agent/core/family.h"
 #include "agent/core/registry.h"
 #include "agent/core/request_db.h"
+#include "agent/db/n_plus_one_table.h"
+#include "agent/db/statement_table.h"
 #include "vitals/clock.h"
 #include "vitals/db.h"
 #include "vitals/options.h"
@@ -42,6 +44,12 @@ class DbMetrics : public RequestObserver {
 
   DbPool Pool(absl::string_view name);
 
+  // Calls, total and longest time per normalized statement (the live page's top statements).
+  static constexpr size_t kMaxStatements = 500;
+  const StatementTable& statements() const { return *statements_; }
+  // The N+1 patterns seen (the live page's list).
+  const NPlusOneTable& n_plus_one_patterns() const { return patterns_; }
+
  private:
   DbMetrics() = default;
   void Detected(RequestDb& db, uint64_t hash, const std::string& statement,
@@ -50,7 +58,9 @@ class DbMetrics : public RequestObserver {
   uint64_t id_ = 0;  // tells this agent's entries apart in the per-thread statement cache
   const Clock* clock_ = nullptr;
   RateLimitedLog* log_ = nullptr;
-  std::unique_ptr<LogThrottle> n_plus_one_log_;  // one line per (route, statement) a minute
+  std::unique_ptr<LogThrottle> n_plus_one_log_;
+  std::unique_ptr<StatementTable> statements_;
+  NPlusOneTable patterns_;  // one line per (route, statement) a minute
   uint32_t threshold_ = 5;
   Family* duration_ = nullptr;
   Family* n_plus_one_ = nullptr;

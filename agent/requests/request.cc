@@ -24,8 +24,7 @@ RequestScope::RequestScope(const RouteHandle& route)
 
 void RequestScope::Begin() {
   internal::AddToCell(route_->active->cell, 1.0);
-  db_scope_.Begin(metrics_, route_);
-  start_nanos_ = metrics_->Stamp();
+  start_nanos_ = db_scope_.Begin(metrics_, route_);
 }
 
 void RequestScope::EndActive() { internal::AddToCell(route_->active->cell, -1.0); }
@@ -51,15 +50,20 @@ RequestDbScope::RequestDbScope(const RouteHandle& route) {
   if (route.route_ != nullptr) Begin(route.metrics_, route.route_);
 }
 
-void RequestDbScope::Begin(internal::RequestMetrics* metrics, internal::RouteEntry* route) {
+int64_t RequestDbScope::Begin(internal::RequestMetrics* metrics, internal::RouteEntry* route) {
   metrics_ = metrics;
   route_ = route;
   db_ = internal::AcquireRequestDb(route_);
+  // Stores to this request's own RequestDb (no shared line): the in-flight view reads them.
+  const int64_t stamp = metrics_->Stamp();
+  db_->started.store(stamp, std::memory_order_relaxed);
+  db_->owner.store(metrics_, std::memory_order_release);
   internal::CurrentRequest& current = internal::ThreadCurrentRequest();
   prev_db_ = current.db;
   prev_generation_ = current.generation;
   current.db = db_;
   current.generation = db_->generation.load(std::memory_order_relaxed);
+  return stamp;
 }
 
 void RequestDbScope::End(bool record) {
@@ -84,6 +88,7 @@ void RequestDbScope::End(bool record) {
     current.db = prev_db_;
     current.generation = prev_generation_;
   }
+  db_->owner.store(nullptr, std::memory_order_relaxed);
   internal::ReleaseRequestDb(db_);
   db_ = nullptr;
 }

@@ -1,5 +1,6 @@
 #include "agent/requests/request_metrics.h"
 
+#include <algorithm>
 #include <charconv>
 #include <utility>
 
@@ -158,8 +159,20 @@ void RequestMetrics::Record(RouteEntry* entry, int status, int64_t nanos) {
     AddToCell(entry->slow->cell, 1.0);
     const int64_t now = clock_->NowNanos();
     LogSlow(*entry, status, nanos, now);
+    slow_ring_.Add(entry, status, nanos, now);
     if (slow_listener_ != nullptr) slow_listener_->SlowRequest(*entry, now);
   }
+}
+
+RequestMetrics::InFlight RequestMetrics::RequestsInFlight() const {
+  InFlight in_flight;
+  for (const RequestDb* db = FirstRequestDb(); db != nullptr; db = db->next_created) {
+    if (db->owner.load(std::memory_order_acquire) != this) continue;
+    const int64_t started = db->started.load(std::memory_order_relaxed);
+    ++in_flight.count;
+    in_flight.oldest_nanos = std::max(in_flight.oldest_nanos, NanosSince(started));
+  }
+  return in_flight;
 }
 
 void RequestMetrics::LogSlow(RouteEntry& entry, int status, int64_t nanos, int64_t now) {

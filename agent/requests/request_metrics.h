@@ -24,6 +24,7 @@
 #include "agent/core/registry.h"
 #include "agent/core/request_db.h"
 #include "agent/core/slow_request_listener.h"
+#include "agent/requests/slow_request_ring.h"
 #include "vitals/clock.h"
 #include "vitals/options.h"
 
@@ -89,6 +90,15 @@ class RequestMetrics {
   // Told of each slow request (automatic profiles); set once by the agent, before any
   // request. May be null.
   void set_slow_listener(SlowRequestListener* listener) { slow_listener_ = listener; }
+  // Requests of this agent running now (RequestScope or RequestDbScope) and how long the
+  // oldest has run. Lock-free; O(RequestDbs ever made, about the peak concurrency).
+  struct InFlight {
+    int count = 0;
+    int64_t oldest_nanos = 0;
+  };
+  InFlight RequestsInFlight() const;
+  // The last slow requests (the live page's table).
+  const SlowRequestRing& slow_requests() const { return slow_ring_; }
 
  private:
   RequestMetrics(Family* duration, Family* active, Family* slow, Family* db_queries,
@@ -102,6 +112,7 @@ class RequestMetrics {
   Family* const db_queries_;
   RequestObserver* observer_ = nullptr;
   SlowRequestListener* slow_listener_ = nullptr;
+  SlowRequestRing slow_ring_;
   const Clock* const clock_;
   const TscClock* const tsc_;  // clock_ when it is the TSC clock, else null
   RateLimitedLog* const log_;

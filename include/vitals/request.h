@@ -82,7 +82,8 @@ class RequestDbScope {
  private:
   friend class RequestScope;
   RequestDbScope() = default;
-  void Begin(internal::RequestMetrics* metrics, internal::RouteEntry* route);
+  // Returns the request's start stamp (RequestMetrics::Stamp), also kept for the in-flight view.
+  int64_t Begin(internal::RequestMetrics* metrics, internal::RouteEntry* route);
 
   internal::RequestMetrics* metrics_ = nullptr;
   internal::RouteEntry* route_ = nullptr;

@@ -2,11 +2,13 @@
 
 #include "agent/db/db_metrics.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "agent/root/agent_access.h"
 #include "tests/support/fakes.h"
 #include "tests/support/metrics_text.h"
 #include "vitals/agent.h"
@@ -251,6 +253,131 @@ TEST_CASE("pool metrics", "[db]") {
   CHECK(SampleValue(
             body, "db_client_connection_timeouts_total{db_client_connection_pool_name=\"main\"}") ==
         1);
+}
+
+}  // namespace
+
+namespace {
+
+TEST_CASE("the statement table keeps calls, total and longest time per normalized statement",
+          "[db]") {
+  Fixture f;
+  vitals::Agent agent(f.Opts());
+  for (int i = 0; i < 30; ++i) {  // literals differ, the normalized text does not
+    agent.RecordDbOperation("sqlite", "SELECT name FROM users WHERE id = " + std::to_string(i),
+                            absl::Milliseconds(1 + i % 3));  // 1, 2, 3 ms
+  }
+  agent.RecordDbOperation("sqlite", "UPDATE users SET name = 'x' WHERE id = 7",
+                          absl::Milliseconds(200));
+  agent.RecordDbOperation("postgresql", "SELECT name FROM users WHERE id = 1",
+                          absl::Milliseconds(5));
+  const auto& table = vitals::internal::AgentAccess::Core(agent).db()->statements();
+  CHECK(table.size() == 3);
+  const auto top = table.Top(10);
+  REQUIRE(top.size() == 3);
+  // By total time: the update (200 ms), the 30 selects (60 ms), the other system's (5 ms).
+  CHECK(top[0].text.rfind("UPDATE users SET name = ? WHERE id = ?", 0) == 0);
+  CHECK(top[0].calls == 1);
+  CHECK(top[0].max_seconds == Approx(0.2));
+  CHECK(top[1].system == "sqlite");
+  CHECK(top[1].table == "users");
+  CHECK(top[1].text.find("SELECT") == 0);
+  CHECK(top[1].text.find("7") == std::string::npos);
+  CHECK(top[1].calls == 30);
+  CHECK(top[1].total_seconds == Approx(0.060));
+  CHECK(top[1].max_seconds == Approx(0.003));
+  CHECK(top[2].system == "postgresql");
+  CHECK(table.Top(1).size() == 1);
+  // Never a label: the exposition has no statement text.
+  CHECK(agent.RenderText().find("WHERE id") == std::string::npos);
+}
+
+TEST_CASE("the statement table is bounded: past its limit statements share one entry", "[db]") {
+  vitals::internal::StatementTable table(3);
+  std::vector<vitals::internal::StatementStats*> got;
+  for (int i = 0; i < 10; ++i) {
+    got.push_back(table.Find("sqlite", "SELECT * FROM t" + std::to_string(i), "t"));
+    vitals::internal::StatementTable::Record(got.back(), 1'000'000);
+  }
+  CHECK(table.size() == 3);
+  for (int i = 3; i < 10; ++i) CHECK(got[i] == got[3]);
+  CHECK(got[3]->text == vitals::internal::StatementTable::kOtherText);
+  CHECK(table.Find("sqlite", "SELECT * FROM t1", "t") == got[1]);  // kept ones still found
+  const auto top = table.Top(100);
+  REQUIRE(top.size() == 4);
+  CHECK(top[0].text == vitals::internal::StatementTable::kOtherText);
+  CHECK(top[0].calls == 7);
+  // A text longer than the kept prefix is cut.
+  vitals::internal::StatementTable wide(10);
+  const std::string long_text(5000, 'x');
+  CHECK(wide.Find("sqlite", long_text, "")->text.size() ==
+        vitals::internal::StatementTable::kMaxStatementTextBytes);
+}
+
+TEST_CASE("statement stats from many threads are exact", "[db][concurrency]") {
+  vitals::internal::StatementTable table(100);
+  constexpr int kThreads = 4;
+  constexpr int kCalls = 20000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kCalls; ++i) {
+        auto* s = table.Find("sqlite", "SELECT " + std::to_string(i % 7), "");
+        vitals::internal::StatementTable::Record(s, (t + 1) * 1000);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  const auto top = table.Top(100);
+  REQUIRE(top.size() == 7);
+  double calls = 0, total = 0, max = 0;
+  for (const auto& r : top) {
+    calls += r.calls;
+    total += r.total_seconds;
+    max = std::max(max, r.max_seconds);
+  }
+  CHECK(calls == kThreads * kCalls);
+  CHECK(total == Approx(kCalls * (1 + 2 + 3 + 4) * 1e-6));
+  CHECK(max == Approx(4e-6));
+}
+
+}  // namespace
+
+namespace {
+
+TEST_CASE("N+1 patterns are kept per route and statement, most recent first", "[db]") {
+  Fixture f;
+  vitals::Agent agent(f.Opts());  // threshold 5
+  Request(agent, "/loop", {5});
+  f.clock.AdvanceMs(10);
+  Request(agent, "/loop", {9});
+  f.clock.AdvanceMs(10);
+  Request(agent, "/many", {50});
+  Request(agent, "/fine", {4});
+  const auto patterns =
+      vitals::internal::AgentAccess::Core(agent).db()->n_plus_one_patterns().Read();
+  REQUIRE(patterns.size() == 2);
+  CHECK(patterns[0].route == "/many");
+  CHECK(patterns[0].last_calls == 50);
+  CHECK(patterns[1].route == "/loop");
+  CHECK(patterns[1].method == "GET");
+  CHECK(patterns[1].statement == "SELECT name FROM t0 WHERE id = ?");
+  CHECK(patterns[1].table == "t0");
+  CHECK(patterns[1].requests == 2);
+  CHECK(patterns[1].last_calls == 9);
+  CHECK(patterns[1].max_calls == 9);
+  CHECK(patterns[0].last_at_nanos - patterns[1].last_at_nanos == 10'000'000);
+}
+
+TEST_CASE("the N+1 pattern list is bounded", "[db]") {
+  vitals::internal::NPlusOneTable table;
+  for (int i = 0; i < 250; ++i) {
+    table.Add("GET", "/r" + std::to_string(i), i, "SELECT ?", "t", 5, i);
+  }
+  const auto patterns = table.Read();
+  REQUIRE(patterns.size() == vitals::internal::NPlusOneTable::kMaxPatterns);
+  CHECK(patterns.front().route == "/r249");  // the most recent kept, the oldest made room
+  CHECK(patterns.back().route == "/r150");
 }
 
 }  // namespace

@@ -1,8 +1,11 @@
 #include "vitals/request.h"
 
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <memory>
 #include <thread>
 
+#include "agent/root/agent_access.h"
 #include "tests/support/fakes.h"
 #include "tests/support/metrics_text.h"
 #include "vitals/agent.h"
@@ -78,6 +81,97 @@ TEST_CASE("slow requests are all counted, and logged once per route a minute wit
   CHECK(lines[2] ==
         "WARNING slow request: method=POST route=\"/orders\" status=504 duration_ms=3000.0 (4 "
         "more on this route since the last line)");
+}
+
+TEST_CASE("the last 50 slow requests are kept, newest first, with route, status and duration",
+          "[request]") {
+  Fixture f;
+  vitals::Agent agent(f.Opts());
+  vitals::RouteHandle route = agent.Route("POST", "/orders");
+  const int64_t start = f.clock.NowNanos();
+  for (int i = 0; i < 60; ++i) {
+    f.clock.AdvanceMs(1);
+    route.Record(500 + (i % 4), absl::Milliseconds(500 + i));  // all at or over the threshold
+  }
+  route.Record(200, absl::Milliseconds(499));  // not slow: not kept
+  const auto& ring = vitals::internal::AgentAccess::Core(agent).requests().slow_requests();
+  CHECK(ring.added() == 60);
+  const auto kept = ring.Read();
+  REQUIRE(kept.size() == vitals::internal::SlowRequestRing::kCapacity);
+  for (size_t k = 0; k < kept.size(); ++k) {
+    const int i = 59 - static_cast<int>(k);  // newest first: requests 59 down to 10
+    INFO("entry " << k);
+    CHECK(kept[k].sequence == static_cast<uint64_t>(i));
+    CHECK(kept[k].route->method == "POST");
+    CHECK(kept[k].route->route == "/orders");
+    CHECK(kept[k].status == 500 + (i % 4));
+    CHECK(kept[k].duration_nanos == (500 + i) * 1'000'000LL);
+    CHECK(kept[k].at_nanos == start + (i + 1) * 1'000'000LL);
+  }
+}
+
+TEST_CASE("slow requests from many threads: every one counted, no torn entry kept",
+          "[request][concurrency]") {
+  vitals::internal::SlowRequestRing ring;
+  vitals::internal::RouteLabels routes[4] = {
+      {"GET", "/a"}, {"GET", "/b"}, {"PUT", "/c"}, {"POST", "/d"}};
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 20000;
+  std::atomic<bool> done{false};
+  std::atomic<int> torn{0}, reads{0};
+  std::thread reader([&] {
+    while (!done.load()) {
+      for (const auto& e : ring.Read()) {
+        // Every writer keeps status, duration and time tied to its route: a mix is a torn read.
+        const int r = static_cast<int>(e.route - routes);
+        if (r < 0 || r >= 4 || e.status != 500 + r || e.duration_nanos != r * 1000 + 7 ||
+            e.at_nanos != r * 1'000'000 + 3) {
+          torn.fetch_add(1);
+        }
+      }
+      reads.fetch_add(1);
+    }
+  });
+  std::vector<std::thread> writers;
+  for (int t = 0; t < kThreads; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        ring.Add(&routes[t], 500 + t, t * 1000 + 7, t * 1'000'000 + 3);
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  done.store(true);
+  reader.join();
+  CHECK(ring.added() == uint64_t{kThreads} * kPerThread);
+  CHECK(reads.load() > 0);
+  CHECK(torn.load() == 0);
+  const auto kept = ring.Read();
+  CHECK(kept.size() <= vitals::internal::SlowRequestRing::kCapacity);
+  for (size_t k = 1; k < kept.size(); ++k) CHECK(kept[k - 1].sequence > kept[k].sequence);
+}
+
+TEST_CASE("requests in flight and the age of the oldest", "[request]") {
+  Fixture f;
+  vitals::Agent agent(f.Opts());
+  vitals::Agent other(f.Opts());  // another agent's requests are not this one's
+  auto& metrics = vitals::internal::AgentAccess::Core(agent).requests();
+  CHECK(metrics.RequestsInFlight().count == 0);
+  auto first = std::make_unique<vitals::RequestScope>(agent, "GET", "/slow");
+  f.clock.AdvanceMs(700);
+  vitals::RequestScope other_scope(other, "GET", "/x");
+  std::unique_ptr<vitals::RequestScope> second;
+  std::thread([&] { second = std::make_unique<vitals::RequestScope>(agent, "GET", "/b"); }).join();
+  f.clock.AdvanceMs(300);
+  auto in_flight = metrics.RequestsInFlight();
+  CHECK(in_flight.count == 2);
+  CHECK(in_flight.oldest_nanos == 1'000'000'000);
+  first.reset();  // the oldest ends
+  in_flight = metrics.RequestsInFlight();
+  CHECK(in_flight.count == 1);
+  CHECK(in_flight.oldest_nanos == 300'000'000);
+  second->Cancel();
+  CHECK(metrics.RequestsInFlight().count == 0);
 }
 
 TEST_CASE("Record, RouteHandle and the scope agree; methods are normalized", "[request]") {
