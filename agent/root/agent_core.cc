@@ -140,6 +140,8 @@ AgentCore::AgentCore(Options options) : options_(std::move(options)) {
   }
   profiling_source_ = std::make_unique<ProfilingSource>(profiler_.get(), auto_profiler_.get());
   pprof_ = std::make_unique<exporters::PprofEndpoint>(options_, profiling_source_.get());
+  live_source_ = std::make_unique<LiveSource>(clock_, requests_.get(), db_.get());
+  live_ = std::make_unique<exporters::LiveEndpoint>(options_, live_source_.get());
   if (!options_.pushgateway_url.empty()) {
     Options push = options_;
     if (push.job.empty()) push.job = ProgramName();
@@ -190,6 +192,7 @@ absl::StatusOr<std::unique_ptr<http::HttpServer>> AgentCore::ServeHttp() {
   if (!address.ok()) return address.status();
   std::vector<http::HttpRoute> routes = {prometheus_->Route()};
   for (http::HttpRoute& r : pprof_->Routes()) routes.push_back(std::move(r));
+  routes.push_back(live_->JsonRoute());
   std::string index =
       "<!doctype html><html><head><title>vitals</title></head><body>\n<h1>vitals agent</h1>\n"
       "<ul>\n";

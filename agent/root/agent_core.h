@@ -21,7 +21,9 @@
 #include "agent/profiling/auto_profiler.h"
 #include "agent/profiling/profiler.h"
 #include "agent/requests/request_metrics.h"
+#include "agent/root/live_source.h"
 #include "agent/root/profiling_source.h"
+#include "exporters/live_endpoint.h"
 #include "exporters/pprof_endpoint.h"
 #include "exporters/prometheus_exporter.h"
 #include "exporters/pushgateway_exporter.h"
@@ -79,6 +81,8 @@ class AgentCore {
   std::unique_ptr<AutoProfiler> auto_profiler_;
   std::unique_ptr<ProfilingSource> profiling_source_;
   std::unique_ptr<exporters::PprofEndpoint> pprof_;
+  std::unique_ptr<LiveSource> live_source_;
+  std::unique_ptr<exporters::LiveEndpoint> live_;
   std::unique_ptr<exporters::PushgatewayExporter> pusher_;
   // The endpoint's own figures (vitals_http_*), when it is enabled.
   Gauge http_open_connections_;

@@ -23,8 +23,10 @@
 //
 // Cost (BENCHMARKS.md): recording a call is a per-thread cache lookup of the statement text (the
 // normalization runs once per distinct text per thread), a histogram observe on per-CPU
-// cells and, inside a request, two uncontended atomic updates on that request's own counters.
-// No lock, no shared cache line. Thread-safety: everything may be used from any thread.
+// cells, the statement's calls and time (one more per-CPU add, and a read of its longest
+// time) and, inside a request, two uncontended atomic updates on that request's own counters:
+// about 45 ns. No lock, no cache line written by another CPU. Thread-safety: everything may be
+// used from any thread.
 
 #ifndef VITALS_DB_H_
 #define VITALS_DB_H_

@@ -1,0 +1,39 @@
+#include "agent/root/live_source.h"
+
+namespace vitals {
+namespace internal {
+
+exporters::LiveView LiveSource::View() {
+  exporters::LiveView v;
+  v.now = absl::Now();
+  const int64_t clock_now = clock_->NowNanos();
+  // Agent-clock readings (an arbitrary epoch) to wall time, through one pair of readings.
+  auto wall = [&](int64_t at_nanos) { return v.now - absl::Nanoseconds(clock_now - at_nanos); };
+
+  const RequestMetrics::InFlight in_flight = requests_->RequestsInFlight();
+  v.in_flight.count = in_flight.count;
+  v.in_flight.oldest_seconds = static_cast<double>(in_flight.oldest_nanos) * 1e-9;
+
+  v.slow_requests_total = requests_->slow_requests().added();
+  for (const SlowRequestRing::Entry& e : requests_->slow_requests().Read()) {
+    v.slow_requests.push_back(
+        exporters::LiveView::SlowRequest{wall(e.at_nanos), e.route->method, e.route->route,
+                                         e.status, static_cast<double>(e.duration_nanos) * 1e-9});
+  }
+  if (db_ != nullptr) {
+    for (StatementTable::Row& r : db_->statements().Top(kTopStatements)) {
+      v.statements.push_back(exporters::LiveView::Statement{std::move(r.system), std::move(r.text),
+                                                            std::move(r.table), r.calls,
+                                                            r.total_seconds, r.max_seconds});
+    }
+    for (NPlusOneTable::Pattern& p : db_->n_plus_one_patterns().Read()) {
+      v.n_plus_one.push_back(exporters::LiveView::NPlusOne{
+          std::move(p.method), std::move(p.route), std::move(p.statement), std::move(p.table),
+          p.requests, p.last_calls, p.max_calls, wall(p.last_at_nanos)});
+    }
+  }
+  return v;
+}
+
+}  // namespace internal
+}  // namespace vitals

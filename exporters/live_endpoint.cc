@@ -1,0 +1,125 @@
+#include "exporters/live_endpoint.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "agent/base/web_escape.h"
+#include "agent/core/text_escape.h"
+#include "agent/http/basic_auth.h"
+
+namespace vitals {
+namespace exporters {
+
+namespace {
+
+void AppendNumber(std::string& out, double v) {
+  if (!std::isfinite(v)) {
+    out += "null";  // JSON has no NaN or infinity
+    return;
+  }
+  internal::AppendValue(out, v);  // shortest form that reads back the same; valid JSON
+}
+
+void AppendTime(std::string& out, absl::Time t) { AppendNumber(out, absl::ToUnixMicros(t) * 1e-6); }
+
+// `"name":` then the value appender.
+template <typename Fn>
+void Field(std::string& out, bool& first, absl::string_view name, Fn&& value) {
+  if (!first) out += ',';
+  first = false;
+  internal::AppendJsonString(out, name);
+  out += ':';
+  value();
+}
+
+template <typename T, typename Fn>
+void Array(std::string& out, const std::vector<T>& items, Fn&& item) {
+  out += '[';
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '{';
+    bool first = true;
+    item(items[i], first);
+    out += '}';
+  }
+  out += ']';
+}
+
+void Str(std::string& out, bool& first, absl::string_view name, absl::string_view v) {
+  Field(out, first, name, [&] { internal::AppendJsonString(out, v); });
+}
+void Num(std::string& out, bool& first, absl::string_view name, double v) {
+  Field(out, first, name, [&] { AppendNumber(out, v); });
+}
+void At(std::string& out, bool& first, absl::string_view name, absl::Time t) {
+  Field(out, first, name, [&] { AppendTime(out, t); });
+}
+
+}  // namespace
+
+LiveEndpoint::LiveEndpoint(const Options& options, LiveSource* source)
+    : basic_auth_(options.metrics_basic_auth), source_(source) {}
+
+std::string LiveEndpoint::RenderJson(const LiveView& v) {
+  std::string out = "{";
+  bool first = true;
+  Str(out, first, "schema", "vitals.json/1");
+  At(out, first, "time", v.now);
+  Field(out, first, "in_flight", [&] {
+    out += '{';
+    bool f = true;
+    Num(out, f, "requests", v.in_flight.count);
+    Num(out, f, "oldest_seconds", v.in_flight.oldest_seconds);
+    out += '}';
+  });
+  Num(out, first, "slow_requests_total", static_cast<double>(v.slow_requests_total));
+  Field(out, first, "slow_requests", [&] {
+    Array(out, v.slow_requests, [&](const LiveView::SlowRequest& r, bool& f) {
+      At(out, f, "time", r.at);
+      Str(out, f, "method", r.method);
+      Str(out, f, "route", r.route);
+      Num(out, f, "status", r.status);
+      Num(out, f, "seconds", r.seconds);
+    });
+  });
+  Field(out, first, "db_statements", [&] {
+    Array(out, v.statements, [&](const LiveView::Statement& s, bool& f) {
+      Str(out, f, "system", s.system);
+      Str(out, f, "statement", s.text);
+      Str(out, f, "table", s.table);
+      Num(out, f, "calls", s.calls);
+      Num(out, f, "total_seconds", s.total_seconds);
+      Num(out, f, "mean_seconds", s.calls > 0 ? s.total_seconds / s.calls : 0);
+      Num(out, f, "max_seconds", s.max_seconds);
+    });
+  });
+  Field(out, first, "n_plus_one", [&] {
+    Array(out, v.n_plus_one, [&](const LiveView::NPlusOne& p, bool& f) {
+      Str(out, f, "method", p.method);
+      Str(out, f, "route", p.route);
+      Str(out, f, "statement", p.statement);
+      Str(out, f, "table", p.table);
+      Num(out, f, "requests", static_cast<double>(p.requests));
+      Num(out, f, "last_calls", p.last_calls);
+      Num(out, f, "max_calls", p.max_calls);
+      At(out, f, "last_time", p.last_at);
+    });
+  });
+  out += "}\n";
+  return out;
+}
+
+http::HttpRoute LiveEndpoint::JsonRoute() {
+  return http::HttpRoute{"/vitals.json",
+                         "what the live page shows, as versioned JSON (docs/vitals-json.md)",
+                         [this](const http::HttpRequest& req, http::HttpResponse& resp) {
+                           if (!http::CheckBasicAuth(req, basic_auth_, "vitals metrics", resp))
+                             return;
+                           resp.content_type = "application/json";
+                           resp.headers.emplace_back("Cache-Control", "no-store");
+                           resp.body = RenderJson(source_->View());
+                         }};
+}
+
+}  // namespace exporters
+}  // namespace vitals

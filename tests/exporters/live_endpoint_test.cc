@@ -1,0 +1,115 @@
+// /vitals.json: served with the metrics access rules, valid JSON (checked by Python's parser),
+// and numbers that match what the agent recorded.
+
+#include "exporters/live_endpoint.h"
+
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <string>
+
+#include "tests/support/fakes.h"
+#include "tests/support/process.h"
+#include "tests/support/sockets.h"
+#include "vitals/agent.h"
+
+namespace {
+
+struct Fixture : vitals_test::ClockAndLog {
+  vitals::Options Opts() {
+    vitals::Options o = Options();
+    o.process_metrics = false;
+    o.http_enabled = true;
+    o.listen = "127.0.0.1:0";
+    o.slow_request_threshold = absl::Milliseconds(100);
+    return o;
+  }
+};
+
+std::string Get(int port, const std::string& path, const std::string& extra = "") {
+  return vitals_test::RawExchange(
+      port, "GET " + path + " HTTP/1.1\r\nHost: x\r\n" + extra + "Connection: close\r\n\r\n");
+}
+
+// Runs `expression` in Python on the parsed document `d`; returns what it prints.
+std::string PythonOnJson(const std::string& json, const std::string& expression) {
+  // Per process: ctest runs the cases of this file in parallel processes.
+  const std::string dir =
+      vitals_test::BinaryDir() + "/live_endpoint_test." + std::to_string(getpid());
+  std::string out;
+  vitals_test::RunCommand("mkdir -p " + dir, &out);
+  vitals_test::WriteFile(dir + "/doc.json", json);
+  vitals_test::WriteFile(dir + "/q.py", "import json\nd = json.load(open('" + dir +
+                                            "/doc.json'))\nprint(" + expression + ")\n");
+  out.clear();
+  if (vitals_test::RunCommand("python3 " + dir + "/q.py 2>&1", &out) != 0) return "ERROR " + out;
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+TEST_CASE("/vitals.json carries slow requests, requests in flight, statements and N+1 patterns",
+          "[live]") {
+  Fixture f;
+  vitals::Agent agent(f.Opts());
+  REQUIRE(agent.Start().ok());
+  agent.Record("GET", "/slow/\"quoted\"", 503, absl::Milliseconds(250));
+  agent.Record("GET", "/fast", 200, absl::Milliseconds(5));
+  {
+    vitals::RequestScope scope(agent, "GET", "/orders/:id");
+    for (int i = 0; i < 6; ++i) {
+      agent.RecordDbOperation("sqlite", "SELECT * FROM items WHERE order_id = " + std::to_string(i),
+                              absl::Milliseconds(2));
+    }
+  }
+  vitals::RequestScope running(agent, "POST", "/upload");
+  f.clock.AdvanceMs(1500);
+
+  const std::string response = Get(agent.port(), "/vitals.json");
+  REQUIRE(vitals_test::StatusOf(response) == 200);
+  CHECK(response.find("Content-Type: application/json") != std::string::npos);
+  const std::string json = vitals_test::BodyOf(response);
+  CHECK(PythonOnJson(json, "d['schema']") == "vitals.json/1");
+  CHECK(PythonOnJson(json, "d['in_flight']['requests']") == "1");
+  CHECK(PythonOnJson(json, "d['in_flight']['oldest_seconds']") == "1.5");
+  CHECK(PythonOnJson(json, "d['slow_requests_total']") == "1");
+  CHECK(PythonOnJson(json,
+                     "[(r['method'], r['route'], r['status'], r['seconds']) for r in "
+                     "d['slow_requests']]") == "[('GET', '/slow/\"quoted\"', 503, 0.25)]");
+  CHECK(PythonOnJson(json,
+                     "[(s['statement'], s['table'], s['calls'], s['mean_seconds']) for s "
+                     "in d['db_statements']]") ==
+        "[('SELECT * FROM items WHERE order_id = ?', 'items', 6, 0.002)]");
+  CHECK(PythonOnJson(json,
+                     "[(p['route'], p['last_calls'], p['requests']) for p in "
+                     "d['n_plus_one']]") == "[('/orders/:id', 6, 1)]");
+  // Times are Unix seconds: the slow request ended 1.5 s of agent time before the document.
+  CHECK(PythonOnJson(json, "round(d['time'] - d['slow_requests'][0]['time'], 3)") == "1.5");
+  running.Cancel();
+  agent.Stop();
+}
+
+TEST_CASE("/vitals.json follows the metrics credentials", "[live]") {
+  Fixture f;
+  vitals::Options o = f.Opts();
+  o.metrics_basic_auth = "user:secret";
+  vitals::Agent agent(o);
+  REQUIRE(agent.Start().ok());
+  CHECK(vitals_test::StatusOf(Get(agent.port(), "/vitals.json")) == 401);
+  CHECK(vitals_test::StatusOf(
+            Get(agent.port(), "/vitals.json", "Authorization: Basic dXNlcjpzZWNyZXQ=\r\n")) == 200);
+  agent.Stop();
+}
+
+TEST_CASE("the JSON stays valid whatever the text in it", "[live]") {
+  vitals::exporters::LiveView v;
+  v.now = absl::FromUnixSeconds(1700000000);
+  v.slow_requests.push_back({v.now, "GET", std::string("/a\"b\\c\n\x01\xff", 11), 200, 0.5});
+  v.statements.push_back({"sqlite", "SELECT '\t'", "t", 1, 1.0 / 3, 0.5});
+  v.statements.push_back({"sqlite", "x", "t", 0, 0, std::numeric_limits<double>::infinity()});
+  const std::string json = vitals::exporters::LiveEndpoint::RenderJson(v);
+  CHECK(PythonOnJson(json, "d['slow_requests'][0]['route'][:6]") == "/a\"b\\c");
+  CHECK(PythonOnJson(json, "d['db_statements'][1]['max_seconds']") == "None");
+  CHECK(PythonOnJson(json, "d['time']") == "1700000000");
+}
+
+}  // namespace
