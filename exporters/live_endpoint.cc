@@ -105,6 +105,35 @@ std::string LiveEndpoint::RenderJson(const LiveView& v) {
       At(out, f, "last_time", p.last_at);
     });
   });
+  Field(out, first, "history", [&] {
+    out += '{';
+    bool f = true;
+    Num(out, f, "interval_seconds", v.history_interval_seconds);
+    Field(out, f, "times", [&] {
+      out += '[';
+      for (size_t i = 0; i < v.history.times.size(); ++i) {
+        if (i > 0) out += ',';
+        AppendNumber(out, v.history.times[i]);
+      }
+      out += ']';
+    });
+    Field(out, f, "series", [&] {
+      out += '{';
+      bool fs = true;
+      for (const auto& [key, values] : v.history.series) {
+        Field(out, fs, key, [&] {
+          out += '[';
+          for (size_t i = 0; i < values.size(); ++i) {
+            if (i > 0) out += ',';
+            AppendNumber(out, values[i]);  // NaN (no value at that point): null
+          }
+          out += ']';
+        });
+      }
+      out += '}';
+    });
+    out += '}';
+  });
   out += "}\n";
   return out;
 }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "agent/base/series_ring.h"
 #include "agent/http/http_route.h"
 #include "vitals/options.h"
 
@@ -49,6 +50,9 @@ struct LiveView {
     absl::Time last_at;
   };
   std::vector<NPlusOne> n_plus_one;  // most recent first
+  // Recent points (exporters/live_history.h names the keys), and their spacing.
+  double history_interval_seconds = 0;
+  internal::SeriesRing::Snapshot history;
 };
 
 class LiveSource {

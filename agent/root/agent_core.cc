@@ -140,7 +140,11 @@ AgentCore::AgentCore(Options options) : options_(std::move(options)) {
   }
   profiling_source_ = std::make_unique<ProfilingSource>(profiler_.get(), auto_profiler_.get());
   pprof_ = std::make_unique<exporters::PprofEndpoint>(options_, profiling_source_.get());
-  live_source_ = std::make_unique<LiveSource>(clock_, requests_.get(), db_.get());
+  // The live page's history: 15 minutes of points at the sample interval, at most 1 MB.
+  live_history_ = std::make_unique<exporters::LiveHistory>(
+      registry_.get(), options_.sample_interval, absl::Minutes(15), 1 << 20);
+  live_source_ = std::make_unique<LiveSource>(clock_, requests_.get(), db_.get(),
+                                              live_history_.get(), options_.sample_interval);
   live_ = std::make_unique<exporters::LiveEndpoint>(options_, live_source_.get());
   if (!options_.pushgateway_url.empty()) {
     Options push = options_;
@@ -182,6 +186,14 @@ absl::Status AgentCore::Start() {
   }
   if (pusher_ != nullptr) pusher_->Start();
   if (auto_profiler_ != nullptr) auto_profiler_->Start(AutoProfileUrl(server.get()));
+  if (options_.http_enabled) {
+    exporters::LiveHistory* history = live_history_.get();
+    history->Sample(absl::Now());  // the first point: rates start at the next one
+    // Start fails only when already running, which `started_` rules out.
+    live_history_thread_
+        .Start(options_.sample_interval, [history] { history->Sample(absl::Now()); })
+        .IgnoreError();
+  }
   server_ = std::move(server);
   started_ = true;
   return absl::OkStatus();
@@ -197,7 +209,9 @@ absl::StatusOr<std::unique_ptr<http::HttpServer>> AgentCore::ServeHttp() {
       "<!doctype html><html><head><title>vitals</title></head><body>\n<h1>vitals agent</h1>\n"
       "<ul>\n";
   for (const http::HttpRoute& r : routes) {
-    if (!r.description.empty()) {
+    // With profiling off its paths answer 404 with the reason; the index does not offer them.
+    const bool hidden = !options_.profiling && absl::StartsWith(r.path, "/debug/");
+    if (!r.description.empty() && !hidden) {
       absl::StrAppend(&index, "<li><a href=\"", r.path, "\">", r.path, "</a>: ", r.description,
                       "</li>\n");
     }
@@ -258,6 +272,7 @@ void AgentCore::Stop() {
   if (!started_) return;
   if (pusher_ != nullptr) pusher_->Stop();  // the final push, with a fresh sample
   if (sampler_ != nullptr) sampler_->Stop();
+  live_history_thread_.Stop();
   profiler_->Cancel();  // a profile in progress would hold a worker, and Stop, for its duration
   if (auto_profiler_ != nullptr) auto_profiler_->Stop();
   if (server_ != nullptr) server_->Stop();

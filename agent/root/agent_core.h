@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "agent/base/mutex.h"
+#include "agent/base/periodic_thread.h"
 #include "agent/base/rate_limited_log.h"
 #include "agent/cache/cache_metrics.h"
 #include "agent/core/registry.h"
@@ -58,6 +59,7 @@ class AgentCore {
   DbMetrics* db() { return db_.get(); }
   // Null when `options().process_metrics` is off.
   ProcessSampler* sampler() { return sampler_.get(); }
+  exporters::LiveHistory& live_history() { return *live_history_; }
   const Clock& clock() const { return *clock_; }
 
  private:
@@ -81,6 +83,8 @@ class AgentCore {
   std::unique_ptr<AutoProfiler> auto_profiler_;
   std::unique_ptr<ProfilingSource> profiling_source_;
   std::unique_ptr<exporters::PprofEndpoint> pprof_;
+  std::unique_ptr<exporters::LiveHistory> live_history_;
+  PeriodicThread live_history_thread_;  // one point every sample_interval while started
   std::unique_ptr<LiveSource> live_source_;
   std::unique_ptr<exporters::LiveEndpoint> live_;
   std::unique_ptr<exporters::PushgatewayExporter> pusher_;

@@ -32,6 +32,8 @@ exporters::LiveView LiveSource::View() {
           p.requests, p.last_calls, p.max_calls, wall(p.last_at_nanos)});
     }
   }
+  v.history_interval_seconds = absl::ToDoubleSeconds(interval_);
+  v.history = history_->Read();
   return v;
 }
 

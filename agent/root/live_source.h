@@ -10,6 +10,7 @@
 #include "agent/db/db_metrics.h"
 #include "agent/requests/request_metrics.h"
 #include "exporters/live_endpoint.h"
+#include "exporters/live_history.h"
 #include "vitals/clock.h"
 
 namespace vitals {
@@ -20,9 +21,10 @@ class LiveSource : public exporters::LiveSource {
   // The top statements shown.
   static constexpr size_t kTopStatements = 20;
 
-  // `db` may be null (no database feature).
-  LiveSource(const Clock* clock, const RequestMetrics* requests, const DbMetrics* db)
-      : clock_(clock), requests_(requests), db_(db) {}
+  // `db` may be null (no database feature); `history` points every `interval`.
+  LiveSource(const Clock* clock, const RequestMetrics* requests, const DbMetrics* db,
+             const exporters::LiveHistory* history, absl::Duration interval)
+      : clock_(clock), requests_(requests), db_(db), history_(history), interval_(interval) {}
 
   exporters::LiveView View() override;
 
@@ -30,6 +32,8 @@ class LiveSource : public exporters::LiveSource {
   const Clock* clock_;
   const RequestMetrics* requests_;
   const DbMetrics* db_;
+  const exporters::LiveHistory* history_;
+  absl::Duration interval_;
 };
 
 }  // namespace internal

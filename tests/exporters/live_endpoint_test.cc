@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 #include <string>
 
+#include "agent/root/agent_access.h"
 #include "tests/support/fakes.h"
 #include "tests/support/process.h"
 #include "tests/support/sockets.h"
@@ -84,6 +85,20 @@ TEST_CASE("/vitals.json carries slow requests, requests in flight, statements an
                      "d['n_plus_one']]") == "[('/orders/:id', 6, 1)]");
   // Times are Unix seconds: the slow request ended 1.5 s of agent time before the document.
   CHECK(PythonOnJson(json, "round(d['time'] - d['slow_requests'][0]['time'], 3)") == "1.5");
+  // History: Start() took the first point; one more, 10 s later, gives the interval's rates.
+  CHECK(PythonOnJson(json, "d['history']['interval_seconds']") == "15");
+  CHECK(PythonOnJson(json, "len(d['history']['times'])") == "1");
+  for (int i = 0; i < 20; ++i) agent.Record("GET", "/fast", 200, absl::Milliseconds(5));
+  auto& history = vitals::internal::AgentAccess::Core(agent).live_history();
+  const double first = std::stod(PythonOnJson(json, "d['history']['times'][0]"));
+  history.Sample(absl::FromUnixMicros(static_cast<int64_t>(first * 1e6)) + absl::Seconds(10));
+  const std::string later = vitals_test::BodyOf(Get(agent.port(), "/vitals.json"));
+  // 21 requests on /fast since the first point (1 earlier in this test, 20 now) in 10 s.
+  CHECK(PythonOnJson(later,
+                     "[None if v is None else round(v, 3) for v in "
+                     "d['history']['series']['route:GET /fast:rate']]") == "[None, 2.1]");
+  CHECK(PythonOnJson(later, "d['history']['series']['route:GET /fast:error_ratio'][1] == 0") ==
+        "True");
   running.Cancel();
   agent.Stop();
 }

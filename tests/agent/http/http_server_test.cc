@@ -57,6 +57,9 @@ TEST_CASE("port 0 binds a free port and /metrics answers in the text format", "[
   auto index = client.Get("/");
   REQUIRE(index);
   CHECK(index->body.find("/metrics") != std::string::npos);
+  CHECK(index->body.find("/vitals.json") != std::string::npos);
+  // Profiling is off: the index does not offer what would answer 404.
+  CHECK(index->body.find("/debug/pprof") == std::string::npos);
   auto missing = client.Get("/nope");
   REQUIRE(missing);
   CHECK(missing->status == 404);
