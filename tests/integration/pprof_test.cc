@@ -177,8 +177,13 @@ TEST_CASE(
   CHECK(report.find("Type: inuse_space") != std::string::npos);
   // The allocator's own frames are dropped, as pprof does for tcmalloc: the leak is at the top.
   CHECK(TopLines(report, "      flat", 3).find("DeliberateLeak::Leak") != std::string::npos);
-  const std::string objects =
-      GoPprof(dir, "-top -sample_index=inuse_objects " + url + "/debug/pprof/allocs");
+  // By object count the leak's few large allocations compete with every small one the process
+  // keeps (each sampled small object stands for thousands), so pprof's default node fraction
+  // (0.5%) could hide it; the claim here is that the function is named, not that it ranks
+  // first. (This check failed once in CI without the report in its output: hence the INFO.)
+  const std::string objects = GoPprof(
+      dir, "-top -nodefraction=0 -sample_index=inuse_objects " + url + "/debug/pprof/allocs");
+  INFO(objects);
   CHECK(objects.find("DeliberateLeak::Leak") != std::string::npos);
   const std::string legacy =
       Run(dir, "google-pprof", "--text " + url + "/debug/gperftools/pprof/heap");
