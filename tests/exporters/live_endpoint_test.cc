@@ -118,7 +118,7 @@ TEST_CASE("/vitals.json follows the metrics credentials", "[live]") {
 TEST_CASE("the JSON stays valid whatever the text in it", "[live]") {
   vitals::exporters::LiveView v;
   v.now = absl::FromUnixSeconds(1700000000);
-  v.slow_requests.push_back({v.now, "GET", std::string("/a\"b\\c\n\x01\xff", 11), 200, 0.5});
+  v.slow_requests.push_back({v.now, "GET", std::string("/a\"b\\c\n\x01\xff"), 200, 0.5});
   v.statements.push_back({"sqlite", "SELECT '\t'", "t", 1, 1.0 / 3, 0.5});
   v.statements.push_back({"sqlite", "x", "t", 0, 0, std::numeric_limits<double>::infinity()});
   const std::string json = vitals::exporters::LiveEndpoint::RenderJson(v);
