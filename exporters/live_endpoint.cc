@@ -20,6 +20,16 @@ void AppendNumber(std::string& out, double v) {
   internal::AppendValue(out, v);  // shortest form that reads back the same; valid JSON
 }
 
+// NaN (no value at that point) and infinities are written as null.
+void AppendNumbers(std::string& out, const std::vector<double>& values) {
+  out += '[';
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ',';
+    AppendNumber(out, values[i]);
+  }
+  out += ']';
+}
+
 void AppendTime(std::string& out, absl::Time t) { AppendNumber(out, absl::ToUnixMicros(t) * 1e-6); }
 
 // `"name":` then the value appender.
@@ -109,26 +119,12 @@ std::string LiveEndpoint::RenderJson(const LiveView& v) {
     out += '{';
     bool f = true;
     Num(out, f, "interval_seconds", v.history_interval_seconds);
-    Field(out, f, "times", [&] {
-      out += '[';
-      for (size_t i = 0; i < v.history.times.size(); ++i) {
-        if (i > 0) out += ',';
-        AppendNumber(out, v.history.times[i]);
-      }
-      out += ']';
-    });
+    Field(out, f, "times", [&] { AppendNumbers(out, v.history.times); });
     Field(out, f, "series", [&] {
       out += '{';
       bool fs = true;
       for (const auto& [key, values] : v.history.series) {
-        Field(out, fs, key, [&] {
-          out += '[';
-          for (size_t i = 0; i < values.size(); ++i) {
-            if (i > 0) out += ',';
-            AppendNumber(out, values[i]);  // NaN (no value at that point): null
-          }
-          out += ']';
-        });
+        Field(out, fs, key, [&] { AppendNumbers(out, values); });
       }
       out += '}';
     });

@@ -131,23 +131,24 @@ void CellStore::CasAdd(Cell* cell, double amount) {
   tls_stripe_plus_one = tls_stripe_plus_one % Get().stripes_ + 1;
 }
 
-void CellStore::SlowAdd(uint64_t index, double amount) {
+Cell* CellStore::CpuZeroCopy(uint64_t index) {
   const uint64_t chunk_index = index >> kChunkShift;
-  // A bad index or no memory for a chunk: the record is dropped, the host is not harmed.
-  if (chunk_index >= kMaxChunks) return;
+  if (chunk_index >= kMaxChunks) return nullptr;
   Cell* chunk = ChunkFor(chunk_index);
-  if (chunk == nullptr) return;
-  Cell* cpu0 = chunk + (index & (kChunkCells - 1));
+  return chunk == nullptr ? nullptr : chunk + (index & (kChunkCells - 1));
+}
+
+void CellStore::SlowAdd(uint64_t index, double amount) {
+  Cell* cpu0 = CpuZeroCopy(index);
+  // A bad index or no memory for a chunk: the record is dropped, the host is not harmed.
+  if (cpu0 == nullptr) return;
   if (AddOnThisCpu(cpu0, amount)) return;
   CasAdd(StripeCopy(cpu0), amount);  // the fallback
 }
 
 void CellStore::SlowAddPair(uint64_t index, double value) {
-  const uint64_t chunk_index = index >> kChunkShift;
-  if (chunk_index >= kMaxChunks || (index & 1) != 0) return;  // dropped, as in SlowAdd
-  Cell* chunk = ChunkFor(chunk_index);
-  if (chunk == nullptr) return;
-  Cell* cpu0 = chunk + (index & (kChunkCells - 1));
+  Cell* cpu0 = (index & 1) == 0 ? CpuZeroCopy(index) : nullptr;
+  if (cpu0 == nullptr) return;  // dropped, as in SlowAdd
   if (AddPairOnThisCpu(reinterpret_cast<CellPair*>(cpu0), value)) return;
   // The fallback: the count, then the sum, each a compare-and-swap add on this thread's stripe.
   Cell* stripe = StripeCopy(cpu0);

@@ -63,6 +63,9 @@ class CellStore {
  private:
   CellStore();
   Cell* ChunkFor(uint64_t chunk_index);  // allocates the chunk when it does not exist yet
+  // CPU 0's copy of cell `index`, its chunk allocated if needed; null for a bad index or when
+  // no memory is left for the chunk.
+  Cell* CpuZeroCopy(uint64_t index);
   void ZeroRange(uint64_t base, uint32_t n);
   // The calling thread's fallback stripe copy of the cell whose CPU-0 copy is `cpu0`.
   Cell* StripeCopy(Cell* cpu0);

@@ -174,9 +174,20 @@ void Family::SetValue(Series* series, double value) {
   series->value_base.store(value - shares, std::memory_order_relaxed);
 }
 
+void Family::ReadValues(const Series* series, double* values) {
+  const Family& f = *series->family;
+  CellStore::Get().Sum(series->cell, f.cells_per_series_, values);
+  if (f.type_ == MetricType::kHistogram) {
+    series->layout().Fold(values, values);
+  } else {
+    values[0] += series->value_base.load(std::memory_order_relaxed);
+  }
+}
+
 double Family::ReadValue(const Series* series) {
-  double v = CellStore::Get().ReadF64(series->cell);
-  return v + series->value_base.load(std::memory_order_relaxed);
+  double v = 0;
+  ReadValues(series, &v);  // one cell: counters and gauges
+  return v;
 }
 
 }  // namespace internal

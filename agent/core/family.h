@@ -101,7 +101,11 @@ class Family {
   // Makes a gauge or counter series read `value` from now on (Gauge::Set, and counters the
   // agent mirrors from elsewhere, such as process_cpu_seconds_total from /proc).
   static void SetValue(Series* series, double value);
-  // The current value of a counter or gauge series, or the cells of a histogram.
+  // The current values of a series into `values` (cells_per_series() of them): a counter's or
+  // gauge's value with its SetValue base, or a histogram's cells summed over CPUs and folded as
+  // HistogramLayout says. The one place a series is read; lock-free.
+  static void ReadValues(const Series* series, double* values);
+  // The current value of a counter or gauge series.
   static double ReadValue(const Series* series);
 
   // Calls fn(const Series&, const double* values) for every series that exists when it starts,
@@ -117,17 +121,10 @@ class Family {
       for (const auto& s : series_) series.push_back(s.get());
     }
     if (overflow_used_.load(std::memory_order_acquire)) series.push_back(overflow_.get());
-    const CellStore& store = CellStore::Get();
-    const HistogramLayout layout{static_cast<uint32_t>(bounds_.size())};
-    std::vector<double> cells(cells_per_series_);  // folding needs fewer
-    for (const Series* s : series) {               // series live as long as the family
-      store.Sum(s->cell, cells_per_series_, cells.data());
-      if (type_ == MetricType::kHistogram) {
-        layout.Fold(cells.data(), cells.data());
-      } else {
-        cells[0] += s->value_base.load(std::memory_order_relaxed);
-      }
-      fn(*s, cells.data());
+    std::vector<double> values(cells_per_series_);
+    for (const Series* s : series) {  // series live as long as the family
+      ReadValues(s, values.data());
+      fn(*s, values.data());
     }
   }
 

@@ -26,12 +26,11 @@ double Gauge::Value() const {
 }
 
 namespace {
-// A histogram's cells summed over CPUs and folded: per-bucket counts, then the sum.
+// A histogram's values: per-bucket counts, then the sum.
 std::vector<double> HistogramCells(const internal::SeriesCore* s) {
-  std::vector<double> cells(s->layout().cells());
-  internal::CellStore::Get().Sum(s->cell, s->layout().cells(), cells.data());
-  s->layout().Fold(cells.data(), cells.data());
-  return cells;
+  std::vector<double> values(s->layout().cells());
+  Family::ReadValues(AsSeries(s), values.data());
+  return values;
 }
 }  // namespace
 
