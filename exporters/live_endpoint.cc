@@ -6,6 +6,7 @@
 #include "agent/base/web_escape.h"
 #include "agent/core/text_escape.h"
 #include "agent/http/basic_auth.h"
+#include "exporters/live_page/live_page.h"
 
 namespace vitals {
 namespace exporters {
@@ -67,14 +68,74 @@ void At(std::string& out, bool& first, absl::string_view name, absl::Time t) {
 
 }  // namespace
 
-LiveEndpoint::LiveEndpoint(const Options& options, LiveSource* source)
-    : basic_auth_(options.metrics_basic_auth), source_(source) {}
+LiveEndpoint::LiveEndpoint(const Options& options, LiveSource* source,
+                           ProfilingCheck profiling_allows)
+    : basic_auth_(options.metrics_basic_auth),
+      source_(source),
+      profiling_allows_(std::move(profiling_allows)) {}
 
 std::string LiveEndpoint::RenderJson(const LiveView& v) {
   std::string out = "{";
   bool first = true;
   Str(out, first, "schema", "vitals.json/1");
   At(out, first, "time", v.now);
+  Str(out, first, "service", v.service);
+  Str(out, first, "version", v.version);
+  Field(out, first, "profiling", [&] {
+    out += '{';
+    bool f = true;
+    Field(out, f, "enabled", [&] { out += v.profiling.enabled ? "true" : "false"; });
+    Field(out, f, "allowed", [&] { out += v.profiling.allowed ? "true" : "false"; });
+    Field(out, f, "auto", [&] { out += v.profiling.auto_enabled ? "true" : "false"; });
+    out += '}';
+  });
+  const LiveTotals& t = v.totals;
+  Field(out, first, "routes", [&] {
+    Array(out, t.routes, [&](const LiveTotals::Route& r, bool& f) {
+      Str(out, f, "method", r.method);
+      Str(out, f, "route", r.route);
+      Num(out, f, "requests", r.requests);
+      Num(out, f, "errors", r.errors);
+      Num(out, f, "mean_seconds", r.requests > 0 ? r.seconds / r.requests : 0);
+    });
+  });
+  Field(out, first, "memory", [&] {
+    out += '{';
+    bool f = true;
+    Num(out, f, "rss_bytes", t.memory.rss);
+    Num(out, f, "heap_bytes", t.memory.heap);
+    Num(out, f, "heap_growth_bytes_per_second", t.memory.heap_growth);
+    Str(out, f, "allocator", t.memory.allocator);
+    Num(out, f, "cpu_seconds", t.memory.cpu_seconds);
+    Num(out, f, "threads", t.memory.threads);
+    Num(out, f, "open_fds", t.memory.open_fds);
+    out += '}';
+  });
+  Field(out, first, "caches", [&] {
+    Array(out, t.caches, [&](const LiveTotals::Cache& c, bool& f) {
+      Str(out, f, "name", c.name);
+      Num(out, f, "hits", c.hits);
+      Num(out, f, "misses", c.misses);
+      Num(out, f, "hit_ratio",
+          c.hits + c.misses > 0 ? c.hits / (c.hits + c.misses) : LiveTotals::kUnknown);
+      Num(out, f, "size", c.size);
+      Num(out, f, "max_size", c.max_size);
+      Num(out, f, "evictions", c.evictions);
+      Num(out, f, "evictions_unused", c.evictions_unused);
+    });
+  });
+  Field(out, first, "pools", [&] {
+    Array(out, t.pools, [&](const LiveTotals::Pool& p, bool& f) {
+      Str(out, f, "name", p.name);
+      Num(out, f, "used", p.used);
+      Num(out, f, "idle", p.idle);
+      Num(out, f, "max", p.max);
+      Num(out, f, "pending", p.pending);
+      Num(out, f, "timeouts", p.timeouts);
+      Num(out, f, "waits", p.waits);
+      Num(out, f, "mean_wait_seconds", p.waits > 0 ? p.wait_seconds / p.waits : 0);
+    });
+  });
   Field(out, first, "in_flight", [&] {
     out += '{';
     bool f = true;
@@ -135,15 +196,52 @@ std::string LiveEndpoint::RenderJson(const LiveView& v) {
 }
 
 http::HttpRoute LiveEndpoint::JsonRoute() {
-  return http::HttpRoute{"/vitals.json",
-                         "what the live page shows, as versioned JSON (docs/vitals-json.md)",
-                         [this](const http::HttpRequest& req, http::HttpResponse& resp) {
-                           if (!http::CheckBasicAuth(req, basic_auth_, "vitals metrics", resp))
-                             return;
-                           resp.content_type = "application/json";
-                           resp.headers.emplace_back("Cache-Control", "no-store");
-                           resp.body = RenderJson(source_->View());
-                         }};
+  return http::HttpRoute{
+      "/vitals.json", "what the live page shows, as versioned JSON (docs/vitals-json.md)",
+      [this](const http::HttpRequest& req, http::HttpResponse& resp) {
+        if (!http::CheckBasicAuth(req, basic_auth_, "vitals metrics", resp)) return;
+        resp.content_type = "application/json";
+        resp.headers.emplace_back("Cache-Control", "no-store");
+        LiveView view = source_->View();
+        view.profiling.allowed = profiling_allows_ != nullptr && profiling_allows_(req);
+        resp.body = RenderJson(view);
+      }};
+}
+
+std::string LiveEndpoint::RenderPage(
+    const std::vector<std::pair<std::string, std::string>>& links) {
+  std::string list;
+  for (const auto& [path, description] : links) {
+    absl::StrAppend(&list, "<li><a href=\"");
+    internal::AppendHtmlEscaped(list, path);
+    list += "\">";
+    internal::AppendHtmlEscaped(list, path);
+    list += "</a> ";
+    internal::AppendHtmlEscaped(list, description);
+    list += "</li>";
+  }
+  std::string page(internal::kLivePage);
+  const std::string marker = "<!--vitals:links-->";
+  if (const size_t at = page.find(marker); at != std::string::npos) {
+    page.replace(at, marker.size(), list);
+  }
+  return page;
+}
+
+http::HttpRoute LiveEndpoint::PageRoute(
+    const std::vector<std::pair<std::string, std::string>>& links) {
+  return http::HttpRoute{
+      "/", "",
+      [this, page = RenderPage(links)](const http::HttpRequest& req, http::HttpResponse& resp) {
+        if (!http::CheckBasicAuth(req, basic_auth_, "vitals metrics", resp)) return;
+        resp.content_type = "text/html; charset=utf-8";
+        resp.headers.emplace_back("Cache-Control", "no-cache");
+        // Nothing outside the agent: no script, style, image or connection from elsewhere.
+        resp.headers.emplace_back("Content-Security-Policy",
+                                  "default-src 'self'; script-src 'unsafe-inline'; "
+                                  "style-src 'unsafe-inline'; img-src 'self' data:");
+        resp.body = page;
+      }};
 }
 
 }  // namespace exporters

@@ -5,19 +5,26 @@
 // and a change that removes or redefines one gets a new number. docs/vitals-json.md describes
 // every field. Times are Unix seconds (fractions allowed), durations seconds.
 //
-// Access: the same as /metrics (`metrics_basic_auth` when set). It is answered in the scrape
-// lane: reading the tables is a few microseconds to a millisecond, never blocking.
+// `/` serves the live page (exporters/live_page/: HTML, CSS and JavaScript compiled into the
+// library, no request leaving the agent), which polls /vitals.json and draws it; with profiling
+// allowed it takes CPU profiles from /debug/pprof/profile and draws them as flame graphs.
+//
+// Access: both as /metrics (`metrics_basic_auth` when set); the document says whether the
+// client may use profiling (the profiling endpoints decide that, as always). Both are answered
+// in the scrape lane: reading the tables is a few microseconds to a millisecond, never blocking.
 
 #ifndef VITALS_EXPORTERS_LIVE_ENDPOINT_H_
 #define VITALS_EXPORTERS_LIVE_ENDPOINT_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/time/time.h"
 #include "agent/base/series_ring.h"
 #include "agent/http/http_route.h"
+#include "exporters/live_totals.h"
 #include "vitals/options.h"
 
 namespace vitals {
@@ -26,6 +33,13 @@ namespace exporters {
 // What the page shows, gathered by the composition root from the features.
 struct LiveView {
   absl::Time now;
+  std::string service, version;  // the program's name, the agent's version
+  struct Profiling {
+    bool enabled = false;       // Options::profiling
+    bool allowed = false;       // this client may use the profiling endpoints
+    bool auto_enabled = false;  // Options::auto_profile
+  } profiling;
+  LiveTotals totals;  // requests per route, caches, pools, memory: as /metrics says now
   struct InFlight {
     int count = 0;
     double oldest_seconds = 0;
@@ -63,10 +77,19 @@ class LiveSource {
 
 class LiveEndpoint {
  public:
-  // `source` must outlive the endpoint.
-  LiveEndpoint(const Options& options, LiveSource* source);
+  // Whether a request may use the profiling endpoints (null: profiling is off).
+  using ProfilingCheck = std::function<bool(const http::HttpRequest&)>;
 
+  // `source` must outlive the endpoint.
+  LiveEndpoint(const Options& options, LiveSource* source, ProfilingCheck profiling_allows);
+
+  // /vitals.json.
   http::HttpRoute JsonRoute();
+  // `/`: the page, its footer listing `links` (path, description).
+  http::HttpRoute PageRoute(const std::vector<std::pair<std::string, std::string>>& links);
+
+  // The page with `links` in its footer.
+  static std::string RenderPage(const std::vector<std::pair<std::string, std::string>>& links);
 
   // The document for `view`.
   static std::string RenderJson(const LiveView& view);
@@ -74,6 +97,7 @@ class LiveEndpoint {
  private:
   const std::string basic_auth_;
   LiveSource* source_;
+  ProfilingCheck profiling_allows_;
 };
 
 }  // namespace exporters

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "exporters/live_totals.h"
 
 namespace vitals {
 namespace exporters {
@@ -13,15 +14,6 @@ namespace exporters {
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// The value of label `name` in a series, empty when the family has no such label.
-absl::string_view Label(const internal::Family& f, const internal::Series& s,
-                        absl::string_view name) {
-  const auto& names = f.label_names();
-  for (size_t i = 0; i < names.size() && i < s.values.size(); ++i) {
-    if (names[i] == name) return s.values[i];
-  }
-  return {};
-}
 }  // namespace
 
 double BucketQuantile(double q, const std::vector<double>& bounds,
@@ -58,8 +50,8 @@ void LiveHistory::Sample(absl::Time now) {
     if (name == "http_server_request_duration_seconds") {
       const internal::HistogramLayout layout{static_cast<uint32_t>(f.bounds().size())};
       f.Visit([&](const internal::Series& s, const double* values) {
-        RouteTotals& r = routes[absl::StrCat(Label(f, s, "http_request_method"), " ",
-                                             Label(f, s, "http_route"))];
+        RouteTotals& r = routes[absl::StrCat(LabelValue(f, s, "http_request_method"), " ",
+                                             LabelValue(f, s, "http_route"))];
         r.buckets.resize(layout.buckets(), 0);
         double count = 0;
         for (uint32_t i = 0; i < layout.buckets(); ++i) {
@@ -67,7 +59,7 @@ void LiveHistory::Sample(absl::Time now) {
           count += values[i];
         }
         r.count += count;
-        const absl::string_view status = Label(f, s, "http_response_status_code");
+        const absl::string_view status = LabelValue(f, s, "http_response_status_code");
         if (!status.empty() && status[0] == '5') r.errors += count;
       });
       // Rates and quantiles over the interval since the last point.
@@ -97,23 +89,25 @@ void LiveHistory::Sample(absl::Time now) {
       f.Visit([&](const internal::Series&, const double* v) { point.emplace_back(key, v[0]); });
     } else if (name == "cache_size") {
       f.Visit([&](const internal::Series& s, const double* v) {
-        point.emplace_back(absl::StrCat("cache:", Label(f, s, "cache"), ":size"), v[0]);
+        point.emplace_back(absl::StrCat("cache:", LabelValue(f, s, "cache"), ":size"), v[0]);
       });
     } else if (name == "cache_gets_total") {
       f.Visit([&](const internal::Series& s, const double* v) {
-        auto& hm = cache_gets[std::string(Label(f, s, "cache"))];
-        (Label(f, s, "result") == "hit" ? hm.first : hm.second) += v[0];
+        auto& hm = cache_gets[std::string(LabelValue(f, s, "cache"))];
+        (LabelValue(f, s, "result") == "hit" ? hm.first : hm.second) += v[0];
       });
     } else if (name == "db_client_connections_usage") {
       f.Visit([&](const internal::Series& s, const double* v) {
-        if (Label(f, s, "db_client_connection_state") != "used") return;
+        if (LabelValue(f, s, "db_client_connection_state") != "used") return;
         point.emplace_back(
-            absl::StrCat("pool:", Label(f, s, "db_client_connection_pool_name"), ":used"), v[0]);
+            absl::StrCat("pool:", LabelValue(f, s, "db_client_connection_pool_name"), ":used"),
+            v[0]);
       });
     } else if (name == "db_client_connection_pending_requests") {
       f.Visit([&](const internal::Series& s, const double* v) {
         point.emplace_back(
-            absl::StrCat("pool:", Label(f, s, "db_client_connection_pool_name"), ":pending"), v[0]);
+            absl::StrCat("pool:", LabelValue(f, s, "db_client_connection_pool_name"), ":pending"),
+            v[0]);
       });
     }
   });

@@ -79,6 +79,11 @@ bool PprofEndpoint::Admit(const http::HttpRequest& req, http::HttpResponse& resp
   return http::CheckBasicAuth(req, basic_auth_, "vitals profiling", resp);
 }
 
+bool PprofEndpoint::Allows(const http::HttpRequest& req) const {
+  http::HttpResponse ignored;
+  return Admit(req, ignored);
+}
+
 std::vector<http::HttpRoute> PprofEndpoint::Routes() {
   using Fn = std::function<void(const http::HttpRequest&, http::HttpResponse&)>;
   auto route = [this](std::string path, std::string description, Fn fn,

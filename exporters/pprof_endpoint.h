@@ -71,6 +71,9 @@ class PprofEndpoint {
 
   std::vector<http::HttpRoute> Routes();
 
+  // Whether `req` may use the profiling endpoints (as they would answer it).
+  bool Allows(const http::HttpRequest& req) const;
+
   // The HTTP status for an error from the profiler.
   static int HttpStatusFor(const absl::Status& status);
 

@@ -143,9 +143,20 @@ AgentCore::AgentCore(Options options) : options_(std::move(options)) {
   // The live page's history: 15 minutes of points at the sample interval, at most 1 MB.
   live_history_ = std::make_unique<exporters::LiveHistory>(
       registry_.get(), options_.sample_interval, absl::Minutes(15), 1 << 20);
-  live_source_ = std::make_unique<LiveSource>(clock_, requests_.get(), db_.get(),
-                                              live_history_.get(), options_.sample_interval);
-  live_ = std::make_unique<exporters::LiveEndpoint>(options_, live_source_.get());
+  LiveSource::Config live;
+  live.service = ProgramName();
+  live.version = std::string(kVersion);
+  live.profiling = options_.profiling;
+  live.auto_profile = options_.auto_profile;
+  live.interval = options_.sample_interval;
+  live_source_ = std::make_unique<LiveSource>(live, clock_, registry_.get(), requests_.get(),
+                                              db_.get(), live_history_.get());
+  exporters::PprofEndpoint* pprof = pprof_.get();
+  live_ = std::make_unique<exporters::LiveEndpoint>(
+      options_, live_source_.get(),
+      options_.profiling ? exporters::LiveEndpoint::ProfilingCheck(
+                               [pprof](const http::HttpRequest& req) { return pprof->Allows(req); })
+                         : nullptr);
   if (!options_.pushgateway_url.empty()) {
     Options push = options_;
     if (push.job.empty()) push.job = ProgramName();
@@ -205,26 +216,13 @@ absl::StatusOr<std::unique_ptr<http::HttpServer>> AgentCore::ServeHttp() {
   std::vector<http::HttpRoute> routes = {prometheus_->Route()};
   for (http::HttpRoute& r : pprof_->Routes()) routes.push_back(std::move(r));
   routes.push_back(live_->JsonRoute());
-  std::string index =
-      "<!doctype html><html><head><title>vitals</title></head><body>\n<h1>vitals agent</h1>\n"
-      "<ul>\n";
+  std::vector<std::pair<std::string, std::string>> links;
   for (const http::HttpRoute& r : routes) {
-    // With profiling off its paths answer 404 with the reason; the index does not offer them.
+    // With profiling off its paths answer 404 with the reason; the page does not offer them.
     const bool hidden = !options_.profiling && absl::StartsWith(r.path, "/debug/");
-    if (!r.description.empty() && !hidden) {
-      absl::StrAppend(&index, "<li><a href=\"", r.path, "\">", r.path, "</a>: ", r.description,
-                      "</li>\n");
-    }
+    if (!r.description.empty() && !hidden) links.emplace_back(r.path, r.description);
   }
-  absl::StrAppend(&index, "</ul>\n</body></html>\n");
-  routes.push_back(http::HttpRoute{"/", "",
-                                   [index, auth = options_.metrics_basic_auth](
-                                       const http::HttpRequest& req, http::HttpResponse& resp) {
-                                     if (!http::CheckBasicAuth(req, auth, "vitals metrics", resp))
-                                       return;
-                                     resp.content_type = "text/html; charset=utf-8";
-                                     resp.body = index;
-                                   }});
+  routes.push_back(live_->PageRoute(links));
   http::HttpServer::Config config;
   config.address = *address;
   config.slow_threads = options_.http_threads;

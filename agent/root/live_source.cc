@@ -6,6 +6,11 @@ namespace internal {
 exporters::LiveView LiveSource::View() {
   exporters::LiveView v;
   v.now = absl::Now();
+  v.service = config_.service;
+  v.version = config_.version;
+  v.profiling.enabled = config_.profiling;
+  v.profiling.auto_enabled = config_.auto_profile;
+  v.totals = exporters::ReadLiveTotals(*registry_);
   const int64_t clock_now = clock_->NowNanos();
   // Agent-clock readings (an arbitrary epoch) to wall time, through one pair of readings.
   auto wall = [&](int64_t at_nanos) { return v.now - absl::Nanoseconds(clock_now - at_nanos); };
@@ -32,7 +37,7 @@ exporters::LiveView LiveSource::View() {
           p.requests, p.last_calls, p.max_calls, wall(p.last_at_nanos)});
     }
   }
-  v.history_interval_seconds = absl::ToDoubleSeconds(interval_);
+  v.history_interval_seconds = absl::ToDoubleSeconds(config_.interval);
   v.history = history_->Read();
   return v;
 }

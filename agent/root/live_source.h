@@ -7,6 +7,10 @@
 #ifndef VITALS_AGENT_ROOT_LIVE_SOURCE_H_
 #define VITALS_AGENT_ROOT_LIVE_SOURCE_H_
 
+#include <string>
+#include <utility>
+
+#include "agent/core/registry.h"
 #include "agent/db/db_metrics.h"
 #include "agent/requests/request_metrics.h"
 #include "exporters/live_endpoint.h"
@@ -21,19 +25,32 @@ class LiveSource : public exporters::LiveSource {
   // The top statements shown.
   static constexpr size_t kTopStatements = 20;
 
-  // `db` may be null (no database feature); `history` points every `interval`.
-  LiveSource(const Clock* clock, const RequestMetrics* requests, const DbMetrics* db,
-             const exporters::LiveHistory* history, absl::Duration interval)
-      : clock_(clock), requests_(requests), db_(db), history_(history), interval_(interval) {}
+  struct Config {
+    std::string service, version;  // the program's name, the agent's version
+    bool profiling = false;        // Options::profiling
+    bool auto_profile = false;     // Options::auto_profile
+    absl::Duration interval;       // of the history's points
+  };
+
+  // `db` may be null (no database feature).
+  LiveSource(Config config, const Clock* clock, Registry* registry, const RequestMetrics* requests,
+             const DbMetrics* db, const exporters::LiveHistory* history)
+      : config_(std::move(config)),
+        clock_(clock),
+        registry_(registry),
+        requests_(requests),
+        db_(db),
+        history_(history) {}
 
   exporters::LiveView View() override;
 
  private:
+  const Config config_;
   const Clock* clock_;
+  Registry* registry_;
   const RequestMetrics* requests_;
   const DbMetrics* db_;
   const exporters::LiveHistory* history_;
-  absl::Duration interval_;
 };
 
 }  // namespace internal

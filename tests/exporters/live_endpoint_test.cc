@@ -127,4 +127,120 @@ TEST_CASE("the JSON stays valid whatever the text in it", "[live]") {
   CHECK(PythonOnJson(json, "d['time']") == "1700000000");
 }
 
+TEST_CASE("/vitals.json's routes, caches, pools and memory equal what /metrics says", "[live]") {
+  Fixture f;
+  vitals::Options o = f.Opts();
+  o.process_metrics = true;
+  vitals::Agent agent(o);
+  REQUIRE(agent.Start().ok());
+  for (int i = 0; i < 7; ++i) agent.Record("GET", "/items/:id", 200, absl::Milliseconds(10));
+  agent.Record("GET", "/items/:id", 502, absl::Milliseconds(30));
+  agent.Record("POST", "/items", 201, absl::Milliseconds(20));
+  const vitals::CacheMetrics cache = agent.Cache("items");
+  for (int i = 0; i < 3; ++i) cache.Hit();
+  cache.Miss();
+  cache.AddSize(5);
+  cache.SetMaxSize(100);
+  cache.Eviction(false);
+  const vitals::DbPool pool = agent.Pool("main");
+  pool.SetMax(8);
+  pool.SetUsed(3);
+  pool.SetIdle(5);
+  pool.AddPending(2);
+  pool.RecordWait(absl::Milliseconds(4));
+  pool.RecordWait(absl::Milliseconds(6));
+  pool.Timeout();
+
+  const std::string json = vitals_test::BodyOf(Get(agent.port(), "/vitals.json"));
+  CHECK(PythonOnJson(json,
+                     "[(r['method'], r['route'], r['requests'], r['errors'], "
+                     "round(r['mean_seconds'], 6)) for r in d['routes']]") ==
+        "[('GET', '/items/:id', 8, 1, 0.0125), ('POST', '/items', 1, 0, 0.02)]");
+  CHECK(PythonOnJson(json,
+                     "[(c['name'], c['hits'], c['misses'], c['hit_ratio'], c['size'], "
+                     "c['max_size'], c['evictions'], c['evictions_unused']) for c in "
+                     "d['caches']]") == "[('items', 3, 1, 0.75, 5, 100, 1, 1)]");
+  CHECK(PythonOnJson(json,
+                     "[(p['name'], p['used'], p['idle'], p['max'], p['pending'], p['timeouts'], "
+                     "p['waits'], round(p['mean_wait_seconds'], 6)) for p in d['pools']]") ==
+        "[('main', 3, 5, 8, 2, 1, 2, 0.005)]");
+  CHECK(PythonOnJson(json, "d['memory']['rss_bytes'] > 0 and d['memory']['threads'] > 0") ==
+        "True");
+  CHECK(PythonOnJson(json, "d['memory']['allocator'] in ('glibc', 'tcmalloc')") == "True");
+  CHECK(PythonOnJson(json, "(d['service'] != '', d['version'] != '')") == "(True, True)");
+  // Profiling is off in this agent: the page is told so, and not allowed.
+  CHECK(PythonOnJson(json, "d['profiling']") ==
+        "{'enabled': False, 'allowed': False, 'auto': False}");
+  agent.Stop();
+}
+
+TEST_CASE("/vitals.json says whether this client may profile, as the profiling endpoints decide",
+          "[live]") {
+  Fixture f;
+  vitals::Options o = f.Opts();
+  o.profiling = true;
+  SECTION("loopback clients may, without credentials") {
+    vitals::Agent agent(o);
+    REQUIRE(agent.Start().ok());
+    CHECK(PythonOnJson(vitals_test::BodyOf(Get(agent.port(), "/vitals.json")),
+                       "(d['profiling']['enabled'], d['profiling']['allowed'])") == "(True, True)");
+    agent.Stop();
+  }
+  SECTION("with profiling credentials, only a client that sends them") {
+    o.profiling_basic_auth = "prof:pw";
+    vitals::Agent agent(o);
+    REQUIRE(agent.Start().ok());
+    CHECK(PythonOnJson(vitals_test::BodyOf(Get(agent.port(), "/vitals.json")),
+                       "(d['profiling']['enabled'], d['profiling']['allowed'])") ==
+          "(True, False)");
+    CHECK(PythonOnJson(vitals_test::BodyOf(Get(agent.port(), "/vitals.json",
+                                               "Authorization: Basic cHJvZjpwdw==\r\n")),
+                       "d['profiling']['allowed']") == "True");
+    agent.Stop();
+  }
+}
+
+TEST_CASE("/ is the live page: self-contained, under 150 KB, with the agent's endpoints",
+          "[live]") {
+  const std::string page = vitals::exporters::LiveEndpoint::RenderPage(
+      {{"/metrics", "every metric"}, {"/x?a=<b>", "a \"quoted\" <tag>"}});
+  CHECK(page.size() <= 150 * 1024);
+  CHECK(page.rfind("<!doctype html>", 0) == 0);
+  CHECK(page.find("</html>") != std::string::npos);
+  // The CSS and JavaScript were put in place of their markers at build time.
+  CHECK(page.find("/*vitals:css*/") == std::string::npos);
+  CHECK(page.find("/*vitals:js*/") == std::string::npos);
+  CHECK(page.find("window.vitalsPage") != std::string::npos);
+  // Nothing is loaded from elsewhere: no absolute URL in a src or href, no @import.
+  for (const char* foreign : {"src=\"http", "href=\"http", "src=\"//", "href=\"//", "@import",
+                              "url(http", "fetch('http"}) {
+    INFO(foreign);
+    CHECK(page.find(foreign) == std::string::npos);
+  }
+  // The links, escaped, where the marker was.
+  CHECK(page.find("<!--vitals:links-->") == std::string::npos);
+  CHECK(page.find("<a href=\"/metrics\">/metrics</a> every metric") != std::string::npos);
+  CHECK(page.find("/x?a=&lt;b&gt;") != std::string::npos);
+  CHECK(page.find("a &quot;quoted&quot; &lt;tag&gt;") != std::string::npos);
+}
+
+TEST_CASE("/ serves the page with the metrics credentials and a policy that forbids other origins",
+          "[live]") {
+  Fixture f;
+  vitals::Options o = f.Opts();
+  o.metrics_basic_auth = "user:secret";
+  vitals::Agent agent(o);
+  REQUIRE(agent.Start().ok());
+  CHECK(vitals_test::StatusOf(Get(agent.port(), "/")) == 401);
+  const std::string response = Get(agent.port(), "/", "Authorization: Basic dXNlcjpzZWNyZXQ=\r\n");
+  REQUIRE(vitals_test::StatusOf(response) == 200);
+  CHECK(response.find("Content-Type: text/html; charset=utf-8") != std::string::npos);
+  CHECK(response.find("Content-Security-Policy: default-src 'self'") != std::string::npos);
+  const std::string body = vitals_test::BodyOf(response);
+  CHECK(body.find("<a href=\"/vitals.json\">") != std::string::npos);
+  // Profiling is off: its endpoints are not offered.
+  CHECK(body.find("<a href=\"/debug/") == std::string::npos);
+  agent.Stop();
+}
+
 }  // namespace

@@ -1,0 +1,122 @@
+#include "exporters/live_totals.h"
+
+#include <map>
+#include <utility>
+
+namespace vitals {
+namespace exporters {
+
+absl::string_view LabelValue(const internal::Family& f, const internal::Series& s,
+                             absl::string_view name) {
+  const auto& names = f.label_names();
+  for (size_t i = 0; i < names.size() && i < s.values.size(); ++i) {
+    if (names[i] == name) return s.values[i];
+  }
+  return {};
+}
+
+namespace {
+
+// A gauge or counter per label value into `field` of the entry for that value.
+template <typename Entry>
+void PerLabel(internal::Family& f, absl::string_view label, std::map<std::string, Entry>& out,
+              double Entry::*field) {
+  f.Visit([&](const internal::Series& s, const double* v) {
+    Entry& e = out[std::string(LabelValue(f, s, label))];
+    e.*field = (e.*field == e.*field ? e.*field : 0) + v[0];  // NaN (absent) counts as 0
+  });
+}
+
+template <typename Entry>
+std::vector<Entry> Named(std::map<std::string, Entry>& by_name) {
+  std::vector<Entry> out;
+  for (auto& [name, e] : by_name) {
+    e.name = name;
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace
+
+LiveTotals ReadLiveTotals(internal::Registry& registry) {
+  LiveTotals t;
+  std::map<std::pair<std::string, std::string>, LiveTotals::Route> routes;
+  std::map<std::string, LiveTotals::Cache> caches;
+  std::map<std::string, LiveTotals::Pool> pools;
+  const std::map<std::string, double LiveTotals::Memory::*> memory = {
+      {"process_resident_memory_bytes", &LiveTotals::Memory::rss},
+      {"process_heap_bytes", &LiveTotals::Memory::heap},
+      {"vitals_heap_growth_bytes_per_second", &LiveTotals::Memory::heap_growth},
+      {"process_cpu_seconds_total", &LiveTotals::Memory::cpu_seconds},
+      {"process_threads", &LiveTotals::Memory::threads},
+      {"process_open_fds", &LiveTotals::Memory::open_fds},
+  };
+  const std::map<std::string, double LiveTotals::Cache::*> cache_fields = {
+      {"cache_size", &LiveTotals::Cache::size},
+      {"cache_max_size", &LiveTotals::Cache::max_size},
+      {"cache_evictions_total", &LiveTotals::Cache::evictions},
+      {"cache_evictions_unused_total", &LiveTotals::Cache::evictions_unused},
+  };
+  const std::map<std::string, double LiveTotals::Pool::*> pool_fields = {
+      {"db_client_connection_max", &LiveTotals::Pool::max},
+      {"db_client_connection_pending_requests", &LiveTotals::Pool::pending},
+      {"db_client_connection_timeouts_total", &LiveTotals::Pool::timeouts},
+  };
+  constexpr absl::string_view kPool = "db_client_connection_pool_name";
+  registry.ForEachFamily([&](internal::Family& f) {
+    const std::string& name = f.name();
+    if (name == "http_server_request_duration_seconds") {
+      const internal::HistogramLayout layout{static_cast<uint32_t>(f.bounds().size())};
+      f.Visit([&](const internal::Series& s, const double* v) {
+        LiveTotals::Route& r = routes[{std::string(LabelValue(f, s, "http_request_method")),
+                                       std::string(LabelValue(f, s, "http_route"))}];
+        double count = 0;
+        for (uint32_t i = 0; i < layout.buckets(); ++i) count += v[i];
+        r.requests += count;
+        r.seconds += v[layout.sum()];
+        const absl::string_view status = LabelValue(f, s, "http_response_status_code");
+        if (!status.empty() && status[0] == '5') r.errors += count;
+      });
+    } else if (auto m = memory.find(name); m != memory.end()) {
+      f.Visit([&](const internal::Series&, const double* v) { t.memory.*(m->second) = v[0]; });
+    } else if (name == "vitals_heap_reserved_bytes") {
+      f.Visit([&](const internal::Series& s, const double*) {
+        t.memory.allocator = std::string(LabelValue(f, s, "allocator"));
+      });
+    } else if (name == "cache_gets_total") {
+      f.Visit([&](const internal::Series& s, const double* v) {
+        LiveTotals::Cache& c = caches[std::string(LabelValue(f, s, "cache"))];
+        (LabelValue(f, s, "result") == "hit" ? c.hits : c.misses) += v[0];
+      });
+    } else if (auto c = cache_fields.find(name); c != cache_fields.end()) {
+      PerLabel(f, "cache", caches, c->second);
+    } else if (auto p = pool_fields.find(name); p != pool_fields.end()) {
+      PerLabel(f, kPool, pools, p->second);
+    } else if (name == "db_client_connections_usage") {
+      f.Visit([&](const internal::Series& s, const double* v) {
+        LiveTotals::Pool& p = pools[std::string(LabelValue(f, s, kPool))];
+        const bool used = LabelValue(f, s, "db_client_connection_state") == "used";
+        (used ? p.used : p.idle) = v[0];
+      });
+    } else if (name == "db_client_connection_wait_time_seconds") {
+      const internal::HistogramLayout layout{static_cast<uint32_t>(f.bounds().size())};
+      f.Visit([&](const internal::Series& s, const double* v) {
+        LiveTotals::Pool& p = pools[std::string(LabelValue(f, s, kPool))];
+        for (uint32_t i = 0; i < layout.buckets(); ++i) p.waits += v[i];
+        p.wait_seconds += v[layout.sum()];
+      });
+    }
+  });
+  for (auto& [key, r] : routes) {
+    r.method = key.first;
+    r.route = key.second;
+    t.routes.push_back(std::move(r));
+  }
+  t.caches = Named(caches);
+  t.pools = Named(pools);
+  return t;
+}
+
+}  // namespace exporters
+}  // namespace vitals
