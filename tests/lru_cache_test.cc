@@ -73,7 +73,7 @@ TEST_CASE("bounds are split exactly between shards", "[lru]") {
   CHECK(IntCache(IntCache::Options()).shard_count() == 64);
 }
 
-TEST_CASE("a weigher bounds total weight; an entry too heavy is not stored", "[lru]") {
+TEST_CASE("a weigher bounds total weight: an entry too heavy is not stored", "[lru]") {
   vitals::LruCache<int, std::string>::Options o;
   o.max_entries = 100;
   o.shards = 1;

@@ -30,7 +30,7 @@ double QueryOne(int prom_port, const std::string& promql) {
 
 TEST_CASE(
     "a real Prometheus scrapes the demo over https with a client certificate and basic "
-    "auth; wrong clients are refused without harm",
+    "auth: wrong clients are refused without harm",
     "[integration]") {
   vitals_test::TempDir dir;
   std::string err;

@@ -277,7 +277,7 @@ TEST_CASE("Stop() and the destructor are prompt, 30 cycles in a row", "[reliabil
   CHECK(worst < 1000ms);  // target 100 ms; civetweb took 2,000 ms every time
 }
 
-TEST_CASE("Stop() with a profile and symbol requests in flight cancels them; clients get an error",
+TEST_CASE("Stop() with a profile and symbol requests in flight cancels them: clients get an error",
           "[reliability]") {
   vitals::Options o = Loopback();
   o.profiling = true;

@@ -49,7 +49,7 @@ TEST_CASE("the TSC clock drifts less than 0.1% from steady_clock over a second",
 }
 #endif
 
-TEST_CASE("the default clock is the TSC exactly when trusted; fast_clock=false forces steady",
+TEST_CASE("the default clock is the TSC exactly when trusted: fast_clock=false forces steady",
           "[clock]") {
   const bool trusted = vitals::internal::TscTrustedHere();
   CHECK(vitals::Clock::Default().name() == (trusted ? "tsc" : "steady_clock"));

@@ -46,7 +46,7 @@ TEST_CASE("cache metrics count exactly what the service records", "[cache]") {
   CHECK(SampleValue(after, "cache_size{cache=\"users\"}") == 42);
 }
 
-TEST_CASE("the same cache name gives the same series; names are any bytes", "[cache]") {
+TEST_CASE("the same cache name gives the same series: names are any bytes", "[cache]") {
   vitals::Agent agent(vitals_test::QuietOptions());
   agent.Cache("a").Hit();
   agent.Cache("a").Hit();

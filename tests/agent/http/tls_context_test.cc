@@ -59,7 +59,7 @@ double Closed(vitals::Agent& agent, const std::string& reason, double at_least) 
   return v;
 }
 
-TEST_CASE("https with a certificate from our CA; plain HTTP and other CAs are refused", "[tls]") {
+TEST_CASE("https with a certificate from our CA: plain HTTP and other CAs are refused", "[tls]") {
   Pki pki;
   vitals::Agent agent(Tls(pki));
   REQUIRE(agent.Start().ok());

@@ -108,7 +108,7 @@ TEST_CASE("one sample serves every process and heap figure exactly", "[sampler]"
   CHECK(body.find("# TYPE process_heap_bytes gauge\n") != std::string::npos);
 }
 
-TEST_CASE("later samples move the figures; counters come from /proc, not from sums", "[sampler]") {
+TEST_CASE("later samples move the figures: counters come from /proc, not from sums", "[sampler]") {
   Fixture f;
   vitals::Agent agent(f.Opts());
   REQUIRE(agent.SampleProcessNow().ok());

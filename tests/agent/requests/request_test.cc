@@ -174,7 +174,7 @@ TEST_CASE("requests in flight and the age of the oldest", "[request]") {
   CHECK(metrics.RequestsInFlight().count == 0);
 }
 
-TEST_CASE("Record, RouteHandle and the scope agree; methods are normalized", "[request]") {
+TEST_CASE("Record, RouteHandle and the scope agree: methods are normalized", "[request]") {
   Fixture f;
   vitals::Agent agent(f.Opts());
   agent.Record("GET", "/a", 200, absl::Milliseconds(1));
@@ -205,7 +205,7 @@ TEST_CASE("many status codes for one route all count", "[request]") {
   }
 }
 
-TEST_CASE("a scope may end on another thread; Finish and Cancel end it once", "[request]") {
+TEST_CASE("a scope may end on another thread: Finish and Cancel end it once", "[request]") {
   Fixture f;
   vitals::Agent agent(f.Opts());
   auto scope = std::make_unique<vitals::RequestScope>(agent, "GET", "/async");
