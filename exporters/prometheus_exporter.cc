@@ -28,10 +28,10 @@ PrometheusExporter::PrometheusExporter(internal::Registry& registry, internal::R
   if (s.ok()) scrape_duration_ = internal::Family::MakeHandle<Histogram>(family->Find({}));
 }
 
-void PrometheusExporter::Render(std::string& out) {
+void PrometheusExporter::Render(std::string& out, ExpositionFormat format) {
   out.clear();
   const int64_t start = clock_->NowNanos();
-  format_.Render(registry_, out);
+  format_.Render(registry_, out, format);
   scrape_duration_.Observe(static_cast<double>(clock_->NowNanos() - start) * 1e-9);
 }
 
@@ -57,8 +57,10 @@ void PrometheusExporter::ReturnBuffer(std::unique_ptr<std::string> buffer) {
 void PrometheusExporter::HandleMetrics(const http::HttpRequest& req, http::HttpResponse& resp) {
   if (!http::CheckBasicAuth(req, basic_auth_, "vitals metrics", resp)) return;
   std::shared_ptr<std::string> body = TakeBuffer();
-  Render(*body);
-  resp.content_type = std::string(kTextContentType);
+  const ExpositionFormat format = NegotiateFormat(req.header("Accept"));
+  Render(*body, format);
+  resp.content_type = std::string(format == ExpositionFormat::kOpenMetrics ? kOpenMetricsContentType
+                                                                           : kTextContentType);
   if (gzip_ && internal::AcceptsGzip(req.header("Accept-Encoding"))) {
     std::shared_ptr<std::string> zipped = TakeBuffer();
     if (internal::GzipCompress(*body, *zipped)) {
@@ -74,7 +76,9 @@ void PrometheusExporter::HandleMetrics(const http::HttpRequest& req, http::HttpR
 
 http::HttpRoute PrometheusExporter::Route() {
   return http::HttpRoute{
-      "/metrics", "every metric, Prometheus text format 0.0.4 (gzip on request)",
+      "/metrics",
+      "every metric: Prometheus text format 0.0.4, or OpenMetrics 1.0 when the Accept "
+      "header asks for it (gzip on request)",
       [this](const http::HttpRequest& q, http::HttpResponse& r) { HandleMetrics(q, r); }};
 }
 

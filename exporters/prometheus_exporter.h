@@ -34,7 +34,7 @@ class PrometheusExporter {
                      const Clock* clock, bool gzip, std::string basic_auth = "");
 
   // Renders the whole exposition into `out` (cleared first), and times it.
-  void Render(std::string& out);
+  void Render(std::string& out, ExpositionFormat format = ExpositionFormat::kText);
 
   // `/metrics`, for the agent's HTTP endpoint.
   http::HttpRoute Route();

@@ -1,10 +1,15 @@
 #include "exporters/text_format.h"
 
+#include <algorithm>
 #include <cmath>
 #include <exception>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "agent/core/names.h"
 #include "agent/core/text_escape.h"
 #include "prometheus/collectable.h"
@@ -16,25 +21,51 @@ namespace {
 
 using internal::HistogramLayout;
 
-using internal::AppendEscapedHelp;
 using internal::AppendLabelPair;
 using internal::AppendValue;
 
+// The unit a family's name ends in, as OpenMetrics' # UNIT wants it (the name must end in it);
+// empty when none is known.
+absl::string_view UnitOf(absl::string_view family_name) {
+  for (absl::string_view unit : {"seconds", "bytes"}) {
+    if (absl::EndsWith(family_name, absl::StrCat("_", unit))) return unit;
+  }
+  return {};
+}
+
+// # HELP, # TYPE (and # UNIT in OpenMetrics) for a family whose samples are named from `name`.
+// OpenMetrics names a counter family without its `_total`; its samples keep it.
 void AppendHeader(std::string& out, absl::string_view name, absl::string_view help,
-                  absl::string_view type) {
+                  absl::string_view type, ExpositionFormat format) {
+  const bool om = format == ExpositionFormat::kOpenMetrics;
+  if (om && type == "counter") name = absl::StripSuffix(name, "_total");
+  if (om && type == "untyped") type = "unknown";
   out += "# HELP ";
   out.append(name.data(), name.size());
   out += ' ';
+  // OpenMetrics escapes the double quote in HELP text too; 0.0.4 only backslash and newline.
   if (internal::IsValidUtf8(help)) {
-    AppendEscapedHelp(out, help);
+    internal::AppendEscaped(out, help, /*quotes=*/om);
   } else {
-    AppendEscapedHelp(out, internal::RepairUtf8(help));
+    internal::AppendEscaped(out, internal::RepairUtf8(help), /*quotes=*/om);
   }
   out += "\n# TYPE ";
   out.append(name.data(), name.size());
   out += ' ';
   out.append(type.data(), type.size());
   out += '\n';
+  if (om) {
+    if (const absl::string_view unit = UnitOf(name); !unit.empty()) {
+      absl::StrAppend(&out, "# UNIT ", name, " ", unit, "\n");
+    }
+  }
+}
+
+// The suffix a counter's samples get: none in 0.0.4 (the name is served as it is), `_total`
+// in OpenMetrics when the name lacks it.
+absl::string_view CounterSuffix(absl::string_view name, ExpositionFormat format) {
+  return format == ExpositionFormat::kOpenMetrics && !absl::EndsWith(name, "_total") ? "_total"
+                                                                                     : "";
 }
 
 // name{labels[,extra]} value\n
@@ -71,12 +102,14 @@ absl::string_view ForeignTypeName(prometheus::MetricType t) {
 
 }  // namespace
 
-void TextFormat::RenderFamily(internal::Family& family, std::string& out) {
+void TextFormat::RenderFamily(internal::Family& family, std::string& out, ExpositionFormat format) {
   const std::string& name = family.name();
-  AppendHeader(out, name, family.help(), internal::MetricTypeName(family.type()));
+  AppendHeader(out, name, family.help(), internal::MetricTypeName(family.type()), format);
   if (family.type() != internal::MetricType::kHistogram) {
+    const absl::string_view suffix =
+        family.type() == internal::MetricType::kCounter ? CounterSuffix(name, format) : "";
     family.Visit([&](const internal::Series& s, const double* cells) {
-      AppendSample(out, name, "", s.labels_text, "", cells[0]);
+      AppendSample(out, name, suffix, s.labels_text, "", cells[0]);
     });
     return;
   }
@@ -93,9 +126,10 @@ void TextFormat::RenderFamily(internal::Family& family, std::string& out) {
   });
 }
 
-void TextFormat::RenderForeignFamily(const prometheus::MetricFamily& family, std::string& out) {
+void TextFormat::RenderForeignFamily(const prometheus::MetricFamily& family, std::string& out,
+                                     ExpositionFormat format) {
   const std::string& name = family.name;
-  AppendHeader(out, name, family.help, ForeignTypeName(family.type));
+  AppendHeader(out, name, family.help, ForeignTypeName(family.type), format);
   // The label name the format adds itself; a user label of that name would be duplicated.
   const absl::string_view reserved = family.type == prometheus::MetricType::Histogram ? "le"
                                      : family.type == prometheus::MetricType::Summary ? "quantile"
@@ -111,7 +145,7 @@ void TextFormat::RenderForeignFamily(const prometheus::MetricFamily& family, std
     }
     switch (family.type) {
       case prometheus::MetricType::Counter:
-        AppendSample(out, name, "", labels, "", m.counter.value);
+        AppendSample(out, name, CounterSuffix(name, format), labels, "", m.counter.value);
         break;
       case prometheus::MetricType::Gauge:
         AppendSample(out, name, "", labels, "", m.gauge.value);
@@ -160,8 +194,35 @@ void TextFormat::WarnOnce(const std::string& name, absl::string_view why) {
                                 internal::RepairUtf8(name, 200), "\": ", why));
 }
 
-void TextFormat::Render(internal::Registry& registry, std::string& out) {
-  registry.ForEachFamily([&](internal::Family& f) { RenderFamily(f, out); });
+ExpositionFormat NegotiateFormat(absl::string_view accept) {
+  double open_metrics = 0, text = 0;
+  for (absl::string_view range : absl::StrSplit(accept, ',')) {
+    std::vector<absl::string_view> parts = absl::StrSplit(range, ';');
+    const absl::string_view type = absl::StripAsciiWhitespace(parts[0]);
+    double q = 1;
+    absl::string_view version;
+    for (size_t i = 1; i < parts.size(); ++i) {
+      const absl::string_view p = absl::StripAsciiWhitespace(parts[i]);
+      if (absl::StartsWith(p, "q=")) {
+        if (!absl::SimpleAtod(p.substr(2), &q)) q = 0;
+      } else if (absl::StartsWith(p, "version=")) {
+        version = p.substr(8);
+      }
+    }
+    if (absl::EqualsIgnoreCase(type, "application/openmetrics-text")) {
+      if (version.empty() || version == "1.0.0" || version == "0.0.1") {
+        open_metrics = std::max(open_metrics, q);
+      }
+    } else if (absl::EqualsIgnoreCase(type, "text/plain")) {
+      text = std::max(text, q);
+    }
+  }
+  return open_metrics > 0 && open_metrics >= text ? ExpositionFormat::kOpenMetrics
+                                                  : ExpositionFormat::kText;
+}
+
+void TextFormat::Render(internal::Registry& registry, std::string& out, ExpositionFormat format) {
+  registry.ForEachFamily([&](internal::Family& f) { RenderFamily(f, out, format); });
   absl::flat_hash_set<std::string> foreign_names;
   for (const auto& collectable : registry.Collectables()) {
     std::vector<prometheus::MetricFamily> families;
@@ -192,9 +253,10 @@ void TextFormat::Render(internal::Registry& registry, std::string& out) {
         continue;
       }
       if (f.metric.empty()) continue;
-      RenderForeignFamily(f, out);
+      RenderForeignFamily(f, out, format);
     }
   }
+  if (format == ExpositionFormat::kOpenMetrics) out += "# EOF\n";
 }
 
 }  // namespace exporters

@@ -1,4 +1,9 @@
-// exporters/text_format.h: the Prometheus text exposition format (version 0.0.4).
+// exporters/text_format.h: the Prometheus text exposition format (version 0.0.4), and
+// OpenMetrics 1.0 text for clients that ask for it (Prometheus does, first, in its Accept
+// header): counter families named without `_total` in # TYPE and # HELP (their samples keep
+// it), # UNIT for families whose name ends in a unit (`_seconds`, `_bytes`), `unknown` for
+// untyped families, `"` escaped in HELP text, and `# EOF` at the end. Sample lines are the same
+// in both, so the series a Prometheus stores do not depend on the format it scraped.
 //
 // Renders an agent's registry straight from its families: label text is pre-rendered per
 // series, numbers go through std::to_chars, and everything is appended to one caller-owned
@@ -25,6 +30,15 @@ namespace vitals {
 namespace exporters {
 
 inline constexpr absl::string_view kTextContentType = "text/plain; version=0.0.4; charset=utf-8";
+inline constexpr absl::string_view kOpenMetricsContentType =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+enum class ExpositionFormat { kText, kOpenMetrics };
+
+// The format an HTTP Accept header asks for: OpenMetrics when it accepts
+// application/openmetrics-text (version 1.0.0, 0.0.1 or none) at least as much as text/plain,
+// the 0.0.4 text otherwise (no header, */*, a browser's list).
+ExpositionFormat NegotiateFormat(absl::string_view accept);
 
 class TextFormat {
  public:
@@ -34,13 +48,16 @@ class TextFormat {
         throw_log_(log, &Clock::Steady(), absl::Minutes(1)) {}
 
   // Appends the whole exposition of `registry` (its families, then its collectables) to `out`.
-  void Render(internal::Registry& registry, std::string& out);
+  void Render(internal::Registry& registry, std::string& out,
+              ExpositionFormat format = ExpositionFormat::kText);
 
   // Appends one vitals family.
-  static void RenderFamily(internal::Family& family, std::string& out);
+  static void RenderFamily(internal::Family& family, std::string& out,
+                           ExpositionFormat format = ExpositionFormat::kText);
 
   // Appends one prometheus-cpp family (already checked for name clashes).
-  static void RenderForeignFamily(const prometheus::MetricFamily& family, std::string& out);
+  static void RenderForeignFamily(const prometheus::MetricFamily& family, std::string& out,
+                                  ExpositionFormat format = ExpositionFormat::kText);
 
  private:
   void WarnOnce(const std::string& name, absl::string_view why);

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <memory>
 
+#include "agent/root/agent_access.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/histogram.h"
@@ -10,6 +11,7 @@
 #include "tests/support/fakes.h"
 #include "tests/support/metrics_text.h"
 #include "tests/support/process.h"
+#include "tests/support/sockets.h"
 #include "vitals/agent.h"
 
 namespace {
@@ -92,6 +94,98 @@ TEST_CASE("every built-in family is present from the start, and the output is cl
   }
   CHECK(body.find("vitals_build_info{version=\"") != std::string::npos);
   CHECK(PromtoolProblems(body) == "");
+}
+
+}  // namespace
+
+namespace {
+
+using vitals::exporters::ExpositionFormat;
+using vitals::exporters::NegotiateFormat;
+
+TEST_CASE("the Accept header picks OpenMetrics or the 0.0.4 text", "[text][openmetrics]") {
+  // What Prometheus 2.42 sends: OpenMetrics first.
+  CHECK(NegotiateFormat("application/openmetrics-text;version=1.0.0,application/"
+                        "openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,"
+                        "*/*;q=0.1") == ExpositionFormat::kOpenMetrics);
+  CHECK(NegotiateFormat("application/openmetrics-text") == ExpositionFormat::kOpenMetrics);
+  CHECK(NegotiateFormat("Application/OpenMetrics-Text; version=0.0.1") ==
+        ExpositionFormat::kOpenMetrics);
+  // Everything else gets the text format, as before.
+  CHECK(NegotiateFormat("") == ExpositionFormat::kText);
+  CHECK(NegotiateFormat("*/*") == ExpositionFormat::kText);
+  CHECK(NegotiateFormat("text/html,application/xhtml+xml,*/*;q=0.8") == ExpositionFormat::kText);
+  CHECK(NegotiateFormat("text/plain;version=0.0.4") == ExpositionFormat::kText);
+  CHECK(NegotiateFormat("application/openmetrics-text;version=2.0.0") == ExpositionFormat::kText);
+  CHECK(NegotiateFormat("application/openmetrics-text;q=0") == ExpositionFormat::kText);
+  CHECK(NegotiateFormat("application/openmetrics-text;q=0.4,text/plain;q=0.5") ==
+        ExpositionFormat::kText);
+  CHECK(NegotiateFormat("application/openmetrics-text;q=bad") == ExpositionFormat::kText);
+}
+
+TEST_CASE("OpenMetrics names counter families without _total, adds units and # EOF",
+          "[text][openmetrics]") {
+  vitals::Agent agent(vitals_test::QuietOptions());
+  auto jobs = agent.AddCounter("jobs_total", "Jobs \"done\".", {"queue"});
+  REQUIRE(jobs.ok());
+  jobs->WithLabels({"a"})->Increment(2);
+  auto bare = agent.AddCounter("bare_counter", "A counter without the suffix.", {});
+  REQUIRE(bare.ok());
+  bare->WithLabels({})->Increment();
+  auto queue = agent.AddGauge("queue_bytes", "Bytes queued.", {});
+  REQUIRE(queue.ok());
+  queue->WithLabels({})->Set(42);
+  agent.Record("GET", "/x", 200, absl::Milliseconds(3));
+
+  std::string body;
+  vitals::exporters::TextFormat format(nullptr);
+  format.Render(vitals::internal::AgentAccess::Core(agent).registry(), body,
+                ExpositionFormat::kOpenMetrics);
+  CHECK(body.find("# HELP jobs Jobs \\\"done\\\".\n# TYPE jobs counter\n") != std::string::npos);
+  CHECK(body.find("\njobs_total{queue=\"a\"} 2\n") != std::string::npos);
+  CHECK(body.find("# TYPE bare_counter counter\n") != std::string::npos);
+  CHECK(body.find("\nbare_counter_total 1\n") != std::string::npos);
+  CHECK(body.find("# TYPE queue_bytes gauge\n# UNIT queue_bytes bytes\nqueue_bytes 42\n") !=
+        std::string::npos);
+  CHECK(body.find("# TYPE http_server_request_duration_seconds histogram\n"
+                  "# UNIT http_server_request_duration_seconds seconds\n") != std::string::npos);
+  CHECK(body.find("# TYPE http_server_slow_requests counter\n") != std::string::npos);
+  CHECK(body.find("_total counter") == std::string::npos);
+  CHECK(body.size() > 6);
+  CHECK(body.substr(body.size() - 6) == "# EOF\n");
+  CHECK(CountLines(body, "# EOF") == 1);
+
+  // The 0.0.4 text is unchanged: names as given, no UNIT, no EOF.
+  const std::string text = agent.RenderText();
+  CHECK(text.find("# TYPE jobs_total counter\n") != std::string::npos);
+  CHECK(text.find("\nbare_counter 1\n") != std::string::npos);
+  CHECK(text.find("# UNIT") == std::string::npos);
+  CHECK(text.find("# EOF") == std::string::npos);
+}
+
+TEST_CASE("/metrics answers in the format the Accept header asks for, gzipped or not",
+          "[text][openmetrics]") {
+  vitals::Options o = vitals_test::QuietOptions();
+  o.http_enabled = true;
+  o.listen = "127.0.0.1:0";
+  vitals::Agent agent(o);
+  REQUIRE(agent.Start().ok());
+  auto get = [&](const std::string& headers) {
+    return vitals_test::RawExchange(agent.port(), "GET /metrics HTTP/1.1\r\nHost: x\r\n" + headers +
+                                                      "Connection: close\r\n\r\n");
+  };
+  const std::string om = get("Accept: application/openmetrics-text;version=1.0.0\r\n");
+  CHECK(om.find("Content-Type: application/openmetrics-text; version=1.0.0; charset=utf-8") !=
+        std::string::npos);
+  CHECK(vitals_test::BodyOf(om).find("# EOF\n") != std::string::npos);
+  const std::string text = get("Accept: */*\r\n");
+  CHECK(text.find("Content-Type: text/plain; version=0.0.4; charset=utf-8") != std::string::npos);
+  CHECK(vitals_test::BodyOf(text).find("# EOF") == std::string::npos);
+  const std::string zipped =
+      get("Accept: application/openmetrics-text\r\nAccept-Encoding: gzip\r\n");
+  CHECK(zipped.find("Content-Encoding: gzip") != std::string::npos);
+  CHECK(zipped.find("Content-Type: application/openmetrics-text") != std::string::npos);
+  agent.Stop();
 }
 
 }  // namespace

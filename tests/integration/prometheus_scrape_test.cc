@@ -69,6 +69,23 @@ TEST_CASE("a real Prometheus scrapes the demo: up is 1 and every route has a rat
       vitals_test::RunCommand("promtool check metrics < " + dir.path() + "/metrics.txt", &lint);
   CHECK(lint_code == 0);
   CHECK(lint == "");
+  // The OpenMetrics answer passes the Python client's strict OpenMetrics parser.
+  auto om = agent.Get("/metrics", {{"Accept", "application/openmetrics-text;version=1.0.0"}});
+  REQUIRE(om);
+  CHECK(om->get_header_value("Content-Type") ==
+        "application/openmetrics-text; version=1.0.0; charset=utf-8");
+  vitals_test::WriteFile(dir.path() + "/metrics.om", om->body);
+  std::string parsed;
+  const int parse_code = vitals_test::RunCommand(
+      std::string(VITALS_DEBIAN_PYTHON) +
+          " -c 'import sys; from prometheus_client.openmetrics.parser import "
+          "text_string_to_metric_families as parse; "
+          "print(len(list(parse(open(sys.argv[1], encoding=\"utf-8\").read()))), \"families\")' " +
+          dir.path() + "/metrics.om 2>&1",
+      &parsed);
+  INFO(parsed.substr(0, 2000));
+  CHECK(parse_code == 0);
+  CHECK(parsed.find(" families") != std::string::npos);
 
   const int prom_port = vitals_test::FreePort();
   auto prometheus =
@@ -88,6 +105,16 @@ TEST_CASE("a real Prometheus scrapes the demo: up is 1 and every route has a rat
   }
   INFO("prometheus stderr: " << prometheus->Stderr().substr(0, 2000));
   REQUIRE(up);
+  // Prometheus asked for OpenMetrics and got it: only that format carries a unit, and its
+  // metadata has it.
+  {
+    httplib::Client client("127.0.0.1", prom_port);
+    auto res = client.Get("/api/v1/metadata", {{"metric", "http_server_request_duration_seconds"}},
+                          httplib::Headers{});
+    REQUIRE(res);
+    INFO(res->body);
+    CHECK(res->body.find("\"unit\":\"seconds\"") != std::string::npos);
+  }
 
   // After a few scrapes, every route the load generator hits has a non-zero request rate.
   const std::vector<std::string> routes = {"/users/:id", "/products/:id", "/orders",

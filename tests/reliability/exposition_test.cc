@@ -59,8 +59,8 @@ std::string Hostile(std::mt19937& rng, size_t max_len) {
 }
 
 TEST_CASE(
-    "2000 hostile label values and help texts: promtool and the Python parser accept the "
-    "output and read every value back",
+    "2000 hostile label values and help texts: promtool and the Python parsers (text and "
+    "OpenMetrics) accept the output and read every value back",
     "[reliability]") {
   std::mt19937 rng(20261128);
   vitals::internal::Registry registry(100000);
@@ -112,6 +112,20 @@ TEST_CASE(
                               &parsed);
   INFO(parsed.substr(0, 2000));
   CHECK(parse_code == 0);
+  CHECK(parsed.find("ok: 20 help texts, 2000 values") != std::string::npos);
+
+  // The same in OpenMetrics 1.0, through the Python client's strict OpenMetrics parser.
+  body.clear();
+  format.Render(registry, body, vitals::exporters::ExpositionFormat::kOpenMetrics);
+  vitals_test::WriteFile(dir.path() + "/metrics.om", body);
+  parsed.clear();
+  const int om_code =
+      vitals_test::RunCommand(std::string(VITALS_DEBIAN_PYTHON) + " " + VITALS_SOURCE_DIR +
+                                  "/tests/reliability/check_exposition.py --openmetrics " +
+                                  dir.path() + "/metrics.om " + dir.path() + "/expected.tsv",
+                              &parsed);
+  INFO(parsed.substr(0, 2000));
+  CHECK(om_code == 0);
   CHECK(parsed.find("ok: 20 help texts, 2000 values") != std::string::npos);
 }
 
