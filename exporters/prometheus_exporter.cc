@@ -4,6 +4,7 @@
 #include "agent/base/gzip.h"
 #include "agent/core/family_spec.h"
 #include "agent/http/basic_auth.h"
+#include "exporters/protobuf_format.h"
 
 namespace vitals {
 namespace exporters {
@@ -59,8 +60,10 @@ void PrometheusExporter::HandleMetrics(const http::HttpRequest& req, http::HttpR
   std::shared_ptr<std::string> body = TakeBuffer();
   const ExpositionFormat format = NegotiateFormat(req.header("Accept"));
   Render(*body, format);
-  resp.content_type = std::string(format == ExpositionFormat::kOpenMetrics ? kOpenMetricsContentType
-                                                                           : kTextContentType);
+  resp.content_type =
+      std::string(format == ExpositionFormat::kProtobuf      ? kProtobufContentType
+                  : format == ExpositionFormat::kOpenMetrics ? kOpenMetricsContentType
+                                                             : kTextContentType);
   if (gzip_ && internal::AcceptsGzip(req.header("Accept-Encoding"))) {
     std::shared_ptr<std::string> zipped = TakeBuffer();
     if (internal::GzipCompress(*body, *zipped)) {
@@ -77,8 +80,8 @@ void PrometheusExporter::HandleMetrics(const http::HttpRequest& req, http::HttpR
 http::HttpRoute PrometheusExporter::Route() {
   return http::HttpRoute{
       "/metrics",
-      "every metric: Prometheus text format 0.0.4, or OpenMetrics 1.0 when the Accept "
-      "header asks for it (gzip on request)",
+      "every metric: Prometheus text format 0.0.4, or OpenMetrics 1.0 or the protobuf "
+      "format when the Accept header asks for them (gzip on request)",
       [this](const http::HttpRequest& q, http::HttpResponse& r) { HandleMetrics(q, r); }};
 }
 

@@ -12,6 +12,7 @@
 #include "absl/strings/strip.h"
 #include "agent/core/names.h"
 #include "agent/core/text_escape.h"
+#include "exporters/protobuf_format.h"
 #include "prometheus/collectable.h"
 #include "prometheus/metric_family.h"
 
@@ -195,21 +196,29 @@ void TextFormat::WarnOnce(const std::string& name, absl::string_view why) {
 }
 
 ExpositionFormat NegotiateFormat(absl::string_view accept) {
-  double open_metrics = 0, text = 0;
+  double protobuf = 0, open_metrics = 0, text = 0;
   for (absl::string_view range : absl::StrSplit(accept, ',')) {
     std::vector<absl::string_view> parts = absl::StrSplit(range, ';');
     const absl::string_view type = absl::StripAsciiWhitespace(parts[0]);
     double q = 1;
-    absl::string_view version;
+    absl::string_view version, proto, encoding;
     for (size_t i = 1; i < parts.size(); ++i) {
       const absl::string_view p = absl::StripAsciiWhitespace(parts[i]);
       if (absl::StartsWith(p, "q=")) {
         if (!absl::SimpleAtod(p.substr(2), &q)) q = 0;
       } else if (absl::StartsWith(p, "version=")) {
         version = p.substr(8);
+      } else if (absl::StartsWith(p, "proto=")) {
+        proto = p.substr(6);
+      } else if (absl::StartsWith(p, "encoding=")) {
+        encoding = p.substr(9);
       }
     }
-    if (absl::EqualsIgnoreCase(type, "application/openmetrics-text")) {
+    if (absl::EqualsIgnoreCase(type, "application/vnd.google.protobuf")) {
+      if (proto == "io.prometheus.client.MetricFamily" && encoding == "delimited") {
+        protobuf = std::max(protobuf, q);
+      }
+    } else if (absl::EqualsIgnoreCase(type, "application/openmetrics-text")) {
       if (version.empty() || version == "1.0.0" || version == "0.0.1") {
         open_metrics = std::max(open_metrics, q);
       }
@@ -217,12 +226,22 @@ ExpositionFormat NegotiateFormat(absl::string_view accept) {
       text = std::max(text, q);
     }
   }
+  if (protobuf > 0 && protobuf >= open_metrics && protobuf >= text) {
+    return ExpositionFormat::kProtobuf;
+  }
   return open_metrics > 0 && open_metrics >= text ? ExpositionFormat::kOpenMetrics
                                                   : ExpositionFormat::kText;
 }
 
 void TextFormat::Render(internal::Registry& registry, std::string& out, ExpositionFormat format) {
-  registry.ForEachFamily([&](internal::Family& f) { RenderFamily(f, out, format); });
+  const bool protobuf = format == ExpositionFormat::kProtobuf;
+  registry.ForEachFamily([&](internal::Family& f) {
+    if (protobuf) {
+      AppendProtobufFamily(f, out);
+    } else {
+      RenderFamily(f, out, format);
+    }
+  });
   absl::flat_hash_set<std::string> foreign_names;
   for (const auto& collectable : registry.Collectables()) {
     std::vector<prometheus::MetricFamily> families;
@@ -253,7 +272,11 @@ void TextFormat::Render(internal::Registry& registry, std::string& out, Expositi
         continue;
       }
       if (f.metric.empty()) continue;
-      RenderForeignFamily(f, out, format);
+      if (protobuf) {
+        AppendProtobufForeignFamily(f, out);
+      } else {
+        RenderForeignFamily(f, out, format);
+      }
     }
   }
   if (format == ExpositionFormat::kOpenMetrics) out += "# EOF\n";

@@ -1,5 +1,6 @@
 // exporters/text_format.h: the Prometheus text exposition format (version 0.0.4), and
-// OpenMetrics 1.0 text for clients that ask for it (Prometheus does, first, in its Accept
+// OpenMetrics 1.0 text, and the protobuf format (exporters/protobuf_format.h), for clients that
+// ask for them (Prometheus does, first, in its Accept
 // header): counter families named without `_total` in # TYPE and # HELP (their samples keep
 // it), # UNIT for families whose name ends in a unit (`_seconds`, `_bytes`), `unknown` for
 // untyped families, `"` escaped in HELP text, and `# EOF` at the end. Sample lines are the same
@@ -33,11 +34,14 @@ inline constexpr absl::string_view kTextContentType = "text/plain; version=0.0.4
 inline constexpr absl::string_view kOpenMetricsContentType =
     "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-enum class ExpositionFormat { kText, kOpenMetrics };
+// kProtobuf: exporters/protobuf_format.h, rendered through the same walk of the registry.
+enum class ExpositionFormat { kText, kOpenMetrics, kProtobuf };
 
-// The format an HTTP Accept header asks for: OpenMetrics when it accepts
-// application/openmetrics-text (version 1.0.0, 0.0.1 or none) at least as much as text/plain,
-// the 0.0.4 text otherwise (no header, */*, a browser's list).
+// The format an HTTP Accept header asks for: the protobuf format when it accepts
+// application/vnd.google.protobuf with proto=io.prometheus.client.MetricFamily and
+// encoding=delimited at least as much as either text format; else OpenMetrics when it accepts
+// application/openmetrics-text (version 1.0.0, 0.0.1 or none) at least as much as text/plain;
+// else the 0.0.4 text (no header, */*, a browser's list).
 ExpositionFormat NegotiateFormat(absl::string_view accept);
 
 class TextFormat {

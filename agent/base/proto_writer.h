@@ -1,15 +1,17 @@
-// agent/profiling/proto_writer.h: the protobuf wire format, write side only, for the few
-// messages of profile.proto.
+// agent/base/proto_writer.h: the protobuf wire format, write side only, for the few messages
+// the agent writes: profile.proto (agent/profiling) and the Prometheus protobuf exposition
+// (exporters/protobuf_format).
 //
 // Why not libprotobuf: the agent only writes ten small message types, and a static library that
 // links Debian's libprotobuf would clash with hosts that link their own protobuf (two versions of
 // the same symbols in one process). ~60 lines of varints and length prefixes avoid that; the
 // output is checked by the real parsers (`go tool pprof`, `protoc --decode_raw`) in the tests.
 
-#ifndef VITALS_AGENT_PROFILING_PROTO_WRITER_H_
-#define VITALS_AGENT_PROFILING_PROTO_WRITER_H_
+#ifndef VITALS_AGENT_BASE_PROTO_WRITER_H_
+#define VITALS_AGENT_BASE_PROTO_WRITER_H_
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -27,6 +29,19 @@ class ProtoWriter {
     Raw(value);
   }
   void Int64(uint32_t field, int64_t value) { Varint(field, static_cast<uint64_t>(value)); }
+  // sint32/sint64: zigzag-encoded varints.
+  void SInt(uint32_t field, int64_t value) {
+    Varint(field, (static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63));
+  }
+  // Field `field` as a double (fixed64, little-endian).
+  void Double(uint32_t field, double value) {
+    Tag(field, 1);
+    uint64_t bits;
+    std::memcpy(&bits, &value, sizeof bits);
+    for (int i = 0; i < 8; ++i) out_.push_back(static_cast<char>((bits >> (8 * i)) & 0xff));
+  }
+  // A varint with no tag: the length prefix of a delimited message.
+  void Length(uint64_t n) { Raw(n); }
   // Field `field` as length-delimited bytes (string, bytes).
   void Bytes(uint32_t field, absl::string_view bytes) {
     Tag(field, 2);
@@ -64,4 +79,4 @@ class ProtoWriter {
 }  // namespace internal
 }  // namespace vitals
 
-#endif  // VITALS_AGENT_PROFILING_PROTO_WRITER_H_
+#endif  // VITALS_AGENT_BASE_PROTO_WRITER_H_

@@ -10,8 +10,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "agent/base/gzip.h"
+#include "agent/base/proto_writer.h"
 #include "agent/profiling/function_names.h"
-#include "agent/profiling/proto_writer.h"
 
 namespace vitals {
 namespace internal {

@@ -188,4 +188,95 @@ TEST_CASE("/metrics answers in the format the Accept header asks for, gzipped or
   agent.Stop();
 }
 
+TEST_CASE(
+    "the protobuf format is chosen when asked for first, as Prometheus does for native histograms",
+    "[text][protobuf]") {
+  // What Prometheus 2.42 sends with --enable-feature=native-histograms (captured).
+  CHECK(NegotiateFormat("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
+                        "encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,"
+                        "application/openmetrics-text;version=0.0.1;q=0.75,text/plain;"
+                        "version=0.0.4;q=0.5,*/*;q=0.1") == ExpositionFormat::kProtobuf);
+  // Not the delimited MetricFamily stream: not this format.
+  CHECK(NegotiateFormat("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
+                        "encoding=text") == ExpositionFormat::kText);
+  CHECK(NegotiateFormat("application/vnd.google.protobuf") == ExpositionFormat::kText);
+  CHECK(NegotiateFormat("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
+                        "encoding=delimited;q=0.5,application/openmetrics-text") ==
+        ExpositionFormat::kOpenMetrics);
+}
+
+// Splits a delimited stream into its messages; empty on a malformed length.
+std::vector<std::string> Delimited(const std::string& stream) {
+  std::vector<std::string> out;
+  size_t at = 0;
+  while (at < stream.size()) {
+    uint64_t n = 0;
+    int shift = 0;
+    while (at < stream.size()) {
+      const auto byte = static_cast<unsigned char>(stream[at++]);
+      n |= uint64_t{byte & 0x7fu} << shift;
+      shift += 7;
+      if (!(byte & 0x80)) break;
+    }
+    if (at + n > stream.size()) return {};
+    out.push_back(stream.substr(at, n));
+    at += n;
+  }
+  return out;
+}
+
+TEST_CASE("the protobuf format decodes with protoc to the same families and values",
+          "[text][protobuf]") {
+  vitals::Agent agent(vitals_test::QuietOptions());
+  auto jobs = agent.AddCounter("jobs_total", "Jobs done.", {"queue"});
+  REQUIRE(jobs.ok());
+  jobs->WithLabels({"bad \xff utf8"})->Increment(2);
+  auto lat = agent.AddHistogram("work_seconds", "Work.", {0.1, 1});
+  REQUIRE(lat.ok());
+  lat->WithLabels({})->Observe(0.05);
+  lat->WithLabels({})->Observe(0.5);
+  lat->WithLabels({})->Observe(5);
+  auto registry = std::make_shared<prometheus::Registry>();
+  prometheus::BuildCounter()
+      .Name("legacy_total")
+      .Help("Old.")
+      .Register(*registry)
+      .Add({})
+      .Increment(3);
+  REQUIRE(agent.RegisterCollectable(registry).ok());
+
+  std::string body;
+  vitals::exporters::TextFormat format(nullptr);
+  format.Render(vitals::internal::AgentAccess::Core(agent).registry(), body,
+                ExpositionFormat::kProtobuf);
+  const std::vector<std::string> messages = Delimited(body);
+  REQUIRE(messages.size() > 3);
+  vitals_test::TempDir dir;
+  std::string decoded;
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const std::string path = dir.path() + "/m" + std::to_string(i);
+    vitals_test::WriteFile(path, messages[i]);
+    std::string one;
+    const int rc = vitals_test::RunCommand(
+        "protoc --proto_path=" + std::string(VITALS_SOURCE_DIR) +
+            "/tests/support --decode=io.prometheus.client.MetricFamily metrics.proto < " + path +
+            " 2>&1",
+        &one);
+    INFO(one);
+    REQUIRE(rc == 0);
+    decoded += one + "---\n";
+  }
+  INFO(decoded.substr(0, 4000));
+  CHECK(decoded.find("name: \"jobs_total\"\nhelp: \"Jobs done.\"\ntype: COUNTER\nmetric {\n"
+                     "  label {\n    name: \"queue\"\n    value: \"bad \\357\\277\\275 utf8\"\n"
+                     "  }\n  counter {\n    value: 2\n  }\n}") != std::string::npos);
+  CHECK(decoded.find("name: \"work_seconds\"\nhelp: \"Work.\"\ntype: HISTOGRAM\nmetric {\n"
+                     "  histogram {\n    sample_count: 3\n    sample_sum: 5.55\n"
+                     "    bucket {\n      cumulative_count: 1\n      upper_bound: 0.1\n    }\n"
+                     "    bucket {\n      cumulative_count: 2\n      upper_bound: 1\n    }\n") !=
+        std::string::npos);
+  CHECK(decoded.find("name: \"legacy_total\"") != std::string::npos);
+  CHECK(decoded.find("name: \"http_server_request_duration_seconds\"") != std::string::npos);
+}
+
 }  // namespace

@@ -217,4 +217,57 @@ TEST_CASE("a real Prometheus scrapes the demo: up is 1 and every route has a rat
   CHECK(demo.Wait(10s) == 0);
 }
 
+TEST_CASE("a Prometheus with native histograms on scrapes the demo's protobuf format",
+          "[integration][protobuf]") {
+  // Such a Prometheus asks for the protobuf format first (its Accept header, captured, is in
+  // tests/exporters/text_format_test.cc); everything must read as it does from the text.
+  vitals_test::TempDir dir;
+  const int metrics_port = vitals_test::FreePort();
+  vitals_test::Subprocess demo(
+      {vitals_test::BinaryDir() + "/examples/demo_service", "--port=0", "--load-rps=80"},
+      {{"VITALS_LISTEN", "127.0.0.1:" + std::to_string(metrics_port)}}, dir.path());
+  REQUIRE(demo.WaitForOutput("metrics: http://", 10s));
+  httplib::Client agent("127.0.0.1", metrics_port);
+  auto pb = agent.Get("/metrics", {{"Accept",
+                                    "application/vnd.google.protobuf;proto=io.prometheus.client."
+                                    "MetricFamily;encoding=delimited"},
+                                   {"Accept-Encoding", "gzip"}});
+  REQUIRE(pb);
+  CHECK(pb->get_header_value("Content-Type") ==
+        "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; "
+        "encoding=delimited");
+
+  const int prom_port = vitals_test::FreePort();
+  auto prometheus =
+      vitals_test::StartPrometheus(dir.path(),
+                                   "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                                   "scrape_configs:\n  - job_name: demo\n    static_configs:\n"
+                                   "      - targets: ['127.0.0.1:" +
+                                       std::to_string(metrics_port) + "']\n",
+                                   prom_port, {"--enable-feature=native-histograms"});
+  std::map<std::string, double> rates, p99, hits;
+  for (auto deadline = std::chrono::steady_clock::now() + 90s;
+       std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(1s)) {
+    rates = Vector(Query(prom_port,
+                         "sum by (http_route) (rate(http_server_request_duration_seconds_count"
+                         "{job=\"demo\"}[10s]))"),
+                   "http_route");
+    p99 = Vector(Query(prom_port,
+                       "histogram_quantile(0.99, sum by (http_route, le) "
+                       "(rate(http_server_request_duration_seconds_bucket{job=\"demo\"}[10s])))"),
+                 "http_route");
+    hits = Vector(Query(prom_port, "sum by (result) (cache_gets_total{job=\"demo\"})"), "result");
+    if (rates["/cpu"] > 0 && p99["/cpu"] > 0 && hits["miss"] > 0) break;
+  }
+  INFO("prometheus stderr: " << prometheus->Stderr().substr(0, 2000));
+  CHECK(rates["/cpu"] > 0);
+  CHECK(p99["/cpu"] > 0);
+  CHECK(p99["/cpu"] < 10);
+  CHECK(hits["miss"] > 0);
+  auto up = Vector(Query(prom_port, "up{job=\"demo\"}"), "job");
+  CHECK(up["demo"] == 1);
+  demo.Signal(SIGINT);
+  CHECK(demo.Wait(10s) == 0);
+}
+
 }  // namespace

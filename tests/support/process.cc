@@ -124,13 +124,13 @@ Subprocess::~Subprocess() {
 }
 
 std::unique_ptr<Subprocess> StartPrometheus(const std::string& dir, const std::string& yml,
-                                            int port) {
+                                            int port, const std::vector<std::string>& flags) {
   WriteFile(dir + "/prometheus.yml", yml);
-  return std::make_unique<Subprocess>(
-      std::vector<std::string>{"prometheus", "--config.file=" + dir + "/prometheus.yml",
-                               "--storage.tsdb.path=" + dir + "/data",
-                               "--web.listen-address=127.0.0.1:" + std::to_string(port)},
-      std::map<std::string, std::string>{}, dir);
+  std::vector<std::string> argv = {"prometheus", "--config.file=" + dir + "/prometheus.yml",
+                                   "--storage.tsdb.path=" + dir + "/data",
+                                   "--web.listen-address=127.0.0.1:" + std::to_string(port)};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  return std::make_unique<Subprocess>(argv, std::map<std::string, std::string>{}, dir);
 }
 
 std::string ReadFile(const std::string& path) {

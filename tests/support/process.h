@@ -59,9 +59,10 @@ class Subprocess {
 };
 
 // Starts the real Prometheus server (Debian's `prometheus`) on 127.0.0.1:`port` with the
-// configuration `yml`, keeping its configuration, data and logs in `dir`.
+// configuration `yml`, keeping its configuration, data and logs in `dir`; `flags` are added
+// to its command line (e.g. --enable-feature=native-histograms).
 std::unique_ptr<Subprocess> StartPrometheus(const std::string& dir, const std::string& yml,
-                                            int port);
+                                            int port, const std::vector<std::string>& flags = {});
 
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& content);
