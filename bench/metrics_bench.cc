@@ -170,7 +170,8 @@ constexpr int kSeries = 10000;
 
 std::string RouteName(int i) { return "/r" + std::to_string(i % 1000) + "/:id"; }
 
-void BM_Exposition10k_Vitals(benchmark::State& state) {
+// One scrape of 10,000 histogram series in `format`, into a reused buffer.
+void Exposition10kVitals(benchmark::State& state, vitals::exporters::ExpositionFormat format) {
   vitals::Options o;
   o.read_environment = false;
   o.series_limit = kSeries;
@@ -180,19 +181,33 @@ void BM_Exposition10k_Vitals(benchmark::State& state) {
                  absl::Milliseconds(i % 97));
   }
   std::string body;
-  vitals::internal::AgentAccess::Core(agent).prometheus().Render(
-      body);  // warm the reused buffer, as after the first scrape
+  auto& exporter = vitals::internal::AgentAccess::Core(agent).prometheus();
+  exporter.Render(body, format);  // warm the reused buffer, as after the first scrape
   int64_t peak_extra = 0;
   for (auto _ : state) {
     const int64_t before = g_live.load();
     g_peak.store(before);
-    vitals::internal::AgentAccess::Core(agent).prometheus().Render(body);
+    exporter.Render(body, format);
     peak_extra = std::max<int64_t>(peak_extra, g_peak.load() - before);
     benchmark::DoNotOptimize(body.data());
   }
   state.counters["body_bytes"] = static_cast<double>(body.size());
   state.counters["peak_extra_bytes"] = static_cast<double>(peak_extra);
 }
+
+void BM_Exposition10k_Vitals(benchmark::State& state) {
+  Exposition10kVitals(state, vitals::exporters::ExpositionFormat::kText);
+}
+// The same scrape in the formats Prometheus asks for first: OpenMetrics (by default) and
+// protobuf (with native histograms on).
+void BM_Exposition10k_VitalsOpenMetrics(benchmark::State& state) {
+  Exposition10kVitals(state, vitals::exporters::ExpositionFormat::kOpenMetrics);
+}
+BENCHMARK(BM_Exposition10k_VitalsOpenMetrics)->Unit(benchmark::kMillisecond)->UseRealTime();
+void BM_Exposition10k_VitalsProtobuf(benchmark::State& state) {
+  Exposition10kVitals(state, vitals::exporters::ExpositionFormat::kProtobuf);
+}
+BENCHMARK(BM_Exposition10k_VitalsProtobuf)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Exposition10k_Vitals)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_Exposition10k_PrometheusCpp(benchmark::State& state) {
