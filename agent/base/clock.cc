@@ -1,6 +1,7 @@
 #include "vitals/clock.h"
 
 #include <chrono>
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -70,20 +71,44 @@ bool TscTrustedHere() {
 }
 
 #ifdef VITALS_HAVE_TSC
+namespace {
+
+// A steady_clock reading and the TSC at the same moment: of a few (steady, tsc, steady) triples,
+// the one whose two steady reads are closest, so a preemption between the reads (tens of
+// microseconds on a loaded machine) cannot skew the pair.
+struct ClockPair {
+  int64_t nanos;
+  uint64_t ticks;
+};
+ClockPair ReadClockPair() {
+  ClockPair best{0, 0};
+  int64_t best_width = INT64_MAX;
+  for (int i = 0; i < 16; ++i) {
+    const int64_t before = SteadyNanos();
+    const uint64_t ticks = __rdtsc();
+    const int64_t after = SteadyNanos();
+    if (after - before < best_width) {
+      best_width = after - before;
+      best = ClockPair{before + (after - before) / 2, ticks};
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
 TscClock::TscClock() {
-  // Converts ticks to nanoseconds with a rate measured against steady_clock over ~5 ms (relative
-  // error ~1e-5), anchored so the epoch matches steady_clock's.
-  const int64_t t0 = SteadyNanos();
-  const uint64_t c0 = __rdtsc();
-  int64_t t1;
-  uint64_t c1;
-  do {
-    t1 = SteadyNanos();
-    c1 = __rdtsc();
-  } while (t1 - t0 < 5'000'000);
-  nanos_per_tick_ = static_cast<double>(t1 - t0) / static_cast<double>(c1 - c0);
-  base_ticks_ = c1;
-  base_nanos_ = t1;
+  // Converts ticks to nanoseconds with a rate measured against steady_clock over ~5 ms, anchored
+  // so the epoch matches steady_clock's. Both ends are bracketed pairs (ReadClockPair), so the
+  // rate's error is the brackets' width over 5 ms (~1e-5), even when the thread is preempted.
+  const ClockPair start = ReadClockPair();
+  while (SteadyNanos() - start.nanos < 5'000'000) {
+  }
+  const ClockPair end = ReadClockPair();
+  nanos_per_tick_ =
+      static_cast<double>(end.nanos - start.nanos) / static_cast<double>(end.ticks - start.ticks);
+  base_ticks_ = end.ticks;
+  base_nanos_ = end.nanos;
 }
 #endif
 
