@@ -11,7 +11,7 @@ namespace vitals {
 namespace exporters {
 namespace {
 
-using internal::ProtoWriter;
+using internal::ProtoAppender;
 
 // client_model's MetricType.
 enum ProtoType { kCounter = 0, kGauge = 1, kSummary = 2, kUntyped = 3, kHistogram = 4 };
@@ -28,90 +28,90 @@ constexpr uint32_t kSummaryCount = 1, kSummarySum = 2, kSummaryQuantile = 3;
 constexpr uint32_t kQuantile = 1, kQuantileValue = 2;
 
 // A label value as the text format would read back: valid UTF-8, bounded.
-void AppendLabel(ProtoWriter& metric, absl::string_view name, absl::string_view value) {
-  ProtoWriter label;
-  label.Bytes(kLabelName, name);
+void AppendLabel(ProtoAppender& w, absl::string_view name, absl::string_view value) {
+  const size_t label = w.Begin(kMetricLabel);
+  w.Bytes(kLabelName, name);
   if (internal::IsValidUtf8(value) && value.size() <= internal::kMaxLabelValueBytes) {
-    label.Bytes(kLabelValue, value);
+    w.Bytes(kLabelValue, value);
   } else {
-    label.Bytes(kLabelValue, internal::RepairUtf8(value, internal::kMaxLabelValueBytes));
+    w.Bytes(kLabelValue, internal::RepairUtf8(value, internal::kMaxLabelValueBytes));
   }
-  metric.Message(kMetricLabel, label);
+  w.End(label);
 }
 
-ProtoWriter Header(absl::string_view name, absl::string_view help, ProtoType type) {
-  ProtoWriter family;
-  family.Bytes(kFamilyName, name);
+// Opens the family's message (End() it after its metrics).
+size_t BeginFamily(ProtoAppender& w, absl::string_view name, absl::string_view help,
+                   ProtoType type) {
+  const size_t family = w.BeginDelimited();
+  w.Bytes(kFamilyName, name);
   if (internal::IsValidUtf8(help) && help.size() <= internal::kMaxHelpBytes) {
-    family.Bytes(kFamilyHelp, help);
+    w.Bytes(kFamilyHelp, help);
   } else {
-    family.Bytes(kFamilyHelp, internal::RepairUtf8(help, internal::kMaxHelpBytes));
+    w.Bytes(kFamilyHelp, internal::RepairUtf8(help, internal::kMaxHelpBytes));
   }
-  family.Varint(kFamilyType, type);
+  w.Varint(kFamilyType, type);
   return family;
 }
 
-void Finish(const ProtoWriter& family, std::string& out) {
-  ProtoWriter length;
-  length.Length(family.data().size());
-  out += length.data();
-  out += family.data();
+// A Gauge, Counter or Untyped message as field `field` of a Metric.
+void AppendScalar(ProtoAppender& w, uint32_t field, double value) {
+  const size_t m = w.Begin(field);
+  w.Double(kValue, value);
+  w.End(m);
 }
 
-ProtoWriter Scalar(double value) {
-  ProtoWriter v;
-  v.Double(kValue, value);
-  return v;
+// A Bucket message.
+void AppendBucket(ProtoAppender& w, uint64_t cumulative, double bound) {
+  const size_t b = w.Begin(kHistBucket);
+  w.Varint(kBucketCount, cumulative);
+  w.Double(kBucketBound, bound);
+  w.End(b);
 }
 
 // A histogram from per-bucket counts (finite bounds, then +Inf) and the sum.
-ProtoWriter Histogram(const std::vector<double>& bounds, const double* buckets, double sum) {
-  ProtoWriter h;
+void AppendHistogram(ProtoAppender& w, const std::vector<double>& bounds, const double* buckets,
+                     double sum) {
+  const size_t h = w.Begin(kMetricHistogram);
   double cumulative = 0;
-  ProtoWriter bucket;
   for (size_t i = 0; i < bounds.size(); ++i) {
     cumulative += buckets[i];
-    bucket.Clear();
-    bucket.Varint(kBucketCount, static_cast<uint64_t>(cumulative));
-    bucket.Double(kBucketBound, bounds[i]);
-    h.Message(kHistBucket, bucket);
+    AppendBucket(w, static_cast<uint64_t>(cumulative), bounds[i]);
   }
   cumulative += buckets[bounds.size()];  // +Inf: the count stands for it
-  h.Varint(kHistCount, static_cast<uint64_t>(cumulative));
-  h.Double(kHistSum, sum);
-  return h;
+  w.Varint(kHistCount, static_cast<uint64_t>(cumulative));
+  w.Double(kHistSum, sum);
+  w.End(h);
 }
 
 }  // namespace
 
 void AppendProtobufFamily(internal::Family& family, std::string& out) {
   const internal::MetricType type = family.type();
-  ProtoWriter message = Header(family.name(), family.help(),
-                               type == internal::MetricType::kCounter ? kCounter
-                               : type == internal::MetricType::kGauge ? kGauge
-                                                                      : kHistogram);
+  ProtoAppender w(out);
+  const size_t message = BeginFamily(w, family.name(), family.help(),
+                                     type == internal::MetricType::kCounter ? kCounter
+                                     : type == internal::MetricType::kGauge ? kGauge
+                                                                            : kHistogram);
   const std::vector<std::string>& names = family.label_names();
-  ProtoWriter metric;
   family.Visit([&](const internal::Series& s, const double* cells) {
-    metric.Clear();
+    const size_t metric = w.Begin(kFamilyMetric);
     for (size_t i = 0; i < names.size() && i < s.values.size(); ++i) {
-      AppendLabel(metric, names[i], s.values[i]);
+      AppendLabel(w, names[i], s.values[i]);
     }
     switch (type) {
       case internal::MetricType::kCounter:
-        metric.Message(kMetricCounter, Scalar(cells[0]));
+        AppendScalar(w, kMetricCounter, cells[0]);
         break;
       case internal::MetricType::kGauge:
-        metric.Message(kMetricGauge, Scalar(cells[0]));
+        AppendScalar(w, kMetricGauge, cells[0]);
         break;
       case internal::MetricType::kHistogram:
-        metric.Message(kMetricHistogram,
-                       Histogram(family.bounds(), cells, cells[s.layout().sum()]));
+        AppendHistogram(w, family.bounds(), cells, cells[s.layout().sum()]);
         break;
     }
-    message.Message(kFamilyMetric, metric);
+    w.End(metric);
   });
-  Finish(message, out);
+  w.End(message);
 }
 
 void AppendProtobufForeignFamily(const prometheus::MetricFamily& family, std::string& out) {
@@ -132,56 +132,53 @@ void AppendProtobufForeignFamily(const prometheus::MetricFamily& family, std::st
     default:
       break;
   }
-  ProtoWriter message = Header(family.name, family.help, type);
+  ProtoAppender w(out);
+  const size_t message = BeginFamily(w, family.name, family.help, type);
   const absl::string_view reserved = type == kHistogram ? "le" : type == kSummary ? "quantile" : "";
-  ProtoWriter metric;
   for (const prometheus::ClientMetric& m : family.metric) {
-    metric.Clear();
+    const size_t metric = w.Begin(kFamilyMetric);
     for (const prometheus::ClientMetric::Label& l : m.label) {
       if (!internal::IsValidLabelName(l.name) || l.name == reserved) continue;
-      AppendLabel(metric, l.name, l.value);
+      AppendLabel(w, l.name, l.value);
     }
     switch (type) {
       case kCounter:
-        metric.Message(kMetricCounter, Scalar(m.counter.value));
+        AppendScalar(w, kMetricCounter, m.counter.value);
         break;
       case kGauge:
-        metric.Message(kMetricGauge, Scalar(m.gauge.value));
+        AppendScalar(w, kMetricGauge, m.gauge.value);
         break;
       case kUntyped:
-        metric.Message(kMetricUntyped, Scalar(m.untyped.value));
+        AppendScalar(w, kMetricUntyped, m.untyped.value);
         break;
       case kSummary: {
-        ProtoWriter summary, quantile;
-        summary.Varint(kSummaryCount, m.summary.sample_count);
-        summary.Double(kSummarySum, m.summary.sample_sum);
+        const size_t summary = w.Begin(kMetricSummary);
+        w.Varint(kSummaryCount, m.summary.sample_count);
+        w.Double(kSummarySum, m.summary.sample_sum);
         for (const auto& q : m.summary.quantile) {
-          quantile.Clear();
-          quantile.Double(kQuantile, q.quantile);
-          quantile.Double(kQuantileValue, q.value);
-          summary.Message(kSummaryQuantile, quantile);
+          const size_t quantile = w.Begin(kSummaryQuantile);
+          w.Double(kQuantile, q.quantile);
+          w.Double(kQuantileValue, q.value);
+          w.End(quantile);
         }
-        metric.Message(kMetricSummary, summary);
+        w.End(summary);
         break;
       }
       case kHistogram: {
-        ProtoWriter h, bucket;
+        const size_t h = w.Begin(kMetricHistogram);
         for (const auto& b : m.histogram.bucket) {
           if (std::isinf(b.upper_bound)) continue;  // +Inf is the count
-          bucket.Clear();
-          bucket.Varint(kBucketCount, b.cumulative_count);
-          bucket.Double(kBucketBound, b.upper_bound);
-          h.Message(kHistBucket, bucket);
+          AppendBucket(w, b.cumulative_count, b.upper_bound);
         }
-        h.Varint(kHistCount, m.histogram.sample_count);
-        h.Double(kHistSum, m.histogram.sample_sum);
-        metric.Message(kMetricHistogram, h);
+        w.Varint(kHistCount, m.histogram.sample_count);
+        w.Double(kHistSum, m.histogram.sample_sum);
+        w.End(h);
         break;
       }
     }
-    message.Message(kFamilyMetric, metric);
+    w.End(metric);
   }
-  Finish(message, out);
+  w.End(message);
 }
 
 }  // namespace exporters
