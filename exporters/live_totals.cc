@@ -68,11 +68,16 @@ LiveTotals ReadLiveTotals(internal::Registry& registry) {
     const std::string& name = f.name();
     if (name == "http_server_request_duration_seconds") {
       const internal::HistogramLayout layout{static_cast<uint32_t>(f.bounds().size())};
+      t.route_bucket_bounds = f.bounds();
       f.Visit([&](const internal::Series& s, const double* v) {
         LiveTotals::Route& r = routes[{std::string(LabelValue(f, s, "http_request_method")),
                                        std::string(LabelValue(f, s, "http_route"))}];
+        r.buckets.resize(layout.buckets(), 0);
         double count = 0;
-        for (uint32_t i = 0; i < layout.buckets(); ++i) count += v[i];
+        for (uint32_t i = 0; i < layout.buckets(); ++i) {
+          r.buckets[i] += v[i];
+          count += v[i];
+        }
         r.requests += count;
         r.seconds += v[layout.sum()];
         const absl::string_view status = LabelValue(f, s, "http_response_status_code");

@@ -26,8 +26,10 @@ struct LiveTotals {
     std::string method, route;
     double requests = 0, errors = 0;  // errors: answered 5xx
     double seconds = 0;               // time in them, all together
+    std::vector<double> buckets;      // per bucket (not cumulative), +Inf last; see bounds
   };
-  std::vector<Route> routes;  // by method and route
+  std::vector<Route> routes;                // by method and route
+  std::vector<double> route_bucket_bounds;  // the upper bounds of Route::buckets but +Inf
   // One per `cache` label of the cache_* families. NaN where the family is absent.
   struct Cache {
     std::string name;

@@ -482,7 +482,7 @@
         f.path = i >= 0 ? f.path.slice(0, i) : [];
       } else {
         // The zoomed node's ancestors: walk down from the current zoom to the clicked node.
-        const chain = [];
+        // The clicked frame is drawn below the zoom (depth > 0), so the walk always finds it.
         let found = null;
         const seek = (n, trail) => {
           if (found) return;
@@ -490,7 +490,7 @@
           for (const c of n.children.values()) seek(c, trail.concat([n]));
         };
         seek(f.zoom, []);
-        f.path = f.path.concat(found || chain);
+        f.path = f.path.concat(found);
         f.zoom = b.node;
       }
       drawFlame();
