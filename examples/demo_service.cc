@@ -2,11 +2,16 @@
 // load generator so its dashboards have something to show.
 //
 //   demo_service [--port=8080] [--load-rps=40] [--load-threads=2] [--leak-cap-mb=256]
-//                [--cache-entries=200]
+//                [--cache-entries=200] [--trace-log=FILE]
 //
 // Routes: / , GET /users/:id, GET /products/:id (behind a vitals::LruCache), POST /orders, GET
 // /search (a slow tail), GET /flaky (20% 500s), GET /cpu (CPU-heavy), POST /memory/leak (keeps 256
-// KiB more, up to the cap: a deliberate, bounded leak), POST /memory/free (gives it all back).
+// KiB more, up to the cap: a deliberate, bounded leak), POST /memory/free (gives it all back),
+// GET /delay/:ms (sleeps that many milliseconds, at most 2000: a latency a test controls).
+//
+// The load generator sends a W3C `traceparent` header with every request, as a traced client
+// would, so the request-duration buckets carry exemplars; --trace-log appends each trace id it
+// sends to FILE, one per line.
 //
 // The service listens on 127.0.0.1:PORT (0 picks a free port); the agent serves /metrics on
 // VITALS_LISTEN (default 0.0.0.0:9464). Runs until SIGINT or SIGTERM.
@@ -85,6 +90,7 @@ struct Flags {
   int load_threads = 2;
   int leak_cap_mb = 256;
   int cache_entries = 200;
+  std::string trace_log;
 };
 
 Flags ParseFlags(int argc, char** argv) {
@@ -97,6 +103,8 @@ Flags ParseFlags(int argc, char** argv) {
     };
     if (const char* v = value("--port=")) {
       f.port = std::atoi(v);
+    } else if (const char* v = value("--trace-log=")) {
+      f.trace_log = v;
     } else if (const char* v = value("--load-rps=")) {
       f.load_rps = std::atof(v);
     } else if (const char* v = value("--load-threads=")) {
@@ -108,7 +116,7 @@ Flags ParseFlags(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: %s [--port=8080] [--load-rps=40] [--load-threads=2] [--leak-cap-mb=256] "
-                   "[--cache-entries=200]\n",
+                   "[--cache-entries=200] [--trace-log=FILE]\n",
                    argv[0]);
       std::exit(2);
     }
@@ -118,15 +126,42 @@ Flags ParseFlags(int argc, char** argv) {
 
 // Sends a weighted mix of requests, including paths no route matches, at about `rps` requests
 // per second in total, until stopped.
-void GenerateLoad(int port, double rps, int seed) {
+// A new trace for each request: `traceparent: 00-<trace id>-<span id>-01`, its trace id also
+// appended to `trace_log` when open.
+class Tracer {
+ public:
+  Tracer(int seed, std::FILE* trace_log) : rng_(static_cast<uint64_t>(seed)), log_(trace_log) {}
+  std::string NextTraceparent() {
+    char trace_id[33], span_id[17];
+    std::snprintf(trace_id, sizeof trace_id, "%016llx%016llx",
+                  static_cast<unsigned long long>(rng_() | 1),
+                  static_cast<unsigned long long>(rng_()));
+    std::snprintf(span_id, sizeof span_id, "%016llx", static_cast<unsigned long long>(rng_() | 1));
+    if (log_ != nullptr) {
+      static std::mutex mu;
+      std::lock_guard<std::mutex> lock(mu);
+      std::fprintf(log_, "%s\n", trace_id);
+      std::fflush(log_);
+    }
+    return std::string("00-") + trace_id + "-" + span_id + "-01";
+  }
+
+ private:
+  std::mt19937_64 rng_;
+  std::FILE* log_;
+};
+
+void GenerateLoad(int port, double rps, int seed, std::FILE* trace_log) {
   httplib::Client client("127.0.0.1", port);
   client.set_connection_timeout(2);
   client.set_read_timeout(5);
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int> pick(0, 99);
+  Tracer tracer(seed, trace_log);
   const auto period = std::chrono::duration<double>(1.0 / rps);
   auto next = std::chrono::steady_clock::now();
   while (!g_stop.load()) {
+    client.set_default_headers({{"traceparent", tracer.NextTraceparent()}});
     const int p = pick(rng);
     const std::string id = std::to_string(pick(rng) * 7 + 1);
     if (p < 25) {
@@ -209,6 +244,11 @@ int main(int argc, char** argv) {
       res.set_content("ok\n", "text/plain");
     }
   });
+  routes.Get("/delay/:ms", [](const httplib::Request& req, httplib::Response& res) {
+    const int ms = std::clamp(std::atoi(req.matches[1].str().c_str()), 0, 2000);
+    SleepMs(ms);
+    res.set_content(std::to_string(ms) + "\n", "text/plain");
+  });
   routes.Get("/cpu", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(std::to_string(demo::CpuHeavyWork(demo::kCpuRouteRounds)) + "\n", "text/plain");
   });
@@ -272,11 +312,17 @@ int main(int argc, char** argv) {
   }
   std::thread serve([&] { server.listen_after_bind(); });
 
+  std::FILE* trace_log = nullptr;
+  if (!flags.trace_log.empty() &&
+      (trace_log = std::fopen(flags.trace_log.c_str(), "a")) == nullptr) {
+    std::fprintf(stderr, "demo: cannot open --trace-log=%s\n", flags.trace_log.c_str());
+    return 1;
+  }
   std::vector<std::thread> load;
   if (flags.load_rps > 0) {
     for (int i = 0; i < flags.load_threads; ++i) {
       load.emplace_back(GenerateLoad, port, flags.load_rps / flags.load_threads,
-                        static_cast<int>(seed_rng()));
+                        static_cast<int>(seed_rng()), trace_log);
     }
   }
   std::printf("demo service: http://127.0.0.1:%d/  metrics: %s://127.0.0.1:%d/metrics\n", port,
@@ -285,6 +331,7 @@ int main(int argc, char** argv) {
 
   while (!g_stop.load()) SleepMs(100);
   for (auto& t : load) t.join();
+  if (trace_log != nullptr) std::fclose(trace_log);
   server.stop();
   serve.join();
   agent.Stop();

@@ -4,6 +4,7 @@
 
 #include "agent/base/proto_writer.h"
 #include "agent/core/names.h"
+#include "agent/core/native_histogram.h"
 #include "agent/core/text_escape.h"
 #include "prometheus/metric_family.h"
 
@@ -22,8 +23,13 @@ constexpr uint32_t kMetricLabel = 1, kMetricGauge = 2, kMetricCounter = 3, kMetr
                    kMetricUntyped = 5, kMetricHistogram = 7;
 constexpr uint32_t kLabelName = 1, kLabelValue = 2;
 constexpr uint32_t kValue = 1;  // Gauge.value, Counter.value, Untyped.value
-constexpr uint32_t kHistCount = 1, kHistSum = 2, kHistBucket = 3;
-constexpr uint32_t kBucketCount = 1, kBucketBound = 2;
+constexpr uint32_t kHistCount = 1, kHistSum = 2, kHistBucket = 3, kHistSchema = 5,
+                   kHistZeroThreshold = 6, kHistZeroCount = 7, kHistPositiveSpan = 12,
+                   kHistPositiveDelta = 13;
+constexpr uint32_t kSpanOffset = 1, kSpanLength = 2;
+constexpr uint32_t kBucketCount = 1, kBucketBound = 2, kBucketExemplar = 3;
+constexpr uint32_t kExemplarLabel = 1, kExemplarValue = 2, kExemplarTimestamp = 3;
+constexpr uint32_t kTimestampSeconds = 1, kTimestampNanos = 2;
 constexpr uint32_t kSummaryCount = 1, kSummarySum = 2, kSummaryQuantile = 3;
 constexpr uint32_t kQuantile = 1, kQuantileValue = 2;
 
@@ -60,26 +66,95 @@ void AppendScalar(ProtoAppender& w, uint32_t field, double value) {
   w.End(m);
 }
 
-// A Bucket message.
-void AppendBucket(ProtoAppender& w, uint64_t cumulative, double bound) {
+// An Exemplar message as field kBucketExemplar of a Bucket.
+void AppendExemplar(ProtoAppender& w, const internal::Exemplar& e, int64_t unix_offset_nanos) {
+  const size_t x = w.Begin(kBucketExemplar);
+  {
+    const size_t label = w.Begin(kExemplarLabel);
+    w.Bytes(kLabelName, "trace_id");
+    w.Bytes(kLabelValue, e.trace.TraceIdHex());
+    w.End(label);
+  }
+  if (e.trace.span_id != 0) {
+    const size_t label = w.Begin(kExemplarLabel);
+    w.Bytes(kLabelName, "span_id");
+    w.Bytes(kLabelValue, e.trace.SpanIdHex());
+    w.End(label);
+  }
+  w.Double(kExemplarValue, e.value);
+  const int64_t unix_nanos = e.clock_nanos + unix_offset_nanos;
+  const size_t ts = w.Begin(kExemplarTimestamp);
+  w.Varint(kTimestampSeconds, static_cast<uint64_t>(unix_nanos / 1'000'000'000));
+  w.Varint(kTimestampNanos, static_cast<uint64_t>(unix_nanos % 1'000'000'000));
+  w.End(ts);
+  w.End(x);
+}
+
+// A Bucket message, with its exemplar when `e` is not null.
+void AppendBucket(ProtoAppender& w, uint64_t cumulative, double bound,
+                  const internal::Exemplar* e = nullptr, int64_t unix_offset_nanos = 0) {
   const size_t b = w.Begin(kHistBucket);
   w.Varint(kBucketCount, cumulative);
   w.Double(kBucketBound, bound);
+  if (e != nullptr) AppendExemplar(w, *e, unix_offset_nanos);
   w.End(b);
 }
 
-// A histogram from per-bucket counts (finite bounds, then +Inf) and the sum.
-void AppendHistogram(ProtoAppender& w, const std::vector<double>& bounds, const double* buckets,
-                     double sum) {
+// The native part of a Histogram: schema, zero bucket, and the non-empty buckets as spans of
+// consecutive indices and the deltas between neighbouring counts.
+void AppendNative(ProtoAppender& w, const internal::NativeBuckets& n) {
+  w.SInt(kHistSchema, n.schema);
+  w.Double(kHistZeroThreshold, n.zero_threshold);
+  w.Varint(kHistZeroCount, static_cast<uint64_t>(n.zero_count));
+  // Spans: the first offset is the first index; each later one the gap since the last span.
+  size_t i = 0;
+  int32_t next_index = 0;  // one past the previous span's last index
+  while (i < n.buckets.size()) {
+    size_t j = i + 1;
+    while (j < n.buckets.size() && n.buckets[j].first == n.buckets[j - 1].first + 1) ++j;
+    const size_t span = w.Begin(kHistPositiveSpan);
+    w.SInt(kSpanOffset, i == 0 ? n.buckets[i].first : n.buckets[i].first - next_index);
+    w.Varint(kSpanLength, j - i);
+    w.End(span);
+    next_index = n.buckets[j - 1].first + 1;
+    i = j;
+  }
+  int64_t previous = 0;
+  for (const auto& [index, count] : n.buckets) {
+    const int64_t c = static_cast<int64_t>(count);
+    w.SInt(kHistPositiveDelta, c - previous);
+    previous = c;
+  }
+}
+
+// A histogram series: classic buckets (finite bounds, then +Inf) with their exemplars, the sum
+// and count, and the native buckets when the family keeps them.
+void AppendHistogram(ProtoAppender& w, const internal::Series& s, const double* buckets,
+                     int64_t unix_offset_nanos, std::vector<double>& native_cells) {
+  const internal::Family& family = *s.family;
+  const std::vector<double>& bounds = family.bounds();
+  const bool exemplars = family.keeps_exemplars();
   const size_t h = w.Begin(kMetricHistogram);
   double cumulative = 0;
+  internal::Exemplar e;
   for (size_t i = 0; i < bounds.size(); ++i) {
     cumulative += buckets[i];
-    AppendBucket(w, static_cast<uint64_t>(cumulative), bounds[i]);
+    const bool has = exemplars && internal::Family::ReadExemplar(&s, static_cast<uint32_t>(i), e);
+    AppendBucket(w, static_cast<uint64_t>(cumulative), bounds[i], has ? &e : nullptr,
+                 unix_offset_nanos);
   }
-  cumulative += buckets[bounds.size()];  // +Inf: the count stands for it
+  cumulative += buckets[bounds.size()];  // +Inf: the count stands for it...
+  if (exemplars && internal::Family::ReadExemplar(&s, static_cast<uint32_t>(bounds.size()), e)) {
+    // ...unless it has an exemplar to carry, as client_golang does.
+    AppendBucket(w, static_cast<uint64_t>(cumulative), HUGE_VAL, &e, unix_offset_nanos);
+  }
   w.Varint(kHistCount, static_cast<uint64_t>(cumulative));
-  w.Double(kHistSum, sum);
+  w.Double(kHistSum, buckets[s.layout().sum()]);
+  if (const internal::NativeLayout* layout = family.native_layout(); layout != nullptr) {
+    native_cells.resize(layout->cells());
+    internal::Family::ReadNative(&s, native_cells.data());
+    AppendNative(w, internal::ReadNativeBuckets(*layout, native_cells.data()));
+  }
   w.End(h);
 }
 
@@ -93,6 +168,9 @@ void AppendProtobufFamily(internal::Family& family, std::string& out) {
                                      : type == internal::MetricType::kGauge ? kGauge
                                                                             : kHistogram);
   const std::vector<std::string>& names = family.label_names();
+  const int64_t unix_offset =
+      family.keeps_exemplars() ? internal::UnixOffsetNanos(family.clock()) : 0;
+  std::vector<double> native_cells;
   family.Visit([&](const internal::Series& s, const double* cells) {
     const size_t metric = w.Begin(kFamilyMetric);
     for (size_t i = 0; i < names.size() && i < s.values.size(); ++i) {
@@ -106,7 +184,7 @@ void AppendProtobufFamily(internal::Family& family, std::string& out) {
         AppendScalar(w, kMetricGauge, cells[0]);
         break;
       case internal::MetricType::kHistogram:
-        AppendHistogram(w, family.bounds(), cells, cells[s.layout().sum()]);
+        AppendHistogram(w, s, cells, unix_offset, native_cells);
         break;
     }
     w.End(metric);

@@ -86,6 +86,18 @@ void AppendSample(std::string& out, absl::string_view name, absl::string_view su
   out += '\n';
 }
 
+// ` # {trace_id="..",span_id=".."} value timestamp` before the line's '\n' (OpenMetrics).
+void AppendExemplar(std::string& out, const internal::Exemplar& e, int64_t unix_offset_nanos) {
+  out.pop_back();  // the sample's '\n'
+  absl::StrAppend(&out, " # {trace_id=\"", e.trace.TraceIdHex(), "\"");
+  if (e.trace.span_id != 0) absl::StrAppend(&out, ",span_id=\"", e.trace.SpanIdHex(), "\"");
+  out += "} ";
+  AppendValue(out, e.value);
+  const int64_t unix_nanos = e.clock_nanos + unix_offset_nanos;
+  absl::StrAppend(&out, " ", unix_nanos / 1'000'000'000, ".",
+                  absl::Dec(unix_nanos % 1'000'000'000 / 1'000'000, absl::kZeroPad3), "\n");
+}
+
 absl::string_view ForeignTypeName(prometheus::MetricType t) {
   switch (t) {
     case prometheus::MetricType::Counter:
@@ -115,12 +127,18 @@ void TextFormat::RenderFamily(internal::Family& family, std::string& out, Exposi
     return;
   }
   const std::vector<std::string>& le = family.le_texts();  // one per bucket, +Inf last
+  // Exemplars travel only in OpenMetrics; their time is the family clock's, made Unix time.
+  const bool exemplars = format == ExpositionFormat::kOpenMetrics && family.keeps_exemplars();
+  const int64_t unix_offset = exemplars ? internal::UnixOffsetNanos(family.clock()) : 0;
   family.Visit([&](const internal::Series& s, const double* cells) {
     const HistogramLayout layout = s.layout();
     double cumulative = 0;
+    internal::Exemplar e;
     for (uint32_t i = 0; i < layout.buckets(); ++i) {
       cumulative += cells[i];
       AppendSample(out, name, "_bucket", s.labels_text, le[i], cumulative);
+      if (exemplars && internal::Family::ReadExemplar(&s, i, e))
+        AppendExemplar(out, e, unix_offset);
     }
     AppendSample(out, name, "_sum", s.labels_text, "", cells[layout.sum()]);
     AppendSample(out, name, "_count", s.labels_text, "", cumulative);

@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "agent/root/agent_access.h"
+#include "exporters/text_format.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/metrics_text.h"
 #include "tests/support/sockets.h"
@@ -115,6 +117,44 @@ TEST_CASE("HEAD series appear with the first HEAD request, and a failed body kee
   CHECK(body.find("http_route=\"unmatched\"") == std::string::npos);
   CHECK(vitals_test::CountLines(
             body, count + "{http_request_method=\"POST\",http_route=\"/upload\"") == 1);
+}
+
+TEST_CASE("a traceparent header makes the request its bucket's exemplar", "[httplib][exemplars]") {
+  vitals::Options o;
+  o.read_environment = false;
+  vitals::Agent agent(o);
+  httplib::Server server;
+  vitals::HttplibInstrumentation routes(agent, server);
+  routes.Get("/traced", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok", "text/plain");
+  });
+  routes.Get("/slow", [](const httplib::Request&, httplib::Response& res) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));  // the le="0.05" bucket
+    res.set_content("ok", "text/plain");
+  });
+  const int port = server.bind_to_any_port("127.0.0.1");
+  REQUIRE(port > 0);
+  std::thread serve([&] { server.listen_after_bind(); });
+  while (!server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  httplib::Client client("127.0.0.1", port);
+  REQUIRE(client.Get("/traced",
+                     {{"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}));
+  REQUIRE(client.Get("/slow", {{"traceparent", "00-not-a-trace-01"}}));
+  server.stop();
+  serve.join();
+
+  std::string om;
+  vitals::exporters::TextFormat(nullptr).Render(
+      vitals::internal::AgentAccess::Core(agent).registry(), om,
+      vitals::exporters::ExpositionFormat::kOpenMetrics);
+  INFO(om);
+  CHECK(om.find("http_route=\"/traced\",http_response_status_code=\"200\",le=\"0.005\"} 1 # "
+                "{trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\",span_id=\"00f067aa0ba902b7\"} ") !=
+        std::string::npos);
+  // The malformed header gave none.
+  const size_t slow = om.find("http_route=\"/slow\"");
+  REQUIRE(slow != std::string::npos);
+  CHECK(om.find(" # {", slow) == std::string::npos);
 }
 
 }  // namespace

@@ -50,6 +50,10 @@ class ProtoAppender {
     AppendTag(out_, field, 0);
     AppendVarint(out_, value);
   }
+  // sint32/sint64: zigzag, so small negative values stay short.
+  void SInt(uint32_t field, int64_t value) {
+    Varint(field, (static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63));
+  }
   void Double(uint32_t field, double value) { AppendDouble(out_, field, value); }
   void Bytes(uint32_t field, absl::string_view bytes) {
     AppendTag(out_, field, 2);

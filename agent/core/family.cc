@@ -25,7 +25,7 @@ absl::string_view MetricTypeName(MetricType type) {
 
 Family::Family(std::string name, std::string help, MetricType type,
                std::vector<std::string> label_names, std::vector<double> bounds,
-               size_t series_limit)
+               size_t series_limit, HistogramExtras extras, const Clock* clock)
     : name_(std::move(name)),
       help_(std::move(help)),
       type_(type),
@@ -36,6 +36,8 @@ Family::Family(std::string name, std::string help, MetricType type,
                             ? HistogramLayout{static_cast<uint32_t>(bounds_.size())}.cells()
                             : 1),
       series_limit_(series_limit),
+      extras_(type == MetricType::kHistogram ? extras : HistogramExtras{}),
+      clock_(clock),
       table_(series_limit) {
   for (double b : bounds_) {
     std::string le = "le=\"";
@@ -50,10 +52,23 @@ Family::Family(std::string name, std::string help, MetricType type,
 }
 
 Family::~Family() {
-  CellStore& store = CellStore::Get();
   internal::MutexLock lock(&mu_);
-  for (const auto& s : series_) store.Free(s->cell, cells_per_series_);
-  if (overflow_) store.Free(overflow_->cell, cells_per_series_);
+  for (const auto& s : series_) FreeCells(*s);
+  if (overflow_) FreeCells(*overflow_);
+}
+
+void Family::FreeCells(const Series& s) {
+  CellStore& store = CellStore::Get();
+  store.Free(s.cell, cells_per_series_);
+  if (s.native != nullptr) store.Free(s.native_cell, s.native->cells());
+}
+
+bool operator==(const HistogramExtras& a, const HistogramExtras& b) {
+  if (a.exemplars != b.exemplars || a.native != b.native) return false;
+  if (!a.native) return true;
+  const NativeLayout &x = a.native_layout, &y = b.native_layout;
+  return x.schema == y.schema && x.zero_threshold == y.zero_threshold && x.max == y.max &&
+         x.max_buckets == y.max_buckets;
 }
 
 std::vector<uint16_t> BucketExponentIndex(const std::vector<double>& bounds) {
@@ -71,10 +86,23 @@ std::vector<uint16_t> BucketExponentIndex(const std::vector<double>& bounds) {
 }
 
 std::unique_ptr<Series> Family::NewSeries(std::vector<std::string> values) {
-  int64_t cell = CellStore::Get().Allocate(cells_per_series_);
+  CellStore& store = CellStore::Get();
+  int64_t cell = store.Allocate(cells_per_series_);
   if (cell < 0) return nullptr;
   auto s = std::make_unique<Series>();
   s->cell = static_cast<uint64_t>(cell);
+  if (extras_.native) {
+    const int64_t native = store.Allocate(extras_.native_layout.cells());
+    if (native < 0) {
+      store.Free(s->cell, cells_per_series_);
+      return nullptr;
+    }
+    s->native = &extras_.native_layout;
+    s->native_cell = static_cast<uint64_t>(native);
+  }
+  if (extras_.exemplars) {
+    s->exemplars = std::make_unique<ExemplarSlot[]>(bounds_.size() + 1);
+  }
   s->bounds = bounds_.data();
   s->num_bounds = static_cast<uint32_t>(bounds_.size());
   s->by_exponent = by_exponent_.empty() ? nullptr : by_exponent_.data();
@@ -182,6 +210,30 @@ void Family::ReadValues(const Series* series, double* values) {
   } else {
     values[0] += series->value_base.load(std::memory_order_relaxed);
   }
+}
+
+bool Family::ReadNative(const Series* series, double* cells) {
+  if (series->native == nullptr) return false;
+  CellStore::Get().Sum(series->native_cell, series->native->cells(), cells);
+  return true;
+}
+
+void Family::OfferExemplar(const Series* series, double value, const TraceContext& trace) {
+  if (series->exemplars == nullptr || !trace.valid()) return;
+  OfferExemplar(series, value, trace, series->family->clock_->NowNanos());
+}
+
+void Family::OfferExemplar(const Series* series, double value, const TraceContext& trace,
+                           int64_t clock_nanos) {
+  if (series->exemplars == nullptr || !trace.valid() || value != value) return;
+  const uint32_t bucket =
+      BucketIndex(series->bounds, series->num_bounds, value, series->by_exponent);
+  series->exemplars[bucket].Offer(Exemplar{trace, value, clock_nanos});
+}
+
+bool Family::ReadExemplar(const Series* series, uint32_t bucket, Exemplar& out) {
+  if (series->exemplars == nullptr || bucket > series->num_bounds) return false;
+  return series->exemplars[bucket].Read(out);
 }
 
 double Family::ReadValue(const Series* series) {

@@ -23,8 +23,11 @@
 #include "absl/types/span.h"
 #include "agent/base/mutex.h"
 #include "agent/core/cell_store.h"
+#include "agent/core/exemplar.h"
 #include "agent/core/label_table.h"
+#include "vitals/clock.h"
 #include "vitals/detail/cells.h"
+#include "vitals/trace_context.h"
 
 namespace vitals {
 namespace internal {
@@ -39,10 +42,19 @@ inline constexpr size_t kMaxBuckets = 64;
 
 class Family;
 
+// What a histogram family keeps besides its classic buckets.
+struct HistogramExtras {
+  bool exemplars = false;  // one ExemplarSlot per bucket of each series
+  bool native = false;     // native buckets laid out as `native_layout`
+  NativeLayout native_layout;
+};
+bool operator==(const HistogramExtras& a, const HistogramExtras& b);
+
 struct Series : SeriesCore {
   Family* family = nullptr;
-  std::vector<std::string> values;  // repaired label values
-  std::string labels_text;          // `a="x",b="y"`, escaped, no braces
+  std::unique_ptr<ExemplarSlot[]> exemplars;  // one per bucket, when the family keeps them
+  std::vector<std::string> values;            // repaired label values
+  std::string labels_text;                    // `a="x",b="y"`, escaped, no braces
   std::atomic<double> value_base{0.0};
   bool overflow = false;
 };
@@ -53,9 +65,11 @@ std::vector<uint16_t> BucketExponentIndex(const std::vector<double>& bounds);
 
 class Family {
  public:
-  // `bounds` only for histograms (validated by the caller).
+  // `bounds` and `extras` only for histograms (validated by the caller). `clock` times
+  // exemplars.
   Family(std::string name, std::string help, MetricType type, std::vector<std::string> label_names,
-         std::vector<double> bounds, size_t series_limit);
+         std::vector<double> bounds, size_t series_limit, HistogramExtras extras = {},
+         const Clock* clock = &Clock::Default());
   ~Family();
 
   Family(const Family&) = delete;
@@ -69,6 +83,13 @@ class Family {
   // `le="..."` texts of the finite bounds, then `le="+Inf"`.
   const std::vector<std::string>& le_texts() const { return le_texts_; }
   uint32_t cells_per_series() const { return cells_per_series_; }
+  const HistogramExtras& extras() const { return extras_; }
+  bool keeps_exemplars() const { return extras_.exemplars; }
+  // The native buckets' layout, or null when the family keeps none.
+  const NativeLayout* native_layout() const {
+    return extras_.native ? &extras_.native_layout : nullptr;
+  }
+  const Clock& clock() const { return *clock_; }
 
   // The series for `values` (one per label name; the caller checks the count). Never null:
   // past the limit, or if the process ran out of cells, this is the overflow series.
@@ -107,6 +128,19 @@ class Family {
   static void ReadValues(const Series* series, double* values);
   // The current value of a counter or gauge series.
   static double ReadValue(const Series* series);
+  // A histogram series' native bucket cells summed over CPUs into `cells` (the layout's
+  // cells() of them); false when the family keeps no native buckets. Lock-free.
+  static bool ReadNative(const Series* series, double* cells);
+
+  // Offers `trace` as the exemplar of the bucket `value` falls in (see ExemplarSlot::Offer),
+  // timed by the family's clock. Does nothing when the family keeps no exemplars or `trace`
+  // is not valid. Lock-free; no allocation.
+  static void OfferExemplar(const Series* series, double value, const TraceContext& trace);
+  // Same, when the caller already read the clock.
+  static void OfferExemplar(const Series* series, double value, const TraceContext& trace,
+                            int64_t clock_nanos);
+  // Bucket `bucket`'s exemplar (0 .. bounds().size(), +Inf last); false when it has none.
+  static bool ReadExemplar(const Series* series, uint32_t bucket, Exemplar& out);
 
   // Calls fn(const Series&, const double* values) for every series that exists when it starts,
   // cells summed over CPUs: a counter's or gauge's value (with its SetValue base), or a
@@ -133,6 +167,7 @@ class Family {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::unique_ptr<Series> NewSeries(std::vector<std::string> values);
   Series* Overflowed();
+  void FreeCells(const Series& s);
 
   const std::string name_;
   const std::string help_;
@@ -143,6 +178,8 @@ class Family {
   std::vector<std::string> le_texts_;
   uint32_t cells_per_series_;
   const size_t series_limit_;
+  const HistogramExtras extras_;
+  const Clock* const clock_;
 
   internal::Mutex mu_;
   LabelTable<Series> table_;  // reads lock-free, inserts under mu_

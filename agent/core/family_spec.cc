@@ -2,13 +2,23 @@
 
 #include <utility>
 
+#include "agent/core/native_histogram.h"
+
 namespace vitals {
 namespace internal {
+
+HistogramExtras DurationExtras(bool native, bool exemplars) {
+  HistogramExtras extras;
+  extras.exemplars = exemplars;
+  extras.native = native;
+  if (native) extras.native_layout = DurationNativeLayout();
+  return extras;
+}
 
 absl::Status CreateFamilies(Registry& registry, std::vector<FamilySpec> specs) {
   for (FamilySpec& spec : specs) {
     auto family = registry.GetOrCreate(spec.name, spec.help, spec.type, std::move(spec.labels),
-                                       std::move(spec.bounds));
+                                       std::move(spec.bounds), 0, std::move(spec.extras));
     if (!family.ok()) return family.status();
     *spec.out = *family;
   }

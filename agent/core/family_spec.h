@@ -30,7 +30,12 @@ struct FamilySpec {
   MetricType type = MetricType::kGauge;
   std::vector<std::string> labels = {};
   std::vector<double> bounds = {};  // histograms only
+  HistogramExtras extras = {};      // histograms only
 };
+
+// The extras of a built-in duration histogram: exemplars as asked, and DurationNativeLayout()
+// when `native`.
+HistogramExtras DurationExtras(bool native, bool exemplars);
 
 // Creates (or finds) every family in order, stopping at the first error, which it returns.
 absl::Status CreateFamilies(Registry& registry, std::vector<FamilySpec> specs);

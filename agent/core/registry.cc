@@ -46,7 +46,8 @@ absl::Status ValidateBuckets(absl::string_view metric, const std::vector<double>
   return absl::OkStatus();
 }
 
-Registry::Registry(size_t series_limit) : series_limit_(series_limit) {
+Registry::Registry(size_t series_limit, const Clock* clock)
+    : series_limit_(series_limit), clock_(clock != nullptr ? clock : &Clock::Default()) {
   // The overflow counter is itself a family, with one series per other family.
   auto overflow = GetOrCreate(kOverflowFamily,
                               "Label-set lookups that were past a family's series limit and were "
@@ -58,7 +59,8 @@ Registry::Registry(size_t series_limit) : series_limit_(series_limit) {
 
 absl::StatusOr<Family*> Registry::GetOrCreate(absl::string_view name, absl::string_view help,
                                               MetricType type, std::vector<std::string> label_names,
-                                              std::vector<double> bounds, size_t series_limit) {
+                                              std::vector<double> bounds, size_t series_limit,
+                                              HistogramExtras extras) {
   if (absl::Status s = ValidateMetricName(name); !s.ok()) return s;
   if (absl::Status s = ValidateLabelNames(name, label_names); !s.ok()) return s;
   if (type == MetricType::kHistogram) {
@@ -72,7 +74,8 @@ absl::StatusOr<Family*> Registry::GetOrCreate(absl::string_view name, absl::stri
     Family* existing = it->second;
     if (existing->name() == name && existing->type() == type &&
         existing->label_names() == label_names &&
-        (type != MetricType::kHistogram || existing->bounds() == bounds)) {
+        (type != MetricType::kHistogram ||
+         (existing->bounds() == bounds && existing->extras() == extras))) {
       return existing;
     }
     if (existing->name() == name) {
@@ -84,9 +87,9 @@ absl::StatusOr<Family*> Registry::GetOrCreate(absl::string_view name, absl::stri
         "metric \"", name, "\" (", MetricTypeName(type), ") would emit \"", n, "\", which the ",
         MetricTypeName(existing->type()), " \"", existing->name(), "\" already emits"));
   }
-  auto family = std::make_unique<Family>(std::string(name), RepairUtf8(help, kMaxHelpBytes), type,
-                                         std::move(label_names), std::move(bounds),
-                                         series_limit == 0 ? series_limit_ : series_limit);
+  auto family = std::make_unique<Family>(
+      std::string(name), RepairUtf8(help, kMaxHelpBytes), type, std::move(label_names),
+      std::move(bounds), series_limit == 0 ? series_limit_ : series_limit, extras, clock_);
   if (!family->ok()) {
     return absl::ResourceExhaustedError(
         absl::StrCat("metric \"", name, "\": the process has no metric cells left"));

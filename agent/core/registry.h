@@ -24,16 +24,19 @@ namespace internal {
 
 class Registry {
  public:
-  explicit Registry(size_t series_limit);
+  // `clock` times exemplars (null: Clock::Default()); it must outlive the registry.
+  explicit Registry(size_t series_limit, const Clock* clock = nullptr);
 
   // Creates a family, or returns the existing one with the same name, type, labels and
-  // buckets. `series_limit` 0 means the registry default. Errors: InvalidArgument (names,
-  // buckets), AlreadyExists (the name, or one of its derived names, is taken by something
+  // buckets and extras. `series_limit` 0 means the registry default. Errors: InvalidArgument
+  // (names, buckets), AlreadyExists (the name, or one of its derived names, is taken by something
   // else), ResourceExhausted (no cells left).
   absl::StatusOr<Family*> GetOrCreate(absl::string_view name, absl::string_view help,
                                       MetricType type, std::vector<std::string> label_names,
-                                      std::vector<double> bounds, size_t series_limit = 0)
-      ABSL_LOCKS_EXCLUDED(mu_);
+                                      std::vector<double> bounds, size_t series_limit = 0,
+                                      HistogramExtras extras = {}) ABSL_LOCKS_EXCLUDED(mu_);
+
+  const Clock& clock() const { return *clock_; }
 
   // Calls fn(Family&) for every family in creation order.
   template <typename Fn>
@@ -56,6 +59,7 @@ class Registry {
 
  private:
   const size_t series_limit_;
+  const Clock* const clock_;
   internal::Mutex mu_;
   std::vector<std::unique_ptr<Family>> families_ ABSL_GUARDED_BY(mu_);
   // Every emitted name (a histogram's _bucket/_sum/_count too) -> its family.

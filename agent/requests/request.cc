@@ -9,6 +9,13 @@ void RouteHandle::Record(int status, absl::Duration duration) const {
   if (route_ != nullptr) metrics_->Record(route_, status, absl::ToInt64Nanoseconds(duration));
 }
 
+void RouteHandle::Record(int status, absl::Duration duration, const TraceContext& trace) const {
+  if (route_ != nullptr) {
+    metrics_->Record(route_, status, absl::ToInt64Nanoseconds(duration),
+                     trace.valid() ? &trace : nullptr);
+  }
+}
+
 void RouteHandle::AddActive(double delta) const {
   if (route_ != nullptr) internal::AddToCell(route_->active->cell, delta);
 }
@@ -33,7 +40,7 @@ absl::Duration RequestScope::Finish() {
   if (done_) return absl::ZeroDuration();
   done_ = true;
   const int64_t nanos = metrics_->NanosSince(start_nanos_);
-  metrics_->Record(route_, status_, nanos);
+  metrics_->Record(route_, status_, nanos, trace_.valid() ? &trace_ : nullptr);
   db_scope_.End();
   EndActive();
   return absl::Nanoseconds(nanos);

@@ -46,7 +46,8 @@ absl::StatusOr<std::unique_ptr<RequestMetrics>> RequestMetrics::Create(Registry&
            "method, route template and status code.",
            MetricType::kHistogram,
            {"http_request_method", "http_route", "http_response_status_code"},
-           options.request_duration_buckets},
+           options.request_duration_buckets,
+           DurationExtras(options.native_histograms, options.exemplars)},
           {&active,
            "http_server_active_requests",
            "HTTP server requests being handled right now.",
@@ -152,9 +153,13 @@ Series* RequestMetrics::DurationSeriesSlow(RouteEntry* entry, int status) {
   return series;  // all slots taken: this status keeps using the hashed lookup
 }
 
-void RequestMetrics::Record(RouteEntry* entry, int status, int64_t nanos) {
+void RequestMetrics::Record(RouteEntry* entry, int status, int64_t nanos,
+                            const TraceContext* trace) {
   if (nanos < 0) nanos = 0;
-  ObserveInto(*DurationSeries(entry, status), static_cast<double>(nanos) * 1e-9);
+  Series* series = DurationSeries(entry, status);
+  const double seconds = static_cast<double>(nanos) * 1e-9;
+  ObserveInto(*series, seconds);
+  if (trace != nullptr) Family::OfferExemplar(series, seconds, *trace, clock_->NowNanos());
   if (ABSL_PREDICT_FALSE(nanos >= slow_nanos_)) {
     AddToCell(entry->slow->cell, 1.0);
     const int64_t now = clock_->NowNanos();

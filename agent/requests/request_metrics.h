@@ -64,7 +64,8 @@ class RequestMetrics {
 
   RouteEntry* FindRoute(absl::string_view method, absl::string_view route);
   Series* DurationSeries(RouteEntry* entry, int status);
-  void Record(RouteEntry* entry, int status, int64_t nanos);
+  // `trace`, when not null (and valid), is offered as the duration bucket's exemplar.
+  void Record(RouteEntry* entry, int status, int64_t nanos, const TraceContext* trace = nullptr);
   // A start stamp and the nanoseconds since it: with the TSC clock, raw ticks converted once
   // at the end (no virtual call, one conversion per request); else clock().NowNanos().
   int64_t Stamp() const {

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "agent/core/native_histogram.h"
 #include "agent/profiling/heap_profile.h"
 #include "agent/root/agent_access.h"
 #include "agent/root/agent_core.h"
@@ -138,9 +139,21 @@ absl::StatusOr<GaugeFamily> Agent::AddGauge(absl::string_view name, absl::string
 
 absl::StatusOr<HistogramFamily> Agent::AddHistogram(absl::string_view name, absl::string_view help,
                                                     std::vector<double> buckets,
-                                                    std::vector<std::string> label_names) {
-  return Wrap<HistogramFamily>(core_->registry().GetOrCreate(
-      name, help, internal::MetricType::kHistogram, std::move(label_names), std::move(buckets)));
+                                                    std::vector<std::string> label_names,
+                                                    const HistogramFeatures& features) {
+  internal::HistogramExtras extras;
+  extras.exemplars = features.exemplars;
+  if (features.native) {
+    auto layout =
+        internal::MakeNativeLayout(name, features.native_schema, features.native_zero_threshold,
+                                   features.native_max, features.native_max_buckets);
+    if (!layout.ok()) return layout.status();
+    extras.native = true;
+    extras.native_layout = *layout;
+  }
+  return Wrap<HistogramFamily>(
+      core_->registry().GetOrCreate(name, help, internal::MetricType::kHistogram,
+                                    std::move(label_names), std::move(buckets), 0, extras));
 }
 
 absl::Status Agent::RegisterCollectable(const std::weak_ptr<prometheus::Collectable>& collectable) {

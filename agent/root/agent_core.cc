@@ -48,7 +48,7 @@ AgentCore::AgentCore(Options options) : options_(std::move(options)) {
                                      : &Clock::Steady();
   log_ = std::make_unique<RateLimitedLog>(options_.log_sink, &Clock::Steady(),
                                           options_.log_lines_per_second, options_.log_burst);
-  registry_ = std::make_unique<Registry>(static_cast<size_t>(options_.series_limit));
+  registry_ = std::make_unique<Registry>(static_cast<size_t>(options_.series_limit), clock_);
   auto requests = RequestMetrics::Create(*registry_, options_, clock_, log_.get());
   if (requests.ok()) {
     requests_ = std::move(*requests);

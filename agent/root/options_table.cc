@@ -256,6 +256,10 @@ std::vector<OptionSpec> MakeTable() {
         spec.check);
     t.push_back(std::move(spec));
   }
+  t.push_back(Bool(&Options::exemplars, "exemplars", "VITALS_EXEMPLARS",
+                   "one exemplar per request-duration bucket, from traced requests"));
+  t.push_back(Bool(&Options::native_histograms, "native_histograms", "VITALS_NATIVE_HISTOGRAMS",
+                   "native histograms for request and database durations (protobuf format)"));
   t.push_back(Duration(&Options::slow_request_threshold, "slow_request_threshold",
                        "VITALS_SLOW_REQUEST_THRESHOLD", absl::ZeroDuration(),
                        absl::InfiniteDuration(), false, "e.g. `250ms`"));

@@ -133,9 +133,12 @@ class Agent {
   absl::StatusOr<GaugeFamily> AddGauge(absl::string_view name, absl::string_view help,
                                        std::vector<std::string> label_names = {});
   // `buckets`: strictly increasing finite upper bounds, 1 to 64 of them (+Inf is implied).
+  // `features`: exemplars and native buckets (vitals/metrics.h); InvalidArgument when the
+  // native range or schema is out of bounds.
   absl::StatusOr<HistogramFamily> AddHistogram(absl::string_view name, absl::string_view help,
                                                std::vector<double> buckets,
-                                               std::vector<std::string> label_names = {});
+                                               std::vector<std::string> label_names = {},
+                                               const HistogramFeatures& features = {});
 
   // --- Push (see Options::pushgateway_url) ---
 

@@ -13,6 +13,8 @@
 // one sent, and it keeps its route even when its body fails to read. HEAD requests (which
 // cpp-httplib answers with the GET handler) are recorded as HEAD; their series appear with the
 // first HEAD request. Database calls recorded in a handler (vitals/db.h) count for its request.
+// A request with a valid W3C `traceparent` header offers its trace and span ids as the exemplar
+// of its duration's bucket (vitals/trace_context.h; Options::exemplars).
 //
 // Linking: Debian's cpp-httplib (libcpp-httplib-dev) is a compiled library with a pkg-config
 // file and no CMake package:
@@ -79,7 +81,9 @@ class HttplibInstrumentation {
         const absl::Duration d = absl::Nanoseconds(agent_.clock().NowNanos() - st.start_nanos);
         const int status = res.status > 0 ? res.status : 200;
         if (st.route.valid()) {
-          st.route.Record(status, d);
+          // A W3C `traceparent` header makes the request an exemplar candidate for its bucket.
+          st.route.Record(status, d,
+                          TraceContext::FromTraceparent(req.get_header_value("traceparent")));
         } else {
           agent_.Record(req.method, kUnmatchedRoute, status, d);
         }

@@ -22,6 +22,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "vitals/detail/cells.h"
+#include "vitals/trace_context.h"
 
 namespace vitals {
 namespace internal {
@@ -85,6 +86,13 @@ class Histogram {
     if (series_ != nullptr) internal::ObserveInto(*series_, value);
   }
 
+  // Observes `value` and offers `trace` as the exemplar of the bucket it falls in, when the
+  // family keeps exemplars (HistogramFeatures::exemplars) and `trace` is valid. The offer
+  // costs one clock read and two loads of the bucket's exemplar slot; it replaces the slot's
+  // exemplar (a compare-and-swap and six stores) only when that one is at least 100 ms old.
+  // No lock, no allocation.
+  void Observe(double value, const TraceContext& trace) const;
+
   // Observation count and sum over all CPUs' copies (no lock); for tests and diagnostics.
   uint64_t Count() const;
   double Sum() const;
@@ -93,6 +101,29 @@ class Histogram {
   friend class internal::Family;
   explicit Histogram(const internal::SeriesCore* series) : series_(series) {}
   const internal::SeriesCore* series_ = nullptr;
+};
+
+// Optional parts of a histogram family (Agent::AddHistogram). Two families of one name must
+// ask for the same features.
+struct HistogramFeatures {
+  // Keep one exemplar per bucket of each series (Histogram::Observe with a TraceContext),
+  // served in the OpenMetrics and protobuf formats: 48 bytes per bucket per series.
+  bool exemplars = false;
+
+  // Also keep a native (sparse exponential) histogram of each series, served in the protobuf
+  // format (Prometheus with `--enable-feature=native-histograms`); the classic buckets stay.
+  // Buckets cover (native_zero_threshold, native_max], rounded outwards to powers of two, at
+  // `native_schema` (0..8; bucket i holds (2^((i-1)/2^s), 2^(i/2^s)]; schema 3 keeps a
+  // quantile within about 5%). Values at or below the threshold (negative ones too) count in
+  // the zero bucket, values above max in the top bucket. At most 1,023 buckets in the range
+  // (schema 3: 127 powers of two); each costs 8 bytes per series per CPU. A scrape sends the
+  // non-empty buckets and lowers the schema while there are more than
+  // `native_max_buckets` of them. An observe costs one more per-CPU add.
+  bool native = false;
+  int native_schema = 3;
+  double native_zero_threshold = 0x1p-20;
+  double native_max = 0x1p12;
+  uint32_t native_max_buckets = 160;
 };
 
 // A metric family: one name, one help text, fixed label names, and its series.

@@ -76,6 +76,23 @@ struct Options {
   // finite, at most 64. Env: VITALS_REQUEST_DURATION_BUCKETS, e.g. "0.01,0.1,1,10".
   std::vector<double> request_duration_buckets = DefaultRequestDurationBuckets();
 
+  // Keep one exemplar (trace id, span id, value, time) per bucket of each
+  // `http_server_request_duration_seconds` series, from requests recorded with a trace
+  // (RequestScope::set_trace, RouteHandle::Record, the httplib adapter's `traceparent`). They
+  // are served in the OpenMetrics and protobuf formats. Costs 48 bytes per bucket per series.
+  // Env: VITALS_EXEMPLARS (true/false).
+  bool exemplars = true;
+
+  // Also keep native (sparse exponential) histograms for `http_server_request_duration_seconds`
+  // and `db_client_operation_duration_seconds`: schema 3 (8 buckets per power of two, quantiles
+  // within about 5%), from 2^-20 s (about 1 us; below counts in the zero bucket) to 4096 s, at
+  // most 160 non-empty buckets per series in the exposition (the schema is lowered past that).
+  // Served only in the protobuf format, which Prometheus asks for with
+  // `--enable-feature=native-histograms`; the classic buckets stay in every format. Costs
+  // 257 cells (2 KB) per series per CPU and one more per-CPU add per observation.
+  // Env: VITALS_NATIVE_HISTOGRAMS (true/false).
+  bool native_histograms = false;
+
   // A request at least this long counts in `http_server_slow_requests_total` and logs one
   // (rate-limited) warning. Env: VITALS_SLOW_REQUEST_THRESHOLD, e.g. "1s", "250ms".
   absl::Duration slow_request_threshold = absl::Seconds(1);

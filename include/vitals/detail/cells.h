@@ -24,6 +24,7 @@
 
 #include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
+#include "vitals/detail/native_buckets.h"
 
 #ifdef __SSE2__
 #include <emmintrin.h>  // the 16-byte add of a histogram pair
@@ -236,6 +237,10 @@ struct SeriesCore {
   // smallest positive double whose biased exponent is e (below 0 for e = 0, below +Inf for
   // e = 2047), and by_exponent[2048] is num_bounds. nullptr when there is none.
   const uint16_t* by_exponent = nullptr;
+  // For histograms that also keep native buckets: their layout (the family's) and the first of
+  // their cells; null when the family has none.
+  const NativeLayout* native = nullptr;
+  uint64_t native_cell = 0;
   HistogramLayout layout() const { return HistogramLayout{num_bounds}; }
 };
 
@@ -288,12 +293,14 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void AddToPair(uint64_t index, double value)
   SlowAddToPair(index, value);
 }
 
-// One restartable add of (1, value) to the bucket's pair on the running CPU's copy.
+// One restartable add of (1, value) to the bucket's pair on the running CPU's copy; with
+// native buckets, one more restartable add of 1 to the native bucket's cell.
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline void ObserveInto(const SeriesCore& s, double value) {
   if (ABSL_PREDICT_FALSE(value != value)) return;  // NaN
   AddToPair(
       s.cell + HistogramLayout::pair(BucketIndex(s.bounds, s.num_bounds, value, s.by_exponent)),
       value);
+  if (s.native != nullptr) AddToCell(s.native_cell + NativeCell(*s.native, value), 1.0);
 }
 
 }  // namespace internal

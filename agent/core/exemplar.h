@@ -1,0 +1,61 @@
+// agent/core/exemplar.h: one exemplar per histogram bucket, written without a lock.
+//
+// A slot holds the last trace recorded into its bucket: trace and span ids, the observed value
+// and when (the agent clock's nanoseconds; the exporter turns them into Unix time). Writers
+// and readers never block each other:
+// - A writer first reads the slot's sequence and time. It leaves the slot alone when another
+//   writer holds it (odd sequence) or when the exemplar there is younger than
+//   kExemplarMinIntervalNanos, so a busy bucket costs two loads of a line that stays shared,
+//   not a write per request. Otherwise it claims the slot with one compare-and-swap (even to
+//   odd), stores the fields (release) and publishes the next even sequence (release). A writer
+//   that loses the race drops its exemplar: one per bucket is all that is kept anyway.
+// - A reader (a scrape) copies the fields between two reads of the sequence and retries when
+//   a writer was inside (a seqlock). Fields are atomics loaded with acquire: a reader that saw
+//   any new field also sees the odd sequence that preceded it, so a torn copy never passes.
+// No allocation: a series' slots are allocated with the series.
+
+#ifndef VITALS_AGENT_CORE_EXEMPLAR_H_
+#define VITALS_AGENT_CORE_EXEMPLAR_H_
+
+#include <atomic>
+#include <cstdint>
+
+#include "vitals/clock.h"
+#include "vitals/trace_context.h"
+
+namespace vitals {
+namespace internal {
+
+// An exemplar younger than this is not replaced (a bucket changes hands at most 10 times a
+// second); an older one is replaced by the next traced value in its bucket.
+inline constexpr int64_t kExemplarMinIntervalNanos = 100'000'000;
+
+struct Exemplar {
+  TraceContext trace;
+  double value = 0;
+  int64_t clock_nanos = 0;  // when, on the agent's clock
+};
+
+// What to add to `clock`'s nanoseconds to get Unix nanoseconds, now.
+int64_t UnixOffsetNanos(const Clock& clock);
+
+class ExemplarSlot {
+ public:
+  // Stores `e` unless the slot is busy or holds a younger exemplar (see above). Returns
+  // whether it stored it. Lock-free; no allocation.
+  bool Offer(const Exemplar& e);
+
+  // The slot's exemplar; false when it never held one, or when a writer stayed inside for
+  // 1,000 tries (preempted between its stores). Lock-free.
+  bool Read(Exemplar& out) const;
+
+ private:
+  std::atomic<uint64_t> seq_{0};  // odd while a writer is inside; 0: never written
+  std::atomic<int64_t> clock_nanos_{0};
+  std::atomic<uint64_t> trace_high_{0}, trace_low_{0}, span_{0}, value_bits_{0};
+};
+
+}  // namespace internal
+}  // namespace vitals
+
+#endif  // VITALS_AGENT_CORE_EXEMPLAR_H_
