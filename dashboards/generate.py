@@ -36,13 +36,17 @@ TITLES = {
 }
 
 
-def target(expr, legend="", ref="A", instant=False, fmt=None):
+def target(expr, legend="", ref="A", instant=False, fmt=None, exemplar=False):
     t = {"datasource": DS, "refId": ref, "expr": expr, "legendFormat": legend}
     if instant:
         t["instant"] = True
         t["range"] = False
     if fmt:
         t["format"] = fmt
+    if exemplar:
+        # Grafana draws the exemplars of the query's series (trace ids of requests in those
+        # buckets) when the data source has them: Prometheus with exemplar storage on.
+        t["exemplar"] = True
     return t
 
 
@@ -89,6 +93,23 @@ def timeseries(title, description, unit, targets, links=(), stack=False, min0=Tr
                                "calcs": ["mean", "max", "lastNotNull"]},
                     "tooltip": {"mode": "multi", "sort": "desc"}},
         "links": list(links),
+    }
+
+
+def heatmap(title, description, unit, expr):
+    """A heatmap of a native histogram: Grafana reads its buckets as they are (no calculation)."""
+    return {
+        "type": "heatmap",
+        "title": title,
+        "description": description,
+        "datasource": DS,
+        "targets": [target(expr, "{{le}}", fmt="heatmap")],
+        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+        "options": {"calculate": False, "yAxis": {"unit": unit, "axisPlacement": "left"},
+                    "color": {"mode": "scheme", "scheme": "Oranges", "scale": "exponential"},
+                    "cellGap": 1, "tooltip": {"show": True, "yHistogram": True},
+                    "exemplars": {"color": "rgba(255,0,255,0.7)"}},
+        "links": [],
     }
 
 
@@ -214,11 +235,20 @@ def overview():
     p.append(L.place(timeseries(
         "Latency p50 / p90 / p99 by route", "Quantiles estimated from the request duration "
         "histogram (bucket bounds limit their precision). Compare p99 with p50: a wide gap is "
-        "a slow tail, a shift of both is a slower route.", "s",
+        "a slow tail, a shift of both is a slower route. Dots are exemplars: one traced request "
+        "per bucket (W3C traceparent), shown when Prometheus runs with "
+        "--enable-feature=exemplar-storage; link trace_id to your tracing data source to open "
+        "the trace.", "s",
         [target('histogram_quantile(%s, sum by (http_route, le) (rate('
                 'http_server_request_duration_seconds_bucket{%s}[%s])))' % (q, SEL_ROUTE, rate),
-                "p%s {{http_route}}" % str(int(float(q) * 100)), ref)
+                "p%s {{http_route}}" % str(int(float(q) * 100)), ref, exemplar=True)
          for q, ref in (("0.5", "A"), ("0.9", "B"), ("0.99", "C"))]), 24, 9))
+    p.append(L.place(heatmap(
+        "Latency distribution (native histogram)", "Every request's duration over time, from "
+        "the native histogram: 8 buckets per power of two, no bucket bounds to choose. Needs "
+        "VITALS_NATIVE_HISTOGRAMS=true on the service and a Prometheus started with "
+        "--enable-feature=native-histograms (empty otherwise; see the README).", "s",
+        'sum(rate(http_server_request_duration_seconds{%s}[%s]))' % (SEL_ROUTE, rate)), 24, 9))
     p.append(L.place(timeseries(
         "Active requests by route", "In-flight requests per route.", "short",
         [target('sum by (http_route) (http_server_active_requests{%s})' % SEL_ROUTE, "{{http_route}}")]),

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <stdexcept>
 #include <thread>
@@ -29,7 +30,7 @@ TEST_CASE("a cpp-httplib server is instrumented with its route templates", "[htt
   vitals::Agent agent(o);
   httplib::Server server;
   vitals::HttplibInstrumentation routes(agent, server);
-  int logged = 0;
+  std::atomic<int> logged{0};  // the logger runs on the server's worker threads
   routes.set_logger([&](const httplib::Request&, const httplib::Response&) { ++logged; });
   routes.Get("/users/:id", [](const httplib::Request& req, httplib::Response& res) {
     res.set_content("user " + req.matches[1].str(), "text/plain");

@@ -1,12 +1,20 @@
 #!/usr/bin/env python3
 """The dashboards-and-rules contract test.
 
-Starts the real demo service (with its load generator, memory and cache routes) and a real
-Prometheus server that scrapes it every second and evaluates dashboards/rules/, waits about
-30 s, then runs through Prometheus' HTTP API:
-  - every query of every panel of every dashboard, template variables substituted,
+Starts the real demo service (with its load generator, memory and cache routes, traced
+requests and native histograms on) and two real Prometheus servers that scrape it every second:
+  - "classic", with exemplar storage on: it negotiates OpenMetrics text, so it stores the
+    classic buckets and their exemplars, and evaluates dashboards/rules/;
+  - "native", with exemplar storage and native histograms on: it negotiates the protobuf
+    format and stores the native histograms (Prometheus 2.40-2.44 then drops the classic
+    buckets of those families, which is why one server cannot serve both kinds of query).
+It waits about 30 s, then runs through Prometheus' HTTP API:
+  - every query of every panel of every dashboard, template variables substituted (queries of
+    a native histogram, named without _bucket/_count/_sum, go to "native", the rest to
+    "classic"),
   - every template variable query (label_values(m, l) as `group by (l) (m)`),
   - every recording rule,
+  - /api/v1/query_exemplars for every query that asks Grafana to draw exemplars,
 and fails, naming the dashboard, panel and query, for each one that returns nothing.
 
 usage: contract_test.py DEMO_BINARY [--preload LIBTCMALLOC]
@@ -67,6 +75,11 @@ def variable_query(query):
     return query
 
 
+# A native histogram family named as such (its classic series carry a suffix).
+NATIVE = re.compile(r"(?<![:\w])(http_server_request_duration_seconds|"
+                    r"db_client_operation_duration_seconds)(?![:\w])")
+
+
 def collect():
     """(where, promql) for every dashboard query, variable query and recording rule."""
     out = []
@@ -90,13 +103,54 @@ def collect():
     return out
 
 
-def query(port, promql):
-    url = "http://127.0.0.1:%d/api/v1/query?%s" % (port, urllib.parse.urlencode({"query": promql}))
+def exemplar_queries():
+    """(where, promql) for every dashboard query that asks for exemplars."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(ROOT, "grafana", "*.json"))):
+        board = json.load(open(path))
+        for panel in board["panels"]:
+            for t in panel.get("targets", []):
+                if t.get("exemplar"):
+                    out.append(("dashboard %r, panel %r, query %s, exemplars"
+                                % (board["title"], panel["title"], t["refId"]),
+                                substitute(t["expr"])))
+    return out
+
+
+def api(port, path, params):
+    url = "http://127.0.0.1:%d/api/v1/%s?%s" % (port, path, urllib.parse.urlencode(params))
     with urllib.request.urlopen(url, timeout=10) as r:
         body = json.load(r)
     if body.get("status") != "success":
-        raise RuntimeError("query failed: %s: %s" % (promql, body))
-    return body["data"]["result"]
+        raise RuntimeError("%s failed: %s: %s" % (path, params, body))
+    return body["data"]
+
+
+def query(port, promql):
+    return api(port, "query", {"query": promql})["result"]
+
+
+def exemplars(port, promql):
+    now = time.time()
+    return [e for series in api(port, "query_exemplars",
+                                {"query": promql, "start": now - 300, "end": now + 60})
+            for e in series.get("exemplars", [])]
+
+
+def start_prometheus(work, name, port, rules, metrics_port, flags):
+    config = os.path.join(work, name + ".yml")
+    with open(config, "w") as f:
+        f.write("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                "rule_files:\n%s"
+                "scrape_configs:\n  - job_name: %s\n    static_configs:\n"
+                "      - targets: ['127.0.0.1:%d']\n"
+                % ("".join("  - %s\n" % r for r in rules), JOB, metrics_port))
+    log = open(os.path.join(work, name + ".log"), "w")
+    return subprocess.Popen(
+        ["prometheus", "--config.file=" + config,
+         "--storage.tsdb.path=" + os.path.join(work, name + "-data"),
+         "--web.listen-address=127.0.0.1:%d" % port] + flags,
+        stdout=log, stderr=subprocess.STDOUT)
 
 
 def main():
@@ -108,10 +162,11 @@ def main():
     work = tempfile.mkdtemp(prefix="vitals-contract-")
     procs = []
     try:
-        metrics_port, prom_port = free_port(), free_port()
+        metrics_port, prom_port, native_port = free_port(), free_port(), free_port()
         env = dict(os.environ)
         env.update({"VITALS_LISTEN": "127.0.0.1:%d" % metrics_port,
-                    "VITALS_SAMPLE_INTERVAL": "1s", "VITALS_HEAP_GROWTH_WINDOW": "20s"})
+                    "VITALS_SAMPLE_INTERVAL": "1s", "VITALS_HEAP_GROWTH_WINDOW": "20s",
+                    "VITALS_NATIVE_HISTOGRAMS": "true"})
         if preload:
             env["LD_PRELOAD"] = preload  # tcmalloc: the allocator panels have every series
         demo_log = open(os.path.join(work, "demo.log"), "w")
@@ -119,25 +174,19 @@ def main():
             [demo_bin, "--port=0", "--load-rps=100", "--cache-entries=110"], env=env,
             stdout=demo_log, stderr=subprocess.STDOUT))
         rules = sorted(glob.glob(os.path.join(ROOT, "rules", "*.yml")))
-        with open(os.path.join(work, "prometheus.yml"), "w") as f:
-            f.write("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-                    "rule_files:\n%s"
-                    "scrape_configs:\n  - job_name: %s\n    static_configs:\n"
-                    "      - targets: ['127.0.0.1:%d']\n"
-                    % ("".join("  - %s\n" % r for r in rules), JOB, metrics_port))
-        prom_log = open(os.path.join(work, "prometheus.log"), "w")
-        procs.append(subprocess.Popen(
-            ["prometheus", "--config.file=" + os.path.join(work, "prometheus.yml"),
-             "--storage.tsdb.path=" + os.path.join(work, "data"),
-             "--web.listen-address=127.0.0.1:%d" % prom_port],
-            stdout=prom_log, stderr=subprocess.STDOUT))
+        procs.append(start_prometheus(work, "classic", prom_port, rules, metrics_port,
+                                      ["--enable-feature=exemplar-storage"]))
+        procs.append(start_prometheus(
+            work, "native", native_port, [], metrics_port,
+            ["--enable-feature=exemplar-storage", "--enable-feature=native-histograms"]))
 
         deadline = time.time() + 60
         up = False
         while time.time() < deadline and not up:
             time.sleep(0.5)
             try:
-                up = any(r["value"][1] == "1" for r in query(prom_port, 'up{job="%s"}' % JOB))
+                up = all(any(r["value"][1] == "1" for r in query(port, 'up{job="%s"}' % JOB))
+                         for port in (prom_port, native_port))
             except OSError:
                 pass
         if not up:
@@ -146,21 +195,28 @@ def main():
         time.sleep(SETTLE_SECONDS)
 
         queries = collect()
-        pending = list(queries)
+        wanted = [(where, promql, "native" if NATIVE.search(promql) else "classic", query)
+                  for where, promql in queries]
+        wanted += [(where, promql, "classic", exemplars) for where, promql in exemplar_queries()]
+        ports = {"classic": prom_port, "native": native_port}
+        pending = list(wanted)
         deadline = time.time() + RETRY_SECONDS
         while pending and time.time() < deadline:
             still = []
-            for where, promql in pending:
-                if not query(prom_port, promql):
-                    still.append((where, promql))
+            for where, promql, server, ask in pending:
+                if not ask(ports[server], promql):
+                    still.append((where, promql, server, ask))
             pending = still
             if pending:
                 time.sleep(2)
-        for where, promql in pending:
-            print("FAIL: empty result: %s\n      %s" % (where, promql))
-        print("%d queries from %d dashboards and %d rule files, %d empty"
-              % (len(queries), len(glob.glob(os.path.join(ROOT, "grafana", "*.json"))),
-                 len(rules), len(pending)))
+        for where, promql, server, _ in pending:
+            print("FAIL: empty result (%s Prometheus): %s\n      %s" % (server, where, promql))
+        print("%d queries (%d of native histograms, %d of exemplars) from %d dashboards and %d "
+              "rule files, %d empty"
+              % (len(wanted), sum(1 for w in wanted if w[2] == "native"),
+                 sum(1 for w in wanted if w[3] is exemplars),
+                 len(glob.glob(os.path.join(ROOT, "grafana", "*.json"))), len(rules),
+                 len(pending)))
         # Error ratios read 0, not "No data", where nothing failed: one series per route with
         # traffic, and 0 for the routes that never answer 5xx.
         ratio_problems = 0
