@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "agent/core/cell_store.h"
+#include "agent/core/exemplar.h"
 #include "agent/root/agent_access.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
@@ -59,6 +61,10 @@ const std::vector<double> kBuckets = {0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25
 
 vitals::Agent* g_agent;
 vitals::Histogram g_vitals_hist;
+vitals::Histogram g_vitals_native_hist;    // the same buckets, native buckets kept too
+vitals::Histogram g_vitals_exemplar_hist;  // the same buckets, exemplars kept
+const vitals::TraceContext kTrace = vitals::TraceContext::FromTraceparent(
+    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
 vitals::Counter g_vitals_counter;
 vitals::RouteHandle g_route;
 std::shared_ptr<prometheus::Registry> g_registry;
@@ -74,6 +80,16 @@ void BenchSetup() {
   o.read_environment = false;
   g_agent = new vitals::Agent(o);
   g_vitals_hist = *g_agent->AddHistogram("bench_seconds", "Bench.", kBuckets)->WithLabels({});
+  vitals::HistogramFeatures native;
+  native.native = true;
+  g_vitals_native_hist =
+      *g_agent->AddHistogram("bench_native_seconds", "Bench.", kBuckets, {}, native)
+           ->WithLabels({});
+  vitals::HistogramFeatures exemplars;
+  exemplars.exemplars = true;
+  g_vitals_exemplar_hist =
+      *g_agent->AddHistogram("bench_exemplar_seconds", "Bench.", kBuckets, {}, exemplars)
+           ->WithLabels({});
   g_vitals_counter = *g_agent->AddCounter("bench_total", "Bench.")->WithLabels({});
   g_route = g_agent->Route("GET", "/users/:id");
   g_registry = std::make_shared<prometheus::Registry>();
@@ -102,11 +118,63 @@ void BM_Observe_Vitals(benchmark::State& state) {
 }
 BENCHMARK(BM_Observe_Vitals)->Threads(1)->Threads(2)->UseRealTime();
 
+// The same observe into a histogram that also keeps native buckets (issue 18): one more
+// restartable add, into the cell of the value's native bucket.
+void BM_Observe_VitalsNative(benchmark::State& state) {
+  int64_t i = 0;
+  for (auto _ : state) g_vitals_native_hist.Observe(Value(++i));
+}
+BENCHMARK(BM_Observe_VitalsNative)->Threads(1)->Threads(2)->UseRealTime();
+
+// The same observe with a trace offered as the bucket's exemplar on every call: a clock read
+// and two loads of the slot; a write only when the slot's exemplar is 100 ms old.
+void BM_Observe_VitalsExemplar(benchmark::State& state) {
+  int64_t i = 0;
+  for (auto _ : state) g_vitals_exemplar_hist.Observe(Value(++i), kTrace);
+}
+BENCHMARK(BM_Observe_VitalsExemplar)->Threads(1)->Threads(2)->UseRealTime();
+
 void BM_Observe_PrometheusCpp(benchmark::State& state) {
   int64_t i = 0;
   for (auto _ : state) g_prom_hist->Observe(Value(++i));
 }
 BENCHMARK(BM_Observe_PrometheusCpp)->Threads(1)->Threads(2)->UseRealTime();
+
+// --- memory per histogram series: classic buckets alone, with native buckets, with
+// exemplars. Creates 2,000 series of each kind (14 buckets, one observation each) in fresh
+// families and reports the per-CPU cell memory they took (every CPU copy and the fallback
+// stripe, from the cell store's chunk count) plus the exemplar slots, per series.
+void SeriesMemory(benchmark::State& state, const char* name, const vitals::HistogramFeatures& f) {
+  constexpr int kMany = 2000;
+  for (auto _ : state) {
+    static int generation = 0;
+    const std::string family_name = std::string(name) + std::to_string(++generation);
+    auto family = *g_agent->AddHistogram(family_name, "Bench.", kBuckets, {"i"}, f);
+    vitals::internal::CellStore& store = vitals::internal::CellStore::Get();
+    const size_t before = store.chunk_bytes();
+    for (int i = 0; i < kMany; ++i) family.WithLabels({std::to_string(i)})->Observe(0.01);
+    const double cells = static_cast<double>(store.chunk_bytes() - before) / kMany;
+    const double slots =
+        f.exemplars ? (kBuckets.size() + 1) * sizeof(vitals::internal::ExemplarSlot) : 0;
+    state.counters["cell_bytes_per_series"] = cells;
+    state.counters["exemplar_bytes_per_series"] = static_cast<double>(slots);
+    state.counters["cpu_copies"] = store.copies();
+  }
+}
+void BM_SeriesMemory_Classic(benchmark::State& state) { SeriesMemory(state, "mem_classic", {}); }
+BENCHMARK(BM_SeriesMemory_Classic)->Iterations(1);
+void BM_SeriesMemory_Native(benchmark::State& state) {
+  vitals::HistogramFeatures f;
+  f.native = true;
+  SeriesMemory(state, "mem_native", f);
+}
+BENCHMARK(BM_SeriesMemory_Native)->Iterations(1);
+void BM_SeriesMemory_Exemplars(benchmark::State& state) {
+  vitals::HistogramFeatures f;
+  f.exemplars = true;
+  SeriesMemory(state, "mem_exemplars", f);
+}
+BENCHMARK(BM_SeriesMemory_Exemplars)->Iterations(1);
 
 // --- record with method/route/status strings on every call ---
 const char* kRoutes[] = {"/users/:id", "/orders", "/search", "/cart/:id"};
@@ -153,6 +221,17 @@ void BM_RequestScope_Vitals(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_RequestScope_Vitals)->Threads(1)->Threads(2)->UseRealTime();
+
+// The same timed request from a traced caller: its trace offered as the exemplar of the
+// duration's bucket (issue 18's bound: within 1.5x of the untraced request).
+void BM_RequestScope_VitalsTraced(benchmark::State& state) {
+  for (auto _ : state) {
+    vitals::RequestScope scope(g_route);
+    scope.set_trace(kTrace);
+    scope.set_status(200);
+  }
+}
+BENCHMARK(BM_RequestScope_VitalsTraced)->Threads(1)->Threads(2)->UseRealTime();
 
 void BM_RequestScope_PrometheusCpp(benchmark::State& state) {
   for (auto _ : state) {

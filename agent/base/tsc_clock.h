@@ -45,8 +45,10 @@ class TscClock final : public Clock {
   int64_t NowNanos() const override { return Now(); }
   absl::string_view name() const override { return "tsc"; }
   // NowNanos without the virtual call, for the agent's own hot path.
-  int64_t Now() const {
-    const int64_t ticks = static_cast<int64_t>(__rdtsc() - base_ticks_);
+  int64_t Now() const { return NanosAt(__rdtsc()); }
+  // The clock's reading at raw TSC value `tsc` (one read earlier, as a stamp).
+  int64_t NanosAt(uint64_t tsc) const {
+    const int64_t ticks = static_cast<int64_t>(tsc - base_ticks_);
     return base_nanos_ + static_cast<int64_t>(static_cast<double>(ticks) * nanos_per_tick_);
   }
   double nanos_per_tick() const { return nanos_per_tick_; }

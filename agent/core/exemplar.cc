@@ -15,13 +15,7 @@ int64_t UnixOffsetNanos(const Clock& clock) {
   return unix_nanos - (before + (after - before) / 2);
 }
 
-bool ExemplarSlot::Offer(const Exemplar& e) {
-  uint64_t seq = seq_.load(std::memory_order_relaxed);
-  if (seq & 1) return false;  // another writer is inside
-  if (seq != 0 &&
-      e.clock_nanos - clock_nanos_.load(std::memory_order_relaxed) < kExemplarMinIntervalNanos) {
-    return false;
-  }
+bool ExemplarSlot::Store(const Exemplar& e, uint64_t seq) {
   if (!seq_.compare_exchange_strong(seq, seq + 1, std::memory_order_acquire,
                                     std::memory_order_relaxed)) {
     return false;

@@ -42,14 +42,25 @@ int64_t UnixOffsetNanos(const Clock& clock);
 class ExemplarSlot {
  public:
   // Stores `e` unless the slot is busy or holds a younger exemplar (see above). Returns
-  // whether it stored it. Lock-free; no allocation.
-  bool Offer(const Exemplar& e);
+  // whether it stored it. Lock-free; no allocation. The refusal (the common case) is inline.
+  bool Offer(const Exemplar& e) {
+    uint64_t seq = seq_.load(std::memory_order_relaxed);
+    if (seq & 1) return false;  // another writer is inside
+    if (seq != 0 &&
+        e.clock_nanos - clock_nanos_.load(std::memory_order_relaxed) < kExemplarMinIntervalNanos) {
+      return false;
+    }
+    return Store(e, seq);
+  }
 
   // The slot's exemplar; false when it never held one, or when a writer stayed inside for
   // 1,000 tries (preempted between its stores). Lock-free.
   bool Read(Exemplar& out) const;
 
  private:
+  // Claims the slot from sequence `seq` and writes `e`; false when another writer claimed it.
+  bool Store(const Exemplar& e, uint64_t seq);
+
   std::atomic<uint64_t> seq_{0};  // odd while a writer is inside; 0: never written
   std::atomic<int64_t> clock_nanos_{0};
   std::atomic<uint64_t> trace_high_{0}, trace_low_{0}, span_{0}, value_bits_{0};

@@ -231,6 +231,18 @@ void Family::OfferExemplar(const Series* series, double value, const TraceContex
   series->exemplars[bucket].Offer(Exemplar{trace, value, clock_nanos});
 }
 
+void Family::ObserveWithExemplar(const Series* series, double value, const TraceContext& trace) {
+  if (value != value) return;  // NaN
+  const uint32_t bucket =
+      BucketIndex(series->bounds, series->num_bounds, value, series->by_exponent);
+  AddToPair(series->cell + HistogramLayout::pair(bucket), value);
+  if (series->native != nullptr) {
+    AddToCell(series->native_cell + NativeCell(*series->native, value), 1.0);
+  }
+  if (series->exemplars == nullptr || !trace.valid()) return;
+  series->exemplars[bucket].Offer(Exemplar{trace, value, series->family->clock_->NowNanos()});
+}
+
 bool Family::ReadExemplar(const Series* series, uint32_t bucket, Exemplar& out) {
   if (series->exemplars == nullptr || bucket > series->num_bounds) return false;
   return series->exemplars[bucket].Read(out);

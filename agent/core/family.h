@@ -139,6 +139,8 @@ class Family {
   // Same, when the caller already read the clock.
   static void OfferExemplar(const Series* series, double value, const TraceContext& trace,
                             int64_t clock_nanos);
+  // ObserveInto and OfferExemplar together, finding the bucket once.
+  static void ObserveWithExemplar(const Series* series, double value, const TraceContext& trace);
   // Bucket `bucket`'s exemplar (0 .. bounds().size(), +Inf last); false when it has none.
   static bool ReadExemplar(const Series* series, uint32_t bucket, Exemplar& out);
 

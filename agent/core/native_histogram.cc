@@ -49,6 +49,12 @@ absl::StatusOr<NativeLayout> MakeNativeLayout(absl::string_view metric, int sche
     std::memcpy(&bits, &bound, sizeof bits);
     layout.mantissa_bounds[k - 1] = bits & ((uint64_t{1} << 52) - 1);
   }
+  for (uint64_t top = 0; top < 256; ++top) {
+    const uint64_t smallest = top << 44;
+    int32_t below = 0;
+    while (below < per_octave - 1 && layout.mantissa_bounds[below] < smallest) ++below;
+    layout.bounds_below_top_bits[top] = static_cast<uint8_t>(below);
+  }
   return layout;
 }
 

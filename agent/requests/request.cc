@@ -39,8 +39,9 @@ void RequestScope::EndActive() { internal::AddToCell(route_->active->cell, -1.0)
 absl::Duration RequestScope::Finish() {
   if (done_) return absl::ZeroDuration();
   done_ = true;
-  const int64_t nanos = metrics_->NanosSince(start_nanos_);
-  metrics_->Record(route_, status_, nanos, trace_.valid() ? &trace_ : nullptr);
+  const int64_t end = metrics_->Stamp();
+  const int64_t nanos = metrics_->NanosBetween(start_nanos_, end);
+  metrics_->Record(route_, status_, nanos, trace_.valid() ? &trace_ : nullptr, end);
   db_scope_.End();
   EndActive();
   return absl::Nanoseconds(nanos);

@@ -153,13 +153,16 @@ Series* RequestMetrics::DurationSeriesSlow(RouteEntry* entry, int status) {
   return series;  // all slots taken: this status keeps using the hashed lookup
 }
 
-void RequestMetrics::Record(RouteEntry* entry, int status, int64_t nanos,
-                            const TraceContext* trace) {
+void RequestMetrics::Record(RouteEntry* entry, int status, int64_t nanos, const TraceContext* trace,
+                            int64_t end_stamp) {
   if (nanos < 0) nanos = 0;
   Series* series = DurationSeries(entry, status);
   const double seconds = static_cast<double>(nanos) * 1e-9;
   ObserveInto(*series, seconds);
-  if (trace != nullptr) Family::OfferExemplar(series, seconds, *trace, clock_->NowNanos());
+  if (trace != nullptr) {
+    Family::OfferExemplar(series, seconds, *trace,
+                          end_stamp != kNoStamp ? StampNanos(end_stamp) : clock_->NowNanos());
+  }
   if (ABSL_PREDICT_FALSE(nanos >= slow_nanos_)) {
     AddToCell(entry->slow->cell, 1.0);
     const int64_t now = clock_->NowNanos();

@@ -64,8 +64,11 @@ class RequestMetrics {
 
   RouteEntry* FindRoute(absl::string_view method, absl::string_view route);
   Series* DurationSeries(RouteEntry* entry, int status);
-  // `trace`, when not null (and valid), is offered as the duration bucket's exemplar.
-  void Record(RouteEntry* entry, int status, int64_t nanos, const TraceContext* trace = nullptr);
+  // `trace`, when not null (and valid), is offered as the duration bucket's exemplar, timed at
+  // `end_stamp` (a Stamp() of the request's end) or, without one, by a clock read.
+  static constexpr int64_t kNoStamp = INT64_MIN;
+  void Record(RouteEntry* entry, int status, int64_t nanos, const TraceContext* trace = nullptr,
+              int64_t end_stamp = kNoStamp);
   // A start stamp and the nanoseconds since it: with the TSC clock, raw ticks converted once
   // at the end (no virtual call, one conversion per request); else clock().NowNanos().
   int64_t Stamp() const {
@@ -74,14 +77,22 @@ class RequestMetrics {
 #endif
     return clock_->NowNanos();
   }
-  int64_t NanosSince(int64_t stamp) const {
+  int64_t NanosSince(int64_t stamp) const { return NanosBetween(stamp, Stamp()); }
+  int64_t NanosBetween(int64_t start_stamp, int64_t end_stamp) const {
 #ifdef VITALS_HAVE_TSC
     if (ABSL_PREDICT_TRUE(tsc_ != nullptr)) {
-      return static_cast<int64_t>(static_cast<double>(static_cast<int64_t>(__rdtsc()) - stamp) *
+      return static_cast<int64_t>(static_cast<double>(end_stamp - start_stamp) *
                                   tsc_->nanos_per_tick());
     }
 #endif
-    return clock_->NowNanos() - stamp;
+    return end_stamp - start_stamp;
+  }
+  // The clock's nanoseconds at a stamp.
+  int64_t StampNanos(int64_t stamp) const {
+#ifdef VITALS_HAVE_TSC
+    if (ABSL_PREDICT_TRUE(tsc_ != nullptr)) return tsc_->NanosAt(static_cast<uint64_t>(stamp));
+#endif
+    return stamp;
   }
 
   // Told when each request ends (the database feature's N+1 report); set once by the agent,

@@ -38,12 +38,15 @@ struct NativeLayout {
   // The mantissa bits (52 of them) of 2^(k / 2^schema) for k = 1 .. 2^schema - 1: a value's
   // bucket inside its power of two is one past the number of these its mantissa exceeds.
   uint64_t mantissa_bounds[(1 << kMaxNativeSchema) - 1] = {};
+  // For each value of a mantissa's top 8 bits, how many mantissa_bounds lie below the
+  // smallest mantissa with those bits: where the scan starts (it then takes at most two steps).
+  uint8_t bounds_below_top_bits[256] = {};
 
   uint32_t cells() const { return buckets + 1; }
 };
 
 // The cell (0 .. layout.buckets) that counts `value` (not NaN). A value in the range costs an
-// exponent extraction and a scan of at most 2^schema - 1 mantissa bounds (7 at schema 3).
+// exponent extraction, a table look-up by the mantissa's top bits and a compare or two.
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline uint32_t NativeCell(const NativeLayout& layout, double value) {
   if (!(value > layout.zero_threshold)) return 0;
   if (value >= layout.max) return layout.buckets;
@@ -54,7 +57,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline uint32_t NativeCell(const NativeLayout& layo
   const int32_t per_octave = int32_t{1} << layout.schema;
   int32_t index = exponent * per_octave;
   if (mantissa != 0) {
-    int32_t j = 0;
+    int32_t j = layout.bounds_below_top_bits[mantissa >> 44];
     while (j < per_octave - 1 && mantissa > layout.mantissa_bounds[j]) ++j;
     index += j + 1;
   }
