@@ -67,6 +67,7 @@ const vitals::TraceContext kTrace = vitals::TraceContext::FromTraceparent(
     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
 vitals::Counter g_vitals_counter;
 vitals::RouteHandle g_route;
+vitals::UpstreamHandle g_upstream;
 std::shared_ptr<prometheus::Registry> g_registry;
 prometheus::Histogram* g_prom_hist;
 prometheus::Family<prometheus::Histogram>* g_prom_hist_family;
@@ -92,6 +93,7 @@ void BenchSetup() {
            ->WithLabels({});
   g_vitals_counter = *g_agent->AddCounter("bench_total", "Bench.")->WithLabels({});
   g_route = g_agent->Route("GET", "/users/:id");
+  g_upstream = g_agent->Upstream("GET", "10.0.0.7", 8080);
   g_registry = std::make_shared<prometheus::Registry>();
   g_prom_hist_family = &prometheus::BuildHistogram()
                             .Name("http_server_request_duration_seconds")
@@ -175,6 +177,14 @@ void BM_SeriesMemory_Exemplars(benchmark::State& state) {
   SeriesMemory(state, "mem_exemplars", f);
 }
 BENCHMARK(BM_SeriesMemory_Exemplars)->Iterations(1);
+
+// --- an outbound call's record on a pre-resolved upstream handle (issue 19): the baseline is
+// prometheus-cpp's observe on a pre-resolved histogram (BM_Observe_PrometheusCpp) ---
+void BM_UpstreamRecord_Vitals(benchmark::State& state) {
+  int64_t i = 0;
+  for (auto _ : state) g_upstream.Record(200, absl::Microseconds(++i & 1023));
+}
+BENCHMARK(BM_UpstreamRecord_Vitals)->Threads(1)->Threads(2)->UseRealTime();
 
 // --- record with method/route/status strings on every call ---
 const char* kRoutes[] = {"/users/:id", "/orders", "/search", "/cart/:id"};

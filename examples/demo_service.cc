@@ -7,7 +7,9 @@
 // Routes: / , GET /users/:id, GET /products/:id (behind a vitals::LruCache), POST /orders, GET
 // /search (a slow tail), GET /flaky (20% 500s), GET /cpu (CPU-heavy), POST /memory/leak (keeps 256
 // KiB more, up to the cap: a deliberate, bounded leak), POST /memory/free (gives it all back),
-// GET /delay/:ms (sleeps that many milliseconds, at most 2000: a latency a test controls).
+// GET /delay/:ms (sleeps that many milliseconds, at most 2000: a latency a test controls), POST
+// /checkout (reserves the item on an "inventory" upstream of three instances, one slow and
+// flaky, in round robin: see InventoryUpstreams).
 //
 // The load generator sends a W3C `traceparent` header with every request, as a traced client
 // would, so the request-duration buckets carry exemplars; --trace-log appends each trace id it
@@ -183,8 +185,10 @@ void GenerateLoad(int port, double rps, int seed, std::FILE* trace_log) {
       client.Get("/flaky");
     } else if (p < 89) {
       client.Get("/cpu");
-    } else if (p < 94) {
+    } else if (p < 91) {
       client.Get("/");
+    } else if (p < 94) {
+      client.Post("/checkout", "{\"item\":" + id + "}", "application/json");
     } else if (p < 97) {
       // The deliberate, bounded leak: memory climbs until the cap, then is given back.
       auto res = client.Post("/memory/leak", "", "text/plain");
@@ -203,6 +207,66 @@ void GenerateLoad(int port, double rps, int seed, std::FILE* trace_log) {
     }
   }
 }
+
+// Three instances of an "inventory" upstream, served by this process on loopback ports as a
+// service behind a load balancer sees them: two quick ones and one slow and flaky (50-250 ms,
+// about 30% answered 503). POST /checkout asks them in turn (round robin) through
+// vitals::HttplibClient, one per instance, so each instance's latency and errors show apart in
+// http_client_request_duration_seconds; a failed reservation is retried once on the next one.
+class InventoryUpstreams {
+ public:
+  explicit InventoryUpstreams(vitals::Agent& agent) {
+    for (int i = 0; i < 3; ++i) {
+      auto inst = std::make_unique<Instance>();
+      const bool flaky = i == 2;
+      inst->server.Post("/reserve", [flaky](const httplib::Request&, httplib::Response& res) {
+        if (flaky) {
+          SleepMs(50 + std::rand() % 200);
+          if (std::rand() % 100 < 30) {
+            res.status = 503;
+            return;
+          }
+        } else {
+          SleepMs(1 + std::rand() % 4);
+        }
+        res.set_content("{\"reserved\":true}", "application/json");
+      });
+      const int port = inst->server.bind_to_any_port("127.0.0.1");
+      if (port <= 0) continue;
+      inst->thread = std::thread([s = &inst->server] { s->listen_after_bind(); });
+      inst->client = std::make_unique<vitals::HttplibClient>(agent, "127.0.0.1", port);
+      inst->client->set_connection_timeout(absl::Milliseconds(200));
+      inst->client->set_read_timeout(absl::Seconds(1));
+      instances_.push_back(std::move(inst));
+    }
+  }
+  ~InventoryUpstreams() {
+    for (auto& inst : instances_) inst->server.stop();
+    for (auto& inst : instances_) inst->thread.join();
+  }
+
+  // Reserves `item` on the next instance, then once more on the one after if that failed.
+  bool Reserve(const std::string& body) {
+    if (instances_.empty()) return false;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      Instance& inst = *instances_[next_.fetch_add(1) % instances_.size()];
+      std::lock_guard<std::mutex> lock(inst.mu);  // one call at a time per client
+      auto res = inst.client->Post("/reserve", body, "application/json");
+      if (res && res->status == 200) return true;
+    }
+    return false;
+  }
+
+ private:
+  struct Instance {
+    httplib::Server server;
+    std::thread thread;
+    std::unique_ptr<vitals::HttplibClient> client;
+    std::mutex mu;
+  };
+  std::vector<std::unique_ptr<Instance>> instances_;
+  std::atomic<uint64_t> next_{0};
+};
 
 }  // namespace
 
@@ -286,6 +350,15 @@ int main(int argc, char** argv) {
   });
   routes.Get("/orders/recent/join", [&](const httplib::Request&, httplib::Response& res) {
     answer(res, database.RecentOrdersJoin());
+  });
+  InventoryUpstreams inventory(agent);
+  routes.Post("/checkout", [&inventory](const httplib::Request& req, httplib::Response& res) {
+    if (inventory.Reserve(req.body)) {
+      res.set_content("{\"ok\":true}", "application/json");
+    } else {
+      res.status = 502;
+      res.set_content("{\"ok\":false}", "application/json");
+    }
   });
   DeliberateLeak leak(static_cast<size_t>(flags.leak_cap_mb) << 20);
   routes.Post("/memory/leak", [&leak](const httplib::Request&, httplib::Response& res) {

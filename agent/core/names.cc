@@ -1,5 +1,6 @@
 #include "agent/core/names.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace vitals {
@@ -79,6 +80,18 @@ absl::Status ValidateLabelNames(absl::string_view metric, const std::vector<std:
     }
   }
   return absl::OkStatus();
+}
+
+absl::string_view NormalizeMethod(absl::string_view method) {
+  static constexpr absl::string_view kMethods[] = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
+                                                   "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+  for (absl::string_view m : kMethods) {
+    if (method == m) return m;  // the common case: already upper case
+  }
+  for (absl::string_view m : kMethods) {
+    if (absl::EqualsIgnoreCase(method, m)) return m;
+  }
+  return "_OTHER";
 }
 
 }  // namespace internal

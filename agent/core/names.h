@@ -33,6 +33,10 @@ absl::Status ValidateLabelNames(absl::string_view metric, const std::vector<std:
 // OK, or InvalidArgument naming the bad metric name.
 absl::Status ValidateMetricName(absl::string_view name);
 
+// The OpenTelemetry-normalized HTTP method: one of the standard methods (upper case) or
+// "_OTHER". Served and outbound requests share it.
+absl::string_view NormalizeMethod(absl::string_view method);
+
 }  // namespace internal
 }  // namespace vitals
 

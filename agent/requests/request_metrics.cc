@@ -14,18 +14,6 @@
 namespace vitals {
 namespace internal {
 
-absl::string_view NormalizeMethod(absl::string_view method) {
-  static constexpr absl::string_view kMethods[] = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
-                                                   "CONNECT", "OPTIONS", "TRACE", "PATCH"};
-  for (absl::string_view m : kMethods) {
-    if (method == m) return m;  // the common case: already upper case
-  }
-  for (absl::string_view m : kMethods) {
-    if (absl::EqualsIgnoreCase(method, m)) return m;
-  }
-  return "_OTHER";
-}
-
 std::vector<double> DbQueriesPerRequestBuckets() {
   // The first bound is 0: RequestDbScope::End counts a request without database calls straight
   // into that bucket.
@@ -124,11 +112,7 @@ RouteEntry* RequestMetrics::FindRoute(absl::string_view method, absl::string_vie
 }
 
 Series* RequestMetrics::DurationSeries(RouteEntry* entry, int status) {
-  for (auto& slot : entry->slots) {
-    const int s = slot.status.load(std::memory_order_acquire);
-    if (s == status) return slot.series;
-    if (s == -1) break;
-  }
+  if (Series* s = entry->by_status.Find(status)) return s;
   return DurationSeriesSlow(entry, status);
 }
 
@@ -140,17 +124,10 @@ Series* RequestMetrics::DurationSeriesSlow(RouteEntry* entry, int status) {
                                        absl::string_view(buf, r.ptr - buf)};
   Series* series = duration_->Find(values);
   if (series->overflow) return series;  // do not cache: each lookup is counted
+  if (status < 0) return series;        // not remembered: keys are non-negative
   internal::MutexLock lock(&mu_);
-  for (auto& slot : entry->slots) {
-    const int s = slot.status.load(std::memory_order_relaxed);
-    if (s == status) return series;
-    if (s == -1) {
-      slot.series = series;
-      slot.status.store(status, std::memory_order_release);
-      return series;
-    }
-  }
-  return series;  // all slots taken: this status keeps using the hashed lookup
+  entry->by_status.Remember(status, series);  // all slots taken: the hashed lookup stays
+  return series;
 }
 
 void RequestMetrics::Record(RouteEntry* entry, int status, int64_t nanos, const TraceContext* trace,

@@ -21,8 +21,10 @@
 #include "agent/base/tsc_clock.h"
 #include "agent/core/family.h"
 #include "agent/core/label_table.h"
+#include "agent/core/names.h"
 #include "agent/core/registry.h"
 #include "agent/core/request_db.h"
+#include "agent/core/series_slots.h"
 #include "agent/core/slow_request_listener.h"
 #include "agent/requests/slow_request_ring.h"
 #include "vitals/clock.h"
@@ -31,24 +33,15 @@
 namespace vitals {
 namespace internal {
 
-// The OpenTelemetry-normalized method: one of the standard methods (upper case) or "_OTHER".
-absl::string_view NormalizeMethod(absl::string_view method);
-
 // Buckets of http_server_request_db_queries (database calls per request).
 std::vector<double> DbQueriesPerRequestBuckets();
 
 struct RouteEntry : RouteLabels {
-  static constexpr int kStatusSlots = 8;
-  struct StatusSlot {
-    std::atomic<int> status{-1};  // -1: empty; published after `series`
-    Series* series = nullptr;
-  };
-
   Series* active = nullptr;
   Series* slow = nullptr;
   Series* db_queries = nullptr;  // http_server_request_db_queries
   bool overflow = false;
-  StatusSlot slots[kStatusSlots];
+  SeriesSlots by_status;  // the duration series of each status code seen
   // Slow-request log throttle, one line per route a minute: touched only by slow requests.
   std::atomic<int64_t> next_slow_log_nanos{INT64_MIN};
   std::atomic<uint64_t> slow_unlogged{0};

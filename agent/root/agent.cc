@@ -11,6 +11,7 @@
 #include "agent/profiling/heap_profile.h"
 #include "agent/root/agent_access.h"
 #include "agent/root/agent_core.h"
+#include "agent/upstream/upstream_metrics.h"
 
 namespace vitals {
 namespace {
@@ -56,6 +57,13 @@ const Clock& Agent::clock() const { return core_->clock(); }
 
 RouteHandle Agent::Route(absl::string_view method, absl::string_view route) {
   return RouteHandle(&core_->requests(), core_->requests().FindRoute(method, route));
+}
+
+UpstreamHandle Agent::Upstream(absl::string_view method, absl::string_view server_address,
+                               int server_port) {
+  internal::UpstreamMetrics* upstreams = core_->upstreams();
+  if (upstreams == nullptr) return UpstreamHandle();
+  return UpstreamHandle(upstreams, upstreams->Find(method, server_address, server_port));
 }
 
 void Agent::Record(absl::string_view method, absl::string_view route, int status,

@@ -69,6 +69,11 @@ AgentCore::AgentCore(Options options) : options_(std::move(options)) {
     const absl::string_view version = kVersion;
     Family::SetValue(build_info->Find(absl::MakeConstSpan(&version, 1)), 1.0);
   }
+  if (auto upstreams = UpstreamMetrics::Create(*registry_, DefaultRequestDurationBuckets(), clock_,
+                                               static_cast<size_t>(options_.series_limit));
+      upstreams.ok()) {
+    upstreams_ = std::move(*upstreams);
+  }
   if (auto caches = CacheFamilies::Create(*registry_); caches.ok()) {
     caches_ = std::move(*caches);
   } else if (init_status_.ok()) {

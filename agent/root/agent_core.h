@@ -24,6 +24,7 @@
 #include "agent/requests/request_metrics.h"
 #include "agent/root/live_source.h"
 #include "agent/root/profiling_source.h"
+#include "agent/upstream/upstream_metrics.h"
 #include "exporters/live_endpoint.h"
 #include "exporters/pprof_endpoint.h"
 #include "exporters/prometheus_exporter.h"
@@ -57,6 +58,8 @@ class AgentCore {
   CacheFamilies* caches() { return caches_.get(); }
   // Null only if the process ran out of metric cells when the agent was built.
   DbMetrics* db() { return db_.get(); }
+  // Null only if the process ran out of metric cells when the agent was built.
+  UpstreamMetrics* upstreams() { return upstreams_.get(); }
   // Null when `options().process_metrics` is off.
   ProcessSampler* sampler() { return sampler_.get(); }
   exporters::LiveHistory& live_history() { return *live_history_; }
@@ -78,6 +81,7 @@ class AgentCore {
   std::unique_ptr<ProcessSampler> sampler_;
   std::unique_ptr<CacheFamilies> caches_;
   std::unique_ptr<DbMetrics> db_;
+  std::unique_ptr<UpstreamMetrics> upstreams_;
   std::unique_ptr<exporters::PrometheusExporter> prometheus_;
   std::unique_ptr<Profiler> profiler_;
   std::unique_ptr<AutoProfiler> auto_profiler_;

@@ -31,6 +31,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "vitals/cache.h"
+#include "vitals/client.h"
 #include "vitals/db.h"
 #include "vitals/metrics.h"
 #include "vitals/options.h"
@@ -100,6 +101,14 @@ class Agent {
   // `RouteHandle::Record` cost; no lock after the first request of a (method, route, status).
   void Record(absl::string_view method, absl::string_view route, int status,
               absl::Duration duration);
+
+  // --- Outbound calls (see vitals/client.h) ---
+
+  // Resolves one upstream instance (method, server address, server port) once; keep the
+  // handle. Takes a lock the first time a triple is seen. A handle that records nothing when
+  // the process ran out of metric cells.
+  UpstreamHandle Upstream(absl::string_view method, absl::string_view server_address,
+                          int server_port);
 
   // --- Databases (see vitals/db.h) ---
 

@@ -1,0 +1,110 @@
+#include "agent/upstream/upstream_metrics.h"
+
+#include <charconv>
+#include <utility>
+
+#include "agent/core/family_spec.h"
+#include "agent/core/names.h"
+#include "agent/core/text_escape.h"
+
+namespace vitals {
+namespace internal {
+namespace {
+constexpr size_t kMaxErrorTypeBytes = 64;
+
+// The status code as label text, or empty for none (a negative status).
+absl::string_view StatusText(int status, char (&buf)[16]) {
+  if (status < 0) return {};
+  auto r = std::to_chars(buf, buf + sizeof buf, status);
+  return absl::string_view(buf, static_cast<size_t>(r.ptr - buf));
+}
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<UpstreamMetrics>> UpstreamMetrics::Create(
+    Registry& registry, std::vector<double> buckets, const Clock* clock, size_t limit) {
+  Family *duration = nullptr, *active = nullptr;
+  absl::Status s = CreateFamilies(
+      registry,
+      {
+          {&duration,
+           "http_client_request_duration_seconds",
+           "Duration of HTTP client requests to upstream services, by method, server address "
+           "and port, status code and error type.",
+           MetricType::kHistogram,
+           {"http_request_method", "server_address", "server_port", "http_response_status_code",
+            "error_type"},
+           std::move(buckets)},
+          {&active,
+           "http_client_active_requests",
+           "HTTP client requests to upstream services in flight right now.",
+           MetricType::kGauge,
+           {"http_request_method", "server_address", "server_port"}},
+      });
+  if (!s.ok()) return s;
+  return std::unique_ptr<UpstreamMetrics>(new UpstreamMetrics(duration, active, clock, limit));
+}
+
+UpstreamMetrics::UpstreamMetrics(Family* duration, Family* active, const Clock* clock, size_t limit)
+    : duration_(duration), active_(active), clock_(clock), table_(limit) {
+  overflow_entry_.method = overflow_entry_.address = overflow_entry_.port =
+      std::string(kOverflowLabelValue);
+  overflow_entry_.overflow = true;
+  overflow_entry_.active = active_->overflow_series_unmarked();
+}
+
+UpstreamEntry* UpstreamMetrics::Find(absl::string_view method, absl::string_view address,
+                                     int port) {
+  char buf[16];
+  const absl::string_view key[3] = {NormalizeMethod(method), address, StatusText(port, buf)};
+  const uint64_t hash = HashLabelValues(key);
+  if (UpstreamEntry* e = table_.Find(hash, key)) return e;
+  if (!table_.full()) {
+    internal::MutexLock lock(&mu_);
+    if (UpstreamEntry* e = table_.Find(hash, key)) return e;
+    auto entry = std::make_unique<UpstreamEntry>();
+    entry->method = std::string(key[0]);
+    entry->address = RepairUtf8(address, kMaxLabelValueBytes);
+    entry->port = std::string(key[2]);
+    entry->active = active_->Find(key);
+    if (table_.Insert(hash, key, entry.get())) {
+      entries_.push_back(std::move(entry));
+      return entries_.back().get();
+    }
+  }
+  duration_->NoteOverflow();
+  active_->NoteOverflow();
+  active_->overflow_series();  // marks it used, so it is emitted
+  return &overflow_entry_;
+}
+
+Series* UpstreamMetrics::SeriesFor(UpstreamEntry* entry, int status, absl::string_view error_type) {
+  if (entry->overflow) return duration_->overflow_series();
+  char buf[16];
+  const absl::string_view values[5] = {entry->method, entry->address, entry->port,
+                                       StatusText(status, buf), error_type};
+  return duration_->Find(values);
+}
+
+void UpstreamMetrics::Record(UpstreamEntry* entry, int status, int64_t nanos) {
+  Series* series = status >= 0 ? entry->by_status.Find(status) : nullptr;
+  if (series == nullptr) {
+    char buf[16];
+    // OpenTelemetry: a client-side error status (>= 400) is also the call's error type.
+    series = SeriesFor(entry, status, status >= 400 ? StatusText(status, buf) : "");
+    if (!series->overflow && status >= 0) {
+      internal::MutexLock lock(&mu_);
+      entry->by_status.Remember(status, series);
+    }
+  }
+  ObserveInto(*series, static_cast<double>(nanos < 0 ? 0 : nanos) * 1e-9);
+}
+
+void UpstreamMetrics::RecordError(UpstreamEntry* entry, absl::string_view error_type,
+                                  int64_t nanos) {
+  if (error_type.empty()) error_type = "_OTHER";
+  if (error_type.size() > kMaxErrorTypeBytes) error_type = error_type.substr(0, kMaxErrorTypeBytes);
+  ObserveInto(*SeriesFor(entry, -1, error_type), static_cast<double>(nanos < 0 ? 0 : nanos) * 1e-9);
+}
+
+}  // namespace internal
+}  // namespace vitals
