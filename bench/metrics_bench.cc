@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <string>
 #include <vector>
@@ -185,6 +186,68 @@ void BM_UpstreamRecord_Vitals(benchmark::State& state) {
   for (auto _ : state) g_upstream.Record(200, absl::Microseconds(++i & 1023));
 }
 BENCHMARK(BM_UpstreamRecord_Vitals)->Threads(1)->Threads(2)->UseRealTime();
+
+// --- a circuit breaker's permit and outcome (issue 19) against a mutex-guarded breaker with
+// the same count-based window (the usual hand-written one; resilience4j guards its window
+// with a lock too) ---
+class MutexBreaker {
+ public:
+  explicit MutexBreaker(int window) : ring_(static_cast<size_t>(window), 0) {}
+  bool TryAcquire() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return !open_;
+  }
+  void OnResult(bool failed) {
+    std::lock_guard<std::mutex> lock(mu_);
+    uint8_t& slot = ring_[pos_++ % ring_.size()];
+    if (slot != 0) {
+      --calls_;
+      failures_ -= slot == 2;
+    }
+    slot = failed ? 2 : 1;
+    ++calls_;
+    failures_ += failed;
+    if (calls_ >= 100 && failures_ * 2 >= calls_) open_ = true;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<uint8_t> ring_;
+  size_t pos_ = 0;
+  int calls_ = 0, failures_ = 0;
+  bool open_ = false;
+};
+
+// Bound to the agent, so each call also observes resilience4j_circuitbreaker_calls_seconds
+// (work the mutex baseline does not do).
+void BM_Breaker_Vitals(benchmark::State& state) {
+  static vitals::CircuitBreaker* breaker = new vitals::CircuitBreaker("bench", {}, g_agent);
+  int64_t i = 0;
+  for (auto _ : state) {
+    auto permit = breaker->TryAcquire();
+    if (permit) breaker->OnSuccess(permit, absl::Microseconds(++i & 1023));
+  }
+}
+BENCHMARK(BM_Breaker_Vitals)->Threads(1)->Threads(2)->UseRealTime();
+
+// The same breaker without an agent: the window alone, as the mutex baseline.
+void BM_Breaker_VitalsNoMetrics(benchmark::State& state) {
+  static vitals::CircuitBreaker* breaker = new vitals::CircuitBreaker("bench-alone");
+  int64_t i = 0;
+  for (auto _ : state) {
+    auto permit = breaker->TryAcquire();
+    if (permit) breaker->OnSuccess(permit, absl::Microseconds(++i & 1023));
+  }
+}
+BENCHMARK(BM_Breaker_VitalsNoMetrics)->Threads(1)->Threads(2)->UseRealTime();
+
+void BM_Breaker_Mutex(benchmark::State& state) {
+  static MutexBreaker* breaker = new MutexBreaker(100);
+  for (auto _ : state) {
+    if (breaker->TryAcquire()) breaker->OnResult(false);
+  }
+}
+BENCHMARK(BM_Breaker_Mutex)->Threads(1)->Threads(2)->UseRealTime();
 
 // --- record with method/route/status strings on every call ---
 const char* kRoutes[] = {"/users/:id", "/orders", "/search", "/cart/:id"};

@@ -11,6 +11,7 @@
 #include "agent/profiling/heap_profile.h"
 #include "agent/root/agent_access.h"
 #include "agent/root/agent_core.h"
+#include "agent/upstream/circuit_breaker_metrics.h"
 #include "agent/upstream/upstream_metrics.h"
 
 namespace vitals {
@@ -57,6 +58,72 @@ const Clock& Agent::clock() const { return core_->clock(); }
 
 RouteHandle Agent::Route(absl::string_view method, absl::string_view route) {
   return RouteHandle(&core_->requests(), core_->requests().FindRoute(method, route));
+}
+
+// --- CircuitBreaker's constructor (vitals/circuit_breaker.h): it may see the agent here ---
+
+CircuitBreaker::CircuitBreaker(std::string name, CircuitBreakerOptions options, Agent* agent)
+    : name_(std::move(name)), options_(std::move(options)) {
+  const Clock* clock = options_.clock != nullptr ? options_.clock
+                       : agent != nullptr        ? &agent->clock()
+                                                 : &Clock::Default();
+  std::shared_ptr<LogSink> log = options_.log_sink;
+  if (log == nullptr && agent != nullptr) log = agent->options().log_sink;
+  if (log == nullptr) log = StderrLogSink();
+  Init(clock, std::move(log));
+  if (agent != nullptr) BindMetrics(*agent);
+}
+
+void CircuitBreaker::BindMetrics(Agent& agent) {
+  auto m = std::make_unique<Metrics>();
+  absl::Status s;
+  auto keep = [&s](const absl::Status& st) {
+    if (s.ok() && !st.ok()) s = st;
+  };
+  auto state = agent.AddGauge("resilience4j_circuitbreaker_state",
+                              "The states of the circuit breaker: 1 for the current one.",
+                              {"name", "state"});
+  auto calls = agent.AddHistogram("resilience4j_circuitbreaker_calls_seconds",
+                                  "Durations of the calls through the circuit breaker, by kind: "
+                                  "successful, failed or ignored.",
+                                  DefaultRequestDurationBuckets(), {"kind", "name"});
+  auto refused = agent.AddCounter("resilience4j_circuitbreaker_not_permitted_calls_total",
+                                  "Total number of not permitted calls.", {"kind", "name"});
+  auto rate = agent.AddGauge("resilience4j_circuitbreaker_failure_rate",
+                             "The failure rate of the circuit breaker, percent; -1 until the "
+                             "window holds the minimum number of calls.",
+                             {"name"});
+  auto slow_rate = agent.AddGauge("resilience4j_circuitbreaker_slow_call_rate",
+                                  "The slow-call rate of the circuit breaker, percent; -1 until "
+                                  "the window holds the minimum number of calls.",
+                                  {"name"});
+  auto buffered = agent.AddGauge("resilience4j_circuitbreaker_buffered_calls",
+                                 "The calls in the sliding window, by kind: successful or failed.",
+                                 {"kind", "name"});
+  auto slow = agent.AddGauge("resilience4j_circuitbreaker_slow_calls",
+                             "The slow calls in the sliding window, by kind: successful or failed.",
+                             {"kind", "name"});
+  for (const auto* st : {&state.status(), &calls.status(), &refused.status(), &rate.status(),
+                         &slow_rate.status(), &buffered.status(), &slow.status()}) {
+    keep(*st);
+  }
+  if (!s.ok()) {
+    if (status_.ok()) status_ = s;
+    return;
+  }
+  for (int i = 0; i < 6; ++i) {
+    m->state[i] = *state->WithLabels({name_, Metrics::kStates[i]});
+  }
+  for (int i = 0; i < 3; ++i) m->calls[i] = *calls->WithLabels({Metrics::kKinds[i], name_});
+  m->not_permitted = *refused->WithLabels({"not_permitted", name_});
+  m->failure_rate = *rate->WithLabels({name_});
+  m->slow_call_rate = *slow_rate->WithLabels({name_});
+  for (int i = 0; i < 2; ++i) {
+    m->buffered[i] = *buffered->WithLabels({Metrics::kKinds[i], name_});
+    m->slow_calls[i] = *slow->WithLabels({Metrics::kKinds[i], name_});
+  }
+  metrics_ = std::move(m);
+  PublishGauges(/*state=*/true);
 }
 
 UpstreamHandle Agent::Upstream(absl::string_view method, absl::string_view server_address,

@@ -31,6 +31,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "vitals/cache.h"
+#include "vitals/circuit_breaker.h"
 #include "vitals/client.h"
 #include "vitals/db.h"
 #include "vitals/metrics.h"

@@ -103,6 +103,8 @@ TEST_CASE("the README's metric table lists exactly what a fully configured agent
   o.auto_profile = true;
   o.pushgateway_url = "http://127.0.0.1:1";  // never started: only its families are created
   vitals::Agent agent(o);
+  vitals::CircuitBreaker breaker("readme", {}, &agent);  // its families exist once one is bound
+  REQUIRE(breaker.status().ok());
   std::map<std::string, std::string> served;  // name -> "type [labels]"
   vitals::internal::AgentAccess::Core(agent).registry().ForEachFamily(
       [&](vitals::internal::Family& f) {

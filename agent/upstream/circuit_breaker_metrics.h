@@ -1,0 +1,47 @@
+// agent/upstream/circuit_breaker_metrics.h: a CircuitBreaker's insides that two files see: its
+// sliding window, and the metric handles of a breaker bound to an agent (resilience4j's names;
+// vitals/circuit_breaker.h lists them), filled by CircuitBreaker::BindMetrics in
+// agent/root/agent.cc and used by agent/upstream/circuit_breaker.cc.
+
+#ifndef VITALS_AGENT_UPSTREAM_CIRCUIT_BREAKER_METRICS_H_
+#define VITALS_AGENT_UPSTREAM_CIRCUIT_BREAKER_METRICS_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "vitals/circuit_breaker.h"
+#include "vitals/metrics.h"
+
+namespace vitals {
+
+// The closed state's sliding window and the epoch-tagged totals of every state.
+struct CircuitBreaker::Window {
+  explicit Window(uint32_t n) : size(n), slots(new std::atomic<uint32_t>[n]) {
+    for (uint32_t i = 0; i < n; ++i) slots[i].store(0, std::memory_order_relaxed);
+  }
+  const uint32_t size;
+  // (epoch & 0xffffff) << 8 | outcome bits; 0: empty. A slot of another epoch is empty.
+  std::unique_ptr<std::atomic<uint32_t>[]> slots;
+  std::atomic<uint64_t> pos{0};
+  // Packed (epoch, calls, failures, slow) of the closed window and of the half-open probes
+  // (circuit_breaker.cc), and epoch-tagged counts (epoch << 32 | count).
+  std::atomic<uint64_t> totals{0}, half_totals{0};
+  std::atomic<uint64_t> slow_failures{0}, consecutive{0};
+};
+
+struct CircuitBreaker::Metrics {
+  // resilience4j's states, in its order; vitals uses the first three.
+  static constexpr const char* kStates[6] = {"closed",      "open",     "half_open",
+                                             "forced_open", "disabled", "metrics_only"};
+  static constexpr const char* kKinds[3] = {"successful", "failed", "ignored"};
+  Gauge state[6];
+  Histogram calls[3];
+  Counter not_permitted;
+  Gauge failure_rate, slow_call_rate;
+  Gauge buffered[2], slow_calls[2];  // [0] successful, [1] failed
+};
+
+}  // namespace vitals
+
+#endif  // VITALS_AGENT_UPSTREAM_CIRCUIT_BREAKER_METRICS_H_
