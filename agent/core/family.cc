@@ -218,29 +218,16 @@ bool Family::ReadNative(const Series* series, double* cells) {
   return true;
 }
 
-void Family::OfferExemplar(const Series* series, double value, const TraceContext& trace) {
-  if (series->exemplars == nullptr || !trace.valid()) return;
-  OfferExemplar(series, value, trace, series->family->clock_->NowNanos());
+void Family::OfferExemplar(const Series* series, uint32_t bucket, double value,
+                           const TraceContext& trace) {
+  if (series->exemplars == nullptr || !trace.valid() || bucket > series->num_bounds) return;
+  OfferExemplar(series, bucket, value, trace, series->family->clock_->NowNanos());
 }
 
-void Family::OfferExemplar(const Series* series, double value, const TraceContext& trace,
-                           int64_t clock_nanos) {
-  if (series->exemplars == nullptr || !trace.valid() || value != value) return;
-  const uint32_t bucket =
-      BucketIndex(series->bounds, series->num_bounds, value, series->by_exponent);
+void Family::OfferExemplar(const Series* series, uint32_t bucket, double value,
+                           const TraceContext& trace, int64_t clock_nanos) {
+  if (series->exemplars == nullptr || !trace.valid() || bucket > series->num_bounds) return;
   series->exemplars[bucket].Offer(Exemplar{trace, value, clock_nanos});
-}
-
-void Family::ObserveWithExemplar(const Series* series, double value, const TraceContext& trace) {
-  if (value != value) return;  // NaN
-  const uint32_t bucket =
-      BucketIndex(series->bounds, series->num_bounds, value, series->by_exponent);
-  AddToPair(series->cell + HistogramLayout::pair(bucket), value);
-  if (series->native != nullptr) {
-    AddToCell(series->native_cell + NativeCell(*series->native, value), 1.0);
-  }
-  if (series->exemplars == nullptr || !trace.valid()) return;
-  series->exemplars[bucket].Offer(Exemplar{trace, value, series->family->clock_->NowNanos()});
 }
 
 bool Family::ReadExemplar(const Series* series, uint32_t bucket, Exemplar& out) {

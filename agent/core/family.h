@@ -132,15 +132,15 @@ class Family {
   // cells() of them); false when the family keeps no native buckets. Lock-free.
   static bool ReadNative(const Series* series, double* cells);
 
-  // Offers `trace` as the exemplar of the bucket `value` falls in (see ExemplarSlot::Offer),
-  // timed by the family's clock. Does nothing when the family keeps no exemplars or `trace`
-  // is not valid. Lock-free; no allocation.
-  static void OfferExemplar(const Series* series, double value, const TraceContext& trace);
+  // Offers `trace` as the exemplar of `bucket` (what ObserveInto returned for `value`; see
+  // ExemplarSlot::Offer), timed by the family's clock, read only when there is something to
+  // offer. Does nothing when the family keeps no exemplars, `trace` is not valid or `bucket`
+  // is kNoBucket. Lock-free; no allocation.
+  static void OfferExemplar(const Series* series, uint32_t bucket, double value,
+                            const TraceContext& trace);
   // Same, when the caller already read the clock.
-  static void OfferExemplar(const Series* series, double value, const TraceContext& trace,
-                            int64_t clock_nanos);
-  // ObserveInto and OfferExemplar together, finding the bucket once.
-  static void ObserveWithExemplar(const Series* series, double value, const TraceContext& trace);
+  static void OfferExemplar(const Series* series, uint32_t bucket, double value,
+                            const TraceContext& trace, int64_t clock_nanos);
   // Bucket `bucket`'s exemplar (0 .. bounds().size(), +Inf last); false when it has none.
   static bool ReadExemplar(const Series* series, uint32_t bucket, Exemplar& out);
 

@@ -35,7 +35,8 @@ std::vector<double> HistogramCells(const internal::SeriesCore* s) {
 }  // namespace
 
 void Histogram::Observe(double value, const TraceContext& trace) const {
-  if (series_ != nullptr) Family::ObserveWithExemplar(AsSeries(series_), value, trace);
+  if (series_ == nullptr) return;
+  Family::OfferExemplar(AsSeries(series_), internal::ObserveInto(*series_, value), value, trace);
 }
 
 uint64_t Histogram::Count() const {

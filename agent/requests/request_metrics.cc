@@ -135,9 +135,9 @@ void RequestMetrics::Record(RouteEntry* entry, int status, int64_t nanos, const 
   if (nanos < 0) nanos = 0;
   Series* series = DurationSeries(entry, status);
   const double seconds = static_cast<double>(nanos) * 1e-9;
-  ObserveInto(*series, seconds);
+  const uint32_t bucket = ObserveInto(*series, seconds);
   if (trace != nullptr) {
-    Family::OfferExemplar(series, seconds, *trace,
+    Family::OfferExemplar(series, bucket, seconds, *trace,
                           end_stamp != kNoStamp ? StampNanos(end_stamp) : clock_->NowNanos());
   }
   if (ABSL_PREDICT_FALSE(nanos >= slow_nanos_)) {

@@ -293,14 +293,18 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void AddToPair(uint64_t index, double value)
   SlowAddToPair(index, value);
 }
 
+// What ObserveInto returns for a NaN, which it does not count.
+inline constexpr uint32_t kNoBucket = ~uint32_t{0};
+
 // One restartable add of (1, value) to the bucket's pair on the running CPU's copy; with
-// native buckets, one more restartable add of 1 to the native bucket's cell.
-ABSL_ATTRIBUTE_ALWAYS_INLINE inline void ObserveInto(const SeriesCore& s, double value) {
-  if (ABSL_PREDICT_FALSE(value != value)) return;  // NaN
-  AddToPair(
-      s.cell + HistogramLayout::pair(BucketIndex(s.bounds, s.num_bounds, value, s.by_exponent)),
-      value);
+// native buckets, one more restartable add of 1 to the native bucket's cell. Returns the
+// classic bucket it counted (for its exemplar), or kNoBucket for a NaN.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline uint32_t ObserveInto(const SeriesCore& s, double value) {
+  if (ABSL_PREDICT_FALSE(value != value)) return kNoBucket;  // NaN
+  const uint32_t bucket = BucketIndex(s.bounds, s.num_bounds, value, s.by_exponent);
+  AddToPair(s.cell + HistogramLayout::pair(bucket), value);
   if (s.native != nullptr) AddToCell(s.native_cell + NativeCell(*s.native, value), 1.0);
+  return bucket;
 }
 
 }  // namespace internal
