@@ -109,6 +109,28 @@ bool Registry::Emits(absl::string_view name) {
   return names_.contains(name);
 }
 
+uint64_t Registry::AddRefresher(std::function<void()> fn) {
+  internal::MutexLock lock(&refresh_mu_);
+  const uint64_t id = next_refresher_++;
+  refreshers_.emplace_back(id, std::move(fn));
+  return id;
+}
+
+void Registry::RemoveRefresher(uint64_t id) {
+  internal::MutexLock lock(&refresh_mu_);
+  for (auto it = refreshers_.begin(); it != refreshers_.end(); ++it) {
+    if (it->first == id) {
+      refreshers_.erase(it);
+      return;
+    }
+  }
+}
+
+void Registry::RunRefreshers() {
+  internal::MutexLock lock(&refresh_mu_);
+  for (const auto& [id, fn] : refreshers_) fn();
+}
+
 void Registry::AddCollectable(std::weak_ptr<prometheus::Collectable> collectable) {
   internal::MutexLock lock(&mu_);
   collectables_.push_back(std::move(collectable));

@@ -5,8 +5,11 @@
 #ifndef VITALS_AGENT_CORE_REGISTRY_H_
 #define VITALS_AGENT_CORE_REGISTRY_H_
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -38,9 +41,10 @@ class Registry {
 
   const Clock& clock() const { return *clock_; }
 
-  // Calls fn(Family&) for every family in creation order.
+  // Runs the refreshers, then calls fn(Family&) for every family in creation order.
   template <typename Fn>
   void ForEachFamily(Fn&& fn) ABSL_LOCKS_EXCLUDED(mu_) {
+    RunRefreshers();
     std::vector<Family*> families;
     {
       internal::MutexLock lock(&mu_);
@@ -53,11 +57,20 @@ class Registry {
   // True when a family of this registry emits `name` (including histogram-derived names).
   bool Emits(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // A function run before every walk of the families (every scrape, push and live sample),
+  // for gauges computed from state kept elsewhere (a circuit breaker's window rates). It must
+  // only set values, never walk or create families. Returns its id.
+  uint64_t AddRefresher(std::function<void()> fn) ABSL_LOCKS_EXCLUDED(refresh_mu_);
+  // Removes a refresher; waits while it runs, so its state may go right after.
+  void RemoveRefresher(uint64_t id) ABSL_LOCKS_EXCLUDED(refresh_mu_);
+
   void AddCollectable(std::weak_ptr<prometheus::Collectable> collectable) ABSL_LOCKS_EXCLUDED(mu_);
   // The collectables still alive; expired ones are dropped.
   std::vector<std::shared_ptr<prometheus::Collectable>> Collectables() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
+  void RunRefreshers() ABSL_LOCKS_EXCLUDED(refresh_mu_);
+
   const size_t series_limit_;
   const Clock* const clock_;
   internal::Mutex mu_;
@@ -66,6 +79,9 @@ class Registry {
   absl::flat_hash_map<std::string, Family*> names_ ABSL_GUARDED_BY(mu_);
   Family* overflow_family_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::vector<std::weak_ptr<prometheus::Collectable>> collectables_ ABSL_GUARDED_BY(mu_);
+  internal::Mutex refresh_mu_;  // held while refreshers run: removal waits for them
+  uint64_t next_refresher_ ABSL_GUARDED_BY(refresh_mu_) = 1;
+  std::vector<std::pair<uint64_t, std::function<void()>>> refreshers_ ABSL_GUARDED_BY(refresh_mu_);
 };
 
 // Validates histogram bucket bounds: 1..kMaxBuckets finite, strictly increasing values.

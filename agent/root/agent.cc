@@ -122,8 +122,10 @@ void CircuitBreaker::BindMetrics(Agent& agent) {
     m->buffered[i] = *buffered->WithLabels({Metrics::kKinds[i], name_});
     m->slow_calls[i] = *slow->WithLabels({Metrics::kKinds[i], name_});
   }
+  m->registry = &internal::AgentAccess::Core(agent).registry();
   metrics_ = std::move(m);
   PublishGauges(/*state=*/true);
+  metrics_->refresher = metrics_->registry->AddRefresher([this] { PublishGauges(/*state=*/true); });
 }
 
 UpstreamHandle Agent::Upstream(absl::string_view method, absl::string_view server_address,

@@ -11,8 +11,6 @@ namespace {
 
 // The window gauges are refreshed at every state change and every this many calls (each
 // refresh is six gauge sets, O(CPUs) each: about 2 ns a call spread over 64).
-constexpr uint64_t kGaugeEveryCalls = 64;
-
 CircuitBreaker::State StateOf(uint64_t word) {
   return static_cast<CircuitBreaker::State>(word & 3);
 }
@@ -119,6 +117,9 @@ absl::Status CircuitBreaker::Validate(const CircuitBreakerOptions& o) {
       o.slow_call_duration_threshold <= absl::ZeroDuration()) {
     return bad("wait_duration_in_open_state must be >= 0, slow_call_duration_threshold > 0");
   }
+  if (o.max_wait_duration_in_half_open_state < absl::ZeroDuration()) {
+    return bad("max_wait_duration_in_half_open_state must be >= 0");
+  }
   return absl::OkStatus();
 }
 
@@ -134,12 +135,17 @@ void CircuitBreaker::Init(const Clock* clock, std::shared_ptr<LogSink> log) {
   clock_ = clock;
   log_ = std::move(log);
   wait_nanos_ = absl::ToInt64Nanoseconds(options_.wait_duration_in_open_state);
+  half_open_max_nanos_ = absl::ToInt64Nanoseconds(options_.max_wait_duration_in_half_open_state);
   slow_nanos_ = absl::ToInt64Nanoseconds(options_.slow_call_duration_threshold);
   window_ = std::make_unique<Window>(static_cast<uint32_t>(options_.sliding_window_size));
   word_.store(MakeWord(State::kClosed, 0, 1), std::memory_order_release);
 }
 
-CircuitBreaker::~CircuitBreaker() = default;
+CircuitBreaker::~CircuitBreaker() {
+  if (metrics_ != nullptr && metrics_->registry != nullptr) {
+    metrics_->registry->RemoveRefresher(metrics_->refresher);  // waits for a running scrape
+  }
+}
 
 absl::string_view CircuitBreaker::StateName(State state) {
   switch (state) {
@@ -167,8 +173,13 @@ CircuitBreaker::Permit CircuitBreaker::TryAcquire() {
         permit.epoch_ = EpochOf(w);
         return permit;
       case State::kOpen: {
-        if (clock_->NowNanos() < open_until_.load(std::memory_order_acquire)) break;
-        // The wait is over: half-open, this call the first probe.
+        const int64_t now = clock_->NowNanos();
+        if (now < open_until_.load(std::memory_order_acquire)) break;
+        // The wait is over: half-open, this call the first probe. The deadline is stored
+        // before the state (release), so whoever sees half-open sees its deadline.
+        if (half_open_max_nanos_ > 0) {
+          half_open_until_.store(now + half_open_max_nanos_, std::memory_order_release);
+        }
         if (word_.compare_exchange_strong(w, MakeWord(State::kHalfOpen, 1, EpochOf(w) + 1),
                                           std::memory_order_acq_rel)) {
           if (log_ != nullptr) {
@@ -186,6 +197,18 @@ CircuitBreaker::Permit CircuitBreaker::TryAcquire() {
         continue;  // w reloaded
       }
       case State::kHalfOpen:
+        if (half_open_max_nanos_ > 0 &&
+            clock_->NowNanos() >= half_open_until_.load(std::memory_order_acquire)) {
+          // Probes that never reported (or too few calls came) must not hold it half-open.
+          Transition(
+              w, State::kOpen,
+              absl::StrCat(PermitsOf(w), " of ", options_.permitted_calls_in_half_open_state,
+                           " probe calls let through, not all finished within "
+                           "max_wait_duration_in_half_open_state ",
+                           absl::FormatDuration(options_.max_wait_duration_in_half_open_state)));
+          w = word_.load(std::memory_order_acquire);
+          continue;  // open now (or changed by another thread): decide again
+        }
         if (PermitsOf(w) >= static_cast<uint32_t>(options_.permitted_calls_in_half_open_state)) {
           break;
         }
@@ -255,6 +278,9 @@ void CircuitBreaker::Record(const Permit& permit, uint32_t outcome, absl::Durati
   const bool same = old != 0 && (old >> 8) == (epoch & 0xffffff);
   const auto had = [&](uint32_t bit) -> int64_t { return same && (old & bit) ? 1 : 0; };
   const bool slow_call = (outcome & kSlow) != 0;
+  // A full window whose replaced outcome was the same as this one (the steady state): the
+  // totals, and so the rates and the decision, do not change. Two atomic operations in all.
+  if (same && (old & (kFailure | kSlow)) == (outcome & (kFailure | kSlow))) return;
   Totals t;
   if (!PackedAdd(win.totals, epoch, same ? 0 : 1, (failed ? 1 : 0) - had(kFailure),
                  (slow_call ? 1 : 0) - had(kSlow), &t)) {
@@ -281,7 +307,6 @@ void CircuitBreaker::Record(const Permit& permit, uint32_t outcome, absl::Durati
       return;
     }
   }
-  if (index % kGaugeEveryCalls == 0) PublishGauges(/*state=*/false);
 }
 
 void CircuitBreaker::RecordHalfOpen(uint64_t w, uint32_t outcome) {

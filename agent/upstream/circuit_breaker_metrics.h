@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "agent/core/registry.h"
 #include "vitals/circuit_breaker.h"
 #include "vitals/metrics.h"
 
@@ -40,6 +41,9 @@ struct CircuitBreaker::Metrics {
   Counter not_permitted;
   Gauge failure_rate, slow_call_rate;
   Gauge buffered[2], slow_calls[2];  // [0] successful, [1] failed
+  // The refresher that sets the gauges before each scrape; removed by the destructor.
+  internal::Registry* registry = nullptr;
+  uint64_t refresher = 0;
 };
 
 }  // namespace vitals

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -174,6 +175,52 @@ TEST_CASE_METHOD(Fixture, "circuit breaker: stale permits, ignored calls, bad op
   CHECK(d.state() == State::kOpen);
 }
 
+TEST_CASE_METHOD(Fixture,
+                 "circuit breaker: probes that never report cannot hold it half-open past the max "
+                 "wait",
+                 "[breaker]") {
+  vitals::CircuitBreakerOptions o = Breaker();
+  o.permitted_calls_in_half_open_state = 2;
+  o.max_wait_duration_in_half_open_state = absl::Seconds(5);
+  CircuitBreaker b("inventory", o);
+  for (int i = 0; i < 5; ++i) Call(b, false);
+  REQUIRE(b.state() == State::kOpen);
+  clock.Advance(absl::ToInt64Nanoseconds(absl::Seconds(30)));
+  auto lost1 = b.TryAcquire(), lost2 = b.TryAcquire();  // their callers never report
+  REQUIRE(lost1);
+  REQUIRE(lost2);
+  CHECK(b.state() == State::kHalfOpen);
+  clock.Advance(absl::ToInt64Nanoseconds(absl::Seconds(5)) - 1);
+  CHECK_FALSE(b.TryAcquire());
+  CHECK(b.state() == State::kHalfOpen);
+  clock.Advance(1);
+  CHECK_FALSE(b.TryAcquire());  // the max wait is over: open again, this call refused
+  CHECK(b.state() == State::kOpen);
+  const auto lines = sink->lines();
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[2].find("half_open -> open (2 of 2 probe calls let through, not all finished "
+                      "within max_wait_duration_in_half_open_state 5s)") != std::string::npos);
+  // A late outcome of a lost probe belongs to a state that is gone.
+  b.OnSuccess(lost1, absl::Milliseconds(1));
+  CHECK(b.state() == State::kOpen);
+  // The next wait, fresh probes that report: closed.
+  clock.Advance(absl::ToInt64Nanoseconds(absl::Seconds(30)));
+  REQUIRE(Call(b, true));
+  REQUIRE(Call(b, true));
+  CHECK(b.state() == State::kClosed);
+  // Without a max wait (resilience4j's default) a lost probe keeps it half-open.
+  CircuitBreaker forever("forever", Breaker());
+  for (int i = 0; i < 5; ++i) Call(forever, false);
+  clock.Advance(absl::ToInt64Nanoseconds(absl::Seconds(30)));
+  for (int i = 0; i < 3; ++i) REQUIRE(forever.TryAcquire());
+  clock.Advance(absl::ToInt64Nanoseconds(absl::Hours(1)));
+  CHECK_FALSE(forever.TryAcquire());
+  CHECK(forever.state() == State::kHalfOpen);
+  o.max_wait_duration_in_half_open_state = absl::Seconds(-1);
+  CHECK(CircuitBreaker::Validate(o).message().find("max_wait_duration_in_half_open_state") !=
+        absl::string_view::npos);
+}
+
 TEST_CASE_METHOD(Fixture, "circuit breaker metrics: resilience4j's names and values", "[breaker]") {
   vitals::Agent agent(Options());
   vitals::CircuitBreakerOptions o = Breaker();
@@ -212,6 +259,40 @@ TEST_CASE_METHOD(Fixture, "circuit breaker metrics: resilience4j's names and val
   bool logged = false;
   for (const auto& line : sink->lines()) logged |= line.find("closed -> open") != std::string::npos;
   CHECK(logged);
+}
+
+TEST_CASE_METHOD(Fixture, "circuit breaker metrics: window gauges are current at every scrape",
+                 "[breaker]") {
+  vitals::Agent agent(Options());
+  auto b = std::make_unique<CircuitBreaker>("stock", Breaker(), &agent);
+  REQUIRE(b->status().ok());
+  for (int i = 0; i < 4; ++i) Call(*b, true);
+  Call(*b, false);
+  Call(*b, false, absl::Seconds(2));  // slow and failed
+  std::string body = agent.RenderText();
+  INFO(body.substr(body.find("resilience4j"), 3000));
+  CHECK(b->state() == State::kClosed);  // 2 of 6: 33% < 50%
+  CHECK(SampleValue(body, "resilience4j_circuitbreaker_failure_rate{name=\"stock\"}") ==
+        Approx(100.0 / 3));
+  CHECK(SampleValue(body, "resilience4j_circuitbreaker_slow_call_rate{name=\"stock\"}") ==
+        Approx(100.0 / 6));
+  CHECK(SampleValue(
+            body,
+            "resilience4j_circuitbreaker_buffered_calls{kind=\"successful\",name=\"stock\"}") == 4);
+  CHECK(SampleValue(body,
+                    "resilience4j_circuitbreaker_buffered_calls{kind=\"failed\",name=\"stock\"}") ==
+        2);
+  CHECK(SampleValue(body,
+                    "resilience4j_circuitbreaker_slow_calls{kind=\"failed\",name=\"stock\"}") == 1);
+  Call(*b, true);
+  CHECK(
+      SampleValue(agent.RenderText(), "resilience4j_circuitbreaker_failure_rate{name=\"stock\"}") ==
+      Approx(200.0 / 7));
+  // A breaker that is gone stops refreshing; its last values stay and scrapes go on.
+  b.reset();
+  CHECK(
+      SampleValue(agent.RenderText(), "resilience4j_circuitbreaker_failure_rate{name=\"stock\"}") ==
+      Approx(200.0 / 7));
 }
 
 TEST_CASE_METHOD(Fixture, "circuit breaker: concurrent callers keep its transitions valid",
