@@ -135,6 +135,17 @@ UpstreamHandle Agent::Upstream(absl::string_view method, absl::string_view serve
   return UpstreamHandle(upstreams, upstreams->Find(method, server_address, server_port));
 }
 
+absl::StatusOr<ExecutorMonitor> Agent::Executor(absl::string_view name,
+                                                const ExecutorOptions& options) {
+  internal::ExecutorMetrics* executors = core_->executors();
+  if (executors == nullptr) {
+    return absl::ResourceExhaustedError("the process ran out of metric cells for executors");
+  }
+  auto pool = executors->Pool(name, options);
+  if (!pool.ok()) return pool.status();
+  return ExecutorMonitor(*pool);
+}
+
 void Agent::Record(absl::string_view method, absl::string_view route, int status,
                    absl::Duration duration) {
   internal::RequestMetrics& r = core_->requests();

@@ -74,6 +74,9 @@ AgentCore::AgentCore(Options options) : options_(std::move(options)) {
       upstreams.ok()) {
     upstreams_ = std::move(*upstreams);
   }
+  if (auto executors = ExecutorMetrics::Create(*registry_, clock_, log_.get()); executors.ok()) {
+    executors_ = std::move(*executors);
+  }
   if (auto caches = CacheFamilies::Create(*registry_); caches.ok()) {
     caches_ = std::move(*caches);
   } else if (init_status_.ok()) {
@@ -201,6 +204,8 @@ absl::Status AgentCore::Start() {
     }
   }
   if (pusher_ != nullptr) pusher_->Start();
+  // Fails only when already running, which `started_` rules out.
+  if (executors_ != nullptr) executors_->Start(kStallCheckInterval).IgnoreError();
   if (auto_profiler_ != nullptr) auto_profiler_->Start(AutoProfileUrl(server.get()));
   if (options_.http_enabled) {
     exporters::LiveHistory* history = live_history_.get();
@@ -276,6 +281,7 @@ void AgentCore::Stop() {
   if (pusher_ != nullptr) pusher_->Stop();  // the final push, with a fresh sample
   if (sampler_ != nullptr) sampler_->Stop();
   live_history_thread_.Stop();
+  if (executors_ != nullptr) executors_->Stop();
   profiler_->Cancel();  // a profile in progress would hold a worker, and Stop, for its duration
   if (auto_profiler_ != nullptr) auto_profiler_->Stop();
   if (server_ != nullptr) server_->Stop();

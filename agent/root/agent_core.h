@@ -17,6 +17,7 @@
 #include "agent/cache/cache_metrics.h"
 #include "agent/core/registry.h"
 #include "agent/db/db_metrics.h"
+#include "agent/executor/executor_metrics.h"
 #include "agent/http/http_server.h"
 #include "agent/process/process_sampler.h"
 #include "agent/profiling/auto_profiler.h"
@@ -60,6 +61,8 @@ class AgentCore {
   DbMetrics* db() { return db_.get(); }
   // Null only if the process ran out of metric cells when the agent was built.
   UpstreamMetrics* upstreams() { return upstreams_.get(); }
+  // Null only if the process ran out of metric cells when the agent was built.
+  ExecutorMetrics* executors() { return executors_.get(); }
   // Null when `options().process_metrics` is off.
   ProcessSampler* sampler() { return sampler_.get(); }
   exporters::LiveHistory& live_history() { return *live_history_; }
@@ -82,6 +85,7 @@ class AgentCore {
   std::unique_ptr<CacheFamilies> caches_;
   std::unique_ptr<DbMetrics> db_;
   std::unique_ptr<UpstreamMetrics> upstreams_;
+  std::unique_ptr<ExecutorMetrics> executors_;  // its stall checker runs while started
   std::unique_ptr<exporters::PrometheusExporter> prometheus_;
   std::unique_ptr<Profiler> profiler_;
   std::unique_ptr<AutoProfiler> auto_profiler_;

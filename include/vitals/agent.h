@@ -34,6 +34,7 @@
 #include "vitals/circuit_breaker.h"
 #include "vitals/client.h"
 #include "vitals/db.h"
+#include "vitals/executor.h"
 #include "vitals/metrics.h"
 #include "vitals/options.h"
 #include "vitals/process.h"
@@ -110,6 +111,15 @@ class Agent {
   // the process ran out of metric cells.
   UpstreamHandle Upstream(absl::string_view method, absl::string_view server_address,
                           int server_port);
+
+  // --- Thread pools (see vitals/executor.h) ---
+
+  // The handle of the pool called `name` (the `name` label), made on first use; the same
+  // name with the same options gives the same pool. InvalidArgument for an empty name, a
+  // negative size, or a name already reported with other options; ResourceExhausted past 256
+  // pools, or when the process ran out of metric cells. Takes a lock; resolve once.
+  absl::StatusOr<ExecutorMonitor> Executor(absl::string_view name,
+                                           const ExecutorOptions& options = {});
 
   // --- Databases (see vitals/db.h) ---
 

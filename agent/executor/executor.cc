@@ -1,0 +1,59 @@
+#include "vitals/executor.h"
+
+#include "agent/executor/executor_metrics.h"
+
+namespace vitals {
+namespace {
+double Seconds(int64_t nanos) { return static_cast<double>(nanos < 0 ? 0 : nanos) * 1e-9; }
+}  // namespace
+
+TaskTicket ExecutorMonitor::Submitted() const {
+  if (pool_ == nullptr) return TaskTicket();
+  internal::AddToCell(pool_->queued->cell, 1.0);
+  if (pool_->remaining != nullptr) internal::AddToCell(pool_->remaining->cell, -1.0);
+  return TaskTicket(pool_->clock->NowNanos());
+}
+
+void ExecutorMonitor::Discarded(const TaskTicket& ticket) const {
+  if (pool_ == nullptr || !ticket.submitted()) return;
+  internal::AddToCell(pool_->queued->cell, -1.0);
+  if (pool_->remaining != nullptr) internal::AddToCell(pool_->remaining->cell, 1.0);
+}
+
+void ExecutorMonitor::SetPoolSize(int threads) const {
+  if (pool_ != nullptr && threads >= 0) internal::Family::SetValue(pool_->pool_size, threads);
+}
+
+int ExecutorMonitor::CheckStalls() const {
+  return pool_ == nullptr ? 0 : internal::ExecutorMetrics::CheckStalls(*pool_);
+}
+
+TaskScope::TaskScope(const ExecutorMonitor& pool, const TaskTicket& ticket, absl::string_view name)
+    : pool_(pool.pool_) {
+  if (pool_ == nullptr) {
+    done_ = true;
+    return;
+  }
+  start_ = pool_->clock->NowNanos();
+  if (ticket.submitted()) {
+    internal::AddToCell(pool_->queued->cell, -1.0);
+    if (pool_->remaining != nullptr) internal::AddToCell(pool_->remaining->cell, 1.0);
+    internal::ObserveInto(*pool_->idle, Seconds(start_ - ticket.submit_nanos_));
+  }
+  internal::AddToCell(pool_->active->cell, 1.0);
+  slot_ =
+      pool_->stall_nanos > 0 ? pool_->running.Claim(start_, name) : internal::RunningTasks::kNoSlot;
+}
+
+absl::Duration TaskScope::Finish() {
+  if (done_) return absl::ZeroDuration();
+  done_ = true;
+  const int64_t nanos = pool_->clock->NowNanos() - start_;
+  pool_->running.Release(slot_);
+  internal::ObserveInto(*pool_->run, Seconds(nanos));
+  internal::AddToCell(pool_->completed->cell, 1.0);
+  internal::AddToCell(pool_->active->cell, -1.0);
+  return absl::Nanoseconds(nanos);
+}
+
+}  // namespace vitals
