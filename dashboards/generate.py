@@ -27,12 +27,14 @@ UIDS = {
     "memory": "vitals-memory-process",
     "caches": "vitals-caches",
     "database": "vitals-database",
+    "dependencies": "vitals-dependencies",
 }
 TITLES = {
     "overview": "vitals / Service overview",
     "memory": "vitals / Memory and process",
     "caches": "vitals / Caches",
     "database": "vitals / Database",
+    "dependencies": "vitals / Dependencies",
 }
 
 
@@ -425,9 +427,148 @@ def database():
                      "pools.", p, [route_var])
 
 
+def state_timeline(title, description, expr, legend, states):
+    """A state timeline: one row per series, colored by the value's mapped state."""
+    mappings = [{"type": "value", "options": {
+        str(value): {"text": text, "color": color, "index": i}
+        for i, (value, text, color) in enumerate(states)}}]
+    return {
+        "type": "state-timeline",
+        "title": title,
+        "description": description,
+        "datasource": DS,
+        "targets": [target(expr, legend)],
+        "fieldConfig": {"defaults": {"unit": "none", "mappings": mappings,
+                                     "color": {"mode": "thresholds"},
+                                     "thresholds": {"mode": "absolute", "steps": [
+                                         {"color": "green", "value": None}]}},
+                        "overrides": []},
+        "options": {"showValue": "never", "mergeValues": True, "rowHeight": 0.8,
+                    "legend": {"displayMode": "list", "placement": "bottom"}},
+        "links": [],
+    }
+
+
+def dependencies():
+    L = Layout()
+    rate = "$__rate_interval"
+    client = "http_client_request_duration_seconds"
+    sel_up = SEL + ',server_address=~"$server_address"'
+    sel_cb = SEL + ',name=~"$breaker"'
+    sel_ex = SEL + ',name=~"$executor"'
+    inst = "server_address, server_port"
+    p = []
+    # Upstreams: each instance apart, as a load balancer spreads the calls.
+    p.append(L.place(timeseries(
+        "Upstream calls per second by instance", "Outbound HTTP calls recorded through "
+        "vitals/client.h (or vitals::HttplibClient), per upstream instance. An instance "
+        "getting fewer calls than its peers may be refused by its circuit breaker.", "reqps",
+        [target('sum by (%s) (rate(%s_count{%s}[%s]))' % (inst, client, sel_up, rate),
+                "{{server_address}}:{{server_port}}")]), 8, 8))
+    p.append(L.place(timeseries(
+        "Upstream latency p99 by instance", "99th percentile call duration per instance. One "
+        "instance slower than its peers is a bad host, not a bad service.", "s",
+        [target('histogram_quantile(0.99, sum by (%s, le) (rate(%s_bucket{%s}[%s])))'
+                % (inst, client, sel_up, rate), "{{server_address}}:{{server_port}}")]), 8, 8))
+    p.append(L.place(timeseries(
+        "Upstream error ratio by instance", "Share of calls per instance that failed: a status "
+        "of 400 or more, a timeout, or a connection error (error_type set). 0 where nothing "
+        "failed.", "percentunit",
+        [target('sum by (%s) (rate(%s_count{%s,error_type!=""}[%s])) / sum by (%s) '
+                '(rate(%s_count{%s}[%s])) or sum by (%s) (rate(%s_count{%s}[%s])) * 0'
+                % (inst, client, sel_up, rate, inst, client, sel_up, rate, inst, client, sel_up,
+                   rate), "{{server_address}}:{{server_port}}")]), 8, 8))
+    p.append(L.place(timeseries(
+        "Upstream errors by type", "Failed calls per second by instance and error type: a "
+        "status code, or timeout, connection_error, read_error, ...", "reqps",
+        [target('sum by (%s, error_type) (rate(%s_count{%s,error_type!=""}[%s]))'
+                % (inst, client, sel_up, rate),
+                "{{server_address}}:{{server_port}} {{error_type}}")]), 12, 8))
+    p.append(L.place(timeseries(
+        "Upstream calls in flight", "Calls started and not finished, per instance. Growth "
+        "with flat call rates means the instance answers more slowly.", "short",
+        [target('sum by (%s) (http_client_active_requests{%s})' % (inst, sel_up),
+                "{{server_address}}:{{server_port}}")]), 12, 8))
+    # Circuit breakers: resilience4j's names, so its dashboards work too.
+    p.append(L.place(state_timeline(
+        "Circuit breaker state", "The state of each breaker over time: closed lets calls "
+        "through, open refuses them, half_open lets a few probes through.",
+        'max by (name) (resilience4j_circuitbreaker_state{%s,state="open"}) * 2 + max by (name) '
+        '(resilience4j_circuitbreaker_state{%s,state="half_open"})' % (sel_cb, sel_cb), "{{name}}",
+        [(0, "closed", "green"), (1, "half_open", "yellow"), (2, "open", "red")]), 12, 8))
+    p.append(L.place(timeseries(
+        "Circuit breaker transitions", "State changes per breaker in the interval (each change "
+        "flips two state series). A breaker that changes state often is flapping: its "
+        "thresholds are too close to the dependency's normal failure rate.", "short",
+        [target('sum by (name) (changes(resilience4j_circuitbreaker_state{%s}[5m])) / 2'
+                % sel_cb, "{{name}}")]), 12, 8))
+    p.append(L.place(timeseries(
+        "Circuit breaker failure and slow-call rates", "Percent of the sliding window that "
+        "failed and that was slow; the breaker opens when either reaches its threshold. "
+        "Missing until the window holds the minimum number of calls.", "percent",
+        [target('max by (name) (resilience4j_circuitbreaker_failure_rate{%s}) >= 0' % sel_cb,
+                "{{name}} failure rate", "A"),
+         target('max by (name) (resilience4j_circuitbreaker_slow_call_rate{%s}) >= 0' % sel_cb,
+                "{{name}} slow-call rate", "B")]), 8, 8))
+    p.append(L.place(timeseries(
+        "Calls through breakers by kind", "Calls per second through each breaker: successful, "
+        "failed, ignored, and not permitted (refused while open).", "reqps",
+        [target('sum by (name, kind) (rate(resilience4j_circuitbreaker_calls_seconds_count'
+                '{%s}[%s]))' % (sel_cb, rate), "{{name}} {{kind}}", "A"),
+         target('sum by (name, kind) (rate(resilience4j_circuitbreaker_not_permitted_calls_total'
+                '{%s}[%s]))' % (sel_cb, rate), "{{name}} {{kind}}", "B")], stack=True), 8, 8))
+    p.append(L.place(timeseries(
+        "Circuit breaker call latency p99", "99th percentile duration of the calls through "
+        "each breaker, successful and failed apart.", "s",
+        [target('histogram_quantile(0.99, sum by (name, kind, le) (rate('
+                'resilience4j_circuitbreaker_calls_seconds_bucket{%s,kind!="ignored"}[%s])))'
+                % (sel_cb, rate), "{{name}} {{kind}}")]), 8, 8))
+    # Executors: Micrometer's names.
+    p.append(L.place(timeseries(
+        "Executor queue and busy threads", "Tasks waiting, threads running tasks, and the "
+        "pool's size. Busy threads at the pool size with a queue that does not drain is "
+        "saturation: tasks wait longer and longer.", "short",
+        [target('sum by (name) (executor_queued_tasks{%s})' % sel_ex, "{{name}} queued", "A"),
+         target('sum by (name) (executor_active_threads{%s})' % sel_ex, "{{name}} active", "B"),
+         target('sum by (name) (executor_pool_size_threads{%s})' % sel_ex, "{{name}} pool size",
+                "C")]), 12, 8))
+    p.append(L.place(timeseries(
+        "Executor queue wait p50 / p99", "How long tasks waited between submit and start "
+        "(executor_idle_seconds): the latency the pool adds to every task.", "s",
+        [target('histogram_quantile(%s, sum by (name, le) (rate(executor_idle_seconds_bucket'
+                '{%s}[%s])))' % (q, sel_ex, rate), "p%s {{name}}" % n, ref)
+         for q, n, ref in (("0.5", "50", "A"), ("0.99", "99", "B"))]), 12, 8))
+    p.append(L.place(timeseries(
+        "Executor task run time p50 / p99", "How long tasks ran, start to finish "
+        "(executor_seconds).", "s",
+        [target('histogram_quantile(%s, sum by (name, le) (rate(executor_seconds_bucket'
+                '{%s}[%s])))' % (q, sel_ex, rate), "p%s {{name}}" % n, ref)
+         for q, n, ref in (("0.5", "50", "A"), ("0.99", "99", "B"))]), 8, 8))
+    p.append(L.place(timeseries(
+        "Executor tasks completed per second", "Throughput of each pool.", "ops",
+        [target('sum by (name) (rate(executor_completed_tasks_total{%s}[%s]))' % (sel_ex, rate),
+                "{{name}}")]), 8, 8))
+    p.append(L.place(timeseries(
+        "Stalled tasks", "Tasks that ran past the pool's stall threshold, in the last 15 "
+        "minutes. The service's log names each one.", "short",
+        [target('sum by (name) (increase(vitals_executor_stalled_tasks_total{%s}[15m]))' % sel_ex,
+                "{{name}}")], links=[link_to("overview")]), 8, 8))
+    up_var = variable("server_address", "Upstream", 'label_values(%s_count{job=~"$job",'
+                      'instance=~"$instance"}, server_address)' % client)
+    cb_var = variable("breaker", "Circuit breaker", 'label_values(resilience4j_circuitbreaker_'
+                      'state{job=~"$job",instance=~"$instance"}, name)')
+    ex_var = variable("executor", "Executor", 'label_values(executor_pool_size_threads{'
+                      'job=~"$job",instance=~"$instance"}, name)')
+    return dashboard("dependencies", "What the service depends on: outbound calls per upstream "
+                     "instance, circuit breakers (resilience4j's metric names) and the "
+                     "saturation of its own thread pools (Micrometer's executor names).", p,
+                     [up_var, cb_var, ex_var])
+
+
 def main():
     boards = {"service-overview.json": overview(), "memory-process.json": memory(),
-              "caches.json": caches(), "database.json": database()}
+              "caches.json": caches(), "database.json": database(),
+              "dependencies.json": dependencies()}
     check = "--check" in sys.argv[1:]
     stale = []
     for name, board in boards.items():

@@ -2,14 +2,15 @@
 // load generator so its dashboards have something to show.
 //
 //   demo_service [--port=8080] [--load-rps=40] [--load-threads=2] [--leak-cap-mb=256]
-//                [--cache-entries=200] [--trace-log=FILE]
+//                [--cache-entries=200] [--outage-period=60] [--trace-log=FILE]
 //
 // Routes: / , GET /users/:id, GET /products/:id (behind a vitals::LruCache), POST /orders, GET
 // /search (a slow tail), GET /flaky (20% 500s), GET /cpu (CPU-heavy), POST /memory/leak (keeps 256
 // KiB more, up to the cap: a deliberate, bounded leak), POST /memory/free (gives it all back),
 // GET /delay/:ms (sleeps that many milliseconds, at most 2000: a latency a test controls), POST
 // /checkout (reserves the item on an "inventory" upstream of three instances, one slow and
-// flaky, in round robin: see InventoryUpstreams).
+// flaky, in round robin, each behind a circuit breaker: see InventoryUpstreams), POST
+// /reports?count=N (queues N reports on a pool of two workers: see ReportWorkers).
 //
 // The load generator sends a W3C `traceparent` header with every request, as a traced client
 // would, so the request-duration buckets carry exemplars; --trace-log appends each trace id it
@@ -36,6 +37,7 @@
 
 #include "examples/cpu_work.h"
 #include "examples/demo_db.h"
+#include "examples/worker_pool.h"
 #include "vitals/agent.h"
 #include "vitals/httplib.h"
 #include "vitals/lru_cache.h"
@@ -92,6 +94,7 @@ struct Flags {
   int load_threads = 2;
   int leak_cap_mb = 256;
   int cache_entries = 200;
+  int outage_period = 60;  // seconds; the flaky inventory instance fails in the second half
   std::string trace_log;
 };
 
@@ -111,6 +114,8 @@ Flags ParseFlags(int argc, char** argv) {
       f.load_rps = std::atof(v);
     } else if (const char* v = value("--load-threads=")) {
       f.load_threads = std::atoi(v);
+    } else if (const char* v = value("--outage-period=")) {
+      f.outage_period = std::max(2, std::atoi(v));
     } else if (const char* v = value("--cache-entries=")) {
       f.cache_entries = std::atoi(v);
     } else if (const char* v = value("--leak-cap-mb=")) {
@@ -118,7 +123,7 @@ Flags ParseFlags(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: %s [--port=8080] [--load-rps=40] [--load-threads=2] [--leak-cap-mb=256] "
-                   "[--cache-entries=200] [--trace-log=FILE]\n",
+                   "[--cache-entries=200] [--outage-period=60] [--trace-log=FILE]\n",
                    argv[0]);
       std::exit(2);
     }
@@ -127,7 +132,8 @@ Flags ParseFlags(int argc, char** argv) {
 }
 
 // Sends a weighted mix of requests, including paths no route matches, at about `rps` requests
-// per second in total, until stopped.
+// per second in total, until stopped; with `bursts`, also 60 reports at once every 30 s (the
+// first 10 s after start).
 // A new trace for each request: `traceparent: 00-<trace id>-<span id>-01`, its trace id also
 // appended to `trace_log` when open.
 class Tracer {
@@ -153,7 +159,7 @@ class Tracer {
   std::FILE* log_;
 };
 
-void GenerateLoad(int port, double rps, int seed, std::FILE* trace_log) {
+void GenerateLoad(int port, double rps, int seed, std::FILE* trace_log, bool bursts) {
   httplib::Client client("127.0.0.1", port);
   client.set_connection_timeout(2);
   client.set_read_timeout(5);
@@ -162,7 +168,12 @@ void GenerateLoad(int port, double rps, int seed, std::FILE* trace_log) {
   Tracer tracer(seed, trace_log);
   const auto period = std::chrono::duration<double>(1.0 / rps);
   auto next = std::chrono::steady_clock::now();
+  auto next_burst = next + std::chrono::seconds(10);
   while (!g_stop.load()) {
+    if (bursts && std::chrono::steady_clock::now() >= next_burst) {
+      client.Post("/reports?count=60", "", "text/plain");  // saturates the report workers
+      next_burst += std::chrono::seconds(30);
+    }
     client.set_default_headers({{"traceparent", tracer.NextTraceparent()}});
     const int p = pick(rng);
     const std::string id = std::to_string(pick(rng) * 7 + 1);
@@ -179,16 +190,18 @@ void GenerateLoad(int port, double rps, int seed, std::FILE* trace_log) {
       client.Get(("/products/" + std::to_string(product)).c_str());
     } else if (p < 56) {
       client.Post("/orders", "{\"item\":" + id + "}", "application/json");
-    } else if (p < 72) {
+    } else if (p < 70) {
       client.Get("/search?q=widgets");
-    } else if (p < 82) {
+    } else if (p < 80) {
       client.Get("/flaky");
-    } else if (p < 89) {
+    } else if (p < 87) {
       client.Get("/cpu");
-    } else if (p < 91) {
+    } else if (p < 88) {
       client.Get("/");
-    } else if (p < 94) {
+    } else if (p < 93) {
       client.Post("/checkout", "{\"item\":" + id + "}", "application/json");
+    } else if (p < 94) {
+      client.Post("/reports", "", "text/plain");
     } else if (p < 97) {
       // The deliberate, bounded leak: memory climbs until the cap, then is given back.
       auto res = client.Post("/memory/leak", "", "text/plain");
@@ -209,20 +222,30 @@ void GenerateLoad(int port, double rps, int seed, std::FILE* trace_log) {
 }
 
 // Three instances of an "inventory" upstream, served by this process on loopback ports as a
-// service behind a load balancer sees them: two quick ones and one slow and flaky (50-250 ms,
-// about 30% answered 503). POST /checkout asks them in turn (round robin) through
-// vitals::HttplibClient, one per instance, so each instance's latency and errors show apart in
-// http_client_request_duration_seconds; a failed reservation is retried once on the next one.
+// service behind a load balancer sees them: two quick ones and one slow and flaky (50-250 ms;
+// it is out for the second half of every --outage-period, 30 s of each minute by default, when
+// 80% of its answers are 503, and 5% otherwise).
+// POST /checkout asks them in turn (round robin) through vitals::HttplibClient, one per
+// instance, so each instance's latency and errors show apart in
+// http_client_request_duration_seconds. Each instance sits behind a vitals::CircuitBreaker
+// ("inventory-1".."inventory-3"): the flaky one's opens in its outages, refuses calls for 10 s,
+// probes and closes again when the outage is over. A refused or failed reservation is tried on
+// the next instance, twice at most.
 class InventoryUpstreams {
  public:
-  explicit InventoryUpstreams(vitals::Agent& agent) {
+  InventoryUpstreams(vitals::Agent& agent, int outage_period) {
+    const auto born = std::chrono::steady_clock::now();
     for (int i = 0; i < 3; ++i) {
       auto inst = std::make_unique<Instance>();
       const bool flaky = i == 2;
-      inst->server.Post("/reserve", [flaky](const httplib::Request&, httplib::Response& res) {
+      inst->server.Post("/reserve", [flaky, born, outage_period](const httplib::Request&,
+                                                                 httplib::Response& res) {
         if (flaky) {
           SleepMs(50 + std::rand() % 200);
-          if (std::rand() % 100 < 30) {
+          const auto age = std::chrono::duration_cast<std::chrono::seconds>(
+              std::chrono::steady_clock::now() - born);
+          const bool outage = age.count() % outage_period >= outage_period / 2;
+          if (std::rand() % 100 < (outage ? 80 : 5)) {
             res.status = 503;
             return;
           }
@@ -237,6 +260,15 @@ class InventoryUpstreams {
       inst->client = std::make_unique<vitals::HttplibClient>(agent, "127.0.0.1", port);
       inst->client->set_connection_timeout(absl::Milliseconds(200));
       inst->client->set_read_timeout(absl::Seconds(1));
+      vitals::CircuitBreakerOptions options;
+      options.sliding_window_size = 10;
+      options.minimum_number_of_calls = 5;
+      options.failure_rate_threshold = 50;
+      options.wait_duration_in_open_state = absl::Seconds(10);
+      options.permitted_calls_in_half_open_state = 2;
+      options.slow_call_duration_threshold = absl::Milliseconds(500);
+      inst->breaker = std::make_unique<vitals::CircuitBreaker>("inventory-" + std::to_string(i + 1),
+                                                               options, &agent);
       instances_.push_back(std::move(inst));
     }
   }
@@ -245,14 +277,23 @@ class InventoryUpstreams {
     for (auto& inst : instances_) inst->thread.join();
   }
 
-  // Reserves `item` on the next instance, then once more on the one after if that failed.
+  // Reserves `item` on the next instance whose breaker lets the call through, then once more
+  // on the one after if that failed.
   bool Reserve(const std::string& body) {
     if (instances_.empty()) return false;
     for (int attempt = 0; attempt < 2; ++attempt) {
       Instance& inst = *instances_[next_.fetch_add(1) % instances_.size()];
+      auto permit = inst.breaker->TryAcquire();
+      if (!permit) continue;  // open: fail fast, try the next instance
+      const auto start = std::chrono::steady_clock::now();
       std::lock_guard<std::mutex> lock(inst.mu);  // one call at a time per client
       auto res = inst.client->Post("/reserve", body, "application/json");
-      if (res && res->status == 200) return true;
+      const absl::Duration elapsed = absl::FromChrono(std::chrono::steady_clock::now() - start);
+      if (res && res->status == 200) {
+        inst.breaker->OnSuccess(permit, elapsed);
+        return true;
+      }
+      inst.breaker->OnFailure(permit, elapsed);
     }
     return false;
   }
@@ -262,10 +303,52 @@ class InventoryUpstreams {
     httplib::Server server;
     std::thread thread;
     std::unique_ptr<vitals::HttplibClient> client;
+    std::unique_ptr<vitals::CircuitBreaker> breaker;
     std::mutex mu;
   };
   std::vector<std::unique_ptr<Instance>> instances_;
   std::atomic<uint64_t> next_{0};
+};
+
+// Report rendering on a pool of two workers (examples/worker_pool.h), reported as the executor
+// "reports": POST /reports?count=N queues N reports (20-60 ms each; about one in 200 takes
+// 2.5 s, past the 2 s stall threshold) and answers 202 at once. The load generator asks for one
+// now and then, and for a burst of 60 every 30 s, which saturates the pool for a second or two:
+// the queue and the wait climb, then drain.
+class ReportWorkers {
+ public:
+  explicit ReportWorkers(vitals::Agent& agent) {
+    // [readme:executor_register]
+    vitals::ExecutorOptions options;
+    options.pool_size = 2;
+    options.queue_capacity = 500;
+    options.stall_threshold = absl::Seconds(2);  // a task running longer is logged and counted
+    absl::StatusOr<vitals::ExecutorMonitor> monitor = agent.Executor("reports", options);
+    // [/readme:executor_register]
+    if (!monitor.ok()) {
+      std::fprintf(stderr, "demo: %s\n", monitor.status().ToString().c_str());
+      return;
+    }
+    pool_ = std::make_unique<demo::WorkerPool>(*monitor, options.pool_size,
+                                               static_cast<size_t>(options.queue_capacity));
+  }
+
+  // Queues `count` reports; how many were accepted.
+  int Queue(int count) {
+    int accepted = 0;
+    for (int i = 0; i < count && pool_ != nullptr; ++i) {
+      const bool stall = std::rand() % 200 == 0;
+      const int ms = stall ? 2500 : 20 + std::rand() % 40;
+      if (!pool_->Submit(stall ? "render_report_pdf" : "render_report", [ms] { SleepMs(ms); })) {
+        break;
+      }
+      ++accepted;
+    }
+    return accepted;
+  }
+
+ private:
+  std::unique_ptr<demo::WorkerPool> pool_;
 };
 
 }  // namespace
@@ -351,7 +434,7 @@ int main(int argc, char** argv) {
   routes.Get("/orders/recent/join", [&](const httplib::Request&, httplib::Response& res) {
     answer(res, database.RecentOrdersJoin());
   });
-  InventoryUpstreams inventory(agent);
+  InventoryUpstreams inventory(agent, flags.outage_period);
   routes.Post("/checkout", [&inventory](const httplib::Request& req, httplib::Response& res) {
     if (inventory.Reserve(req.body)) {
       res.set_content("{\"ok\":true}", "application/json");
@@ -359,6 +442,14 @@ int main(int argc, char** argv) {
       res.status = 502;
       res.set_content("{\"ok\":false}", "application/json");
     }
+  });
+  ReportWorkers reports(agent);
+  routes.Post("/reports", [&reports](const httplib::Request& req, httplib::Response& res) {
+    const int count = std::clamp(
+        req.has_param("count") ? std::atoi(req.get_param_value("count").c_str()) : 1, 1, 200);
+    const int accepted = reports.Queue(count);
+    res.status = accepted == count ? 202 : 503;
+    res.set_content("{\"queued\":" + std::to_string(accepted) + "}", "application/json");
   });
   DeliberateLeak leak(static_cast<size_t>(flags.leak_cap_mb) << 20);
   routes.Post("/memory/leak", [&leak](const httplib::Request&, httplib::Response& res) {
@@ -395,7 +486,7 @@ int main(int argc, char** argv) {
   if (flags.load_rps > 0) {
     for (int i = 0; i < flags.load_threads; ++i) {
       load.emplace_back(GenerateLoad, port, flags.load_rps / flags.load_threads,
-                        static_cast<int>(seed_rng()), trace_log);
+                        static_cast<int>(seed_rng()), trace_log, /*bursts=*/i == 0);
     }
   }
   std::printf("demo service: http://127.0.0.1:%d/  metrics: %s://127.0.0.1:%d/metrics\n", port,

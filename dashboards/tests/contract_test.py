@@ -15,6 +15,10 @@ It waits about 30 s, then runs through Prometheus' HTTP API:
   - every template variable query (label_values(m, l) as `group by (l) (m)`),
   - every recording rule,
   - /api/v1/query_exemplars for every query that asks Grafana to draw exemplars,
+  - for every alert, each metric its expression reads (an alert's expression is empty while
+    nothing is wrong, so the test asks that what it reads exists),
+  - the demo's story (DEMO_STORY): its flaky upstream's circuit breaker opened and closed
+    again, and a burst saturated its report workers,
 and fails, naming the dashboard, panel and query, for each one that returns nothing.
 
 usage: contract_test.py DEMO_BINARY [--preload LIBTCMALLOC]
@@ -50,6 +54,9 @@ SUBSTITUTIONS = [
     ("$instance", ".*"),
     ("$route", ".*"),
     ("$cache", ".*"),
+    ("$server_address", ".*"),
+    ("$breaker", ".*"),
+    ("$executor", ".*"),
 ]
 
 
@@ -57,6 +64,28 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# What the demo does on purpose, checked in the "classic" Prometheus: each query must return a
+# series. The demo runs with --outage-period=20: its flaky instance fails from 10 s to 20 s.
+DEMO_STORY = [
+    ("the flaky instance's breaker opened",
+     'max_over_time(resilience4j_circuitbreaker_state{name="inventory-3",state="open"}[5m]) == 1'),
+    ("the flaky instance's breaker closed again after opening (it left closed and came back)",
+     'changes(resilience4j_circuitbreaker_state{name="inventory-3",state="closed"}[5m]) >= 2 '
+     'and resilience4j_circuitbreaker_state{name="inventory-3",state="closed"} == 1'),
+    ("the open breaker refused calls",
+     'resilience4j_circuitbreaker_not_permitted_calls_total{name="inventory-3"} > 0'),
+    ("the healthy instances' breakers never opened",
+     'count(max_over_time(resilience4j_circuitbreaker_state{name=~"inventory-[12]",'
+     'state="open"}[5m]) == 0) == 2'),
+    ("a burst saturated the report workers: both busy, tasks queued",
+     'max_over_time(executor_active_threads{name="reports"}[5m]) == 2 and '
+     'max_over_time(executor_queued_tasks{name="reports"}[5m]) >= 10'),
+    ("report tasks waited in the queue for 100 ms or more",
+     'sum(executor_idle_seconds_count{name="reports"}) - '
+     'sum(executor_idle_seconds_bucket{name="reports",le="0.1"}) > 0'),
+]
 
 
 def substitute(expr):
@@ -101,6 +130,57 @@ def collect():
                 out.append(("recording rule %s (%s)" % (m.group(1), os.path.basename(path)),
                             m.group(1)))
     return out
+
+
+PROMQL_WORDS = {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left",
+                "group_right", "offset", "bool", "inf", "nan"}
+
+
+def alert_expressions():
+    """(alert name, expression) for every alerting rule in dashboards/rules/."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(ROOT, "rules", "*.yml"))):
+        lines = open(path).read().split("\n")
+        name = None
+        for i, line in enumerate(lines):
+            m = re.match(r"^\s*- alert:\s*(\S+)", line)
+            if m:
+                name = m.group(1)
+                continue
+            m = re.match(r"^(\s*)expr:\s*(.*)$", line)
+            if not m or name is None:
+                continue
+            expr = m.group(2)
+            if expr.strip() in ("|", ">", "|-", ">-"):
+                indent, body = None, []
+                for nxt in lines[i + 1:]:
+                    if not nxt.strip():
+                        break
+                    depth = len(nxt) - len(nxt.lstrip())
+                    if depth <= len(m.group(1)):
+                        break
+                    body.append(nxt.strip())
+                expr = " ".join(body)
+            out.append((name, expr))
+            name = None
+    return out
+
+
+def metric_names(expr):
+    """The metric names an expression reads: not strings, label matchers, grouping labels,
+    functions, keywords, numbers or durations."""
+    expr = re.sub(r'"(?:[^"\\]|\\.)*"', "", expr)
+    expr = re.sub(r"\{[^}]*\}", "", expr)
+    expr = re.sub(r"\[[^\]]*\]", "", expr)
+    expr = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)
+    names = set()
+    for m in re.finditer(r"[a-zA-Z_:][a-zA-Z0-9_:]*", expr):
+        word = m.group(0)
+        rest = expr[m.end():].lstrip()
+        if word.lower() in PROMQL_WORDS or rest.startswith("("):
+            continue
+        names.add(word)
+    return names
 
 
 def exemplar_queries():
@@ -171,7 +251,8 @@ def main():
             env["LD_PRELOAD"] = preload  # tcmalloc: the allocator panels have every series
         demo_log = open(os.path.join(work, "demo.log"), "w")
         procs.append(subprocess.Popen(
-            [demo_bin, "--port=0", "--load-rps=100", "--cache-entries=110"], env=env,
+            [demo_bin, "--port=0", "--load-rps=100", "--cache-entries=110",
+             "--outage-period=20"], env=env,
             stdout=demo_log, stderr=subprocess.STDOUT))
         rules = sorted(glob.glob(os.path.join(ROOT, "rules", "*.yml")))
         procs.append(start_prometheus(work, "classic", prom_port, rules, metrics_port,
@@ -198,6 +279,12 @@ def main():
         wanted = [(where, promql, "native" if NATIVE.search(promql) else "classic", query)
                   for where, promql in queries]
         wanted += [(where, promql, "classic", exemplars) for where, promql in exemplar_queries()]
+        wanted += [("demo: " + what, promql, "classic", query) for what, promql in DEMO_STORY]
+        alerts = alert_expressions()
+        for alert, expr in alerts:
+            for metric in sorted(metric_names(expr)):
+                wanted.append(("alert %s reads %s" % (alert, metric),
+                               'count({__name__="%s"})' % metric, "classic", query))
         ports = {"classic": prom_port, "native": native_port}
         pending = list(wanted)
         deadline = time.time() + RETRY_SECONDS
@@ -211,10 +298,11 @@ def main():
                 time.sleep(2)
         for where, promql, server, _ in pending:
             print("FAIL: empty result (%s Prometheus): %s\n      %s" % (server, where, promql))
-        print("%d queries (%d of native histograms, %d of exemplars) from %d dashboards and %d "
-              "rule files, %d empty"
+        print("%d queries (%d of native histograms, %d of exemplars, %d metrics read by %d "
+              "alerts) from %d dashboards and %d rule files, %d empty"
               % (len(wanted), sum(1 for w in wanted if w[2] == "native"),
                  sum(1 for w in wanted if w[3] is exemplars),
+                 sum(1 for w in wanted if w[0].startswith("alert ")), len(alerts),
                  len(glob.glob(os.path.join(ROOT, "grafana", "*.json"))), len(rules),
                  len(pending)))
         # Error ratios read 0, not "No data", where nothing failed: one series per route with
