@@ -69,6 +69,7 @@ const vitals::TraceContext kTrace = vitals::TraceContext::FromTraceparent(
 vitals::Counter g_vitals_counter;
 vitals::RouteHandle g_route;
 vitals::UpstreamHandle g_upstream;
+vitals::ExecutorMonitor g_executor;
 std::shared_ptr<prometheus::Registry> g_registry;
 prometheus::Histogram* g_prom_hist;
 prometheus::Family<prometheus::Histogram>* g_prom_hist_family;
@@ -95,6 +96,10 @@ void BenchSetup() {
   g_vitals_counter = *g_agent->AddCounter("bench_total", "Bench.")->WithLabels({});
   g_route = g_agent->Route("GET", "/users/:id");
   g_upstream = g_agent->Upstream("GET", "10.0.0.7", 8080);
+  vitals::ExecutorOptions executor;
+  executor.pool_size = 8;
+  executor.queue_capacity = 1000;  // the costlier case: remaining capacity kept too
+  g_executor = *g_agent->Executor("bench", executor);
   g_registry = std::make_shared<prometheus::Registry>();
   g_prom_hist_family = &prometheus::BuildHistogram()
                             .Name("http_server_request_duration_seconds")
@@ -248,6 +253,60 @@ void BM_Breaker_Mutex(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Breaker_Mutex)->Threads(1)->Threads(2)->UseRealTime();
+
+// --- a task reported to an executor (issue 19): submit, start, finish ---
+// vitals: ExecutorMonitor::Submitted and a TaskScope (three clock reads, the queue, remaining
+// capacity and active gauges, the completed counter, the wait and run histograms, a stall slot).
+void BM_TaskReport_Vitals(benchmark::State& state) {
+  for (auto _ : state) {
+    const vitals::TaskTicket ticket = g_executor.Submitted();
+    vitals::TaskScope task(g_executor, ticket, "bench_task");
+  }
+}
+BENCHMARK(BM_TaskReport_Vitals)->Threads(1)->Threads(2)->UseRealTime();
+
+// The same figures kept with prometheus-cpp (the gauges and counter are atomics there, the
+// histograms take their mutex), timed with steady_clock; no stall watch.
+struct PromExecutor {
+  PromExecutor() {
+    auto& gauges =
+        prometheus::BuildGauge().Name("executor_gauges").Help("Bench.").Register(*g_registry);
+    queued = &gauges.Add({{"g", "queued"}});
+    remaining = &gauges.Add({{"g", "remaining"}});
+    active = &gauges.Add({{"g", "active"}});
+    completed = &prometheus::BuildCounter()
+                     .Name("executor_completed_tasks_total")
+                     .Help("Bench.")
+                     .Register(*g_registry)
+                     .Add({});
+    auto& hists =
+        prometheus::BuildHistogram().Name("executor_seconds").Help("Bench.").Register(*g_registry);
+    run = &hists.Add({{"h", "run"}}, kBuckets);
+    idle = &hists.Add({{"h", "idle"}}, kBuckets);
+  }
+  prometheus::Gauge *queued, *remaining, *active;
+  prometheus::Counter* completed;
+  prometheus::Histogram *run, *idle;
+};
+
+void BM_TaskReport_PrometheusCpp(benchmark::State& state) {
+  static PromExecutor* e = new PromExecutor();
+  for (auto _ : state) {
+    e->queued->Increment();
+    e->remaining->Decrement();
+    const auto submitted = std::chrono::steady_clock::now();
+    const auto started = std::chrono::steady_clock::now();
+    e->queued->Decrement();
+    e->remaining->Increment();
+    e->idle->Observe(std::chrono::duration<double>(started - submitted).count());
+    e->active->Increment();
+    const auto finished = std::chrono::steady_clock::now();
+    e->run->Observe(std::chrono::duration<double>(finished - started).count());
+    e->completed->Increment();
+    e->active->Decrement();
+  }
+}
+BENCHMARK(BM_TaskReport_PrometheusCpp)->Threads(1)->Threads(2)->UseRealTime();
 
 // --- record with method/route/status strings on every call ---
 const char* kRoutes[] = {"/users/:id", "/orders", "/search", "/cart/:id"};
