@@ -169,7 +169,8 @@ TEST_CASE_METHOD(Fixture, "executor: a task past the stall threshold is reported
   CHECK(quiet->CheckStalls() == 0);
 }
 
-TEST_CASE_METHOD(Fixture, "executor: a started agent finds a stall by itself", "[executor]") {
+TEST_CASE_METHOD(Fixture, "executor: a started agent finds a stall by itself",
+                 "[executor][concurrency]") {
   vitals::Options options = Options();
   options.clock = nullptr;  // the real clock: the agent's checker runs on its own
   options.http_enabled = false;
