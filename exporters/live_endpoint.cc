@@ -184,8 +184,9 @@ std::string LiveEndpoint::RenderJson(const LiveView& v) {
     Field(out, f, "series", [&] {
       out += '{';
       bool fs = true;
-      for (const auto& [key, values] : v.history.series) {
-        Field(out, fs, key, [&] { AppendNumbers(out, values); });
+      // No structured binding here: clang 14 (the fuzz build) cannot capture one in a lambda.
+      for (const auto& entry : v.history.series) {
+        Field(out, fs, entry.first, [&] { AppendNumbers(out, entry.second); });
       }
       out += '}';
     });

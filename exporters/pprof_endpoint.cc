@@ -19,19 +19,6 @@ namespace vitals {
 namespace exporters {
 namespace {
 
-// The value of `name` in a query string ("a=1&seconds=5"), if present.
-bool QueryParam(absl::string_view query, absl::string_view name, std::string* value) {
-  for (absl::string_view pair : absl::StrSplit(query, '&', absl::SkipEmpty())) {
-    std::pair<absl::string_view, absl::string_view> kv =
-        absl::StrSplit(pair, absl::MaxSplits('=', 1));
-    if (kv.first == name) {
-      *value = std::string(kv.second);
-      return true;
-    }
-  }
-  return false;
-}
-
 constexpr char kOctetStream[] = "application/octet-stream";
 
 }  // namespace
@@ -198,7 +185,7 @@ void PprofEndpoint::Profile(const http::HttpRequest& req, http::HttpResponse& re
                             ProfileFormat format) {
   int64_t seconds = 30;
   std::string value;
-  if (QueryParam(req.query, "seconds", &value) &&
+  if (http::QueryParam(req.query, "seconds", &value) &&
       (!absl::SimpleAtoi(value, &seconds) || seconds <= 0)) {
     http::HttpFail(resp, 400,
                    absl::StrCat("seconds=\"", value.substr(0, 40), "\" is not a whole number > 0"));
@@ -309,7 +296,7 @@ void PprofEndpoint::AutoIndexJson(const http::HttpRequest&, http::HttpResponse& 
 void PprofEndpoint::AutoProfile(const http::HttpRequest& req, http::HttpResponse& resp) {
   std::string value;
   int64_t id = 0;
-  if (!QueryParam(req.query, "id", &value) || !absl::SimpleAtoi(value, &id) || id <= 0) {
+  if (!http::QueryParam(req.query, "id", &value) || !absl::SimpleAtoi(value, &id) || id <= 0) {
     http::HttpFail(resp, 400,
                    "want ?id=N, the id of an automatic profile (see /debug/pprof/auto/)");
     return;

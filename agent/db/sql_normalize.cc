@@ -1,5 +1,6 @@
 #include "agent/db/sql_normalize.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -87,15 +88,21 @@ std::vector<Token> Tokenize(absl::string_view s) {
       }
       out.push_back({Kind::kLiteral, "?"});
     } else if (c == '"' || c == '`' || c == '[') {
-      // Quoted identifier: kept as written, without the quotes.
+      // Quoted identifier: kept as written, without the quotes. It is written back in double
+      // quotes, so a double quote inside (`a"b`, [a"b]) is dropped: normalizing again must
+      // read the same identifier (tests/fuzz/regressions/sql_normalize).
       const char close = c == '[' ? ']' : c;
       size_t j = i + 1;
       while (j < n && s[j] != close) ++j;
-      out.push_back({Kind::kQuoted, std::string(s.substr(i + 1, j - i - 1))});
+      std::string name(s.substr(i + 1, j - i - 1));
+      name.erase(std::remove(name.begin(), name.end(), '"'), name.end());
+      out.push_back({Kind::kQuoted, std::move(name)});
       i = std::min(n, j + 1);
     } else if (absl::ascii_isdigit(c) || (c == '.' && i + 1 < n && absl::ascii_isdigit(s[i + 1])) ||
                ((c == '-' || c == '+') && i + 1 < n &&
-                (absl::ascii_isdigit(s[i + 1]) || s[i + 1] == '.') && prev_allows_sign())) {
+                (absl::ascii_isdigit(s[i + 1]) ||
+                 (s[i + 1] == '.' && i + 2 < n && absl::ascii_isdigit(s[i + 2]))) &&
+                prev_allows_sign())) {
       if (c == '-' || c == '+') ++i;
       if (i + 1 < n && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X')) {
         i += 2;
@@ -214,7 +221,7 @@ void NormalizeSql(absl::string_view statement, NormalizedSql* out) {
         name += "." + Unquoted(tokens[j + 2]);
         j += 2;
       }
-      out->table = std::move(name);
+      if (!name.empty()) out->table = std::move(name);  // FROM "" names nothing
       break;
     }
   }

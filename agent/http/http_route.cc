@@ -2,9 +2,22 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace vitals {
 namespace http {
+
+bool QueryParam(absl::string_view query, absl::string_view name, std::string* value) {
+  for (absl::string_view pair : absl::StrSplit(query, '&', absl::SkipEmpty())) {
+    std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(pair, absl::MaxSplits('=', 1));
+    if (kv.first == name) {
+      *value = std::string(kv.second);
+      return true;
+    }
+  }
+  return false;
+}
 
 std::string HttpRequest::header(absl::string_view name) const {
   for (const auto& [key, value] : headers) {

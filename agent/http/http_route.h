@@ -60,6 +60,10 @@ struct HttpRequest {
   std::string header(absl::string_view name) const;
 };
 
+// The value of the first `name` in a query string ("a=1&seconds=5"), as sent (not decoded);
+// false when absent. A parameter without '=' has an empty value.
+bool QueryParam(absl::string_view query, absl::string_view name, std::string* value);
+
 struct HttpResponse {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";

@@ -1,0 +1,93 @@
+// Fuzz target: label-value and HELP escaping with UTF-8 repair, through the agent's own
+// renderer (exporters/text_format.h) in the 0.0.4 and OpenMetrics text formats. Whatever bytes
+// a label value or help text holds, the output must parse (tests/fuzz/exposition_validator.h,
+// a parser written apart from the renderer), and give back the repaired text exactly.
+//
+// Input: help 0xff value_a 0xff value_b 0xff, then a type byte and 8 bytes of a double.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "agent/core/family.h"
+#include "agent/core/names.h"
+#include "agent/core/registry.h"
+#include "agent/core/text_escape.h"
+#include "exporters/text_format.h"
+#include "tests/fuzz/exposition_validator.h"
+#include "tests/fuzz/fuzz_check.h"
+
+namespace {
+
+using vitals::exporters::ExpositionFormat;
+using vitals::exporters::TextFormat;
+using vitals::internal::Family;
+using vitals::internal::MetricType;
+using vitals_fuzz::ExpositionValidator;
+using vitals_fuzz::ParsedLine;
+using vitals_fuzz::Show;
+
+void Check(Family& family, ExpositionFormat format, const std::string& help, const std::string& a,
+           const std::string& b) {
+  std::string body;
+  TextFormat::RenderFamily(family, body, format);
+  const bool om = format == ExpositionFormat::kOpenMetrics;
+  if (om) body += "# EOF\n";
+  std::vector<ParsedLine> lines;
+  const std::string why = ExpositionValidator(om).Parse(body, &lines);
+  FUZZ_CHECK(why.empty(), "%s output does not parse: %s\n%s", om ? "OpenMetrics" : "text",
+             why.c_str(), Show(body).c_str());
+  bool saw_help = false, saw_sample = false;
+  for (const ParsedLine& p : lines) {
+    if (p.kind == ParsedLine::kHelp) {
+      saw_help = true;
+      FUZZ_CHECK(p.text == help, "HELP came back as %s, not %s", Show(p.text).c_str(),
+                 Show(help).c_str());
+    }
+    if (p.kind == ParsedLine::kSample) {
+      saw_sample = true;
+      std::string got_a, got_b;
+      for (const auto& [name, value] : p.labels) {
+        if (name == "a") got_a = value;
+        if (name == "b") got_b = value;
+      }
+      FUZZ_CHECK(got_a == a && got_b == b, "labels came back as %s / %s, not %s / %s",
+                 Show(got_a).c_str(), Show(got_b).c_str(), Show(a).c_str(), Show(b).c_str());
+    }
+  }
+  FUZZ_CHECK(saw_help && saw_sample, "no HELP or no sample in\n%s", Show(body).c_str());
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  vitals_fuzz::FuzzInput in(data, size);
+  const absl::string_view help = in.Next(), a = in.Next(), b = in.Next();
+  const MetricType type = static_cast<MetricType>(in.Byte() % 3);
+  double value = 0;
+  const absl::string_view rest = in.Rest();
+  if (!rest.empty()) std::memcpy(&value, rest.data(), std::min(rest.size(), sizeof value));
+
+  vitals::internal::Registry registry(16);
+  auto family = registry.GetOrCreate(
+      "fuzz_metric", help, type, {"a", "b"},
+      type == MetricType::kHistogram ? std::vector<double>{0.1, 1, 10} : std::vector<double>{});
+  FUZZ_CHECK(family.ok(), "family: %s", family.status().ToString().c_str());
+  const absl::string_view values[2] = {a, b};
+  vitals::internal::Series* series = (*family)->Find(values);
+  FUZZ_CHECK(series != nullptr, "no series");
+  if (type == MetricType::kHistogram) {
+    vitals::internal::ObserveInto(*series, value);
+  } else {
+    Family::SetValue(series, type == MetricType::kCounter && !(value >= 0) ? 0 : value);
+  }
+  // What must come back: the text repaired to UTF-8 and cut, as the README promises.
+  const std::string want_help = vitals::internal::RepairUtf8(help, vitals::internal::kMaxHelpBytes);
+  const std::string want_a = vitals::internal::RepairUtf8(a, vitals::internal::kMaxLabelValueBytes);
+  const std::string want_b = vitals::internal::RepairUtf8(b, vitals::internal::kMaxLabelValueBytes);
+  Check(**family, ExpositionFormat::kText, want_help, want_a, want_b);
+  Check(**family, ExpositionFormat::kOpenMetrics, want_help, want_a, want_b);
+  return 0;
+}
