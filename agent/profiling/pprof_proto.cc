@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
@@ -67,6 +68,9 @@ constexpr char kAllocatorFrames[] =
     "__malloc_alloc_template::allocate|allocate|cpp_alloc|operator new(\\[\\])?|"
     "simple_alloc::allocate";
 
+// Counts and bytes of a heap sample at or past this do not fit an int64 sample value.
+constexpr double kMaxCount = 9.2e18;
+
 uint64_t ReadWord(absl::string_view bytes, size_t i) {
   uint64_t w;
   std::memcpy(&w, bytes.data() + i * sizeof w, sizeof w);
@@ -84,6 +88,11 @@ absl::StatusOr<ProfileData> ParseLegacyCpuProfile(absl::string_view bytes) {
   }
   const int64_t period_us = static_cast<int64_t>(ReadWord(bytes, 3));
   if (period_us <= 0) return absl::InvalidArgumentError("CPU profile without a sampling period");
+  // At most one sample a second (gperftools samples 1 to 4,000 times a second); larger periods
+  // are garbage, and would overflow in nanoseconds (tests/fuzz/regressions/legacy_profile).
+  if (period_us > 1'000'000) {
+    return absl::InvalidArgumentError("CPU profile with an implausible sampling period");
+  }
   ProfileData data;
   data.sample_types = {{"samples", "count"}, {"cpu", "nanoseconds"}};
   data.period_type = {"cpu", "nanoseconds"};
@@ -100,6 +109,9 @@ absl::StatusOr<ProfileData> ParseLegacyCpuProfile(absl::string_view bytes) {
     for (uint64_t d = 0; d < depth; ++d) {
       const uint64_t pc = ReadWord(bytes, i + 2 + d);
       sample.pcs.push_back(d == 0 || pc == 0 ? pc : pc - 1);  // callers: into the call
+    }
+    if (count > static_cast<uint64_t>(std::numeric_limits<int64_t>::max() / data.period)) {
+      return absl::InvalidArgumentError("CPU profile with an implausible sample count");
     }
     sample.values = {static_cast<int64_t>(count), static_cast<int64_t>(count) * data.period};
     data.samples.push_back(std::move(sample));
@@ -121,6 +133,9 @@ absl::StatusOr<ProfileData> ParseLegacyHeapProfile(absl::string_view text) {
       at == absl::string_view::npos ? "" : absl::StripAsciiWhitespace(lines[0].substr(at + 1));
   if (absl::StartsWith(kind, "heap_v2/")) {
     if (!absl::SimpleAtod(kind.substr(8), &rate)) rate = 0;
+    if (!(rate >= 0 && rate < kMaxCount)) {
+      return absl::InvalidArgumentError("heap profile with an implausible sampling rate");
+    }
     data.sample_types = {{"inuse_objects", "count"}, {"inuse_space", "bytes"}};
     data.period_type = {"space", "bytes"};
     data.period = static_cast<int64_t>(rate);
@@ -155,6 +170,12 @@ absl::StatusOr<ProfileData> ParseLegacyHeapProfile(absl::string_view text) {
       const double scale = 1 / (1 - std::exp(-(bytes / count) / rate));
       count *= scale;
       bytes *= scale;
+    }
+    // Negative, NaN or past int64 (after scaling too) is not a heap profile
+    // (tests/fuzz/regressions/legacy_profile).
+    if (!(count >= 0 && count < kMaxCount && bytes >= 0 && bytes < kMaxCount)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("implausible heap profile line: ", line.substr(0, 80)));
     }
     ProfileSample sample;
     for (absl::string_view a : absl::StrSplit(line.substr(stack_at + 1), ' ', absl::SkipEmpty())) {
