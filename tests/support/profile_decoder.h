@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "tests/support/proto_wire.h"
 
 namespace vitals_test {
 
@@ -81,49 +82,7 @@ struct DecodedProfile {
 
 namespace profile_decoder_internal {
 
-class Reader {
- public:
-  explicit Reader(absl::string_view data) : data_(data) {}
-  bool done() const { return pos_ >= data_.size(); }
-  bool ok() const { return ok_; }
-  uint64_t Varint() {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64 && pos_ < data_.size(); shift += 7) {
-      const uint8_t b = static_cast<uint8_t>(data_[pos_++]);
-      v |= uint64_t{b & 0x7fu} << shift;
-      if ((b & 0x80) == 0) return v;
-    }
-    ok_ = false;
-    return 0;
-  }
-  // The next field: its number, wire type and (for wire type 2) bytes or (0) value.
-  bool Next(uint32_t* field, uint32_t* wire, uint64_t* value, absl::string_view* bytes) {
-    if (done() || !ok_) return false;
-    const uint64_t tag = Varint();
-    *field = static_cast<uint32_t>(tag >> 3);
-    *wire = static_cast<uint32_t>(tag & 7);
-    if (*wire == 0) {
-      *value = Varint();
-    } else if (*wire == 2) {
-      const uint64_t n = Varint();
-      if (n > data_.size() - pos_) {
-        ok_ = false;
-        return false;
-      }
-      *bytes = data_.substr(pos_, n);
-      pos_ += n;
-    } else {
-      ok_ = false;  // the profile uses no fixed-width fields
-      return false;
-    }
-    return ok_;
-  }
-
- private:
-  absl::string_view data_;
-  size_t pos_ = 0;
-  bool ok_ = true;
-};
+using Reader = WireReader;  // the profile uses no fixed-width fields
 
 // A repeated varint field, packed (wire type 2) or not (0).
 template <typename Int>
