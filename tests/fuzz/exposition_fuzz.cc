@@ -8,7 +8,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -106,9 +105,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   vitals_fuzz::FuzzInput in(data, size);
   const absl::string_view help = in.Next(), a = in.Next(), b = in.Next();
   const MetricType type = static_cast<MetricType>(in.Byte() % 3);
-  double value = 0;
-  const absl::string_view rest = in.Rest();
-  if (!rest.empty()) std::memcpy(&value, rest.data(), std::min(rest.size(), sizeof value));
+  double value = in.Double();
 
   vitals::internal::Registry registry(16);
   auto family = registry.GetOrCreate(

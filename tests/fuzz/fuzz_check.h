@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -25,7 +26,8 @@
 namespace vitals_fuzz {
 
 // The fuzzer's bytes, taken field by field: Next() up to the next separator byte (0xff, which
-// no valid UTF-8 text holds, so text fields stay arbitrary), Byte() one byte, Rest() the rest.
+// no valid UTF-8 text holds, so text fields stay arbitrary), Byte() one byte, Double() eight,
+// Rest() the rest.
 class FuzzInput {
  public:
   FuzzInput(const uint8_t* data, size_t size) : rest_(reinterpret_cast<const char*>(data), size) {}
@@ -40,6 +42,14 @@ class FuzzInput {
     const uint8_t b = static_cast<uint8_t>(rest_[0]);
     rest_.remove_prefix(1);
     return b;
+  }
+  // The next 8 bytes as a double (NaN, infinities and all), missing bytes zero.
+  double Double() {
+    uint64_t bits = 0;
+    for (int i = 0; i < 8; ++i) bits |= uint64_t{Byte()} << (8 * i);
+    double d;
+    std::memcpy(&d, &bits, sizeof d);
+    return d;
   }
   absl::string_view Rest() {
     absl::string_view r = rest_;

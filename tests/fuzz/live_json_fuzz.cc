@@ -6,25 +6,12 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <string>
 
 #include "agent/core/text_escape.h"
 #include "exporters/live_endpoint.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/json_reader.h"
-
-namespace {
-
-double NextDouble(vitals_fuzz::FuzzInput& in) {
-  unsigned char bytes[8];
-  for (unsigned char& b : bytes) b = in.Byte();
-  double d;
-  std::memcpy(&d, bytes, sizeof d);
-  return d;
-}
-
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   vitals_fuzz::FuzzInput in(data, size);
@@ -42,15 +29,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   slow.method = text(in.Next());
   slow.route = text(in.Next());
   slow.status = static_cast<int>(in.Byte()) * 3;
-  slow.seconds = NextDouble(in);
+  slow.seconds = in.Double();
   view.slow_requests.push_back(slow);
   vitals::exporters::LiveView::Statement st;
   st.system = text(in.Next());
   st.text = text(in.Next());
   st.table = text(in.Next());
-  st.calls = NextDouble(in);
-  st.total_seconds = NextDouble(in);
-  st.max_seconds = NextDouble(in);
+  st.calls = in.Double();
+  st.total_seconds = in.Double();
+  st.max_seconds = in.Double();
   view.statements.push_back(st);
   vitals::exporters::LiveView::NPlusOne n;
   n.method = text(in.Next());
@@ -60,7 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   n.last_at = view.now;
   view.n_plus_one.push_back(n);
   view.in_flight.count = in.Byte();
-  view.in_flight.oldest_seconds = NextDouble(in);
+  view.in_flight.oldest_seconds = in.Double();
 
   const std::string json = vitals::exporters::LiveEndpoint::RenderJson(view);
   vitals_fuzz::JsonReader reader;
