@@ -59,6 +59,12 @@ struct Series : SeriesCore {
   bool overflow = false;
 };
 
+// A measured duration as the seconds a duration histogram observes: a negative one (clocks
+// of two threads, a caller's own arithmetic) counts as zero.
+inline double ObservedSeconds(int64_t nanos) {
+  return static_cast<double>(nanos < 0 ? 0 : nanos) * 1e-9;
+}
+
 // The index SeriesCore::by_exponent points to, for sorted finite `bounds`; empty when there are
 // no bounds or too many for 16-bit entries.
 std::vector<uint16_t> BucketExponentIndex(const std::vector<double>& bounds);

@@ -3,10 +3,6 @@
 #include "agent/executor/executor_metrics.h"
 
 namespace vitals {
-namespace {
-double Seconds(int64_t nanos) { return static_cast<double>(nanos < 0 ? 0 : nanos) * 1e-9; }
-}  // namespace
-
 TaskTicket ExecutorMonitor::Submitted() const {
   if (pool_ == nullptr) return TaskTicket();
   internal::AddToCell(pool_->queued->cell, 1.0);
@@ -38,7 +34,7 @@ TaskScope::TaskScope(const ExecutorMonitor& pool, const TaskTicket& ticket, absl
   if (ticket.submitted()) {
     internal::AddToCell(pool_->queued->cell, -1.0);
     if (pool_->remaining != nullptr) internal::AddToCell(pool_->remaining->cell, 1.0);
-    internal::ObserveInto(*pool_->idle, Seconds(start_ - ticket.submit_nanos_));
+    internal::ObserveInto(*pool_->idle, internal::ObservedSeconds(start_ - ticket.submit_nanos_));
   }
   internal::AddToCell(pool_->active->cell, 1.0);
   slot_ =
@@ -50,7 +46,7 @@ absl::Duration TaskScope::Finish() {
   done_ = true;
   const int64_t nanos = pool_->clock->NowNanos() - start_;
   pool_->running.Release(slot_);
-  internal::ObserveInto(*pool_->run, Seconds(nanos));
+  internal::ObserveInto(*pool_->run, internal::ObservedSeconds(nanos));
   internal::AddToCell(pool_->completed->cell, 1.0);
   internal::AddToCell(pool_->active->cell, -1.0);
   return absl::Nanoseconds(nanos);

@@ -96,14 +96,14 @@ void UpstreamMetrics::Record(UpstreamEntry* entry, int status, int64_t nanos) {
       entry->by_status.Remember(status, series);
     }
   }
-  ObserveInto(*series, static_cast<double>(nanos < 0 ? 0 : nanos) * 1e-9);
+  ObserveInto(*series, ObservedSeconds(nanos));
 }
 
 void UpstreamMetrics::RecordError(UpstreamEntry* entry, absl::string_view error_type,
                                   int64_t nanos) {
   if (error_type.empty()) error_type = "_OTHER";
   if (error_type.size() > kMaxErrorTypeBytes) error_type = error_type.substr(0, kMaxErrorTypeBytes);
-  ObserveInto(*SeriesFor(entry, -1, error_type), static_cast<double>(nanos < 0 ? 0 : nanos) * 1e-9);
+  ObserveInto(*SeriesFor(entry, -1, error_type), ObservedSeconds(nanos));
 }
 
 }  // namespace internal
