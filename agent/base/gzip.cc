@@ -2,6 +2,8 @@
 
 #include <zlib.h>
 
+#include <optional>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -49,18 +51,27 @@ bool GzipDecompress(absl::string_view in, std::string& out, size_t max_out) {
 }
 
 bool AcceptsGzip(absl::string_view accept_encoding) {
+  // RFC 9110 12.5.3: gzip's own weight when it is listed, else the weight of "*" when that is;
+  // a weight of 0 refuses. Codings and the "q" parameter are case-insensitive.
+  std::optional<double> gzip_q, any_q;
   for (absl::string_view part : absl::StrSplit(accept_encoding, ',')) {
     std::vector<absl::string_view> params = absl::StrSplit(part, ';');
     absl::string_view coding = absl::StripAsciiWhitespace(params[0]);
-    if (!absl::EqualsIgnoreCase(coding, "gzip") && coding != "*") continue;
+    const bool gzip = absl::EqualsIgnoreCase(coding, "gzip");
+    if (!gzip && coding != "*") continue;
     double q = 1;
     for (size_t i = 1; i < params.size(); ++i) {
       absl::string_view p = absl::StripAsciiWhitespace(params[i]);
-      if (absl::ConsumePrefix(&p, "q=") && !absl::SimpleAtod(p, &q)) q = 0;
+      if ((absl::ConsumePrefix(&p, "q=") || absl::ConsumePrefix(&p, "Q=")) &&
+          !absl::SimpleAtod(p, &q)) {
+        q = 0;
+      }
     }
-    if (q > 0) return true;
+    std::optional<double>& slot = gzip ? gzip_q : any_q;
+    if (!slot.has_value()) slot = q;  // the first mention counts
   }
-  return false;
+  if (gzip_q.has_value()) return *gzip_q > 0;
+  return any_q.has_value() && *any_q > 0;
 }
 
 }  // namespace internal

@@ -91,6 +91,12 @@ TEST_CASE("gzip when the client asks for it", "[http]") {
   CHECK(vitals::internal::AcceptsGzip("deflate, gzip;q=0.5"));
   CHECK_FALSE(vitals::internal::AcceptsGzip("gzip;q=0"));
   CHECK_FALSE(vitals::internal::AcceptsGzip("identity"));
+  // "*" stands for codings not listed: an explicit refusal of gzip wins over it (RFC 9110).
+  CHECK(vitals::internal::AcceptsGzip("br, *"));
+  CHECK_FALSE(vitals::internal::AcceptsGzip("gzip;q=0, *"));
+  CHECK_FALSE(vitals::internal::AcceptsGzip("*;q=0, identity"));
+  CHECK(vitals::internal::AcceptsGzip("*;q=0, GZIP;Q=0.5"));
+  CHECK_FALSE(vitals::internal::AcceptsGzip("gzip;q=nan"));
 }
 
 TEST_CASE("a port in use is a clear error, and the host keeps running", "[http]") {
