@@ -12,7 +12,6 @@ namespace exporters {
 PrometheusExporter::PrometheusExporter(internal::Registry& registry, internal::RateLimitedLog* log,
                                        const Clock* clock, bool gzip, std::string basic_auth)
     : registry_(registry),
-      log_(log),
       clock_(clock),
       format_(log),
       gzip_(gzip),

@@ -46,7 +46,6 @@ class PrometheusExporter {
   void HandleMetrics(const http::HttpRequest& req, http::HttpResponse& resp);
 
   internal::Registry& registry_;
-  internal::RateLimitedLog* log_;
   const Clock* clock_;
   TextFormat format_;
   Histogram scrape_duration_;
