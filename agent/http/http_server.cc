@@ -17,7 +17,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <exception>
-#include <limits>
 #include <list>
 #include <mutex>
 #include <optional>
@@ -29,6 +28,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/http/handler_lane.h"
+#include "agent/http/request_head.h"
 
 namespace vitals {
 namespace http {
@@ -301,10 +301,7 @@ class ConnectionImpl final : public Connection {
   void ReadHead() {
     if (state_ != State::kAwaitHead) return;
     parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(kMaxHeaderBytes));
-    // The body limit is the route's, set once the head names the route; Beast checks a
-    // Content-Length against it already while reading the head.
-    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    PrepareParser(*parser_);
     http::async_read_header(
         stream_, buffer_, *parser_,
         [self = Self()](const error_code& ec, std::size_t) { self->OnHead(ec); });
@@ -313,65 +310,27 @@ class ConnectionImpl final : public Connection {
   void OnHead(const error_code& ec) {
     if (state_ == State::kClosed) return;
     server_->UnmarkIdle(this);
-    if (ec) {
-      if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
-          ec == asio::error::eof || ec == asio::error::connection_reset ||
-          ec == asio::ssl::error::stream_truncated) {
-        return Close(std::nullopt);  // the client left (between requests, or halfway)
-      }
-      if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
-        return Refuse(431, absl::StrCat("the request head is over ", kMaxHeaderBytes, " bytes"),
-                      CloseReason::kMalformed);
-      }
-      if (ec == asio::error::operation_aborted) return;
-      return Refuse(400, absl::StrCat("not an HTTP/1.x request (", ec.message(), ")"),
-                    CloseReason::kMalformed);
-    }
-    const auto& req = parser_->get();
-    if (req.version() != 11 && req.version() != 10) {
-      return Refuse(505, "only HTTP/1.0 and HTTP/1.1 are served", CloseReason::kMalformed);
-    }
-    keep_alive_ = req.version() == 11 && req.keep_alive();
-    const beast::string_view target = req.target();
-    const size_t q = target.find('?');
-    path_.assign(target.data(), q == beast::string_view::npos ? target.size() : q);
+    if (ec) return Follow(JudgeHeadError(ec));
+    const beast::string_view target = parser_->get().target();
+    path_ = std::string(TargetPath(absl::string_view(target.data(), target.size())));
     route_ = server_->FindRoute(path_);
-    const bool is_post = req.method() == http::verb::post;
-    const bool has_body =
-        parser_->chunked() || (parser_->content_length() && *parser_->content_length() > 0);
-    if (req.method() != http::verb::get && req.method() != http::verb::head &&
-        !(is_post && route_ != nullptr && route_->max_body > 0)) {
-      if (route_ == nullptr) return Refuse(404, "see / for what this agent serves", {});
-      return Refuse(
-          405,
-          absl::StrCat("this path answers GET and HEAD", route_->max_body > 0 ? " and POST" : ""),
-          {});
+    keep_alive_ = KeepAlive(*parser_);
+    const Verdict verdict = JudgeHead(*parser_, route_);
+    if (verdict.action != Verdict::Action::kReadBody) return Follow(verdict);
+    parser_->body_limit(verdict.body_limit);
+    state_ = State::kReadBody;
+    Arm(server_->config().request_timeout, CloseReason::kRequestTimeout);
+    if (verdict.expect_continue) {
+      static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+      asio::async_write(stream_, asio::buffer(kContinue, sizeof kContinue - 1),
+                        [self = Self()](const error_code& wec, std::size_t) {
+                          if (self->state_ == State::kClosed) return;
+                          if (wec) return self->Close(std::nullopt);
+                          self->ReadBody();
+                        });
+      return;
     }
-    if (has_body) {
-      const size_t limit = (is_post && route_ != nullptr) ? route_->max_body : 0;
-      if (limit == 0) {
-        return Refuse(413, "this path takes no request body", CloseReason::kMalformed);
-      }
-      if (parser_->content_length() && *parser_->content_length() > limit) {
-        return Refuse(413, absl::StrCat("the request body is over ", limit, " bytes"),
-                      CloseReason::kMalformed);
-      }
-      parser_->body_limit(limit);
-      state_ = State::kReadBody;
-      Arm(server_->config().request_timeout, CloseReason::kRequestTimeout);
-      if (absl::EqualsIgnoreCase(std::string(req[http::field::expect]), "100-continue")) {
-        static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        asio::async_write(stream_, asio::buffer(kContinue, sizeof kContinue - 1),
-                          [self = Self()](const error_code& wec, std::size_t) {
-                            if (self->state_ == State::kClosed) return;
-                            if (wec) return self->Close(std::nullopt);
-                            self->ReadBody();
-                          });
-        return;
-      }
-      return ReadBody();
-    }
-    Dispatch();
+    ReadBody();
   }
 
   void ReadBody() {
@@ -381,20 +340,23 @@ class ConnectionImpl final : public Connection {
 
   void OnBody(const error_code& ec) {
     if (state_ == State::kClosed) return;
-    if (ec == http::error::body_limit) {
-      return Refuse(413, absl::StrCat("the request body is over ", route_->max_body, " bytes"),
-                    CloseReason::kMalformed);
-    }
-    if (ec == asio::error::operation_aborted) return;
-    if (ec == http::error::partial_message || ec == asio::error::eof ||
-        ec == asio::error::connection_reset || ec == asio::ssl::error::stream_truncated) {
-      return Close(std::nullopt);
-    }
-    if (ec) {
-      return Refuse(400, absl::StrCat("bad request body (", ec.message(), ")"),
-                    CloseReason::kMalformed);
-    }
+    if (ec) return Follow(JudgeBodyError(ec, *route_));
     Dispatch();
+  }
+
+  // Carries out a verdict other than kReadBody.
+  void Follow(const Verdict& verdict) {
+    switch (verdict.action) {
+      case Verdict::Action::kClose:
+        return Close(std::nullopt);
+      case Verdict::Action::kIgnore:
+        return;
+      case Verdict::Action::kRefuse:
+        return Refuse(verdict);
+      case Verdict::Action::kReadBody:  // OnHead reads the body itself
+      case Verdict::Action::kDispatch:
+        return Dispatch();
+    }
   }
 
   void Dispatch() {
@@ -407,21 +369,12 @@ class ConnectionImpl final : public Connection {
     }
     holds_inflight_ = true;
     auto request = std::make_shared<HttpRequest>();
-    auto& req = parser_->get();
-    request->method = std::string(req.method_string());
-    const beast::string_view target = req.target();
-    const size_t q = target.find('?');
-    request->path = path_;
-    if (q != beast::string_view::npos) request->query = std::string(target.substr(q + 1));
-    for (const auto& field : req) {
-      request->headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-    }
-    request->body = std::move(req.body());
+    head_only_ = parser_->get().method() == http::verb::head;
+    FillRequest(*parser_, path_, request.get());
     request->remote_address = remote_;
     request->from_loopback = loopback_;
     request->tls = kTls;
     request->cancel = CancelToken(gone_, server_->stopping());
-    head_only_ = req.method() == http::verb::head;
     parser_.reset();
 
     const HttpRoute* route = route_;
@@ -484,16 +437,14 @@ class ConnectionImpl final : public Connection {
   }
 
   // Answers with an error and closes. `reason`, when given, is counted.
-  void Refuse(int status, absl::string_view why, std::optional<CloseReason> reason) {
-    if (reason.has_value()) server_->CountClose(*reason);
+  void Refuse(const Verdict& verdict) {
+    if (verdict.reason.has_value()) server_->CountClose(*verdict.reason);
     keep_alive_ = false;
     head_only_ = false;
-    HttpResponse resp;
-    HttpFail(resp, status, why);
-    if (status == 405 && route_ != nullptr) {
-      resp.headers.emplace_back("Allow", route_->max_body > 0 ? "GET, HEAD, POST" : "GET, HEAD");
-    }
-    Write(std::move(resp));
+    Write(Refusal(verdict, route_));
+  }
+  void Refuse(int status, std::string why, std::optional<CloseReason> reason) {
+    Refuse(Verdict::Refuse(status, std::move(why), reason));
   }
 
   // A handler's answer, back on the I/O thread.
@@ -512,13 +463,7 @@ class ConnectionImpl final : public Connection {
     Arm(server_->config().request_timeout, CloseReason::kRequestTimeout);
     resp_ = std::move(resp);
     const absl::string_view body = resp_.body_view.data() != nullptr ? resp_.body_view : resp_.body;
-    head_ = absl::StrCat("HTTP/1.1 ", resp_.status, " ", HttpReason(resp_.status),
-                         "\r\nContent-Type: ", resp_.content_type,
-                         "\r\nCache-Control: no-store\r\nContent-Length: ", body.size(), "\r\n");
-    for (const auto& [name, value] : resp_.headers)
-      absl::StrAppend(&head_, name, ": ", value, "\r\n");
-    if (!keep_alive_) head_ += "Connection: close\r\n";
-    head_ += "\r\n";
+    head_ = ResponseHead(resp_, body.size(), keep_alive_);
     std::array<asio::const_buffer, 2> buffers = {
         asio::buffer(head_), asio::buffer(body.data(), head_only_ ? 0 : body.size())};
     asio::async_write(stream_, buffers,
@@ -563,7 +508,7 @@ class ConnectionImpl final : public Connection {
   asio::steady_timer timer_;
   uint64_t timer_generation_ = 0;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<RequestParser> parser_;
   std::string remote_;
   bool loopback_ = false;
   bool keep_alive_ = false;

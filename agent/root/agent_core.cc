@@ -220,9 +220,7 @@ absl::Status AgentCore::Start() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<http::HttpServer>> AgentCore::ServeHttp() {
-  auto address = ParseListenAddress(options_.listen);
-  if (!address.ok()) return address.status();
+std::vector<http::HttpRoute> AgentCore::HttpRoutes() {
   std::vector<http::HttpRoute> routes = {prometheus_->Route()};
   for (http::HttpRoute& r : pprof_->Routes()) routes.push_back(std::move(r));
   routes.push_back(live_->JsonRoute());
@@ -233,6 +231,12 @@ absl::StatusOr<std::unique_ptr<http::HttpServer>> AgentCore::ServeHttp() {
     if (!r.description.empty() && !hidden) links.emplace_back(r.path, r.description);
   }
   routes.push_back(live_->PageRoute(links));
+  return routes;
+}
+
+absl::StatusOr<std::unique_ptr<http::HttpServer>> AgentCore::ServeHttp() {
+  auto address = ParseListenAddress(options_.listen);
+  if (!address.ok()) return address.status();
   http::HttpServer::Config config;
   config.address = *address;
   config.slow_threads = options_.http_threads;
@@ -252,7 +256,7 @@ absl::StatusOr<std::unique_ptr<http::HttpServer>> AgentCore::ServeHttp() {
                            " is plain HTTP: passwords cross the network in clear text; set "
                            "VITALS_TLS_CERT_FILE and VITALS_TLS_KEY_FILE"));
   }
-  return http::HttpServer::Start(std::move(config), std::move(routes));
+  return http::HttpServer::Start(std::move(config), HttpRoutes());
 }
 
 std::string AgentCore::AutoProfileUrl(const http::HttpServer* server) const {

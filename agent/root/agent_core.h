@@ -9,6 +9,7 @@
 #define VITALS_AGENT_ROOT_AGENT_CORE_H_
 
 #include <memory>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "agent/base/mutex.h"
@@ -67,6 +68,10 @@ class AgentCore {
   ProcessSampler* sampler() { return sampler_.get(); }
   exporters::LiveHistory& live_history() { return *live_history_; }
   const Clock& clock() const { return *clock_; }
+
+  // What the HTTP endpoint serves: every exporter's routes and the page that lists them. The
+  // server built by Start() serves exactly these; tests drive them without a socket.
+  std::vector<http::HttpRoute> HttpRoutes();
 
  private:
   // Starts the HTTP endpoint with every exporter's routes and an index of them.
