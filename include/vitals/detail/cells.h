@@ -293,6 +293,11 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void AddToPair(uint64_t index, double value)
   SlowAddToPair(index, value);
 }
 
+// The native-bucket half of an observe (ObserveInto): one restartable add of 1 to the cell of
+// `value`'s native bucket. Out of line, so that the classic observe every histogram makes
+// stays small enough to inline where it is called.
+void AddToNativeBucket(const SeriesCore& s, double value);
+
 // What ObserveInto returns for a NaN, which it does not count.
 inline constexpr uint32_t kNoBucket = ~uint32_t{0};
 
@@ -303,7 +308,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline uint32_t ObserveInto(const SeriesCore& s, do
   if (ABSL_PREDICT_FALSE(value != value)) return kNoBucket;  // NaN
   const uint32_t bucket = BucketIndex(s.bounds, s.num_bounds, value, s.by_exponent);
   AddToPair(s.cell + HistogramLayout::pair(bucket), value);
-  if (s.native != nullptr) AddToCell(s.native_cell + NativeCell(*s.native, value), 1.0);
+  if (ABSL_PREDICT_FALSE(s.native != nullptr)) AddToNativeBucket(s, value);
   return bucket;
 }
 
