@@ -78,7 +78,8 @@ void FillRequest(RequestParser& parser, std::string path, HttpRequest* out);
 HttpResponse Refusal(const Verdict& verdict, const HttpRoute* route);
 
 // The status line and headers of `resp` with a body of `body_size` bytes, up to and including
-// the blank line. Header names and values are written as the handler set them.
+// the blank line. CR and LF in the content type and in header names and values a handler set
+// become spaces: nothing a handler writes can end a header line, or the head, early.
 std::string ResponseHead(const HttpResponse& resp, size_t body_size, bool keep_alive);
 
 }  // namespace http
