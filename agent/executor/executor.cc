@@ -37,8 +37,10 @@ TaskScope::TaskScope(const ExecutorMonitor& pool, const TaskTicket& ticket, absl
     internal::ObserveInto(*pool_->idle, internal::ObservedSeconds(start_ - ticket.submit_nanos_));
   }
   internal::AddToCell(pool_->active->cell, 1.0);
-  slot_ =
-      pool_->stall_nanos > 0 ? pool_->running.Claim(start_, name) : internal::RunningTasks::kNoSlot;
+  if (pool_->stall_nanos > 0) {
+    slot_ = pool_->running.Claim(start_, name);
+    if (slot_ == internal::RunningTasks::kNoSlot) internal::AddToCell(pool_->unwatched->cell, 1.0);
+  }
 }
 
 absl::Duration TaskScope::Finish() {

@@ -85,6 +85,10 @@ absl::StatusOr<std::unique_ptr<ExecutorMetrics>> ExecutorMetrics::Create(Registr
           {&m->stalled_, "vitals_executor_stalled_tasks_total",
            "Tasks that ran longer than the pool's stall threshold (each counted once).",
            MetricType::kCounter, name},
+          {&m->unwatched_, "vitals_executor_unwatched_tasks_total",
+           "Tasks that started while the pool's watched_tasks slots were all taken, and so "
+           "ran without a stall check.",
+           MetricType::kCounter, name},
       });
   if (!s.ok()) return s;
   return m;
@@ -121,6 +125,7 @@ absl::StatusOr<ExecutorPool*> ExecutorMetrics::Pool(absl::string_view name,
   pool->run = run_->Find(key);
   pool->idle = idle_->Find(key);
   pool->stalled = stalled_->Find(key);
+  pool->unwatched = unwatched_->Find(key);
   Family::SetValue(pool->pool_size, options.pool_size);
   Family::SetValue(core_->Find(key),
                    options.core_pool_size > 0 ? options.core_pool_size : options.pool_size);

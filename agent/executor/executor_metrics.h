@@ -39,6 +39,7 @@ struct ExecutorPool {
   int64_t stall_nanos = 0;  // 0: not watched
   Series *queued = nullptr, *active = nullptr, *pool_size = nullptr, *remaining = nullptr;
   Series *completed = nullptr, *run = nullptr, *idle = nullptr, *stalled = nullptr;
+  Series* unwatched = nullptr;  // tasks that found no free slot in `running`
   RunningTasks running;
   internal::Mutex scan_mu;
   // The runs reported as stalled that were still running at the last check.
@@ -76,7 +77,7 @@ class ExecutorMetrics {
   RateLimitedLog* const log_;
   Family *queued_ = nullptr, *active_ = nullptr, *pool_size_ = nullptr, *core_ = nullptr,
          *max_ = nullptr, *remaining_ = nullptr, *completed_ = nullptr, *run_ = nullptr,
-         *idle_ = nullptr, *stalled_ = nullptr;
+         *idle_ = nullptr, *stalled_ = nullptr, *unwatched_ = nullptr;
   internal::Mutex mu_;
   std::vector<std::unique_ptr<ExecutorPool>> pools_ ABSL_GUARDED_BY(mu_);
   PeriodicThread checker_;

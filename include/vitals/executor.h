@@ -13,6 +13,8 @@
 //   executor_seconds                 histogram of task run times (start to finish)
 //   executor_idle_seconds            histogram of queue waits (submit to start)
 //   vitals_executor_stalled_tasks_total   tasks that ran longer than the stall threshold
+//   vitals_executor_unwatched_tasks_total tasks that ran without a stall check (more running at
+//                                         once than `watched_tasks`)
 // A task still running past `stall_threshold` is reported once: one warning log line with the
 // pool and the task's name, and one count. The agent looks for stalls four times a second
 // while it is started (ExecutorMonitor::CheckStalls does it on demand).
@@ -59,7 +61,8 @@ struct ExecutorOptions {
   // A task running this long or longer is a stall; zero: stalls are not watched.
   absl::Duration stall_threshold = absl::Seconds(10);
   // How many tasks at once are watched for stalls (64 bytes each); 0: twice the largest pool
-  // size given, at least 64. Tasks beyond it run unwatched.
+  // size given, at least 64. Tasks beyond it run unwatched (vitals_executor_unwatched_tasks_total
+  // counts them).
   int watched_tasks = 0;
 };
 

@@ -159,6 +159,24 @@ TEST_CASE_METHOD(Fixture, "executor: a task past the stall threshold is reported
   }
   CHECK(pool->CheckStalls() == 0);
 
+  // Watched slots all taken: the task runs, counted, and is not checked.
+  vitals::ExecutorOptions one_slot = Pool(1);
+  one_slot.watched_tasks = 1;
+  auto narrow = agent.Executor("narrow", one_slot);
+  REQUIRE(narrow.ok());
+  {
+    vitals::TaskScope first(*narrow, vitals::TaskTicket(), "first");
+    vitals::TaskScope second(*narrow, vitals::TaskTicket(), "second");
+    clock.AdvanceMs(20000);
+    CHECK(narrow->CheckStalls() == 1);  // "first" only
+  }
+  {
+    vitals::TaskScope third(*narrow, vitals::TaskTicket(), "third");  // the slot is free again
+  }
+  const std::string narrow_text = agent.RenderText();
+  CHECK(Value(narrow_text, "vitals_executor_unwatched_tasks_total", "narrow") == 1);
+  CHECK(Value(narrow_text, "vitals_executor_unwatched_tasks_total", "image_workers") == 0);
+
   // Stalls not watched: a zero threshold.
   vitals::ExecutorOptions unwatched = Pool(1);
   unwatched.stall_threshold = absl::ZeroDuration();
