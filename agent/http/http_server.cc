@@ -362,7 +362,6 @@ class ConnectionImpl final : public Connection {
   void Dispatch() {
     Disarm();  // a handler's time is its own business; the response write is bounded again
     state_ = State::kHandling;
-    if (route_ == nullptr) return Refuse(404, "see / for what this agent serves", {});
     if (server_->Stopping()) return Refuse(503, "the agent is stopping", {});
     if (!server_->TryAcquireInflight()) {
       return Refuse(503, "too many requests in flight; try again", CloseReason::kBusy);

@@ -34,6 +34,8 @@ Verdict Act(Verdict::Action action) {
   return v;
 }
 
+Verdict NotFound() { return Verdict::Refuse(404, "see / for what this agent serves", {}); }
+
 bool ClientLeft(const error_code& ec) {
   return ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
          ec == asio::error::eof || ec == asio::error::connection_reset ||
@@ -78,14 +80,14 @@ Verdict JudgeHead(const RequestParser& parser, const HttpRoute* route) {
   const bool is_post = req.method() == bhttp::verb::post;
   if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::head &&
       !(is_post && route != nullptr && route->max_body > 0)) {
-    if (route == nullptr) return Verdict::Refuse(404, "see / for what this agent serves", {});
+    if (route == nullptr) return NotFound();
     return Verdict::Refuse(
         405, absl::StrCat("this path answers GET and HEAD", route->max_body > 0 ? " and POST" : ""),
         {});
   }
   const bool has_body =
       parser.chunked() || (parser.content_length() && *parser.content_length() > 0);
-  if (!has_body) return Act(Verdict::Action::kDispatch);
+  if (!has_body) return route == nullptr ? NotFound() : Act(Verdict::Action::kDispatch);
   const size_t limit = (is_post && route != nullptr) ? route->max_body : 0;
   if (limit == 0)
     return Verdict::Refuse(413, "this path takes no request body", CloseReason::kMalformed);

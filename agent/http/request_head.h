@@ -60,7 +60,8 @@ absl::string_view TargetPath(absl::string_view target);
 
 // A parsed head whose path resolved to `route` (nullptr: no such path). Refuses other versions
 // than HTTP/1.0 and 1.1 (505), methods other than GET and HEAD (POST on routes that take a
-// body; 404 or 405), and bodies where none is taken or over the route's limit (413).
+// body; 404 or 405), bodies where none is taken or over the route's limit (413), and paths
+// nothing serves (404). kReadBody and kDispatch always come with a route.
 Verdict JudgeHead(const RequestParser& parser, const HttpRoute* route);
 
 // Whether the connection may stay open after this request's answer.

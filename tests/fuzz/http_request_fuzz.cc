@@ -241,10 +241,7 @@ bool Exchange(Endpoint& endpoint, absl::string_view& input, uint8_t how) {
     FUZZ_CHECK(v.action == http::Verdict::Action::kDispatch, "head verdict %d",
                static_cast<int>(v.action));
   }
-  if (route == nullptr) {  // the server answers 404 here
-    if (g_trace) std::fprintf(stderr, "%s -> 404\n", Show(path).c_str());
-    return false;
-  }
+  FUZZ_CHECK(route != nullptr, "dispatched %s, which no route serves", Show(path).c_str());
 
   http::HttpRequest req;
   http::FillRequest(parser, path, &req);

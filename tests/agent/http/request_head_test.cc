@@ -42,6 +42,8 @@ TEST_CASE("heads: what is dispatched, what is refused with which status", "[http
       {"HEAD /metrics HTTP/1.0\r\n\r\n", &metrics, Action::kDispatch, 0},
       {"POST /metrics HTTP/1.1\r\n\r\n", &metrics, Action::kRefuse, 405},
       {"DELETE /nowhere HTTP/1.1\r\n\r\n", nullptr, Action::kRefuse, 404},
+      {"GET /nowhere HTTP/1.1\r\n\r\n", nullptr, Action::kRefuse, 404},
+      {"GET /nowhere HTTP/1.1\r\nContent-Length: 3\r\n\r\n", nullptr, Action::kRefuse, 413},
       {"GET /metrics HTTP/1.1\r\nContent-Length: 5\r\n\r\n", &metrics, Action::kRefuse, 413},
       {"GET /metrics HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", &metrics, Action::kRefuse,
        413},
