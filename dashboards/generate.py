@@ -384,6 +384,21 @@ def database():
         [target('histogram_quantile(0.99, sum by (db_operation_name, db_collection_name, le) (rate(%s_bucket{%s}[%s])))'
                 % (dur, SEL, rate), "{{db_operation_name}} {{db_collection_name}}")]), 12, 8))
     p.append(L.place(timeseries(
+        "Failed queries by error type", "Database calls per second that failed, by operation, "
+        "table and error type: the database's own code (the SQLSTATE for PostgreSQL), as "
+        "DbOperation::set_error or RecordDbOperation's error_type gave it.", "ops",
+        [target('sum by (db_operation_name, db_collection_name, error_type) (rate(%s_count{%s,'
+                'error_type!=""}[%s]))' % (dur, SEL, rate),
+                "{{db_operation_name}} {{db_collection_name}} {{error_type}}")]), 12, 8))
+    p.append(L.place(timeseries(
+        "Query error ratio by operation and table", "Share of the database calls that failed. "
+        "0 where nothing failed.", "percentunit",
+        [target('sum by (db_operation_name, db_collection_name) (rate(%s_count{%s,error_type!=""}'
+                '[%s])) / sum by (db_operation_name, db_collection_name) (rate(%s_count{%s}[%s])) '
+                'or sum by (db_operation_name, db_collection_name) (rate(%s_count{%s}[%s])) * 0'
+                % (dur, SEL, rate, dur, SEL, rate, dur, SEL, rate),
+                "{{db_operation_name}} {{db_collection_name}}")]), 12, 8))
+    p.append(L.place(timeseries(
         "Queries per request by route", "Average and 99th percentile of the database calls "
         "each request made. A route whose count grows with the size of its answer is running "
         "one query per row.", "short",

@@ -1,7 +1,8 @@
 // The demo's database: SQLite in memory, seeded with users and orders, behind a small
 // connection pool that reports through vitals::DbPool, with every statement timed through
-// vitals::DbOperation. Two ways to load the recent orders with their users' names: one query
-// per order (the N+1 pattern the agent flags) and a single join.
+// vitals::DbOperation and its failures marked with their SQLite error code. Two ways to load the
+// recent orders with their users' names: one query per order (the N+1 pattern the agent flags)
+// and a single join; and an import whose order ids repeat, so inserts fail on the primary key.
 
 #ifndef VITALS_EXAMPLES_DEMO_DB_H_
 #define VITALS_EXAMPLES_DEMO_DB_H_
@@ -75,6 +76,16 @@ class Database {
     return ToJson(orders);
   }
 
+  // POST /orders/import: inserts order `id`; an id already there fails (SQLITE_CONSTRAINT),
+  // which the agent records as a failed call; AlreadyExists then.
+  absl::Status ImportOrder(int64_t id) {
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    Lease lease(this, *conn);
+    return Run(*conn, "INSERT INTO orders (id, user_id, total) VALUES (?, ?, ?)",
+               {id, 1 + id % 200, id % 97}, [](sqlite3_stmt*) {});
+  }
+
   // GET /orders/recent/join: the same answer from one query.
   absl::StatusOr<std::string> RecentOrdersJoin() {
     auto conn = Acquire();
@@ -138,12 +149,30 @@ class Database {
     cv_.notify_one();
   }
 
+  // The `error_type` of a failed call: SQLite's name for its primary result code (what
+  // OpenTelemetry asks for: the database's own status code).
+  static const char* SqliteErrorType(int rc) {
+    switch (rc & 0xff) {
+      case SQLITE_BUSY:
+        return "SQLITE_BUSY";
+      case SQLITE_LOCKED:
+        return "SQLITE_LOCKED";
+      case SQLITE_CONSTRAINT:
+        return "SQLITE_CONSTRAINT";
+      case SQLITE_READONLY:
+        return "SQLITE_READONLY";
+      default:
+        return "SQLITE_ERROR";
+    }
+  }
+
   // Runs one statement with integer parameters, timed through the agent.
   template <typename Row>
   absl::Status Run(sqlite3* db, const char* sql, std::vector<int64_t> params, Row row) {
     vitals::DbOperation op(agent_, "sqlite", sql);
     sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) != SQLITE_OK) {
+    if (int rc = sqlite3_prepare_v2(db, sql, -1, &st, nullptr); rc != SQLITE_OK) {
+      op.set_error(SqliteErrorType(rc));
       return absl::InternalError(absl::StrCat("sqlite: ", sqlite3_errmsg(db)));
     }
     for (size_t i = 0; i < params.size(); ++i) {
@@ -152,7 +181,13 @@ class Database {
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) row(st);
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return absl::InternalError(absl::StrCat("sqlite: ", sqlite3_errmsg(db)));
+    if (rc != SQLITE_DONE) {
+      op.set_error(SqliteErrorType(rc));
+      if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+        return absl::AlreadyExistsError(absl::StrCat("sqlite: ", sqlite3_errmsg(db)));
+      }
+      return absl::InternalError(absl::StrCat("sqlite: ", sqlite3_errmsg(db)));
+    }
     return absl::OkStatus();
   }
 

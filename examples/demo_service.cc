@@ -5,12 +5,14 @@
 //                [--cache-entries=200] [--outage-period=60] [--trace-log=FILE]
 //
 // Routes: / , GET /users/:id, GET /products/:id (behind a vitals::LruCache), POST /orders, GET
-// /search (a slow tail), GET /flaky (20% 500s), GET /cpu (CPU-heavy), POST /memory/leak (keeps 256
-// KiB more, up to the cap: a deliberate, bounded leak), POST /memory/free (gives it all back),
-// GET /delay/:ms (sleeps that many milliseconds, at most 2000: a latency a test controls), POST
-// /checkout (reserves the item on an "inventory" upstream of three instances, one slow and
-// flaky, in round robin, each behind a circuit breaker: see InventoryUpstreams), POST
-// /reports?count=N (queues N reports on a pool of two workers: see ReportWorkers).
+// /search (a slow tail), GET /orders/recent/n-plus-one and /join (SQLite: N+1 and a join), POST
+// /orders/import/:id (an insert that fails once its id exists), GET /flaky (20% 500s), GET /cpu
+// (CPU-heavy), POST /memory/leak (keeps 256 KiB more, up to the cap: a deliberate, bounded leak),
+// POST /memory/free (gives it all back), GET /delay/:ms (sleeps that many milliseconds, at most
+// 2000: a latency a test controls), POST /checkout (reserves the item on an "inventory" upstream of
+// three instances, one slow and flaky, in round robin, each behind a circuit breaker: see
+// InventoryUpstreams), POST /reports?count=N (queues N reports on a pool of two workers: see
+// ReportWorkers).
 //
 // The load generator sends a W3C `traceparent` header with every request, as a traced client
 // would, so the request-duration buckets carry exemplars; --trace-log appends each trace id it
@@ -188,8 +190,11 @@ void GenerateLoad(int port, double rps, int seed, std::FILE* trace_log, bool bur
       // over 10,000 cold ones, through a cache of --cache-entries.
       const int product = pick(rng) < 75 ? pick(rng) : 100 + static_cast<int>(rng() % 10000);
       client.Get(("/products/" + std::to_string(product)).c_str());
-    } else if (p < 56) {
+    } else if (p < 53) {
       client.Post("/orders", "{\"item\":" + id + "}", "application/json");
+    } else if (p < 56) {
+      // Ids from a small range: once each was imported, every import fails on the key.
+      client.Post(("/orders/import/" + std::to_string(2001 + pick(rng))).c_str(), "", "text/plain");
     } else if (p < 70) {
       client.Get("/search?q=widgets");
     } else if (p < 80) {
@@ -363,6 +368,7 @@ int main(int argc, char** argv) {
   }
 
   httplib::Server server;
+  server.set_tcp_nodelay(true);  // else keep-alive clients wait ~40 ms per answer (Nagle)
   vitals::HttplibInstrumentation routes(agent, server);
   std::mt19937 seed_rng(42);
   routes.Get("/", [](const httplib::Request&, httplib::Response& res) {
@@ -433,6 +439,10 @@ int main(int argc, char** argv) {
   });
   routes.Get("/orders/recent/join", [&](const httplib::Request&, httplib::Response& res) {
     answer(res, database.RecentOrdersJoin());
+  });
+  routes.Post("/orders/import/:id", [&](const httplib::Request& req, httplib::Response& res) {
+    const absl::Status s = database.ImportOrder(std::atoll(req.matches[1].str().c_str()));
+    res.status = s.ok() ? 201 : absl::IsAlreadyExists(s) ? 409 : 503;
   });
   InventoryUpstreams inventory(agent, flags.outage_period);
   routes.Post("/checkout", [&inventory](const httplib::Request& req, httplib::Response& res) {

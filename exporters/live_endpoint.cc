@@ -1,6 +1,7 @@
 #include "exporters/live_endpoint.h"
 
 #include <cmath>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "agent/base/web_escape.h"
@@ -12,6 +13,8 @@ namespace vitals {
 namespace exporters {
 
 namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 void AppendNumber(std::string& out, double v) {
   if (!std::isfinite(v)) {
@@ -180,6 +183,11 @@ std::string LiveEndpoint::RenderJson(const LiveView& v) {
     out += '{';
     bool f = true;
     Num(out, f, "interval_seconds", v.history_interval_seconds);
+    // A quantile equal to the floor lies in the lowest bucket (at most this), one equal to the
+    // ceiling in +Inf (at least this): the page shows them as "≤" and "≥".
+    const std::vector<double>& bounds = v.totals.route_bucket_bounds;
+    Num(out, f, "quantile_floor_seconds", bounds.empty() ? kNaN : bounds.front());
+    Num(out, f, "quantile_ceiling_seconds", bounds.empty() ? kNaN : bounds.back());
     Field(out, f, "times", [&] { AppendNumbers(out, v.history.times); });
     Field(out, f, "series", [&] {
       out += '{';

@@ -6,7 +6,8 @@
 //   route:<METHOD> <route>:rate           requests per second
 //   route:<METHOD> <route>:error_ratio    share of them answered 5xx
 //   route:<METHOD> <route>:p50|p95|p99    latency quantiles in seconds, interpolated in the
-//                                         histogram's buckets as PromQL's histogram_quantile
+//                                         histogram's buckets as PromQL's histogram_quantile,
+//                                         but never inside the lowest one (BucketQuantile)
 //   memory:rss, memory:heap, memory:heap_growth   process_resident_memory_bytes,
 //                                         process_heap_bytes, vitals_heap_growth_bytes_per_second
 //   cache:<name>:hit_ratio, cache:<name>:size
@@ -33,7 +34,9 @@ namespace exporters {
 
 // The value below which a fraction `q` of the observations counted in `buckets` (per-bucket,
 // not cumulative; the last one is +Inf) fall, interpolated linearly inside its bucket as
-// PromQL's histogram_quantile does; NaN when there are none.
+// PromQL's histogram_quantile does, except where the data supports no finer figure: inside the
+// lowest bucket the answer is its bound (read "at most bounds[0]"), inside +Inf the highest
+// bound (read "at least bounds.back()"), as PromQL says there. NaN when there are none.
 double BucketQuantile(double q, const std::vector<double>& bounds,
                       const std::vector<double>& buckets);
 

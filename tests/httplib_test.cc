@@ -5,8 +5,11 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <memory>
 #include <stdexcept>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "agent/root/agent_access.h"
 #include "exporters/text_format.h"
@@ -69,6 +72,14 @@ TEST_CASE("a cpp-httplib server is instrumented with its route templates", "[htt
                                   ":id\",http_response_status_code=\"200\"}") == 1);
   CHECK(SampleValue(body, count + "{http_request_method=\"GET\",http_route=\"unmatched\",http_"
                                   "response_status_code=\"404\"}") == 2);
+  // Unmatched requests count in the per-request query histogram too (with no query), so the
+  // per-route average rule has a number for them as for every route.
+  CHECK(SampleValue(body,
+                    "http_server_request_db_queries_count{http_request_method=\"GET\","
+                    "http_route=\"unmatched\"}") == 2);
+  CHECK(SampleValue(body,
+                    "http_server_request_db_queries_bucket{http_request_method=\"GET\","
+                    "http_route=\"unmatched\",le=\"0\"}") == 2);
   CHECK(SampleValue(body, count + "{http_request_method=\"GET\",http_route=\"/"
                                   "boom\",http_response_status_code=\"500\"}") == 1);
   CHECK(body.find("/random/") == std::string::npos);  // raw paths never become labels
@@ -149,13 +160,92 @@ TEST_CASE("a traceparent header makes the request its bucket's exemplar", "[http
       vitals::internal::AgentAccess::Core(agent).registry(), om,
       vitals::exporters::ExpositionFormat::kOpenMetrics);
   INFO(om);
-  CHECK(om.find("http_route=\"/traced\",http_response_status_code=\"200\",le=\"0.005\"} 1 # "
-                "{trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\",span_id=\"00f067aa0ba902b7\"} ") !=
+  // On the bucket the request landed in (which one depends on this machine's speed).
+  const size_t exemplar = om.find(
+      "} 1 # {trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\",span_id=\"00f067aa0ba902b7\"} ");
+  REQUIRE(exemplar != std::string::npos);
+  const std::string line =
+      om.substr(om.rfind('\n', exemplar) + 1, exemplar - om.rfind('\n', exemplar));
+  CHECK(line.find("http_server_request_duration_seconds_bucket{") == 0);
+  CHECK(line.find("http_route=\"/traced\",http_response_status_code=\"200\",le=\"") !=
         std::string::npos);
   // The malformed header gave none.
   const size_t slow = om.find("http_route=\"/slow\"");
   REQUIRE(slow != std::string::npos);
   CHECK(om.find(" # {", slow) == std::string::npos);
+}
+
+TEST_CASE("one HttplibClient shared by threads: every call timed, one at a time, no race",
+          "[httplib][concurrency]") {
+  vitals::Agent agent(vitals_test::QuietOptions());
+  httplib::Server server;
+  server.set_tcp_nodelay(true);
+  std::atomic<int> in_flight{0}, most{0};
+  server.Get(R"(/stock/(\d+))", [&](const httplib::Request&, httplib::Response& res) {
+    const int now = ++in_flight;
+    for (int seen = most.load(); now > seen && !most.compare_exchange_weak(seen, now);) {
+    }
+    res.set_content("7", "text/plain");
+    --in_flight;
+  });
+  server.Post("/reserve",
+              [](const httplib::Request&, httplib::Response& res) { res.status = 503; });
+  const int port = server.bind_to_any_port("127.0.0.1");
+  REQUIRE(port > 0);
+  std::thread serve([&] { server.listen_after_bind(); });
+  REQUIRE(vitals_test::WaitUntil([&] { return server.is_running(); }));
+
+  vitals::HttplibClient shared(agent, "127.0.0.1", port);  // as handlers would share it
+  constexpr int kThreads = 4, kCalls = 50;
+  std::vector<std::thread> threads;
+  std::atomic<int> failed{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kCalls; ++i) {
+        auto r = (t % 2 == 0) ? shared.Get("/stock/" + std::to_string(i))
+                              : shared.Post("/reserve", "{}", "application/json");
+        if (!r) ++failed;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  server.stop();
+  serve.join();
+  CHECK(failed == 0);
+  CHECK(most == 1);  // cpp-httplib's client sends one request at a time per object
+  const std::string body = agent.RenderText();
+  const std::string address = "server_address=\"127.0.0.1\",server_port=\"" + std::to_string(port);
+  CHECK(
+      SampleValue(body, "http_client_request_duration_seconds_count{http_request_method=\"GET\"," +
+                            address + "\",http_response_status_code=\"200\",error_type=\"\"}") ==
+      kThreads / 2 * kCalls);
+  CHECK(
+      SampleValue(body, "http_client_request_duration_seconds_count{http_request_method=\"POST\"," +
+                            address + "\",http_response_status_code=\"503\",error_type=\"503\"}") ==
+      kThreads / 2 * kCalls);
+  CHECK(SampleValue(body, "http_client_active_requests{http_request_method=\"GET\"," + address +
+                              "\"}") == 0);
+}
+
+TEST_CASE("an HttplibClient used after its agent is gone still calls, and records nothing",
+          "[httplib][lifetime]") {
+  httplib::Server server;
+  server.Get("/ping", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("pong", "text/plain");
+  });
+  const int port = server.bind_to_any_port("127.0.0.1");
+  REQUIRE(port > 0);
+  std::thread serve([&] { server.listen_after_bind(); });
+  REQUIRE(vitals_test::WaitUntil([&] { return server.is_running(); }));
+  auto agent = std::make_unique<vitals::Agent>(vitals_test::QuietOptions());
+  vitals::HttplibClient client(*agent, "127.0.0.1", port);
+  REQUIRE(client.Get("/ping"));
+  agent.reset();
+  auto r = client.Get("/ping");
+  server.stop();
+  serve.join();
+  REQUIRE(r);
+  CHECK(r->body == "pong");
 }
 
 }  // namespace

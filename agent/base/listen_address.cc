@@ -10,12 +10,15 @@ namespace internal {
 
 absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view text) {
   auto bad = [&](absl::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat("listen address \"", text.substr(0, 200), "\": ",
-                                                   why, " (want HOST:PORT, [IPV6]:PORT or :PORT)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("listen address \"", text.substr(0, 200), "\": ", why,
+                     " (want HOST:PORT, [IPV6]:PORT, :PORT or PORT)"));
   };
   ListenAddress out;
   absl::string_view host, port;
-  if (!text.empty() && text.front() == '[') {
+  if (!text.empty() && text.find_first_not_of("0123456789") == absl::string_view::npos) {
+    port = text;  // a bare port, as `--web.listen-address=9100` is often written: all interfaces
+  } else if (!text.empty() && text.front() == '[') {
     size_t close = text.find(']');
     if (close == absl::string_view::npos) return bad("missing ']'");
     host = text.substr(1, close - 1);

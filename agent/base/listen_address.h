@@ -17,7 +17,8 @@ struct ListenAddress {
   int port = 0;
 };
 
-// Accepts `A.B.C.D:PORT`, `[IPV6]:PORT`, `localhost:PORT` and `:PORT` (all IPv4 interfaces).
+// Accepts `A.B.C.D:PORT`, `[IPV6]:PORT`, `localhost:PORT`, and `:PORT` or a bare `PORT` (all
+// IPv4 interfaces, as Prometheus exporters read `:9100`).
 // Returns InvalidArgument naming the address and what is wrong with it.
 absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view text);
 

@@ -7,13 +7,15 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 
 namespace vitals {
 namespace internal {
 
 RateLimitedLog::RateLimitedLog(std::shared_ptr<LogSink> sink, const Clock* clock, double per_second,
-                               int burst)
-    : sink_(sink ? std::move(sink) : StderrLogSink()), clock_(clock) {
+                               int burst, LogSeverity min_severity)
+    : sink_(sink ? std::move(sink) : StderrLogSink()), clock_(clock), min_severity_(min_severity) {
   per_second = per_second > 0 ? per_second : 1e-9;
   interval_nanos_ = static_cast<int64_t>(std::min(1e9 / per_second, 1e18));
   tolerance_nanos_ = interval_nanos_ * std::max(0, burst - 1);
@@ -39,6 +41,7 @@ bool RateLimitedLog::Admit() {
 }
 
 void RateLimitedLog::Write(LogSeverity severity, absl::string_view line) {
+  if (!Enabled(severity)) return;
   const uint64_t suppressed = suppressed_since_last_.exchange(0, std::memory_order_relaxed);
   if (suppressed == 0) {
     sink_->Write(severity, line);
@@ -67,7 +70,9 @@ namespace {
 class StderrSink : public LogSink {
  public:
   void Write(LogSeverity severity, absl::string_view line) override {
-    std::string out = absl::StrCat("vitals ", LogSeverityName(severity), ": ", line, "\n");
+    std::string out =
+        internal::FormatLogLine(absl::Now(), severity, static_cast<int64_t>(gettid()), line);
+    out += '\n';
     size_t off = 0;
     while (off < out.size()) {
       ssize_t n = ::write(STDERR_FILENO, out.data() + off, out.size() - off);
@@ -78,6 +83,40 @@ class StderrSink : public LogSink {
 };
 
 }  // namespace
+
+namespace internal {
+
+std::string FormatLogLine(absl::Time time, LogSeverity severity, int64_t thread_id,
+                          absl::string_view message) {
+  std::string out =
+      absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", time, absl::UTCTimeZone()), " ",
+                   LogSeverityName(severity), " ", thread_id, " vitals: ");
+  const size_t at = out.size();
+  out.append(message.data(), message.size());
+  // One record, one line: a line break inside a message would split it in a log pipeline.
+  for (size_t i = at; i < out.size(); ++i) {
+    if (out[i] == '\n' || out[i] == '\r') out[i] = ' ';
+  }
+  return out;
+}
+
+std::shared_ptr<LogSink> MinSeverityLogSink(std::shared_ptr<LogSink> sink, LogSeverity min) {
+  class Filter : public LogSink {
+   public:
+    Filter(std::shared_ptr<LogSink> sink, LogSeverity min) : sink_(std::move(sink)), min_(min) {}
+    void Write(LogSeverity severity, absl::string_view line) override {
+      if (severity >= min_) sink_->Write(severity, line);
+    }
+
+   private:
+    std::shared_ptr<LogSink> sink_;
+    LogSeverity min_;
+  };
+  if (min == LogSeverity::kInfo) return sink;
+  return std::make_shared<Filter>(std::move(sink), min);
+}
+
+}  // namespace internal
 
 std::shared_ptr<LogSink> StderrLogSink() {
   static auto* sink = new std::shared_ptr<LogSink>(std::make_shared<StderrSink>());

@@ -14,6 +14,7 @@ std::vector<double> CacheLoadBuckets() {
 
 absl::StatusOr<std::unique_ptr<CacheFamilies>> CacheFamilies::Create(Registry& registry) {
   std::unique_ptr<CacheFamilies> c(new CacheFamilies());
+  c->life_ = registry.life();
   absl::Status s = CreateFamilies(
       registry,
       {
@@ -81,6 +82,7 @@ CacheMetrics CacheFamilies::Get(absl::string_view name) {
   m.load_duration_ = Family::MakeHandle<Histogram>(load_duration_->Find(one));
   m.owner_ = this;
   m.name_ = &it->first;
+  m.life_ = life_;
   return m;
 }
 
@@ -92,7 +94,7 @@ void CacheFamilies::SetMaxSize(const std::string& name, double entries) {
 }  // namespace internal
 
 void CacheMetrics::SetMaxSize(double entries) const {
-  if (owner_ != nullptr) owner_->SetMaxSize(*name_, entries);
+  if (enabled()) owner_->SetMaxSize(*name_, entries);
 }
 
 }  // namespace vitals

@@ -48,6 +48,7 @@ class CacheFamilies {
   Family* max_size_ = nullptr;
   Family* load_duration_ = nullptr;
   Family* load_failures_ = nullptr;
+  uint64_t life_ = 0;  // the registry's token, for CacheMetrics::enabled
 
   internal::Mutex mu_;
   // Names handed out, so handles can point at a stable copy.

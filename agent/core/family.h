@@ -110,11 +110,19 @@ class Family {
   // The overflow series, marked as used (it is only emitted once used).
   Series* overflow_series();
 
-  // A public handle (Counter, Gauge, Histogram) on `series`.
+  // A public handle (Counter, Gauge, Histogram) on `series`, or (MetricFamily) on a family,
+  // that records nothing once the family's agent is gone.
+  static uint64_t LifeOf(const Series* series) { return series->family->life(); }
+  static uint64_t LifeOf(const Family* family) { return family->life(); }
   template <typename Handle, typename Target>
   static Handle MakeHandle(Target* target) {
-    return Handle(target);
+    return Handle(target, LifeOf(target));
   }
+
+  // The token of the agent this family belongs to (vitals/detail/agent_life.h); set by the
+  // registry when it creates the family.
+  uint64_t life() const { return life_; }
+  void set_life(uint64_t token) { life_ = token; }
 
   // The overflow series without marking it used.
   Series* overflow_series_unmarked() { return overflow_.get(); }
@@ -197,6 +205,7 @@ class Family {
   std::unique_ptr<Series> overflow_;
   std::atomic<bool> overflow_used_{false};
   Family* overflow_family_ = nullptr;
+  uint64_t life_ = 0;
   std::atomic<const SeriesCore*> overflow_counter_{nullptr};  // resolved at the first overflow
 };
 

@@ -14,15 +14,15 @@ const Series* AsSeries(const internal::SeriesCore* core) {
 }  // namespace
 
 double Counter::Value() const {
-  return series_ == nullptr ? 0 : Family::ReadValue(AsSeries(series_));
+  return internal::AgentAlive(life_) ? Family::ReadValue(AsSeries(series_)) : 0;
 }
 
 void Gauge::Set(double value) const {
-  if (series_ != nullptr) Family::SetValue(const_cast<Series*>(AsSeries(series_)), value);
+  if (internal::AgentAlive(life_)) Family::SetValue(const_cast<Series*>(AsSeries(series_)), value);
 }
 
 double Gauge::Value() const {
-  return series_ == nullptr ? 0 : Family::ReadValue(AsSeries(series_));
+  return internal::AgentAlive(life_) ? Family::ReadValue(AsSeries(series_)) : 0;
 }
 
 namespace {
@@ -35,12 +35,12 @@ std::vector<double> HistogramCells(const internal::SeriesCore* s) {
 }  // namespace
 
 void Histogram::Observe(double value, const TraceContext& trace) const {
-  if (series_ == nullptr) return;
+  if (!internal::AgentAlive(life_)) return;
   Family::OfferExemplar(AsSeries(series_), internal::ObserveInto(*series_, value), value, trace);
 }
 
 uint64_t Histogram::Count() const {
-  if (series_ == nullptr) return 0;
+  if (!internal::AgentAlive(life_)) return 0;
   std::vector<double> cells = HistogramCells(series_);
   double total = 0;
   for (uint32_t i = 0; i < series_->layout().buckets(); ++i) total += cells[i];
@@ -48,7 +48,7 @@ uint64_t Histogram::Count() const {
 }
 
 double Histogram::Sum() const {
-  if (series_ == nullptr) return 0;
+  if (!internal::AgentAlive(life_)) return 0;
   return HistogramCells(series_)[series_->layout().sum()];
 }
 
@@ -56,6 +56,10 @@ template <typename Handle>
 absl::StatusOr<Handle> MetricFamily<Handle>::WithLabels(
     absl::Span<const absl::string_view> values) const {
   if (family_ == nullptr) return absl::FailedPreconditionError("empty metric family handle");
+  if (!internal::AgentAlive(life_)) {
+    return absl::FailedPreconditionError(
+        "metric family of an agent that was destroyed; its handles record nothing");
+  }
   absl::StatusOr<Series*> series = family_->Get(values);
   if (!series.ok()) return series.status();
   return Family::MakeHandle<Handle>(*series);
@@ -64,7 +68,7 @@ absl::StatusOr<Handle> MetricFamily<Handle>::WithLabels(
 template <typename Handle>
 const std::string& MetricFamily<Handle>::name() const {
   static const std::string* empty = new std::string;
-  return family_ == nullptr ? *empty : family_->name();
+  return family_ == nullptr || !internal::AgentAlive(life_) ? *empty : family_->name();
 }
 
 template class MetricFamily<Counter>;

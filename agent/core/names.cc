@@ -94,5 +94,10 @@ absl::string_view NormalizeMethod(absl::string_view method) {
   return "_OTHER";
 }
 
+absl::string_view ErrorTypeLabel(absl::string_view error_type) {
+  if (error_type.empty()) return kOtherErrorType;
+  return error_type.substr(0, kMaxErrorTypeBytes);
+}
+
 }  // namespace internal
 }  // namespace vitals

@@ -18,6 +18,11 @@ inline constexpr size_t kMaxNameBytes = 255;
 inline constexpr size_t kMaxLabelNames = 32;
 // Help text is kept and served cut at this many bytes.
 inline constexpr size_t kMaxHelpBytes = 4096;
+// An `error_type` label value (OpenTelemetry's error.type, "a low-cardinality error
+// identifier") is cut at this many bytes; outbound calls and database calls share it.
+inline constexpr size_t kMaxErrorTypeBytes = 64;
+// The `error_type` of a failed call whose caller gave no type.
+inline constexpr absl::string_view kOtherErrorType = "_OTHER";
 
 // [a-zA-Z_:][a-zA-Z0-9_:]*, at most kMaxNameBytes.
 bool IsValidMetricName(absl::string_view name);
@@ -36,6 +41,10 @@ absl::Status ValidateMetricName(absl::string_view name);
 // The OpenTelemetry-normalized HTTP method: one of the standard methods (upper case) or
 // "_OTHER". Served and outbound requests share it.
 absl::string_view NormalizeMethod(absl::string_view method);
+
+// An `error_type` label value: `error_type` cut at kMaxErrorTypeBytes, kOtherErrorType when
+// empty.
+absl::string_view ErrorTypeLabel(absl::string_view error_type);
 
 }  // namespace internal
 }  // namespace vitals

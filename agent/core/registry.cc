@@ -98,6 +98,7 @@ absl::StatusOr<Family*> Registry::GetOrCreate(absl::string_view name, absl::stri
   if (overflow_family_ != nullptr && !family->label_names().empty()) {
     family->set_overflow_family(overflow_family_);
   }
+  family->set_life(life_.token());
   Family* raw = family.get();
   for (const std::string& n : emitted) names_[n] = raw;
   families_.push_back(std::move(family));

@@ -16,6 +16,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "agent/base/mutex.h"
+#include "agent/core/agent_life.h"
 #include "agent/core/family.h"
 
 namespace prometheus {
@@ -40,6 +41,12 @@ class Registry {
                                       HistogramExtras extras = {}) ABSL_LOCKS_EXCLUDED(mu_);
 
   const Clock& clock() const { return *clock_; }
+
+  // The token every handle of this registry's families keeps (vitals/detail/agent_life.h).
+  uint64_t life() const { return life_.token(); }
+  // Ends the registry's life for its handles: from now on they record nothing. The agent calls
+  // it once its last push and sample are done, before it frees anything; the destructor too.
+  void Retire() { life_.Retire(); }
 
   // Runs the refreshers, then calls fn(Family&) for every family in creation order.
   template <typename Fn>
@@ -73,6 +80,7 @@ class Registry {
 
   const size_t series_limit_;
   const Clock* const clock_;
+  AgentLife life_;
   internal::Mutex mu_;
   std::vector<std::unique_ptr<Family>> families_ ABSL_GUARDED_BY(mu_);
   // Every emitted name (a histogram's _bucket/_sum/_count too) -> its family.

@@ -2,24 +2,40 @@
 
 #include "vitals/db.h"
 
+#include "absl/base/optimization.h"
+#include "agent/core/names.h"
 #include "agent/core/request_db.h"
 #include "agent/db/db_metrics.h"
 
 namespace vitals {
 
-DbOperation::DbOperation(internal::DbMetrics* metrics, absl::string_view system,
-                         absl::string_view statement)
-    : metrics_(metrics),
-      system_(system),
-      statement_(statement),
-      start_nanos_(metrics_ != nullptr ? metrics_->clock().NowNanos() : 0) {
-  done_ = metrics_ == nullptr;
+DbOperation::DbOperation(internal::DbMetrics* metrics, uint64_t life, absl::string_view system,
+                         absl::string_view statement) {
+  if (metrics == nullptr || !internal::AgentAlive(life)) {
+    done_ = true;
+    return;
+  }
+  const internal::DbMetrics::Call call = metrics->Resolve(system, statement);
+  metrics_ = metrics;
+  duration_ = call.duration;
+  stats_ = call.stats;
+  hash_ = call.hash;
+  life_ = life;
+  start_nanos_ = metrics->clock().NowNanos();
+}
+
+void DbOperation::set_error(absl::string_view error_type) {
+  failed_ = true;
+  const absl::string_view label = internal::ErrorTypeLabel(error_type);
+  error_.assign(label.data(), label.size());
 }
 
 void DbOperation::Finish() {
   if (done_) return;
   done_ = true;
-  metrics_->Record(system_, statement_, metrics_->clock().NowNanos() - start_nanos_);
+  if (ABSL_PREDICT_FALSE(!internal::AgentAlive(life_))) return;  // the agent is gone
+  metrics_->Record(internal::DbMetrics::Call{duration_, stats_, hash_},
+                   metrics_->clock().NowNanos() - start_nanos_, failed_ ? error_ : "");
 }
 
 RequestContext RequestContext::Current() {

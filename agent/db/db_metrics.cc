@@ -3,9 +3,11 @@
 #include <atomic>
 #include <utility>
 
+#include "absl/base/optimization.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "agent/core/family_spec.h"
+#include "agent/core/names.h"
 #include "agent/db/sql_normalize.h"
 
 namespace vitals {
@@ -20,18 +22,12 @@ struct StatementEntry {
   uint64_t owner = 0;  // DbMetrics id; 0 = empty
   std::string system;
   std::string raw;
-  uint64_t hash = 0;  // of the normalized text
-  std::string normalized;
-  std::string table;
-  Series* duration = nullptr;
-  StatementStats* stats = nullptr;
+  DbMetrics::Call call;
 };
 constexpr size_t kStatementCacheSize = 64;
 thread_local StatementEntry tls_statements[kStatementCacheSize];
 
 }  // namespace
-
-std::vector<double> DbDurationBuckets() { return {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10}; }
 
 absl::StatusOr<std::unique_ptr<DbMetrics>> DbMetrics::Create(Registry& registry,
                                                              const Options& options,
@@ -49,11 +45,13 @@ absl::StatusOr<std::unique_ptr<DbMetrics>> DbMetrics::Create(Registry& registry,
       {
           {&m->duration_,
            "db_client_operation_duration_seconds",
-           "Duration of database calls, by database system, operation (SELECT, INSERT, ...) and "
-           "main table.",
+           "Duration of database calls, by database system, operation (SELECT, INSERT, ...), "
+           "main table and, for failed calls, error type.",
            MetricType::kHistogram,
-           {"db_system_name", "db_operation_name", "db_collection_name"},
-           DbDurationBuckets(),
+           {"db_system_name", "db_operation_name", "db_collection_name", "error_type"},
+           // 50 us .. 10 s: a superset of OpenTelemetry's advice for db.client.operation.
+           // duration (1 ms .. 10 s), which puts every in-memory or loopback query in one bucket.
+           DefaultRequestDurationBuckets(),
            DurationExtras(options.native_histograms, /*exemplars=*/false)},
           {&m->n_plus_one_,
            "vitals_db_n_plus_one_total",
@@ -93,40 +91,52 @@ absl::StatusOr<std::unique_ptr<DbMetrics>> DbMetrics::Create(Registry& registry,
   return m;
 }
 
-void DbMetrics::Record(absl::string_view system, absl::string_view statement, int64_t nanos) {
+DbMetrics::Call DbMetrics::Resolve(absl::string_view system, absl::string_view statement) {
   const size_t raw_hash = absl::HashOf(system, statement);
   StatementEntry& e = tls_statements[raw_hash % kStatementCacheSize];
   if (e.owner != id_ || e.raw != statement || e.system != system) {
     NormalizedSql n;
     NormalizeSql(statement, &n);
-    const absl::string_view labels[] = {system, n.operation, n.table};
-    e.duration = duration_->Find(labels);
-    e.stats = statements_->Find(system, n.text, n.table);
+    const absl::string_view labels[] = {system, n.operation, n.table, ""};
+    e.call.duration = duration_->Find(labels);
+    e.call.stats = statements_->Find(system, n.text, n.table);
+    e.call.hash = absl::HashOf(n.text);
     e.owner = id_;
     e.system.assign(system.data(), system.size());
     e.raw.assign(statement.data(), std::min(statement.size(), kMaxStatementBytes));
-    e.hash = absl::HashOf(n.text);
-    e.normalized = std::move(n.text);
-    e.table = std::move(n.table);
   }
-  ObserveInto(*e.duration, static_cast<double>(nanos) * 1e-9);
-  StatementTable::Record(e.stats, nanos);
+  return e.call;
+}
+
+void DbMetrics::Record(const Call& call, int64_t nanos, absl::string_view error_type) {
+  if (nanos < 0) nanos = 0;  // clocks of two threads, or a caller's own arithmetic
+  Series* series = call.duration;
+  if (ABSL_PREDICT_FALSE(!error_type.empty())) {
+    // The failed call's series: the same system, operation and table, with its error type.
+    const std::vector<std::string>& v = call.duration->values;
+    const absl::string_view labels[] = {v[0], v[1], v[2], ErrorTypeLabel(error_type)};
+    series = duration_->Find(labels);
+  }
+  ObserveInto(*series, ObservedSeconds(nanos));
+  StatementTable::Record(call.stats, nanos);
 
   RequestDb* db = ThreadCurrentRequest().Live();
   if (db == nullptr) return;
-  if (db->Count(e.hash) == threshold_) Detected(*db, e.hash, e.normalized, e.table);
+  if (db->Count(call.hash) == threshold_) Detected(*db, call);
 }
 
-void DbMetrics::Detected(RequestDb& db, uint64_t hash, const std::string& statement,
-                         const std::string& table) {
+void DbMetrics::Detected(RequestDb& db, const Call& call) {
   if (db.detecting.exchange(true, std::memory_order_acq_rel)) return;  // once per request
   const RouteLabels* route = db.route.load(std::memory_order_relaxed);
+  const std::string& table = call.duration->values[2];
   const absl::string_view labels[] = {
       route != nullptr ? absl::string_view(route->route) : absl::string_view("unknown"), table};
   AddToCell(n_plus_one_->Find(labels)->cell, 1.0);
-  db.statement = statement.substr(0, 1024);
+  // The statement table's text (normalized, cut at 1,024 bytes; "(other statements)" once the
+  // table is full).
+  db.statement = call.stats != nullptr ? call.stats->text : std::string();
   db.table = table;
-  db.detected_hash.store(hash, std::memory_order_relaxed);
+  db.detected_hash.store(call.hash, std::memory_order_relaxed);
   db.detected.store(true, std::memory_order_release);
 }
 

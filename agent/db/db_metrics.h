@@ -25,9 +25,6 @@
 namespace vitals {
 namespace internal {
 
-// OpenTelemetry's advice for db.client.operation.duration, in seconds.
-std::vector<double> DbDurationBuckets();
-
 class DbMetrics : public RequestObserver {
  public:
   static absl::StatusOr<std::unique_ptr<DbMetrics>> Create(Registry& registry,
@@ -36,8 +33,23 @@ class DbMetrics : public RequestObserver {
 
   const Clock& clock() const { return *clock_; }
 
-  // Records one call of `statement` on `system` that took `nanos`.
-  void Record(absl::string_view system, absl::string_view statement, int64_t nanos);
+  // A statement resolved to what recording a call of it touches; valid while the agent lives.
+  struct Call {
+    Series* duration = nullptr;  // db_client_operation_duration_seconds of a successful call
+    StatementStats* stats = nullptr;
+    uint64_t hash = 0;  // of the normalized text: the N+1 key
+  };
+  // Normalizes `statement` (once per distinct text per thread: a per-thread cache) and finds
+  // its series and statement-table entry. Lock-free for a statement seen before.
+  Call Resolve(absl::string_view system, absl::string_view statement);
+
+  // Records one call that took `nanos` (a negative time counts as zero); a non-empty
+  // `error_type` marks it failed (the series with that `error_type` label, found per call).
+  void Record(const Call& call, int64_t nanos, absl::string_view error_type = {});
+  void Record(absl::string_view system, absl::string_view statement, int64_t nanos,
+              absl::string_view error_type = {}) {
+    Record(Resolve(system, statement), nanos, error_type);
+  }
 
   // A request ends: logs its N+1 detection, if any, with the final count.
   void RequestFinished(const RouteLabels& route, const RequestDb& db) override;
@@ -52,8 +64,7 @@ class DbMetrics : public RequestObserver {
 
  private:
   DbMetrics() = default;
-  void Detected(RequestDb& db, uint64_t hash, const std::string& statement,
-                const std::string& table);
+  void Detected(RequestDb& db, const Call& call);
 
   uint64_t id_ = 0;  // tells this agent's entries apart in the per-thread statement cache
   const Clock* clock_ = nullptr;

@@ -1,32 +1,33 @@
 #include "vitals/executor.h"
 
+#include "absl/base/optimization.h"
 #include "agent/executor/executor_metrics.h"
 
 namespace vitals {
 TaskTicket ExecutorMonitor::Submitted() const {
-  if (pool_ == nullptr) return TaskTicket();
+  if (!valid()) return TaskTicket();
   internal::AddToCell(pool_->queued->cell, 1.0);
   if (pool_->remaining != nullptr) internal::AddToCell(pool_->remaining->cell, -1.0);
   return TaskTicket(pool_->clock->NowNanos());
 }
 
 void ExecutorMonitor::Discarded(const TaskTicket& ticket) const {
-  if (pool_ == nullptr || !ticket.submitted()) return;
+  if (!valid() || !ticket.submitted()) return;
   internal::AddToCell(pool_->queued->cell, -1.0);
   if (pool_->remaining != nullptr) internal::AddToCell(pool_->remaining->cell, 1.0);
 }
 
 void ExecutorMonitor::SetPoolSize(int threads) const {
-  if (pool_ != nullptr && threads >= 0) internal::Family::SetValue(pool_->pool_size, threads);
+  if (valid() && threads >= 0) internal::Family::SetValue(pool_->pool_size, threads);
 }
 
 int ExecutorMonitor::CheckStalls() const {
-  return pool_ == nullptr ? 0 : internal::ExecutorMetrics::CheckStalls(*pool_);
+  return valid() ? internal::ExecutorMetrics::CheckStalls(*pool_) : 0;
 }
 
 TaskScope::TaskScope(const ExecutorMonitor& pool, const TaskTicket& ticket, absl::string_view name)
-    : pool_(pool.pool_) {
-  if (pool_ == nullptr) {
+    : pool_(pool.pool_), life_(pool.life_) {
+  if (!pool.valid()) {
     done_ = true;
     return;
   }
@@ -46,6 +47,7 @@ TaskScope::TaskScope(const ExecutorMonitor& pool, const TaskTicket& ticket, absl
 absl::Duration TaskScope::Finish() {
   if (done_) return absl::ZeroDuration();
   done_ = true;
+  if (ABSL_PREDICT_FALSE(!internal::AgentAlive(life_))) return absl::ZeroDuration();  // agent gone
   const int64_t nanos = pool_->clock->NowNanos() - start_;
   pool_->running.Release(slot_);
   internal::ObserveInto(*pool_->run, internal::ObservedSeconds(nanos));

@@ -6,23 +6,22 @@
 namespace vitals {
 
 void RouteHandle::Record(int status, absl::Duration duration) const {
-  if (route_ != nullptr) metrics_->Record(route_, status, absl::ToInt64Nanoseconds(duration));
+  if (valid()) metrics_->Record(route_, status, absl::ToInt64Nanoseconds(duration));
 }
 
 void RouteHandle::Record(int status, absl::Duration duration, const TraceContext& trace) const {
-  if (route_ != nullptr) {
+  if (valid()) {
     metrics_->Record(route_, status, absl::ToInt64Nanoseconds(duration),
                      trace.valid() ? &trace : nullptr);
   }
 }
 
 void RouteHandle::AddActive(double delta) const {
-  if (route_ != nullptr) internal::AddToCell(route_->active->cell, delta);
+  if (valid()) internal::AddToCell(route_->active->cell, delta);
 }
 
-RequestScope::RequestScope(const RouteHandle& route)
-    : metrics_(route.metrics_), route_(route.route_) {
-  if (route_ == nullptr) {
+RequestScope::RequestScope(const RouteHandle& route) : route_(route) {
+  if (!route_.valid()) {
     done_ = true;
     return;
   }
@@ -30,18 +29,23 @@ RequestScope::RequestScope(const RouteHandle& route)
 }
 
 void RequestScope::Begin() {
-  internal::AddToCell(route_->active->cell, 1.0);
-  start_nanos_ = db_scope_.Begin(metrics_, route_);
+  internal::AddToCell(route_.route_->active->cell, 1.0);
+  start_nanos_ = db_scope_.Begin(route_);
 }
 
-void RequestScope::EndActive() { internal::AddToCell(route_->active->cell, -1.0); }
+void RequestScope::EndActive() { internal::AddToCell(route_.route_->active->cell, -1.0); }
 
 absl::Duration RequestScope::Finish() {
   if (done_) return absl::ZeroDuration();
   done_ = true;
-  const int64_t end = metrics_->Stamp();
-  const int64_t nanos = metrics_->NanosBetween(start_nanos_, end);
-  metrics_->Record(route_, status_, nanos, trace_.valid() ? &trace_ : nullptr, end);
+  if (ABSL_PREDICT_FALSE(!route_.valid())) {  // the agent is gone: record nothing
+    db_scope_.End(/*record=*/false);
+    return absl::ZeroDuration();
+  }
+  internal::RequestMetrics* metrics = route_.metrics_;
+  const int64_t end = metrics->Stamp();
+  const int64_t nanos = metrics->NanosBetween(start_nanos_, end);
+  metrics->Record(route_.route_, status_, nanos, trace_.valid() ? &trace_ : nullptr, end);
   db_scope_.End();
   EndActive();
   return absl::Nanoseconds(nanos);
@@ -51,16 +55,17 @@ void RequestScope::Cancel() {
   if (done_) return;
   done_ = true;
   db_scope_.End(/*record=*/false);
-  EndActive();
+  if (route_.valid()) EndActive();
 }
 
 RequestDbScope::RequestDbScope(const RouteHandle& route) {
-  if (route.route_ != nullptr) Begin(route.metrics_, route.route_);
+  if (route.valid()) Begin(route);
 }
 
-int64_t RequestDbScope::Begin(internal::RequestMetrics* metrics, internal::RouteEntry* route) {
-  metrics_ = metrics;
-  route_ = route;
+int64_t RequestDbScope::Begin(const RouteHandle& route) {
+  metrics_ = route.metrics_;
+  route_ = route.route_;
+  life_ = route.life_;
   db_ = internal::AcquireRequestDb(route_);
   // Stores to this request's own RequestDb (no shared line): the in-flight view reads them.
   const int64_t stamp = metrics_->Stamp();
@@ -76,7 +81,7 @@ int64_t RequestDbScope::Begin(internal::RequestMetrics* metrics, internal::Route
 
 void RequestDbScope::End(bool record) {
   if (db_ == nullptr) return;
-  if (record) {
+  if (record && ABSL_PREDICT_TRUE(internal::AgentAlive(life_))) {
     if (ABSL_PREDICT_TRUE(!db_->used.load(std::memory_order_relaxed))) {
       // No database call: count the request in the le="0" bucket (the count of its pair); the
       // sum does not change.

@@ -57,7 +57,8 @@ const Options& Agent::options() const { return core_->options(); }
 const Clock& Agent::clock() const { return core_->clock(); }
 
 RouteHandle Agent::Route(absl::string_view method, absl::string_view route) {
-  return RouteHandle(&core_->requests(), core_->requests().FindRoute(method, route));
+  return RouteHandle(&core_->requests(), core_->requests().FindRoute(method, route),
+                     core_->registry().life());
 }
 
 // --- CircuitBreaker's constructor (vitals/circuit_breaker.h): it may see the agent here ---
@@ -68,7 +69,7 @@ CircuitBreaker::CircuitBreaker(std::string name, CircuitBreakerOptions options, 
                        : agent != nullptr        ? &agent->clock()
                                                  : &Clock::Default();
   std::shared_ptr<LogSink> log = options_.log_sink;
-  if (log == nullptr && agent != nullptr) log = agent->options().log_sink;
+  if (log == nullptr && agent != nullptr) log = internal::AgentAccess::Core(*agent).log_sink();
   if (log == nullptr) log = StderrLogSink();
   Init(clock, std::move(log));
   if (agent != nullptr) BindMetrics(*agent);
@@ -123,6 +124,7 @@ void CircuitBreaker::BindMetrics(Agent& agent) {
     m->slow_calls[i] = *slow->WithLabels({Metrics::kKinds[i], name_});
   }
   m->registry = &internal::AgentAccess::Core(agent).registry();
+  m->life = m->registry->life();
   metrics_ = std::move(m);
   PublishGauges(/*state=*/true);
   metrics_->refresher = metrics_->registry->AddRefresher([this] { PublishGauges(/*state=*/true); });
@@ -132,7 +134,8 @@ UpstreamHandle Agent::Upstream(absl::string_view method, absl::string_view serve
                                int server_port) {
   internal::UpstreamMetrics* upstreams = core_->upstreams();
   if (upstreams == nullptr) return UpstreamHandle();
-  return UpstreamHandle(upstreams, upstreams->Find(method, server_address, server_port));
+  return UpstreamHandle(upstreams, upstreams->Find(method, server_address, server_port),
+                        core_->registry().life());
 }
 
 absl::StatusOr<ExecutorMonitor> Agent::Executor(absl::string_view name,
@@ -143,7 +146,7 @@ absl::StatusOr<ExecutorMonitor> Agent::Executor(absl::string_view name,
   }
   auto pool = executors->Pool(name, options);
   if (!pool.ok()) return pool.status();
-  return ExecutorMonitor(*pool);
+  return ExecutorMonitor(*pool, core_->registry().life());
 }
 
 void Agent::Record(absl::string_view method, absl::string_view route, int status,
@@ -187,9 +190,9 @@ absl::StatusOr<std::string> Agent::AutoProfile(int64_t id) {
 }
 
 void Agent::RecordDbOperation(absl::string_view system, absl::string_view statement,
-                              absl::Duration duration) {
+                              absl::Duration duration, absl::string_view error_type) {
   if (internal::DbMetrics* db = core_->db(); db != nullptr) {
-    db->Record(system, statement, absl::ToInt64Nanoseconds(duration));
+    db->Record(system, statement, absl::ToInt64Nanoseconds(duration), error_type);
   }
 }
 
@@ -264,6 +267,7 @@ RequestScope::RequestScope(Agent& agent, absl::string_view method, absl::string_
     : RequestScope(agent.Route(method, route)) {}
 
 DbOperation::DbOperation(Agent& agent, absl::string_view system, absl::string_view statement)
-    : DbOperation(internal::AgentAccess::Core(agent).db(), system, statement) {}
+    : DbOperation(internal::AgentAccess::Core(agent).db(),
+                  internal::AgentAccess::Core(agent).registry().life(), system, statement) {}
 
 }  // namespace vitals

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <exception>
 #include <utility>
 
@@ -12,6 +14,7 @@
 #include "agent/base/procfs.h"
 #include "agent/core/family_spec.h"
 #include "agent/http/basic_auth.h"
+#include "agent/root/options_table.h"
 #include "vitals/version.h"
 
 namespace vitals {
@@ -33,21 +36,27 @@ std::string HostName() {
 }  // namespace
 
 AgentCore::AgentCore(Options options) : options_(std::move(options)) {
-  if (options_.read_environment) init_status_ = ApplyEnvironment(options_);
-  if (init_status_.ok()) init_status_ = ValidateOptions(options_);
-  if (!init_status_.ok()) {
-    // Record with what the code asked for, minus what is invalid, so the host keeps working.
-    Options fallback;
-    fallback.log_sink = options_.log_sink;
-    fallback.clock = options_.clock;
-    if (ValidateOptions(options_).ok()) fallback = options_;
-    options_ = std::move(fallback);
+  // One bad optional value never costs the service its metrics: it is logged (below) and
+  // replaced. Only options with no safe fallback (the address, TLS, credentials, the
+  // Pushgateway) make Start() fail.
+  std::vector<std::string> warnings;
+  const EnvLookup no_environment = [](const char*) -> const char* { return nullptr; };
+  init_status_ = SettleOptions(
+      options_, options_.read_environment ? EnvLookup(&std::getenv) : no_environment, &warnings);
+  if (options_.read_environment) {
+    for (std::string& w : UnknownVariableWarnings(VitalsVariableNames())) {
+      warnings.push_back(std::move(w));
+    }
   }
   clock_ = options_.clock != nullptr ? options_.clock
            : options_.fast_clock     ? &Clock::Default()
                                      : &Clock::Steady();
-  log_ = std::make_unique<RateLimitedLog>(options_.log_sink, &Clock::Steady(),
-                                          options_.log_lines_per_second, options_.log_burst);
+  log_sink_ = MinSeverityLogSink(options_.log_sink ? options_.log_sink : StderrLogSink(),
+                                 options_.log_level);
+  log_ =
+      std::make_unique<RateLimitedLog>(log_sink_, &Clock::Steady(), options_.log_lines_per_second,
+                                       options_.log_burst, options_.log_level);
+  for (const std::string& w : warnings) log_->Write(LogSeverity::kWarning, w);
   registry_ = std::make_unique<Registry>(static_cast<size_t>(options_.series_limit), clock_);
   auto requests = RequestMetrics::Create(*registry_, options_, clock_, log_.get());
   if (requests.ok()) {
@@ -148,9 +157,11 @@ AgentCore::AgentCore(Options options) : options_(std::move(options)) {
   }
   profiling_source_ = std::make_unique<ProfilingSource>(profiler_.get(), auto_profiler_.get());
   pprof_ = std::make_unique<exporters::PprofEndpoint>(options_, profiling_source_.get());
-  // The live page's history: 15 minutes of points at the sample interval, at most 1 MB.
+  // The live page's history: 15 minutes of points at the sample interval (at least 16 points,
+  // for long intervals), at most 1 MB.
   live_history_ = std::make_unique<exporters::LiveHistory>(
-      registry_.get(), options_.sample_interval, absl::Minutes(15), 1 << 20);
+      registry_.get(), options_.sample_interval,
+      std::max(absl::Minutes(15), 16 * options_.sample_interval), 1 << 20);
   LiveSource::Config live;
   live.service = ProgramName();
   live.version = std::string(kVersion);
@@ -184,6 +195,9 @@ AgentCore::AgentCore(Options options) : options_(std::move(options)) {
 AgentCore::~AgentCore() {
   Stop();
   if (pusher_ != nullptr) pusher_->Stop();  // the final push, also for an agent never started
+  // From here every handle, scope and breaker bound to this agent records nothing, so the
+  // ones that outlive it (a static breaker or cache, a handle kept in a global) are safe.
+  registry_->Retire();
 }
 
 absl::Status AgentCore::Start() {

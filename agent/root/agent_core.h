@@ -50,6 +50,9 @@ class AgentCore {
   Registry& registry() { return *registry_; }
   RequestMetrics& requests() { return *requests_; }
   RateLimitedLog& log() { return *log_; }
+  // Where the agent's lines go: the options' sink (or stderr) without the lines below
+  // `options().log_level`. A circuit breaker bound to the agent logs here.
+  const std::shared_ptr<LogSink>& log_sink() const { return log_sink_; }
   exporters::PrometheusExporter& prometheus() { return *prometheus_; }
   Profiler& profiler() { return *profiler_; }
   // Null unless `options().auto_profile` is set.
@@ -83,6 +86,7 @@ class AgentCore {
   Options options_;
   absl::Status init_status_;  // a bad environment variable or option, reported by Start()
   const Clock* clock_;
+  std::shared_ptr<LogSink> log_sink_;
   std::unique_ptr<RateLimitedLog> log_;
   std::unique_ptr<Registry> registry_;
   std::unique_ptr<RequestMetrics> requests_;

@@ -1,8 +1,12 @@
 #include "agent/root/options_table.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <utility>
 
@@ -75,8 +79,21 @@ Parse Checked(std::string env, Parse parse, Check check) {
   };
 }
 
+// Fills spec.copy and spec.show for the field `member`.
+template <typename T, typename Show>
+void Member(OptionSpec& spec, T Options::*member, Show show) {
+  spec.copy = [member](const Options& from, Options& to) { to.*member = from.*member; };
+  spec.show = [member, show](const Options& o) { return std::string(show(o.*member)); };
+  spec.fallback = [member](Options& o) { o.*member = Options().*member; };
+}
+
+std::string Quoted(const std::string& v) {
+  return v.empty() ? "empty" : absl::StrCat("\"", v.substr(0, 200), "\"");
+}
+
 OptionSpec Bool(bool Options::*member, std::string field, std::string env, std::string doc) {
   OptionSpec spec;
+  Member(spec, member, [](bool v) { return v ? "true" : "false"; });
   spec.field = std::move(field);
   spec.env = env;
   spec.default_text = Options().*member ? "true" : "false";
@@ -91,6 +108,7 @@ OptionSpec Bool(bool Options::*member, std::string field, std::string env, std::
 OptionSpec Int(int Options::*member, std::string field, std::string env, int lo, int hi,
                std::string doc) {
   OptionSpec spec;
+  Member(spec, member, [](int v) { return std::to_string(v); });
   spec.field = field;
   spec.env = env;
   spec.default_text = std::to_string(Options().*member);
@@ -115,6 +133,7 @@ OptionSpec Int(int Options::*member, std::string field, std::string env, int lo,
 OptionSpec Duration(absl::Duration Options::*member, std::string field, std::string env,
                     absl::Duration lo, absl::Duration hi, bool zero_ok, std::string doc) {
   OptionSpec spec;
+  Member(spec, member, [](absl::Duration v) { return absl::FormatDuration(v); });
   spec.field = field;
   spec.env = env;
   spec.default_text = Code(absl::FormatDuration(Options().*member));
@@ -150,6 +169,7 @@ OptionSpec Duration(absl::Duration Options::*member, std::string field, std::str
 OptionSpec String(std::string Options::*member, std::string field, std::string env, bool trim,
                   std::string doc, Check check = nullptr) {
   OptionSpec spec;
+  Member(spec, member, Quoted);
   spec.field = std::move(field);
   spec.env = env;
   const std::string def = Options().*member;
@@ -174,6 +194,23 @@ OptionSpec CodeOnly(std::string field, std::string default_text, std::string doc
   return spec;
 }
 
+// A secret's value as warnings show it.
+std::string Hidden(const Options&) { return "(hidden)"; }
+
+// Makes `spec` (a String one) keep its value out of every message.
+void MakeSecret(OptionSpec& spec, std::string Options::*member) {
+  spec.show = Hidden;
+  spec.parse = [member, env = spec.env, check = spec.check](absl::string_view value, Options& o) {
+    Options trial = o;
+    trial.*member = std::string(value);
+    if (absl::Status s = check(trial); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(env, " (value hidden): ", s.message()));
+    }
+    o = std::move(trial);
+    return absl::OkStatus();
+  };
+}
+
 // "user:password" with a non-empty user. The value is a secret: never echoed.
 Check Credentials(std::string field, std::string Options::*member) {
   return [field, member](const Options& o) {
@@ -186,10 +223,11 @@ Check Credentials(std::string field, std::string Options::*member) {
 
 std::vector<OptionSpec> MakeTable() {
   std::vector<OptionSpec> t;
-  t.push_back(
-      String(&Options::listen, "listen", "VITALS_LISTEN", true,
-             "`HOST:PORT`, `[IPV6]:PORT` or `:PORT`; port 0 picks a free port (`agent.port()`)",
-             [](const Options& o) { return ParseListenAddress(o.listen).status(); }));
+  t.push_back(String(&Options::listen, "listen", "VITALS_LISTEN", true,
+                     "`HOST:PORT`, `[IPV6]:PORT`, `:PORT` or `PORT` (all interfaces); port 0 "
+                     "picks a free port (`agent.port()`)",
+                     [](const Options& o) { return ParseListenAddress(o.listen).status(); }));
+  t.back().fail_closed = true;
   t.push_back(Int(&Options::http_threads, "http_threads", "VITALS_HTTP_THREADS", 1, 64,
                   "threads for profiles and symbol lookups; connections cost no thread"));
   t.push_back(Duration(&Options::http_header_timeout, "http_header_timeout",
@@ -204,6 +242,7 @@ std::vector<OptionSpec> MakeTable() {
                   "request is closed"));
   t.push_back(String(&Options::tls_cert_file, "tls_cert_file", "VITALS_TLS_CERT_FILE", true,
                      "PEM certificate chain: the port speaks https (with `tls_key_file`)"));
+  t.back().fail_closed = true;
   t.push_back(String(&Options::tls_key_file, "tls_key_file", "VITALS_TLS_KEY_FILE", true,
                      "PEM private key of `tls_cert_file`", [](const Options& o) {
                        if (o.tls_cert_file.empty() == o.tls_key_file.empty()) {
@@ -213,6 +252,7 @@ std::vector<OptionSpec> MakeTable() {
                                         "set both (VITALS_TLS_CERT_FILE and VITALS_TLS_KEY_FILE) "
                                         "or neither");
                      }));
+  t.back().fail_closed = true;
   t.push_back(String(&Options::tls_client_ca_file, "tls_client_ca_file",
                      "VITALS_TLS_CLIENT_CA_FILE", true,
                      "PEM CA bundle: require client certificates it signed", [](const Options& o) {
@@ -223,16 +263,23 @@ std::vector<OptionSpec> MakeTable() {
                                         "client certificates need TLS: set tls_cert_file and "
                                         "tls_key_file too");
                      }));
+  t.back().fail_closed = true;
   t.push_back(String(&Options::metrics_basic_auth, "metrics_basic_auth",
                      "VITALS_METRICS_BASIC_AUTH", false,
                      "`user:password` required on `/metrics` and `/`",
                      Credentials("metrics_basic_auth", &Options::metrics_basic_auth)));
+  t.back().fail_closed = true;
+  MakeSecret(t.back(), &Options::metrics_basic_auth);
   t.push_back(Bool(&Options::gzip, "gzip", "VITALS_GZIP", "gzip `/metrics` when asked"));
   {
     OptionSpec spec;
     spec.field = "request_duration_buckets";
     spec.env = "VITALS_REQUEST_DURATION_BUCKETS";
-    spec.default_text = "OTel defaults";
+    Member(spec, &Options::request_duration_buckets, [](const std::vector<double>& b) {
+      return absl::StrJoin(b, ",",
+                           [](std::string* out, double v) { absl::StrAppend(out, NumberText(v)); });
+    });
+    spec.default_text = "50 us .. 10 s";
     spec.doc = "e.g. `0.01,0.1,1,10` (seconds; 1 to 64 strictly increasing bounds)";
     spec.check = [](const Options& o) {
       absl::Status s =
@@ -269,6 +316,7 @@ std::vector<OptionSpec> MakeTable() {
     OptionSpec spec;
     spec.field = "log_lines_per_second";
     spec.env = "VITALS_LOG_LINES_PER_SECOND";
+    Member(spec, &Options::log_lines_per_second, NumberText);
     spec.default_text = NumberText(Options().log_lines_per_second);
     spec.doc = "rate limit of the agent's log lines (> 0)";
     spec.check = [](const Options& o) {
@@ -288,6 +336,29 @@ std::vector<OptionSpec> MakeTable() {
   }
   t.push_back(Int(&Options::log_burst, "log_burst", "VITALS_LOG_BURST", 1, 1000000,
                   "log lines let through at once before the rate limit applies"));
+  {
+    OptionSpec spec;
+    spec.field = "log_level";
+    spec.env = "VITALS_LOG_LEVEL";
+    Member(spec, &Options::log_level,
+           [](LogSeverity v) { return absl::AsciiStrToLower(LogSeverityName(v)); });
+    spec.default_text = Code(spec.show(Options()));
+    spec.doc = "the least severe lines written: `info`, `warning` or `error`";
+    spec.parse = [env = spec.env](absl::string_view value, Options& o) {
+      const std::string v = absl::AsciiStrToLower(absl::StripAsciiWhitespace(value));
+      if (v == "info") {
+        o.log_level = LogSeverity::kInfo;
+      } else if (v == "warning" || v == "warn") {
+        o.log_level = LogSeverity::kWarning;
+      } else if (v == "error") {
+        o.log_level = LogSeverity::kError;
+      } else {
+        return BadVariable(env, value, "want info, warning or error");
+      }
+      return absl::OkStatus();
+    };
+    t.push_back(std::move(spec));
+  }
   t.push_back(Bool(&Options::fast_clock, "fast_clock", "VITALS_FAST_CLOCK",
                    "TSC clock when the kernel trusts the TSC, else `steady_clock`"));
   t.push_back(CodeOnly("log_sink", "stderr", "where log lines go (`vitals::LogSink`)"));
@@ -326,6 +397,7 @@ std::vector<OptionSpec> MakeTable() {
         return BadOption("pushgateway_url", absl::StrCat("\"", u.substr(0, 200),
                                                          "\" is not an http:// or https:// URL"));
       }));
+  t.back().fail_closed = true;
   {
     OptionSpec spec = String(&Options::job, "job", "VITALS_JOB", true, "`job` of pushed metrics");
     spec.default_text = "program name";
@@ -335,6 +407,9 @@ std::vector<OptionSpec> MakeTable() {
     OptionSpec spec;
     spec.field = "push_grouping";
     spec.env = "VITALS_PUSH_GROUPING";
+    Member(spec, &Options::push_grouping, [](const std::map<std::string, std::string>& g) {
+      return g.empty() ? std::string("empty") : absl::StrJoin(g, ",", absl::PairFormatter("="));
+    });
     spec.default_text = "`instance=<host>`";
     spec.doc = "grouping labels, e.g. `instance=batch-7,shard=3`";
     spec.check = [](const Options& o) {
@@ -383,6 +458,8 @@ std::vector<OptionSpec> MakeTable() {
                      "VITALS_PROFILING_BASIC_AUTH", false,
                      "`user:password`; empty = loopback clients only",
                      Credentials("profiling_basic_auth", &Options::profiling_basic_auth)));
+  t.back().fail_closed = true;
+  MakeSecret(t.back(), &Options::profiling_basic_auth);
   {
     OptionSpec spec = Bool(&Options::auto_profile, "auto_profile", "VITALS_AUTO_PROFILE",
                            "capture a CPU profile when slow requests burst; needs `profiling`");
@@ -402,6 +479,10 @@ std::vector<OptionSpec> MakeTable() {
                  "VITALS_AUTO_PROFILE_DURATION", absl::Seconds(1), absl::Hours(1), false,
                  "length of an automatic profile, at most `profile_max_duration`");
     Check range = spec.check;
+    // At most profile_max_duration, which may be shorter than the default.
+    spec.fallback = [](Options& o) {
+      o.auto_profile_duration = std::min(Options().auto_profile_duration, o.profile_max_duration);
+    };
     spec.check = [range](const Options& o) {
       if (absl::Status s = range(o); !s.ok()) return s;
       if (o.auto_profile_duration <= o.profile_max_duration) return absl::OkStatus();
@@ -441,7 +522,11 @@ std::string OptionsTableMarkdown() {
 }  // namespace internal
 
 std::vector<double> DefaultRequestDurationBuckets() {
-  return {0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10};
+  // Six bounds under OpenTelemetry's first (5 ms), so routes and queries that take microseconds
+  // have percentiles of their own; then OpenTelemetry's list unchanged, so queries and SLOs
+  // written against its `le` values keep working.
+  return {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+          0.075,   0.1,    0.25,    0.5,    0.75,  1,      2.5,   5,    7.5,   10};
 }
 
 absl::Status ApplyEnvironment(Options& options, const EnvLookup& lookup) {
@@ -455,6 +540,111 @@ absl::Status ApplyEnvironment(Options& options, const EnvLookup& lookup) {
   options = std::move(next);
   return absl::OkStatus();
 }
+
+namespace internal {
+namespace {
+
+// Edits (insert, delete, replace) from `a` to `b`.
+size_t EditDistance(absl::string_view a, absl::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1] ? 1 : 0)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+absl::Status SettleOptions(Options& options, const EnvLookup& lookup,
+                           std::vector<std::string>* warnings) {
+  const Options code = options;
+  Options o = options;
+  absl::Status fatal;
+  auto fail = [&fatal](const absl::Status& s) {
+    if (fatal.ok()) fatal = s;
+  };
+  // The variables, one at a time, over the options in code.
+  for (const OptionSpec& spec : OptionsTable()) {
+    if (spec.env.empty() || !lookup) continue;
+    const char* value = lookup(spec.env.c_str());
+    if (value == nullptr) continue;
+    Options trial = o;
+    absl::Status s = spec.parse(value, trial);
+    if (s.ok()) {
+      o = std::move(trial);
+    } else if (spec.fail_closed) {
+      fail(s);
+    } else {
+      const std::string kept = spec.show(o);
+      const bool is_default = kept == spec.show(Options());
+      warnings->push_back(absl::StrCat(s.message(), "; using ", kept,
+                                       is_default ? " (the default)" : " (the value in code)"));
+    }
+  }
+  // Every field as it now stands (the code's values, and combinations the variables made).
+  for (const OptionSpec& spec : OptionsTable()) {
+    if (!spec.check) continue;
+    absl::Status s = spec.check(o);
+    if (s.ok()) continue;
+    if (spec.fallback) spec.fallback(o);  // a fail_closed one too: nothing half-set is used
+    if (spec.fail_closed) {
+      fail(s);
+    } else {
+      warnings->push_back(absl::StrCat(s.message(), "; using ", spec.show(o)));
+    }
+  }
+  options = std::move(o);
+  return fatal;
+}
+
+std::vector<std::string> UnknownVariableWarnings(const std::vector<std::string>& names) {
+  std::vector<std::string> out;
+  for (const std::string& name : names) {
+    const OptionSpec* closest = nullptr;
+    size_t best = std::numeric_limits<size_t>::max();
+    bool known = false;
+    for (const OptionSpec& spec : OptionsTable()) {
+      if (spec.env.empty()) continue;
+      if (spec.env == name) {
+        known = true;
+        break;
+      }
+      const size_t d = EditDistance(name, spec.env);
+      if (d < best) {
+        best = d;
+        closest = &spec;
+      }
+    }
+    if (known) continue;
+    std::string line = absl::StrCat("the environment variable ", name.substr(0, 200),
+                                    " is not a vitals option and is ignored");
+    // A misspelling is a few edits away; anything further is likely somebody else's variable.
+    if (closest != nullptr && best <= std::max<size_t>(2, closest->env.size() / 4)) {
+      absl::StrAppend(&line, "; did you mean ", closest->env, "?");
+    }
+    out.push_back(std::move(line));
+  }
+  return out;
+}
+
+std::vector<std::string> VitalsVariableNames() {
+  std::vector<std::string> names;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const absl::string_view entry = *e;
+    if (!absl::StartsWith(entry, "VITALS_")) continue;
+    names.emplace_back(entry.substr(0, entry.find('=')));
+  }
+  return names;
+}
+
+}  // namespace internal
 
 absl::Status ValidateOptions(const Options& options) {
   for (const internal::OptionSpec& spec : internal::OptionsTable()) {

@@ -142,7 +142,10 @@ void CircuitBreaker::Init(const Clock* clock, std::shared_ptr<LogSink> log) {
 }
 
 CircuitBreaker::~CircuitBreaker() {
-  if (metrics_ != nullptr && metrics_->registry != nullptr) {
+  // A breaker may outlive its agent (a static one bound to an agent in main): then the
+  // registry and its refreshers are gone already.
+  if (metrics_ != nullptr && metrics_->registry != nullptr &&
+      internal::AgentAlive(metrics_->life)) {
     metrics_->registry->RemoveRefresher(metrics_->refresher);  // waits for a running scrape
   }
 }
@@ -222,6 +225,26 @@ CircuitBreaker::Permit CircuitBreaker::TryAcquire() {
     not_permitted_.fetch_add(1, std::memory_order_relaxed);
     if (metrics_ != nullptr) PublishNotPermitted();
     return permit;
+  }
+}
+
+absl::Status CircuitBreaker::NotPermitted() const {
+  return absl::UnavailableError(
+      absl::StrCat("circuit breaker ", name_, " is ", StateName(state()), ": call not permitted"));
+}
+
+void CircuitBreaker::OnOutcome(const Permit& permit, Outcome outcome, int64_t start_nanos) {
+  const absl::Duration elapsed = absl::Nanoseconds(NowNanos() - start_nanos);
+  switch (outcome) {
+    case Outcome::kSuccess:
+      OnSuccess(permit, elapsed);
+      break;
+    case Outcome::kFailure:
+      OnFailure(permit, elapsed);
+      break;
+    case Outcome::kIgnored:
+      OnIgnored(permit, elapsed);
+      break;
   }
 }
 

@@ -41,9 +41,11 @@ struct CircuitBreaker::Metrics {
   Counter not_permitted;
   Gauge failure_rate, slow_call_rate;
   Gauge buffered[2], slow_calls[2];  // [0] successful, [1] failed
-  // The refresher that sets the gauges before each scrape; removed by the destructor.
+  // The refresher that sets the gauges before each scrape; removed by the destructor while the
+  // agent (`life`, its token) lives. The handles above record nothing once it is gone.
   internal::Registry* registry = nullptr;
   uint64_t refresher = 0;
+  uint64_t life = 0;
 };
 
 }  // namespace vitals

@@ -1,21 +1,22 @@
 #include "vitals/client.h"
 
+#include "absl/base/optimization.h"
 #include "agent/upstream/upstream_metrics.h"
 
 namespace vitals {
 
 void UpstreamHandle::Record(int status, absl::Duration duration) const {
-  if (entry_ != nullptr) metrics_->Record(entry_, status, absl::ToInt64Nanoseconds(duration));
+  if (valid()) metrics_->Record(entry_, status, absl::ToInt64Nanoseconds(duration));
 }
 
 void UpstreamHandle::RecordError(absl::string_view error_type, absl::Duration duration) const {
-  if (entry_ != nullptr) {
+  if (valid()) {
     metrics_->RecordError(entry_, error_type, absl::ToInt64Nanoseconds(duration));
   }
 }
 
 void UpstreamHandle::AddActive(double delta) const {
-  if (entry_ != nullptr) internal::AddToCell(entry_->active->cell, delta);
+  if (valid()) internal::AddToCell(entry_->active->cell, delta);
 }
 
 ClientCallScope::ClientCallScope(const UpstreamHandle& upstream) : upstream_(upstream) {
@@ -30,6 +31,7 @@ ClientCallScope::ClientCallScope(const UpstreamHandle& upstream) : upstream_(ups
 absl::Duration ClientCallScope::Finish() {
   if (done_) return absl::ZeroDuration();
   done_ = true;
+  if (ABSL_PREDICT_FALSE(!upstream_.valid())) return absl::ZeroDuration();  // the agent is gone
   const int64_t nanos = upstream_.metrics_->clock().NowNanos() - start_;
   if (!error_.empty()) {
     upstream_.metrics_->RecordError(upstream_.entry_, error_, nanos);

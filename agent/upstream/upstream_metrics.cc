@@ -10,7 +10,6 @@
 namespace vitals {
 namespace internal {
 namespace {
-constexpr size_t kMaxErrorTypeBytes = 64;
 
 // The status code as label text, or empty for none (a negative status).
 absl::string_view StatusText(int status, char (&buf)[16]) {
@@ -101,8 +100,7 @@ void UpstreamMetrics::Record(UpstreamEntry* entry, int status, int64_t nanos) {
 
 void UpstreamMetrics::RecordError(UpstreamEntry* entry, absl::string_view error_type,
                                   int64_t nanos) {
-  if (error_type.empty()) error_type = "_OTHER";
-  if (error_type.size() > kMaxErrorTypeBytes) error_type = error_type.substr(0, kMaxErrorTypeBytes);
+  error_type = ErrorTypeLabel(error_type);
   ObserveInto(*SeriesFor(entry, -1, error_type), ObservedSeconds(nanos));
 }
 

@@ -172,6 +172,7 @@ def metric_names(expr):
     expr = re.sub(r'"(?:[^"\\]|\\.)*"', "", expr)
     expr = re.sub(r"\{[^}]*\}", "", expr)
     expr = re.sub(r"\[[^\]]*\]", "", expr)
+    expr = re.sub(r"\b\d+(?:\.\d+)?(?:ms|s|m|h|d|w|y)\b", "", expr)  # offset 30m
     expr = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)
     names = set()
     for m in re.finditer(r"[a-zA-Z_:][a-zA-Z0-9_:]*", expr):

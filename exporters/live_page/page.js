@@ -26,6 +26,16 @@
     if (a < 120) return v.toFixed(2) + ' s';
     return (v / 60).toFixed(1) + ' min';
   }
+  // A latency quantile: one in the lowest bucket reads "≤ bound", one past the highest "≥ bound"
+  // (the history's floor and ceiling), so no figure finer than the buckets is shown.
+  let quantileFloor = null;
+  let quantileCeiling = null;
+  function quantile(v) {
+    if (!isNum(v)) return '–';
+    if (v === quantileFloor) return '≤ ' + seconds(v);
+    if (v === quantileCeiling) return '≥ ' + seconds(v);
+    return seconds(v);
+  }
   function bytes(v) {
     if (!isNum(v)) return '–';
     const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -201,6 +211,8 @@
     ]);
     const q = $('quantile').value;
     chart('chart-rate', h.times, pick(h, 'route:', ':rate', 8), rate);
+    quantileFloor = h.quantile_floor_seconds;
+    quantileCeiling = h.quantile_ceiling_seconds;
     chart('chart-latency', h.times, pick(h, 'route:', ':' + q, 8, ':rate'), seconds);
     chart('chart-errors', h.times, pick(h, 'route:', ':error_ratio', 8, ':rate'), percent);
     const routes = d.routes.slice().sort((a, b) => b.requests - a.requests);
@@ -215,9 +227,9 @@
           { text: count(r.errors), num: true, field: 'errors', cls: r.errors > 0 ? 'bad' : '' },
           { text: rate(last(s[key + 'rate'])), num: true, field: 'rate' },
           { text: percent(ratio), num: true, cls: ratio > 0.01 ? 'bad' : '' },
-          { text: seconds(last(s[key + 'p50'])), num: true },
-          { text: seconds(last(s[key + 'p95'])), num: true },
-          { text: seconds(last(s[key + 'p99'])), num: true },
+          { text: quantile(last(s[key + 'p50'])), num: true, field: 'p50' },
+          { text: quantile(last(s[key + 'p95'])), num: true, field: 'p95' },
+          { text: quantile(last(s[key + 'p99'])), num: true, field: 'p99' },
           { text: seconds(r.mean_seconds), num: true, field: 'mean' },
         ],
       };

@@ -125,9 +125,11 @@ class Agent {
 
   // Records one database call of `statement` (normalized, never a label) on `system`
   // ("postgresql", "sqlite", ...) that took `duration`; inside a request it also counts for
-  // that request's query count and N+1 detection. No lock; see vitals/db.h for the cost.
+  // that request's query count and N+1 detection. A non-empty `error_type` marks the call
+  // failed (OpenTelemetry's error.type: the SQLSTATE, "timeout", ...; cut to 64 bytes) and
+  // becomes its `error_type` label. No lock; see vitals/db.h for the cost.
   void RecordDbOperation(absl::string_view system, absl::string_view statement,
-                         absl::Duration duration);
+                         absl::Duration duration, absl::string_view error_type = {});
 
   // The metrics handle of the connection pool called `name` (the `db_client_connection_pool_name`
   // label). Takes a lock; resolve once and keep it.

@@ -16,12 +16,14 @@
 // `CacheMetrics` was made: a restartable add to the running CPU's copy of a cell (about 4 ns),
 // no lock, no atomic read-modify-write, no cache line another CPU writes.
 // `SetSize`/`SetMaxSize` read every CPU's copy (see `Gauge::Set`): use `AddSize` on hot paths.
-// Ownership: a small value pointing into the agent; must not be used after the agent is gone.
+// Ownership: a small value pointing into the agent; once the agent is destroyed it records
+// nothing (so a cache that outlives the agent can still be destroyed or used safely).
 // A default-constructed `CacheMetrics` records nothing. Thread-safety: any thread, at once.
 
 #ifndef VITALS_CACHE_H_
 #define VITALS_CACHE_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/time/time.h"
@@ -61,8 +63,8 @@ class CacheMetrics {
   // The bound, in entries, when the cache has one (serves cache_max_size).
   void SetMaxSize(double entries) const;
 
-  // False for a default-constructed handle.
-  bool enabled() const { return owner_ != nullptr; }
+  // False for a default-constructed handle, and once the agent is gone.
+  bool enabled() const { return internal::AgentAlive(life_); }
 
  private:
   friend class internal::CacheFamilies;
@@ -71,6 +73,7 @@ class CacheMetrics {
   Histogram load_duration_;
   internal::CacheFamilies* owner_ = nullptr;
   const std::string* name_ = nullptr;  // owned by `owner_`
+  uint64_t life_ = 0;                  // the agent's token (vitals/detail/agent_life.h)
 };
 
 }  // namespace vitals

@@ -2,12 +2,14 @@
 // the metrics resilience4j's Micrometer binding writes, so its dashboards work unchanged.
 //
 //   vitals::CircuitBreaker inventory("inventory", options, &agent);   // agent optional
-//   if (auto permit = inventory.TryAcquire()) {
-//     ... the call ...
-//     ok ? inventory.OnSuccess(permit, elapsed) : inventory.OnFailure(permit, elapsed);
-//   } else {
-//     ... fail fast: the dependency is given time to recover ...
-//   }
+//   absl::StatusOr<httplib::Result> res = inventory.Execute(
+//       [&] { return client.Get("/stock/42"); },                      // the call
+//       [](const httplib::Result& r) { return r && r->status < 500; });  // did it succeed?
+//   if (!res.ok()) ... refused: fail fast, the dependency is given time to recover ...
+//
+// Execute times the call with the breaker's clock and records its outcome itself (as
+// resilience4j's decorators do); TryAcquire and OnSuccess/OnFailure/OnIgnored are the same
+// steps by hand, for calls that do not fit in a function (an asynchronous one, say).
 //
 // States, as resilience4j's: CLOSED lets every call through and keeps the outcomes of the last
 // `sliding_window_size` calls; it opens when at least `minimum_number_of_calls` are in the
@@ -41,7 +43,9 @@
 // compare-and-swap more when the window's counts change (one more again for a slow call, and
 // with consecutive_failures), plus a histogram observe on per-CPU cells when bound to an
 // agent: about 15 ns, 18 ns bound, on one thread (BENCHMARKS.md).
-// Memory: 4 bytes per window slot. Works without an agent.
+// Memory: 4 bytes per window slot. Works without an agent, and keeps working after the agent it
+// was bound to is destroyed (a static breaker bound to an agent in main): its metrics then
+// record nothing.
 
 #ifndef VITALS_CIRCUIT_BREAKER_H_
 #define VITALS_CIRCUIT_BREAKER_H_
@@ -50,8 +54,11 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "vitals/clock.h"
 #include "vitals/log.h"
@@ -96,9 +103,13 @@ class CircuitBreaker {
     uint32_t epoch_ = 0;
   };
 
+  // What a finished call says about the dependency (what Execute's classifier returns).
+  enum class Outcome { kSuccess, kFailure, kIgnored };
+
   // `options` are checked by Validate(); an invalid set is replaced by the defaults and
-  // reported by status(). With `agent`, the metrics above are registered there (the agent
-  // must outlive the breaker); two breakers must not share a name on one agent.
+  // reported by status(). With `agent`, the metrics above are registered there; the breaker
+  // may outlive the agent (its metrics then record nothing). Two breakers must not share a
+  // name on one agent.
   explicit CircuitBreaker(std::string name, CircuitBreakerOptions options = {},
                           Agent* agent = nullptr);
   ~CircuitBreaker();
@@ -109,6 +120,22 @@ class CircuitBreaker {
   // OK, or why the options given were replaced by the defaults, or why metrics are missing.
   const absl::Status& status() const { return status_; }
 
+  // Runs `call` when the breaker permits it, timed with the breaker's clock (the agent's
+  // monotonic clock unless CircuitBreakerOptions::clock says otherwise), and records the
+  // outcome `classify(result)` gives: an Outcome, or a bool (true: a success). A call that
+  // throws is recorded as a failure and the exception goes on to the caller. Returns the
+  // call's result, or Unavailable naming the breaker when it refused the call (which then did
+  // not run). Cost: TryAcquire, two clock reads and the outcome's cost.
+  template <typename Call, typename Classify>
+  absl::StatusOr<std::invoke_result_t<Call&>> Execute(Call&& call, Classify&& classify);
+
+  // For a call that returns absl::Status or absl::StatusOr<T>: OK is a success, anything else
+  // a failure. Returns what the call returned, or Unavailable when the breaker refused it.
+  template <typename Call>
+  std::invoke_result_t<Call&> Execute(Call&& call);
+
+  // The steps Execute takes, for calls that do not fit in one function: a permit, then one of
+  // the outcomes with the call's duration.
   Permit TryAcquire();
   void OnSuccess(const Permit& permit, absl::Duration duration);
   void OnFailure(const Permit& permit, absl::Duration duration);
@@ -126,9 +153,18 @@ class CircuitBreaker {
   static absl::string_view StateName(State state);  // "closed", "open", "half_open"
 
  private:
+  // Unavailable: "circuit breaker NAME is open|half_open: call not permitted".
+  absl::Status NotPermitted() const;
+  int64_t NowNanos() const { return clock_->NowNanos(); }
+  void OnOutcome(const Permit& permit, Outcome outcome, int64_t start_nanos);
+  // Runs `call` (permitted), timed, and records outcome_of(its result); a call that throws is
+  // recorded as a failure and the exception goes on.
+  template <typename Call, typename OutcomeOf>
+  std::invoke_result_t<Call&> Guarded(const Permit& permit, Call& call, OutcomeOf outcome_of);
+
   struct Metrics;
   struct Window;
-  enum Outcome : uint32_t { kSuccess = 1, kFailure = 2, kSlow = 4 };
+  enum OutcomeBit : uint32_t { kSuccess = 1, kFailure = 2, kSlow = 4 };
 
   void Record(const Permit& permit, uint32_t outcome, absl::Duration duration);
   void RecordHalfOpen(uint64_t word, uint32_t outcome);
@@ -162,6 +198,54 @@ class CircuitBreaker {
   std::atomic<uint64_t> not_permitted_{0};
   std::unique_ptr<Metrics> metrics_;
 };
+
+template <typename Call, typename OutcomeOf>
+std::invoke_result_t<Call&> CircuitBreaker::Guarded(const Permit& permit, Call& call,
+                                                    OutcomeOf outcome_of) {
+  const int64_t start = NowNanos();
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS)
+  try {
+    std::invoke_result_t<Call&> result = call();
+    OnOutcome(permit, outcome_of(result), start);
+    return result;
+  } catch (...) {
+    OnOutcome(permit, Outcome::kFailure, start);
+    throw;
+  }
+#else
+  std::invoke_result_t<Call&> result = call();
+  OnOutcome(permit, outcome_of(result), start);
+  return result;
+#endif
+}
+
+template <typename Call, typename Classify>
+absl::StatusOr<std::invoke_result_t<Call&>> CircuitBreaker::Execute(Call&& call,
+                                                                    Classify&& classify) {
+  const Permit permit = TryAcquire();
+  if (!permit) return NotPermitted();
+  return Guarded(permit, call, [&classify](const std::invoke_result_t<Call&>& result) {
+    if constexpr (std::is_same_v<std::decay_t<decltype(classify(result))>, Outcome>) {
+      return classify(result);
+    } else {
+      return classify(result) ? Outcome::kSuccess : Outcome::kFailure;
+    }
+  });
+}
+
+template <typename Call>
+std::invoke_result_t<Call&> CircuitBreaker::Execute(Call&& call) {
+  using Result = std::invoke_result_t<Call&>;
+  static_assert(
+      std::is_same_v<Result, absl::Status> || std::is_constructible_v<Result, absl::Status>,
+      "Execute(call) needs a call returning absl::Status or absl::StatusOr<T>; "
+      "give other calls a classifier: Execute(call, classify)");
+  const Permit permit = TryAcquire();
+  if (!permit) return NotPermitted();
+  return Guarded(permit, call, [](const Result& result) {
+    return result.ok() ? Outcome::kSuccess : Outcome::kFailure;
+  });
+}
 
 }  // namespace vitals
 

@@ -25,6 +25,7 @@
 // anyway. vitals/httplib.h has a cpp-httplib client adapter that does all of this.
 //
 // Thread-safety: all calls from any thread at once. A ClientCallScope belongs to one call.
+// Lifetime: handles and scopes may outlive their agent; once it is destroyed they record nothing.
 
 #ifndef VITALS_CLIENT_H_
 #define VITALS_CLIENT_H_
@@ -33,6 +34,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "vitals/detail/agent_life.h"
 
 namespace vitals {
 
@@ -51,8 +53,8 @@ inline constexpr absl::string_view kErrorTls = "tls_error";
 inline constexpr absl::string_view kErrorCanceled = "canceled";
 inline constexpr absl::string_view kErrorOther = "_OTHER";
 
-// A pre-resolved (method, server address, server port). Cheap to copy; must not outlive its
-// agent.
+// A pre-resolved (method, server address, server port). Cheap to copy; records nothing once its
+// agent is gone.
 class UpstreamHandle {
  public:
   UpstreamHandle() = default;  // records nothing
@@ -67,15 +69,17 @@ class UpstreamHandle {
   // Adds `delta` to this upstream's `http_client_active_requests` (ClientCallScope does it).
   void AddActive(double delta) const;
 
-  bool valid() const { return entry_ != nullptr; }
+  // True while it names an upstream of an agent that is alive.
+  bool valid() const { return internal::AgentAlive(life_); }
 
  private:
   friend class Agent;
   friend class ClientCallScope;
-  UpstreamHandle(internal::UpstreamMetrics* metrics, internal::UpstreamEntry* entry)
-      : metrics_(metrics), entry_(entry) {}
+  UpstreamHandle(internal::UpstreamMetrics* metrics, internal::UpstreamEntry* entry, uint64_t life)
+      : metrics_(metrics), entry_(entry), life_(entry != nullptr ? life : 0) {}
   internal::UpstreamMetrics* metrics_ = nullptr;
   internal::UpstreamEntry* entry_ = nullptr;
+  uint64_t life_ = 0;  // the agent's token (vitals/detail/agent_life.h)
 };
 
 // Times one call from construction to destruction (or Finish()), and records it with the

@@ -5,7 +5,8 @@
 //   agent.RecordDbOperation("postgresql", sql, elapsed);      // when the time is known
 //
 // Each call observes `db_client_operation_duration_seconds{db_system_name,db_operation_name,
-// db_collection_name}`. The
+// db_collection_name,error_type}` (`error_type` empty unless the call failed: DbOperation::
+// set_error, or the `error_type` of Agent::RecordDbOperation). The
 // statement text never becomes a label: it is normalized (literals to ?, IN lists collapsed,
 // comments and whitespace folded; see the README) and used only to group calls and in log lines.
 //
@@ -32,6 +33,7 @@
 #define VITALS_DB_H_
 
 #include <cstdint>
+#include <string>
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -44,17 +46,35 @@ class Agent;
 namespace internal {
 class DbMetrics;
 struct RequestDb;
+struct Series;
+struct StatementStats;
 }  // namespace internal
 
 // Times one database call from construction to destruction (or Finish) and records it.
+//
+//   vitals::DbOperation op(agent, "postgresql", sql);
+//   PGresult* r = PQexec(conn, sql.c_str());
+//   if (PQresultStatus(r) != PGRES_TUPLES_OK) op.set_error(PQresultErrorField(r,
+//   PG_DIAG_SQLSTATE));
+//
+// It keeps nothing it does not own: the statement is normalized and resolved when the operation
+// is made (the cost vitals/db.h states, paid then instead of at the end), so `system` and
+// `statement` may be temporaries. May outlive its agent: then it records nothing.
 class DbOperation {
  public:
   // `system`: the database system (OpenTelemetry db.system.name: "postgresql", "mysql",
-  // "sqlite", ...). `statement`: the SQL as sent; it need not outlive this object.
+  // "sqlite", ...). `statement`: the SQL as sent.
   DbOperation(Agent& agent, absl::string_view system, absl::string_view statement);
   ~DbOperation() { Finish(); }
   DbOperation(const DbOperation&) = delete;
   DbOperation& operator=(const DbOperation&) = delete;
+
+  // Marks the call as failed, with `error_type` as OpenTelemetry's `error.type` (the SQLSTATE,
+  // an error class such as "timeout", an exception's type name: few distinct values). It is
+  // copied (cut to 64 bytes); empty records `_OTHER`. The call is then recorded with that
+  // `error_type` label instead of an empty one.
+  void set_error(absl::string_view error_type);
+  bool failed() const { return failed_; }
 
   // Records now; later calls do nothing.
   void Finish();
@@ -62,12 +82,17 @@ class DbOperation {
   void Cancel() { done_ = true; }
 
  private:
-  DbOperation(internal::DbMetrics* metrics, absl::string_view system, absl::string_view statement);
+  DbOperation(internal::DbMetrics* metrics, uint64_t life, absl::string_view system,
+              absl::string_view statement);
 
-  internal::DbMetrics* metrics_;
-  absl::string_view system_;
-  absl::string_view statement_;
-  int64_t start_nanos_;
+  internal::DbMetrics* metrics_ = nullptr;
+  internal::Series* duration_ = nullptr;  // the series of a successful call of this statement
+  internal::StatementStats* stats_ = nullptr;
+  uint64_t hash_ = 0;  // of the normalized statement (N+1 detection)
+  uint64_t life_ = 0;  // the agent's token (vitals/detail/agent_life.h)
+  int64_t start_nanos_ = 0;
+  std::string error_;
+  bool failed_ = false;
   bool done_ = false;
 };
 

@@ -28,8 +28,8 @@
 //   { vitals::TaskScope task(*pool, ticket, "resize"); ... run it ... }
 //
 // Thread-safety: every call from any thread at once; a TaskScope belongs to one task.
-// Ownership: an ExecutorMonitor is a small value that points into its agent; it must not be
-// used after the agent is destroyed.
+// Ownership: an ExecutorMonitor is a small value that points into its agent. It and its
+// TaskScopes may outlive the agent: once the agent is destroyed they record nothing.
 // Cost (BENCHMARKS.md): Submitted is one clock read and one per-CPU add (two with a bounded
 // queue); a TaskScope is two clock reads, four per-CPU adds, two histogram observes and, when
 // stalls are watched, a compare-and-swap and a few stores on a slot the worker thread keeps
@@ -43,6 +43,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "vitals/detail/agent_life.h"
 
 namespace vitals {
 
@@ -97,13 +98,15 @@ class ExecutorMonitor {
   // returns how many. The agent calls it four times a second; tests call it with a fake clock.
   int CheckStalls() const;
 
-  bool valid() const { return pool_ != nullptr; }
+  // True while it names a pool of an agent that is alive.
+  bool valid() const { return internal::AgentAlive(life_); }
 
  private:
   friend class Agent;
   friend class TaskScope;
-  explicit ExecutorMonitor(internal::ExecutorPool* pool) : pool_(pool) {}
+  ExecutorMonitor(internal::ExecutorPool* pool, uint64_t life) : pool_(pool), life_(life) {}
   internal::ExecutorPool* pool_ = nullptr;
+  uint64_t life_ = 0;  // the agent's token (vitals/detail/agent_life.h)
 };
 
 // One task's run, from construction (it started) to destruction or Finish().
@@ -121,6 +124,7 @@ class TaskScope {
 
  private:
   internal::ExecutorPool* pool_;
+  uint64_t life_;
   int64_t start_ = 0;
   uint32_t slot_ = 0;
   bool done_ = false;

@@ -8,7 +8,8 @@
 // Register handlers through `HttplibInstrumentation` instead of the server: each route is given
 // as a template (`/users/:id`, `:name` matches one path segment) which becomes both the
 // server's pattern and the `http_route` label, so raw paths never become label values.
-// Requests that match no route are recorded with route "unmatched". A request is timed from
+// Requests that match no route are recorded with route "unmatched" (and 0 database calls). A
+// request is timed from
 // routing (after its headers were read) until its response has been written; its status is the
 // one sent, and it keeps its route even when its body fails to read. HEAD requests (which
 // cpp-httplib answers with the GET handler) are recorded as HEAD; their series appear with the
@@ -25,6 +26,10 @@
 // The instrumentation installs the server's pre-routing handler and logger; set yours through
 // `set_pre_routing_handler` / `set_logger` here and they are chained. The object must outlive
 // the server's run. Thread-safety: as cpp-httplib's (register routes before `listen`).
+//
+// Call `server.set_tcp_nodelay(true)`: Debian's cpp-httplib 0.11 leaves Nagle's algorithm on,
+// and a keep-alive client then waits about 40 ms for each answer (Nagle and the client's delayed
+// ACK), a delay no timer inside the server can see.
 
 #ifndef VITALS_HTTPLIB_H_
 #define VITALS_HTTPLIB_H_
@@ -87,7 +92,11 @@ class HttplibInstrumentation {
           st.route.Record(status, d,
                           TraceContext::FromTraceparent(req.get_header_value("traceparent")));
         } else {
-          agent_.Record(req.method, kUnmatchedRoute, status, d);
+          // No handler ran, so no database call: the request still counts, with 0 queries, in
+          // http_server_request_db_queries, as every route does.
+          const RouteHandle unmatched = agent_.Route(req.method, kUnmatchedRoute);
+          unmatched.Record(status, d);
+          RequestDbScope(unmatched).End();
         }
       }
       st = State();
@@ -198,11 +207,23 @@ class HttplibInstrumentation {
 //   users.set_read_timeout(absl::Milliseconds(500));
 //   httplib::Result res = users.Get("/users/7");
 //
-// Thread-safety: as httplib::Client's (one call at a time per object).
+// Thread-safety: Get, Post, Put and Delete may be called from any thread at once, so handlers
+// can share one client; the calls through one object then run one at a time (cpp-httplib's
+// client holds a mutex for each request), so for parallel calls to one instance give each
+// thread its own client. Change settings (the set_* calls, `client()`) before sharing it.
+// Timing uses the agent's monotonic clock; the upstream handles are resolved here, so the
+// client never touches the agent again and may outlive it (its calls then record nothing).
 class HttplibClient {
  public:
   HttplibClient(Agent& agent, const std::string& host, int port)
-      : agent_(agent), host_(host), port_(port), client_(host, port) {}
+      : clock_(&agent.clock()),
+        host_(host),
+        port_(port),
+        client_(host, port),
+        get_(agent.Upstream("GET", host, port)),
+        post_(agent.Upstream("POST", host, port)),
+        put_(agent.Upstream("PUT", host, port)),
+        delete_(agent.Upstream("DELETE", host, port)) {}
 
   // The wrapped client, for settings this class does not forward (calls made on it directly
   // are not timed).
@@ -222,20 +243,18 @@ class HttplibClient {
   }
 
   httplib::Result Get(const std::string& path, const httplib::Headers& headers = {}) {
-    return Timed(get_, "GET", [&] { return client_.Get(path.c_str(), headers); });
+    return Timed(get_, [&] { return client_.Get(path.c_str(), headers); });
   }
   httplib::Result Post(const std::string& path, const std::string& body,
                        const std::string& content_type) {
-    return Timed(post_, "POST",
-                 [&] { return client_.Post(path.c_str(), body, content_type.c_str()); });
+    return Timed(post_, [&] { return client_.Post(path.c_str(), body, content_type.c_str()); });
   }
   httplib::Result Put(const std::string& path, const std::string& body,
                       const std::string& content_type) {
-    return Timed(put_, "PUT",
-                 [&] { return client_.Put(path.c_str(), body, content_type.c_str()); });
+    return Timed(put_, [&] { return client_.Put(path.c_str(), body, content_type.c_str()); });
   }
   httplib::Result Delete(const std::string& path) {
-    return Timed(delete_, "DELETE", [&] { return client_.Delete(path.c_str()); });
+    return Timed(delete_, [&] { return client_.Delete(path.c_str()); });
   }
 
   // The error type a failed call records: one of vitals/client.h's kError* constants.
@@ -264,25 +283,25 @@ class HttplibClient {
 
  private:
   template <typename Call>
-  httplib::Result Timed(UpstreamHandle& handle, absl::string_view method, Call call) {
-    if (!handle.valid()) handle = agent_.Upstream(method, host_, port_);
+  httplib::Result Timed(const UpstreamHandle& handle, Call call) {
     ClientCallScope scope(handle);
-    const absl::Time start = absl::Now();
+    const int64_t start = clock_->NowNanos();
     httplib::Result result = call();
     if (result) {
       scope.set_status(result->status);
     } else {
-      scope.set_error(ErrorType(result.error(), absl::Now() - start, read_timeout_));
+      const absl::Duration elapsed = absl::Nanoseconds(clock_->NowNanos() - start);
+      scope.set_error(ErrorType(result.error(), elapsed, read_timeout_));
     }
     return result;
   }
 
-  Agent& agent_;
+  const Clock* const clock_;  // the agent's: a process-wide clock, or one that outlives it
   const std::string host_;
   const int port_;
   httplib::Client client_;
   absl::Duration read_timeout_ = absl::Seconds(CPPHTTPLIB_READ_TIMEOUT_SECOND);
-  UpstreamHandle get_, post_, put_, delete_;  // resolved at the first call of each method
+  const UpstreamHandle get_, post_, put_, delete_;
 };
 
 }  // namespace vitals

@@ -1,8 +1,10 @@
 // vitals/log.h: where the agent's log lines go.
 //
 // The agent logs rarely (a slow request, a failed scrape, a server error) and always through a
-// rate limiter, so a burst of slow requests cannot flood the host's log. The sink is pluggable:
-// route lines into the host's own logger by implementing `LogSink`.
+// rate limiter, so a burst of slow requests cannot flood the host's log. Lines below
+// `Options::log_level` (VITALS_LOG_LEVEL: info, warning or error) are not written. The sink is
+// pluggable: route lines into the host's own logger by implementing `LogSink`
+// (examples/log_sink.cc sends them to syslog).
 
 #ifndef VITALS_LOG_H_
 #define VITALS_LOG_H_
@@ -29,8 +31,12 @@ class LogSink {
   virtual void Write(LogSeverity severity, absl::string_view line) = 0;
 };
 
-// A sink that writes `vitals SEVERITY: line` to stderr with one `write(2)` per line, so
-// lines from several threads never interleave. Shared and never destroyed.
+// A sink that writes each line to stderr with one `write(2)`, so lines from several threads
+// never interleave, as
+//   <RFC 3339 UTC time, microseconds> <SEVERITY> <thread id> vitals: <message>
+//   2026-12-06T06:48:40.123456Z WARNING 41873 vitals: slow request: GET /users/:id took 1.2s
+// (a line break inside a message becomes a space). The thread id is the kernel's, as top -H,
+// /proc/<pid>/task and gdb show it. Shared and never destroyed.
 std::shared_ptr<LogSink> StderrLogSink();
 
 }  // namespace vitals

@@ -29,8 +29,8 @@
 // An exception thrown by a loader is caught and turned into an Internal status. Like a standard
 // container, the cache lets std::bad_alloc and exceptions from copying Key/Value propagate, and
 // stays consistent when they do.
-// Ownership: values are copied in and out. When built with an agent, the cache must not outlive
-// it (its metrics point into the agent).
+// Ownership: values are copied in and out. A cache built with an agent may outlive it (a static
+// cache, say): once the agent is destroyed the cache keeps working and records nothing.
 
 #ifndef VITALS_LRU_CACHE_H_
 #define VITALS_LRU_CACHE_H_

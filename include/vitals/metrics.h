@@ -7,8 +7,9 @@
 // Prometheus scrapes; vitals/detail/cells.h). Memory and scrape cost follow the number of CPUs,
 // not the number of threads that record.
 //
-// Ownership: families and handles are small values that point into the agent. They must not be
-// used after the `Agent` that created them is destroyed. Copying them is cheap.
+// Ownership: families and handles are small values that point into the agent; copying them is
+// cheap. They may outlive the `Agent` that made them: once it is destroyed they record nothing,
+// read as zero, and `WithLabels` fails (vitals/detail/agent_life.h; one more load per record).
 // Thread-safety: every method may be called from any thread at once.
 
 #ifndef VITALS_METRICS_H_
@@ -21,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "vitals/detail/agent_life.h"
 #include "vitals/detail/cells.h"
 #include "vitals/trace_context.h"
 
@@ -37,9 +39,7 @@ class Counter {
 
   // Adds `amount`, which must be >= 0 (negative and NaN amounts are ignored).
   void Increment(double amount = 1.0) const {
-    if (series_ != nullptr && amount >= 0) {
-      internal::AddToCell(series_->cell, amount);
-    }
+    if (internal::AgentAlive(life_) && amount >= 0) internal::AddToCell(series_->cell, amount);
   }
 
   // The current total: sums every CPU's copy, O(CPUs), no lock; for tests and diagnostics.
@@ -47,8 +47,9 @@ class Counter {
 
  private:
   friend class internal::Family;
-  explicit Counter(const internal::SeriesCore* series) : series_(series) {}
+  Counter(const internal::SeriesCore* series, uint64_t life) : series_(series), life_(life) {}
   const internal::SeriesCore* series_ = nullptr;
+  uint64_t life_ = 0;  // the agent's token: a default handle's matches no agent
 };
 
 // A value that goes up and down. `Add`/`Increment`/`Decrement` cost the same as a counter
@@ -60,7 +61,7 @@ class Gauge {
 
   void Set(double value) const;
   void Add(double amount) const {
-    if (series_ != nullptr) internal::AddToCell(series_->cell, amount);
+    if (internal::AgentAlive(life_)) internal::AddToCell(series_->cell, amount);
   }
   void Increment() const { Add(1.0); }
   void Decrement() const { Add(-1.0); }
@@ -70,8 +71,9 @@ class Gauge {
 
  private:
   friend class internal::Family;
-  explicit Gauge(const internal::SeriesCore* series) : series_(series) {}
+  Gauge(const internal::SeriesCore* series, uint64_t life) : series_(series), life_(life) {}
   const internal::SeriesCore* series_ = nullptr;
+  uint64_t life_ = 0;
 };
 
 // Counts observations into fixed buckets (`le` upper bounds) and sums them. Cost of `Observe`:
@@ -84,7 +86,7 @@ class Histogram {
   Histogram() = default;  // A handle that records nothing.
 
   ABSL_ATTRIBUTE_ALWAYS_INLINE void Observe(double value) const {
-    if (series_ != nullptr) internal::ObserveInto(*series_, value);
+    if (internal::AgentAlive(life_)) internal::ObserveInto(*series_, value);
   }
 
   // Observes `value` and offers `trace` as the exemplar of the bucket it falls in, when the
@@ -100,8 +102,9 @@ class Histogram {
 
  private:
   friend class internal::Family;
-  explicit Histogram(const internal::SeriesCore* series) : series_(series) {}
+  Histogram(const internal::SeriesCore* series, uint64_t life) : series_(series), life_(life) {}
   const internal::SeriesCore* series_ = nullptr;
+  uint64_t life_ = 0;
 };
 
 // Optional parts of a histogram family (Agent::AddHistogram). Two families of one name must
@@ -141,19 +144,20 @@ class MetricFamily {
   MetricFamily() = default;
 
   // Fails with InvalidArgument when the number of values differs from the number of label
-  // names.
+  // names, FailedPrecondition when the agent is gone (or for a default-constructed family).
   absl::StatusOr<Handle> WithLabels(absl::Span<const absl::string_view> values) const;
   absl::StatusOr<Handle> WithLabels(std::initializer_list<absl::string_view> values) const {
     return WithLabels(absl::MakeConstSpan(values.begin(), values.size()));
   }
 
-  // The metric name, e.g. "orders_processed_total".
+  // The metric name, e.g. "orders_processed_total"; empty once the agent is gone.
   const std::string& name() const;
 
  private:
   friend class internal::Family;
-  explicit MetricFamily(internal::Family* family) : family_(family) {}
+  MetricFamily(internal::Family* family, uint64_t life) : family_(family), life_(life) {}
   internal::Family* family_ = nullptr;
+  uint64_t life_ = 0;
 };
 
 using CounterFamily = MetricFamily<Counter>;

@@ -19,6 +19,8 @@
 //
 // Thread-safety: all calls may be made from any thread at once. A `RequestScope` belongs to one
 // request; it may end on a different thread than it started on.
+// Lifetime: handles and scopes may outlive their agent; once it is destroyed they record nothing
+// (vitals/detail/agent_life.h). The agent must not be destroyed while other threads record.
 
 #ifndef VITALS_REQUEST_H_
 #define VITALS_REQUEST_H_
@@ -27,6 +29,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "vitals/detail/agent_life.h"
 #include "vitals/detail/cells.h"
 #include "vitals/trace_context.h"
 
@@ -40,7 +43,7 @@ struct RequestDb;
 struct RouteEntry;
 }  // namespace internal
 
-// A pre-resolved (method, route) pair. Cheap to copy; must not outlive its agent.
+// A pre-resolved (method, route) pair. Cheap to copy; records nothing once its agent is gone.
 class RouteHandle {
  public:
   RouteHandle() = default;  // records nothing
@@ -58,16 +61,18 @@ class RouteHandle {
   // themselves (RequestScope does this on its own). Same cost as a counter increment.
   void AddActive(double delta) const;
 
-  bool valid() const { return route_ != nullptr; }
+  // True while it names a route of an agent that is alive.
+  bool valid() const { return internal::AgentAlive(life_); }
 
  private:
   friend class Agent;
   friend class RequestScope;
   friend class RequestDbScope;
-  RouteHandle(internal::RequestMetrics* metrics, internal::RouteEntry* route)
-      : metrics_(metrics), route_(route) {}
+  RouteHandle(internal::RequestMetrics* metrics, internal::RouteEntry* route, uint64_t life)
+      : metrics_(metrics), route_(route), life_(route != nullptr ? life : 0) {}
   internal::RequestMetrics* metrics_ = nullptr;
   internal::RouteEntry* route_ = nullptr;
+  uint64_t life_ = 0;  // the agent's token (vitals/detail/agent_life.h)
 };
 
 // Makes a request current on this thread for database accounting (vitals/db.h) without timing
@@ -89,10 +94,11 @@ class RequestDbScope {
   friend class RequestScope;
   RequestDbScope() = default;
   // Returns the request's start stamp (RequestMetrics::Stamp), also kept for the in-flight view.
-  int64_t Begin(internal::RequestMetrics* metrics, internal::RouteEntry* route);
+  int64_t Begin(const RouteHandle& route);
 
   internal::RequestMetrics* metrics_ = nullptr;
   internal::RouteEntry* route_ = nullptr;
+  uint64_t life_ = 0;
   internal::RequestDb* db_ = nullptr;
   internal::RequestDb* prev_db_ = nullptr;  // the thread's current request before this one
   uint64_t prev_generation_ = 0;
@@ -138,8 +144,7 @@ class RequestScope {
   void Begin();
   void EndActive();
 
-  internal::RequestMetrics* metrics_;
-  internal::RouteEntry* route_;
+  RouteHandle route_;
   RequestDbScope db_scope_;
   int64_t start_nanos_ = 0;  // a start stamp (RequestMetrics::Stamp)
   TraceContext trace_;

@@ -16,9 +16,13 @@ namespace {
 using vitals::exporters::BucketQuantile;
 using vitals::exporters::LiveHistory;
 
-TEST_CASE("bucket quantiles interpolate as PromQL's histogram_quantile", "[live]") {
+TEST_CASE("bucket quantiles interpolate as PromQL's histogram_quantile, never inside the lowest",
+          "[live]") {
   const std::vector<double> bounds = {0.1, 0.5, 1};
-  CHECK(BucketQuantile(0.5, bounds, {10, 0, 0, 0}) == Approx(0.05));
+  // All in the lowest bucket: at most its bound, which is all the data says (PromQL would
+  // interpolate from zero and answer 0.05, a figure no observation supports).
+  CHECK(BucketQuantile(0.5, bounds, {10, 0, 0, 0}) == 0.1);
+  CHECK(BucketQuantile(0.01, bounds, {10, 0, 0, 0}) == 0.1);
   CHECK(BucketQuantile(0.5, bounds, {0, 0, 10, 0}) == Approx(0.75));
   CHECK(BucketQuantile(0.99, bounds, {0, 10, 0, 1}) == Approx(1));  // in +Inf: the last bound
   CHECK(BucketQuantile(0.5, bounds, {5, 5, 0, 0}) == Approx(0.1));
@@ -48,7 +52,7 @@ TEST_CASE("each point has the interval's rate, error ratio and quantiles per rou
   CHECK(at("route:GET /a:rate") == Approx(10));
   CHECK(at("route:GET /a:error_ratio") == Approx(0.1));
   // 90 in (0, 0.005], 10 in (0.25, 0.5]: the same interpolation as histogram_quantile.
-  CHECK(at("route:GET /a:p50") == Approx(0.005 * 50 / 90));
+  CHECK(at("route:GET /a:p50") == Approx(0.0025 + 0.0025 * 50 / 90));  // in (2.5 ms, 5 ms]
   CHECK(at("route:GET /a:p99") == Approx(0.25 + 0.25 * 9 / 10));
 }
 

@@ -57,9 +57,11 @@ TEST_CASE(
     "[integration][push]") {
   vitals_test::TempDir dir;
   const int gw_port = vitals_test::FreePort();
+  // Debian's package persists pushed groups to /var/lib/prometheus by default: a run of its own.
   vitals_test::Subprocess gateway(
-      {"prometheus-pushgateway", "--web.listen-address=127.0.0.1:" + std::to_string(gw_port)}, {},
-      dir.path());
+      {"prometheus-pushgateway", "--web.listen-address=127.0.0.1:" + std::to_string(gw_port),
+       "--persistence.file=" + dir.path() + "/pushgateway.data"},
+      {}, dir.path());
   bool ready = false;
   for (auto deadline = std::chrono::steady_clock::now() + 30s;
        !ready && std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(200ms)) {

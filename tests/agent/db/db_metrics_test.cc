@@ -54,15 +54,82 @@ TEST_CASE("calls are timed by system, operation and table, never by statement te
   const std::string body = agent.RenderText();
   const std::string users =
       "db_client_operation_duration_seconds_count{db_system_name=\"postgresql\",db_operation_name="
-      "\"SELECT\","
-      "db_collection_name=\"users\"}";
+      "\"SELECT\",db_collection_name=\"users\",error_type=\"\"}";
   CHECK(SampleValue(body, users) == 2);
   CHECK(SampleValue(body,
                     "db_client_operation_duration_seconds_sum{db_system_name=\"postgresql\",db_"
-                    "operation_name="
-                    "\"UPDATE\",db_collection_name=\"accounts\"}") == Approx(0.003));
-  CHECK(body.find("db_operation_name=\"DELETE\"") == std::string::npos);
+                    "operation_name=\"UPDATE\",db_collection_name=\"accounts\",error_type=\"\"}") ==
+        Approx(0.003));
+  // A cancelled operation counts nothing (its statement was resolved when it was made).
+  CHECK(SampleValue(body,
+                    "db_client_operation_duration_seconds_count{db_system_name=\"postgresql\",db_"
+                    "operation_name=\"DELETE\",db_collection_name=\"x\",error_type=\"\"}") <= 0);
   CHECK(body.find("id = ") == std::string::npos);  // no statement text anywhere
+}
+
+TEST_CASE("a failed call is recorded with its error type, apart from the successful ones", "[db]") {
+  Fixture f;
+  vitals::Agent agent(f.Opts());
+  {
+    vitals::DbOperation op(agent, "postgresql", "INSERT INTO orders (id) VALUES (1)");
+    f.clock.AdvanceMs(2);
+    op.set_error("23505");  // unique_violation's SQLSTATE
+    CHECK(op.failed());
+  }
+  { vitals::DbOperation op(agent, "postgresql", "INSERT INTO orders (id) VALUES (2)"); }
+  agent.RecordDbOperation("postgresql", "INSERT INTO orders (id) VALUES (3)",
+                          absl::Milliseconds(5000), "timeout");
+  {
+    vitals::DbOperation op(agent, "postgresql", "INSERT INTO orders (id) VALUES (4)");
+    op.set_error("");  // failed, no type given
+  }
+  const std::string body = agent.RenderText();
+  const std::string series =
+      "db_client_operation_duration_seconds_count{db_system_name=\"postgresql\","
+      "db_operation_name=\"INSERT\",db_collection_name=\"orders\",error_type=";
+  CHECK(SampleValue(body, series + "\"\"}") == 1);
+  CHECK(SampleValue(body, series + "\"23505\"}") == 1);
+  CHECK(SampleValue(body, series + "\"timeout\"}") == 1);
+  CHECK(SampleValue(body, series + "\"_OTHER\"}") == 1);
+  CHECK(SampleValue(body,
+                    "db_client_operation_duration_seconds_sum{db_system_name=\"postgresql\","
+                    "db_operation_name=\"INSERT\",db_collection_name=\"orders\",error_type="
+                    "\"23505\"}") == Approx(0.002));
+}
+
+TEST_CASE("a DbOperation keeps nothing it does not own: temporaries for system and statement",
+          "[db]") {
+  Fixture f;
+  vitals::Agent agent(f.Opts());
+  auto statement = [](int id) {
+    return "SELECT name, email FROM customers WHERE id = " + std::to_string(id) +
+           " AND deleted_at IS NULL";
+  };
+  {
+    // Both strings die at the end of this full expression, before the operation ends; under
+    // AddressSanitizer a read of either would be a use after free.
+    vitals::DbOperation op(agent, std::string("post") + "gresql", statement(7));
+    std::string scribble(200, 'x');  // reuses the freed storage, to make a stale read visible
+    f.clock.AdvanceMs(4);
+  }
+  const std::string body = agent.RenderText();
+  CHECK(SampleValue(body,
+                    "db_client_operation_duration_seconds_count{db_system_name=\"postgresql\","
+                    "db_operation_name=\"SELECT\",db_collection_name=\"customers\",error_type="
+                    "\"\"}") == 1);
+  CHECK(body.find("db_operation_name=\"OTHER\"") == std::string::npos);
+}
+
+TEST_CASE("a negative duration counts as zero, never as a negative sum", "[db]") {
+  Fixture f;
+  vitals::Agent agent(f.Opts());
+  agent.RecordDbOperation("sqlite", "SELECT 1 FROM t", absl::Milliseconds(-5));
+  const std::string body = agent.RenderText();
+  const std::string labels =
+      "{db_system_name=\"sqlite\",db_operation_name=\"SELECT\",db_collection_name=\"t\","
+      "error_type=\"\"";
+  CHECK(SampleValue(body, "db_client_operation_duration_seconds_count" + labels + "}") == 1);
+  CHECK(SampleValue(body, "db_client_operation_duration_seconds_sum" + labels + "}") == 0);
 }
 
 TEST_CASE("each request observes how many calls it made", "[db]") {

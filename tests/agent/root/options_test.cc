@@ -1,10 +1,18 @@
 #include "vitals/options.h"
 
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
+#include "absl/strings/str_join.h"
 #include "agent/base/listen_address.h"
+#include "agent/root/options_table.h"
+#include "tests/support/fakes.h"
+#include "tests/support/process.h"
+#include "tests/support/sockets.h"
 #include "vitals/agent.h"
 
 namespace {
@@ -193,13 +201,19 @@ TEST_CASE("automatic profiles need profiling and fit in its longest profile", "[
   CHECK(
       vitals::ApplyEnvironment(env, Env({{"VITALS_PROFILING", "1"}, {"VITALS_AUTO_PROFILE", "1"}}))
           .ok());
-  // An agent asked for them without profiling says so at Start().
+  // An agent asked for them without profiling says so, and runs without them.
+  auto sink = std::make_shared<vitals_test::CapturingSink>();
   vitals::Options code;
   code.read_environment = false;
   code.http_enabled = false;
   code.auto_profile = true;
+  code.log_sink = sink;
   vitals::Agent agent(code);
-  CHECK(absl::IsInvalidArgument(agent.Start()));
+  CHECK(agent.Start().ok());
+  CHECK_FALSE(agent.options().auto_profile);
+  REQUIRE(sink->lines().size() == 1);
+  CHECK(sink->lines()[0] ==
+        "WARNING option auto_profile: needs profiling on (VITALS_PROFILING=1); using false");
 }
 
 TEST_CASE("a bad variable is an error naming it, and changes nothing", "[options]") {
@@ -240,8 +254,13 @@ TEST_CASE("listen addresses", "[options]") {
   REQUIRE(c.ok());
   CHECK(c->host == "0.0.0.0");
   CHECK(ParseListenAddress("localhost:1")->host == "127.0.0.1");
+  // A bare port, as exporters' flags are often given: every IPv4 interface.
+  auto d = ParseListenAddress("9464");
+  REQUIRE(d.ok());
+  CHECK(d->host == "0.0.0.0");
+  CHECK(d->port == 9464);
   for (const char* bad :
-       {"", "9464", "1.2.3.4", "1.2.3.4:", "1.2.3.4:65536", "1.2.3.4:-1", "1.2.3.4:80x",
+       {"", "99999", "1.2.3.4", "1.2.3.4:", "1.2.3.4:65536", "1.2.3.4:-1", "1.2.3.4:80x",
         "example.com:80", "::1:80", "[::1]80", "[::1:80", "300.1.1.1:80"}) {
     auto r = ParseListenAddress(bad);
     INFO(bad);
@@ -264,13 +283,150 @@ TEST_CASE("an agent given a bad option still records, and Start says what is wro
   CHECK(agent.port() == 0);
 }
 
-TEST_CASE("a bad environment variable makes Start fail with its name", "[options]") {
-  setenv("VITALS_SERIES_LIMIT", "lots", 1);
-  vitals::Agent agent;
-  unsetenv("VITALS_SERIES_LIMIT");
-  absl::Status s = agent.Start();
-  REQUIRE(s.code() == absl::StatusCode::kInvalidArgument);
-  CHECK(std::string(s.message()).find("VITALS_SERIES_LIMIT") != std::string::npos);
+// Sets VITALS_* variables for the life of the object (the agent reads the real environment).
+class ScopedEnv {
+ public:
+  ScopedEnv(std::initializer_list<std::pair<const std::string, std::string>> vars) : vars_(vars) {
+    for (const auto& [name, value] : vars_) setenv(name.c_str(), value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    for (const auto& entry : vars_) unsetenv(entry.first.c_str());
+  }
+
+ private:
+  std::map<std::string, std::string> vars_;
+};
+
+// An agent that reads the environment, logs into `sink`, and serves on `listen`.
+vitals::Options EnvOptions(std::shared_ptr<vitals_test::CapturingSink> sink) {
+  vitals::Options o;
+  o.log_sink = std::move(sink);
+  o.listen = "127.0.0.1:0";
+  o.process_metrics = false;
+  return o;
+}
+
+int CountContaining(const std::vector<std::string>& lines, const std::string& text) {
+  int n = 0;
+  for (const std::string& l : lines) n += l.find(text) != std::string::npos;
+  return n;
+}
+
+TEST_CASE(
+    "a malformed optional variable is one warning with its value and the value used, and "
+    "the agent serves",
+    "[options]") {
+  auto sink = std::make_shared<vitals_test::CapturingSink>();
+  ScopedEnv env({{"VITALS_LOG_LINES_PER_SECOND", "0"},
+                 {"VITALS_SERIES_LIMIT", "lots"},
+                 {"VITALS_SLOW_REQUEST_THRESHOLD", "soon"},
+                 {"VITALS_GZIP", "maybe"},
+                 {"VITALS_HTTP_THREADS", "8"}});  // a good one among them is applied
+  vitals::Options o = EnvOptions(sink);
+  o.slow_request_threshold = absl::Milliseconds(250);
+  vitals::Agent agent(o);
+  REQUIRE(agent.Start().ok());
+  CHECK(agent.port() > 0);
+  CHECK(agent.options().http_threads == 8);
+  CHECK(agent.options().log_lines_per_second == 1);
+  CHECK(agent.options().series_limit == 2000);
+  CHECK(agent.options().slow_request_threshold == absl::Milliseconds(250));
+  CHECK(agent.options().gzip);
+  const std::vector<std::string> lines = sink->lines();
+  INFO(absl::StrJoin(lines, "\n"));
+  CHECK(CountContaining(lines, "WARNING VITALS_LOG_LINES_PER_SECOND=\"0\"") == 1);
+  CHECK(CountContaining(lines,
+                        "VITALS_LOG_LINES_PER_SECOND=\"0\": option log_lines_per_second: "
+                        "must be positive; using 1 (the default)") == 1);
+  CHECK(CountContaining(lines, "VITALS_SERIES_LIMIT=\"lots\"") == 1);
+  CHECK(CountContaining(lines, "; using 2000 (the default)") == 1);
+  CHECK(CountContaining(lines, "VITALS_SLOW_REQUEST_THRESHOLD=\"soon\"") == 1);
+  CHECK(CountContaining(lines, "; using 250ms (the value in code)") == 1);
+  CHECK(CountContaining(lines, "VITALS_GZIP=\"maybe\"") == 1);
+  CHECK(CountContaining(lines, "VITALS_HTTP_THREADS") == 0);
+  // /metrics answers: the service did not lose its metrics over them.
+  const std::string answer =
+      vitals_test::RawExchange(agent.port(), "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK(vitals_test::StatusOf(answer) == 200);
+}
+
+TEST_CASE("a bad option in code is a warning and its default, not a failed Start", "[options]") {
+  auto sink = std::make_shared<vitals_test::CapturingSink>();
+  vitals::Options o = EnvOptions(sink);
+  o.read_environment = false;
+  o.series_limit = 0;
+  o.sample_interval = absl::ZeroDuration();
+  o.auto_profile = true;  // without profiling
+  vitals::Agent agent(o);
+  REQUIRE(agent.Start().ok());
+  CHECK(agent.options().series_limit == 2000);
+  CHECK(agent.options().sample_interval == absl::Seconds(15));
+  CHECK_FALSE(agent.options().auto_profile);
+  const std::vector<std::string> lines = sink->lines();
+  INFO(absl::StrJoin(lines, "\n"));
+  CHECK(CountContaining(lines, "option series_limit: 0 is not in 1..1000000; using 2000") == 1);
+  CHECK(CountContaining(lines, "option sample_interval: 0 is not in 10ms..1h; using 15s") == 1);
+  CHECK(CountContaining(lines, "option auto_profile: needs profiling on") == 1);
+}
+
+TEST_CASE("VITALS_LISTEN takes a bare port and :port, as exporters' flags do", "[options]") {
+  for (const std::string prefix : {"", ":"}) {
+    const int port = vitals_test::FreePort();
+    ScopedEnv env({{"VITALS_LISTEN", prefix + std::to_string(port)}});
+    vitals::Agent agent(EnvOptions(std::make_shared<vitals_test::CapturingSink>()));
+    REQUIRE(agent.Start().ok());
+    CHECK(agent.port() == port);
+  }
+}
+
+TEST_CASE("an address that cannot be used fails Start with a message naming it", "[options]") {
+  {
+    ScopedEnv env({{"VITALS_LISTEN", "not an address"}});
+    vitals::Agent agent(EnvOptions(std::make_shared<vitals_test::CapturingSink>()));
+    absl::Status s = agent.Start();
+    CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(std::string(s.message()).find("VITALS_LISTEN=\"not an address\"") != std::string::npos);
+    // It still records: nothing else was lost.
+    agent.Record("GET", "/x", 200, absl::Milliseconds(3));
+    CHECK(agent.RenderText().find("http_route=\"/x\"") != std::string::npos);
+  }
+  {
+    // Well formed, but not an address of this host (TEST-NET-1, RFC 5737).
+    ScopedEnv env({{"VITALS_LISTEN", "192.0.2.1:9464"}});
+    vitals::Agent agent(EnvOptions(std::make_shared<vitals_test::CapturingSink>()));
+    absl::Status s = agent.Start();
+    CHECK(s.code() == absl::StatusCode::kUnavailable);
+    CHECK(std::string(s.message()).find("192.0.2.1:9464") != std::string::npos);
+  }
+  {
+    // Credentials and TLS never fall back to "none".
+    ScopedEnv env({{"VITALS_METRICS_BASIC_AUTH", "nocolon"}});
+    vitals::Agent agent(EnvOptions(std::make_shared<vitals_test::CapturingSink>()));
+    absl::Status s = agent.Start();
+    CHECK(s.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(std::string(s.message()).find("VITALS_METRICS_BASIC_AUTH") != std::string::npos);
+    CHECK(std::string(s.message()).find("nocolon") == std::string::npos);  // a secret
+  }
+}
+
+TEST_CASE("an unknown VITALS_ variable is one warning naming the closest known one", "[options]") {
+  using vitals::internal::UnknownVariableWarnings;
+  const std::vector<std::string> w = UnknownVariableWarnings(
+      {"VITALS_SLOW_REQUST_THRESHOLD", "VITALS_LISTEN", "VITALS_SERIESLIMIT", "VITALS_ZZZ"});
+  REQUIRE(w.size() == 3);
+  CHECK(w[0] ==
+        "the environment variable VITALS_SLOW_REQUST_THRESHOLD is not a vitals option and is "
+        "ignored; did you mean VITALS_SLOW_REQUEST_THRESHOLD?");
+  CHECK(w[1].find("did you mean VITALS_SERIES_LIMIT?") != std::string::npos);
+  CHECK(w[2] == "the environment variable VITALS_ZZZ is not a vitals option and is ignored");
+
+  // And an agent reading the environment logs it once.
+  auto sink = std::make_shared<vitals_test::CapturingSink>();
+  ScopedEnv env({{"VITALS_SLOW_REQUST_THRESHOLD", "250ms"}});
+  vitals::Agent agent(EnvOptions(sink));
+  REQUIRE(agent.Start().ok());
+  CHECK(CountContaining(sink->lines(), "did you mean VITALS_SLOW_REQUEST_THRESHOLD?") == 1);
+  CHECK(agent.options().slow_request_threshold == absl::Seconds(1));
 }
 
 }  // namespace
