@@ -20,7 +20,8 @@
 
 namespace {
 
-const std::vector<double> kBuckets = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10};
+// The buckets db_client_operation_duration_seconds has in the agent, for the baseline too.
+const std::vector<double> kBuckets = vitals::DefaultRequestDurationBuckets();
 const char* kStatements[] = {"SELECT name FROM users WHERE id = ?",
                              "SELECT id, user_id, total FROM orders WHERE user_id = ?",
                              "UPDATE accounts SET balance = balance - ? WHERE id = ?"};

@@ -58,8 +58,9 @@ void operator delete(void* p, size_t) noexcept { operator delete(p); }
 
 namespace {
 
-const std::vector<double> kBuckets = {0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25,
-                                      0.5,   0.75, 1,     2.5,  5,     7.5, 10};
+// The agent's default duration buckets (20 bounds, 50 us .. 10 s), for both sides: what the
+// built-in request histogram uses, and so what g_route records into.
+const std::vector<double> kBuckets = vitals::DefaultRequestDurationBuckets();
 
 vitals::Agent* g_agent;
 vitals::Histogram g_vitals_hist;

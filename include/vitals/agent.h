@@ -13,6 +13,8 @@
 //
 // Thread-safety: every method may be called from any thread at once, except that the
 // destructor must not run while other threads still record.
+// Lifetime: handles, scopes, breakers and caches bound to the agent may outlive it; once it is
+// destroyed they record nothing (vitals/detail/agent_life.h).
 // Errors: reported as absl::Status; no exception escapes; the host never crashes because of the
 // agent (a port in use, a bad name, a broken client each give a Status or a log line).
 // Process-wide effects of `Start()`: none on signals (the server writes with MSG_NOSIGNAL, so
@@ -55,8 +57,10 @@ struct AgentAccess;
 class Agent {
  public:
   // Builds the agent and its built-in metrics; opens no port (see `Start`). When
-  // `options.read_environment` is set the VITALS_* variables are applied here; a bad one is
-  // reported by `Start()` (the agent then records with the options given in code).
+  // `options.read_environment` is set the VITALS_* variables are applied here. A bad value of
+  // an option that may fall back (most) is logged, once, naming it, its value and the value
+  // used instead; a bad listen address, TLS file, credential or Pushgateway URL is reported by
+  // `Start()` (vitals/options.h).
   explicit Agent(Options options = Options());
 
   // Stops the agent (see `Stop`) and frees every metric. No thread may record into it any more.
@@ -65,10 +69,11 @@ class Agent {
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;
 
-  // Validates the options, takes the first process sample, starts the sampler thread and
-  // starts serving on `options().listen`. Returns InvalidArgument for
-  // a bad option or environment variable, Unavailable when the address cannot be bound (the
-  // message names the address), FailedPrecondition when already started. Recording works
+  // Takes the first process sample, starts the sampler thread and starts serving on
+  // `options().listen`. Returns InvalidArgument for a listen address, TLS file, credential or
+  // Pushgateway URL that is not valid (naming the variable or field; other bad options were
+  // replaced and logged when the agent was built), Unavailable when the address cannot be bound
+  // (the message names the address), FailedPrecondition when already started. Recording works
   // whether or not the agent was started.
   absl::Status Start();
 

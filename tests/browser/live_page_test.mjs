@@ -19,7 +19,7 @@ const DEMO = opt('--demo');
 const OUT = opt('--out');
 const CASE = args[args.length - 1];
 const TCMALLOC = opt('--tcmalloc');  // for exact heap figures (glibc's drift with its caches)
-const CHROMIUM = process.env.VITALS_CHROMIUM || '/usr/bin/chromium';
+const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 
 // ---- the demo ------------------------------------------------------------------------------
 // Starts the demo; resolves to {proc, app, agent} (base URLs) once it prints its addresses.

@@ -216,7 +216,7 @@ TEST_CASE("2,000 live threads record exactly into cells that do not grow with th
 
 TEST_CASE("rseq is used unless glibc's tunable turns it off", "[cells]") {
 #ifdef VITALS_HAVE_RSEQ
-  const bool expect_rseq = std::getenv("VITALS_EXPECT_NO_RSEQ") == nullptr;
+  const bool expect_rseq = std::getenv("EXPECT_NO_RSEQ") == nullptr;
 #else
   const bool expect_rseq = false;
 #endif
