@@ -1,23 +1,25 @@
 #include "vitals/request.h"
 
+#include "absl/base/optimization.h"
 #include "agent/core/request_db.h"
 #include "agent/requests/request_metrics.h"
 
 namespace vitals {
 
 void RouteHandle::Record(int status, absl::Duration duration) const {
-  if (valid()) metrics_->Record(route_, status, absl::ToInt64Nanoseconds(duration));
+  if (ABSL_PREDICT_TRUE(valid()))
+    metrics_->Record(route_, status, absl::ToInt64Nanoseconds(duration));
 }
 
 void RouteHandle::Record(int status, absl::Duration duration, const TraceContext& trace) const {
-  if (valid()) {
+  if (ABSL_PREDICT_TRUE(valid())) {
     metrics_->Record(route_, status, absl::ToInt64Nanoseconds(duration),
                      trace.valid() ? &trace : nullptr);
   }
 }
 
 void RouteHandle::AddActive(double delta) const {
-  if (valid()) internal::AddToCell(route_->active->cell, delta);
+  if (ABSL_PREDICT_TRUE(valid())) internal::AddToCell(route_->active->cell, delta);
 }
 
 RequestScope::RequestScope(const RouteHandle& route) : route_(route) {

@@ -6,17 +6,18 @@
 namespace vitals {
 
 void UpstreamHandle::Record(int status, absl::Duration duration) const {
-  if (valid()) metrics_->Record(entry_, status, absl::ToInt64Nanoseconds(duration));
+  if (ABSL_PREDICT_TRUE(valid()))
+    metrics_->Record(entry_, status, absl::ToInt64Nanoseconds(duration));
 }
 
 void UpstreamHandle::RecordError(absl::string_view error_type, absl::Duration duration) const {
-  if (valid()) {
+  if (ABSL_PREDICT_TRUE(valid())) {
     metrics_->RecordError(entry_, error_type, absl::ToInt64Nanoseconds(duration));
   }
 }
 
 void UpstreamHandle::AddActive(double delta) const {
-  if (valid()) internal::AddToCell(entry_->active->cell, delta);
+  if (ABSL_PREDICT_TRUE(valid())) internal::AddToCell(entry_->active->cell, delta);
 }
 
 ClientCallScope::ClientCallScope(const UpstreamHandle& upstream) : upstream_(upstream) {

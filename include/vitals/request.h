@@ -48,8 +48,9 @@ class RouteHandle {
  public:
   RouteHandle() = default;  // records nothing
 
-  // Records one finished request. Cost: one status-slot probe (a few ns), one histogram
-  // observe on per-CPU cells, and for slow requests a counter add and a log check. No lock.
+  // Records one finished request. Cost: the life-token check (one load), one status-slot probe
+  // (a few ns), one histogram observe on per-CPU cells, and for slow requests a counter add and a
+  // log check. No lock.
   void Record(int status, absl::Duration duration) const;
   // Same, and offers `trace` as the exemplar of the duration's bucket (Options::exemplars):
   // one more clock read and two loads of the bucket's exemplar slot, which it replaces (a

@@ -155,6 +155,18 @@ async function numbers(browser) {
       await page.waitForFunction((n) => window.vitalsPage.doc.history.times.length > n, before, { timeout: 30000 });
     }
     await page.waitForFunction(() => window.vitalsPage.charts['chart-hits'] >= 2, null, { timeout: 30000 });
+    // Latency is never shown finer than the buckets: a quantile in the lowest one reads
+    // "≤ 50 µs" (the history's floor), any other is at least that.
+    const floor = await page.evaluate(() => window.vitalsPage.doc.history.quantile_floor_seconds);
+    assert.equal(floor, 50e-6);
+    for (const key of ['GET /products/:id', 'GET /flaky', 'GET /orders/recent/n-plus-one']) {
+      for (const field of ['p50', 'p95', 'p99']) {
+        const text = await cell('routes', key, field);
+        const m = text.match(/^([0-9.]+) (µs|ms|s)$/);
+        assert.ok(text === '≤ 50 µs' || (m && Number(m[1]) * { µs: 1e-6, ms: 1e-3, s: 1 }[m[2]] >= floor),
+          `${key} ${field} reads "${text}"`);
+      }
+    }
     for (const id of ['chart-rate', 'chart-latency', 'chart-memory', 'chart-hits', 'chart-pools']) {
       const points = await page.evaluate((c) => window.vitalsPage.charts[c], id);
       assert.ok(points >= 2, `${id}: ${points} points drawn`);
