@@ -3,9 +3,10 @@
 // One I/O thread owns every socket (epoll through Boost.Asio; HTTP/1.1 parsing by Boost.Beast;
 // TLS by OpenSSL). A connection costs a few hundred bytes and no thread while it waits for its
 // request, so idle and slow clients cannot hold up anybody else. Handlers run on two small
-// lanes of threads (see exporters/http_route.h), so a slow handler never delays /metrics.
+// lanes of threads (agent/http/handler_lane.h; a route picks its lane in agent/http/http_route.h),
+// so a slow handler never delays /metrics.
 //
-// Bounds, each enforced and tested (tests/exporters/http_server_test.cc, tests/reliability/):
+// Bounds, each enforced and tested (tests/agent/http/http_server_test.cc, tests/reliability/):
 // - request head (request line + headers): kMaxHeaderBytes, else 431; the whole head must
 //   arrive within `header_timeout` of the connection opening (or of the previous response on a
 //   kept-alive connection), however slowly its bytes trickle in; a TLS handshake counts in it.

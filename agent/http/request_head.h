@@ -27,8 +27,9 @@ namespace http {
 
 using RequestParser = boost::beast::http::request_parser<boost::beast::http::string_body>;
 
-// A fresh parser for the next request head: at most kMaxHeaderBytes of head; the body limit is
-// set once the head names a route that takes one (SetBodyLimit).
+// A fresh parser for the next request head: at most kMaxHeaderBytes of head, no body limit yet.
+// JudgeHead's verdict carries the route's limit (Verdict::body_limit), which the server sets on
+// the parser before it reads a body.
 void PrepareParser(RequestParser& parser);
 
 // What to do with a request, decided from its head (or from why it did not parse).

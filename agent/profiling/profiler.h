@@ -63,7 +63,7 @@ inline constexpr size_t kMaxSymbolAddresses = 65536;
 // Symbol lookup as pprof's /pprof/symbol expects: `body` holds addresses such as
 // "0x4005d0+0x4006e8"; the answer has one "0x<addr> <name>" line per address this process can
 // name (others are left out, and pprof prints them as addresses). Names come from one
-// ElfSymbols table (agent/elf_symbols.h), demangled. Errors: ResourceExhausted past
+// ElfSymbols table (agent/profiling/elf_symbols.h), demangled. Errors: ResourceExhausted past
 // kMaxSymbolAddresses (nothing is looked up), Cancelled as soon as `cancelled()` turns true
 // (checked every 256 addresses), Unavailable when the process's mappings cannot be read.
 absl::StatusOr<std::string> SymbolizeForPprof(absl::string_view body,

@@ -188,7 +188,7 @@ TEST_CASE("the host keeps its SIGPIPE disposition, and clients that vanish do no
 
 }  // namespace
 
-// --- The event-driven transport: protocol, limits, cancellation (exporters/http_server.h) ---
+// --- The event-driven transport: protocol, limits, cancellation (agent/http/http_server.h) ---
 
 namespace server_tests {
 
