@@ -2,11 +2,33 @@
 
 #include <arpa/inet.h>
 
+#include <cstring>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace vitals {
 namespace internal {
+
+bool IsLoopbackBytes(const unsigned char* bytes, size_t size) {
+  if (size == 4) return bytes[0] == 127;
+  if (size != 16) return false;
+  static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::memcmp(bytes, kMapped, 12) == 0) return bytes[12] == 127;
+  for (size_t i = 0; i < 15; ++i) {
+    if (bytes[i] != 0) return false;
+  }
+  return bytes[15] == 1;  // ::1
+}
+
+bool IsLoopbackHost(absl::string_view host) {
+  if (host == "localhost") return true;
+  const std::string text(host);
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, text.c_str(), buf) == 1) return IsLoopbackBytes(buf, 4);
+  if (inet_pton(AF_INET6, text.c_str(), buf) == 1) return IsLoopbackBytes(buf, 16);
+  return false;
+}
 
 absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view text) {
   auto bad = [&](absl::string_view why) {

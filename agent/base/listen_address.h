@@ -11,10 +11,18 @@
 namespace vitals {
 namespace internal {
 
+// Addresses of this host's loopback interface: 127.0.0.0/8, ::1, and 127.x mapped into IPv6
+// (::ffff:127.0.0.1), as 4 or 16 bytes in network order. The one test of "is loopback": the
+// HTTP server's for a peer (profiling without credentials), the agent's for its own address.
+bool IsLoopbackBytes(const unsigned char* bytes, size_t size);
+// The same for a host as text: a numeric address, or "localhost". False for anything else.
+bool IsLoopbackHost(absl::string_view host);
+
 struct ListenAddress {
   std::string host;  // numeric IPv4 or IPv6 address, without brackets
   bool ipv6 = false;
   int port = 0;
+  bool loopback() const { return IsLoopbackHost(host); }
 };
 
 // Accepts `A.B.C.D:PORT`, `[IPV6]:PORT`, `localhost:PORT`, and `:PORT` or a bare `PORT` (all

@@ -53,6 +53,8 @@ absl::string_view CloseReasonName(CloseReason reason) {
       return "malformed";
     case CloseReason::kBusy:
       return "busy";
+    case CloseReason::kEnd:
+      break;
   }
   return "unknown";
 }
@@ -65,9 +67,12 @@ std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
 }
 
 bool IsLoopback(const asio::ip::address& a) {
-  if (a.is_loopback()) return true;
-  return a.is_v6() && a.to_v6().is_v4_mapped() &&
-         asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).is_loopback();  // ::ffff:127.x
+  if (a.is_v4()) {
+    const auto bytes = a.to_v4().to_bytes();
+    return internal::IsLoopbackBytes(bytes.data(), bytes.size());
+  }
+  const auto bytes = a.to_v6().to_bytes();
+  return internal::IsLoopbackBytes(bytes.data(), bytes.size());
 }
 
 void SetCloseOnExec(int fd) {
@@ -107,7 +112,12 @@ class HttpServer::Impl {
   const std::shared_ptr<std::atomic<bool>>& stopping() const { return stopping_; }
   bool Stopping() const { return stopping_->load(std::memory_order_acquire); }
   HandlerLane& lane(HttpLane lane) { return lane == HttpLane::kSlow ? slow_lane_ : scrape_lane_; }
-  void CountClose(CloseReason reason) { config_.closed[static_cast<int>(reason)].Increment(); }
+  void CountClose(CloseReason reason) {
+    if (config_.closed_early) config_.closed_early(reason);
+  }
+  void CountConnections(int delta) {
+    if (config_.connections_changed) config_.connections_changed(delta);
+  }
   void Log(LogSeverity severity, absl::string_view line) {
     if (config_.log != nullptr) config_.log->Log(severity, line);
   }
@@ -195,7 +205,7 @@ void HttpServer::Impl::UnmarkIdle(Connection* c) {
 
 void HttpServer::Impl::Unregister(Connection* c) {
   UnmarkIdle(c);
-  if (connections_.erase(c) > 0) config_.open_connections.Add(-1);
+  if (connections_.erase(c) > 0) CountConnections(-1);
 }
 
 bool HttpServer::Impl::EvictOldestIdle() {
@@ -616,7 +626,7 @@ void HttpServer::Impl::OnAccept(const error_code& ec, tcp::socket socket) {
     c = std::make_shared<ConnectionImpl<false>>(this, std::move(socket), nullptr);
   }
   connections_.emplace(c.get(), c);
-  config_.open_connections.Add(1);
+  CountConnections(1);
   c->Start();
   DoAccept();
 }

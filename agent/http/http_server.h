@@ -30,6 +30,7 @@
 #ifndef VITALS_AGENT_HTTP_HTTP_SERVER_H_
 #define VITALS_AGENT_HTTP_HTTP_SERVER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,7 +42,6 @@
 #include "agent/base/rate_limited_log.h"
 #include "agent/http/http_route.h"
 #include "agent/http/tls_context.h"
-#include "vitals/metrics.h"
 
 namespace vitals {
 namespace http {
@@ -60,8 +60,9 @@ enum class CloseReason {
   kTlsHandshake,    // the TLS handshake failed (plain HTTP, wrong CA, no client certificate)
   kMalformed,       // not HTTP/1.x, or over a limit (answered 400/413/431/505 first)
   kBusy,            // too much in flight (answered 503 first)
+  kEnd,             // not a reason: their number
 };
-inline constexpr int kNumCloseReasons = 6;
+inline constexpr int kNumCloseReasons = static_cast<int>(CloseReason::kEnd);
 absl::string_view CloseReasonName(CloseReason reason);
 
 class HttpServer {
@@ -75,9 +76,10 @@ class HttpServer {
     int max_connections = 1024;
     TlsFiles tls;
     internal::RateLimitedLog* log = nullptr;
-    // Where the server counts itself; default handles record nothing.
-    Gauge open_connections;
-    Counter closed[kNumCloseReasons];
+    // What the server tells about its connections, on its I/O thread (the agent counts them in
+    // vitals_http_*; the transport knows no metrics). Either may be empty.
+    std::function<void(int delta)> connections_changed;  // +1 accepted, -1 gone
+    std::function<void(CloseReason reason)> closed_early;  // before a complete exchange
   };
 
   // Binds, starts the threads and serves `routes`. Unavailable when the address cannot be

@@ -260,10 +260,11 @@ absl::StatusOr<std::unique_ptr<http::HttpServer>> AgentCore::ServeHttp() {
   config.tls =
       http::TlsFiles{options_.tls_cert_file, options_.tls_key_file, options_.tls_client_ca_file};
   config.log = log_.get();
-  config.open_connections = http_open_connections_;
-  for (int i = 0; i < http::kNumCloseReasons; ++i) config.closed[i] = http_closed_[i];
-  const bool loopback = absl::StartsWith(address->host, "127.") || address->host == "::1";
-  if (!config.tls.enabled() && !loopback &&
+  config.connections_changed = [gauge = http_open_connections_](int delta) { gauge.Add(delta); };
+  config.closed_early = [this](http::CloseReason reason) {
+    http_closed_[static_cast<int>(reason)].Increment();
+  };
+  if (!config.tls.enabled() && !address->loopback() &&
       (!options_.metrics_basic_auth.empty() || !options_.profiling_basic_auth.empty())) {
     log_->Log(LogSeverity::kWarning,
               absl::StrCat("basic auth is configured but the endpoint on ", options_.listen,

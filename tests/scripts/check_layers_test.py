@@ -58,6 +58,18 @@ def main():
                                          "http may include base, http only"),
         "a feature including the root": ("agent/cache/c.cc", '#include "agent/root/agent_core.h"\n',
                                          "cache may include base, cache, core only"),
+        "the transport including the metric engine's public header": (
+            "agent/http/m.h", '#include "vitals/metrics.h"\n',
+            "agent/http/m.h:1: includes vitals/metrics.h: http may include the public headers"),
+        "base including a feature's public header": (
+            "agent/base/q.h", '#include "vitals/db.h"\n',
+            "agent/base/q.h:1: includes vitals/db.h: base may include the public headers"),
+        "a feature including another feature's public header": (
+            "agent/requests/t.cc", '#include "vitals/db.h"\n',
+            "agent/requests/t.cc:1: includes vitals/db.h: requests may include the public headers"),
+        "an include from an unknown root": (
+            "agent/core/u.cc", '#include "agnet/base/a.h"\n',
+            "agent/core/u.cc:1: includes agnet/base/a.h: unknown include root agnet/"),
         "a feature including vitals/agent.h": ("agent/db/d.cc", '#include "vitals/agent.h"\n',
                                                "only the composition root"),
         "a public header including internals": ("include/vitals/p.h",

@@ -254,6 +254,19 @@ TEST_CASE("listen addresses", "[options]") {
   REQUIRE(c.ok());
   CHECK(c->host == "0.0.0.0");
   CHECK(ParseListenAddress("localhost:1")->host == "127.0.0.1");
+  // The one "is loopback": every 127/8 address, ::1, 127.x mapped into IPv6, and localhost.
+  using vitals::internal::IsLoopbackHost;
+  for (const char* yes : {"127.0.0.1", "127.9.8.7", "::1", "::ffff:127.0.0.1", "localhost"}) {
+    INFO(yes);
+    CHECK(IsLoopbackHost(yes));
+  }
+  for (const char* no : {"0.0.0.0", "10.0.0.1", "128.0.0.1", "::", "::2", "::ffff:10.0.0.1",
+                          "example.com", ""}) {
+    INFO(no);
+    CHECK_FALSE(IsLoopbackHost(no));
+  }
+  CHECK(ParseListenAddress("[::ffff:127.0.0.1]:9464")->loopback());
+  CHECK_FALSE(ParseListenAddress(":9464")->loopback());
   // A bare port, as exporters' flags are often given: every IPv4 interface.
   auto d = ParseListenAddress("9464");
   REQUIRE(d.ok());
