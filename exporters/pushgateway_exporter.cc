@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <exception>
+#include <mutex>
 #include <set>
 #include <utility>
 
@@ -19,13 +20,14 @@ namespace {
 
 // Agents alive with a pusher, for the process-exit hook. Leaked on purpose: the hook may run
 // after static destructors have started.
-std::mutex* g_live_mu = new std::mutex();
-std::set<PushgatewayExporter*>* g_live = new std::set<PushgatewayExporter*>();
+internal::Mutex* const g_live_mu = new internal::Mutex();
+std::set<PushgatewayExporter*>* const g_live ABSL_PT_GUARDED_BY(*g_live_mu) =
+    new std::set<PushgatewayExporter*>();
 
 void PushAllAtExit() {
   std::set<PushgatewayExporter*> live;
   {
-    std::lock_guard<std::mutex> lock(*g_live_mu);
+    internal::MutexLock lock(g_live_mu);
     live = *g_live;
   }
   for (PushgatewayExporter* p : live) p->Stop();
@@ -87,7 +89,7 @@ absl::StatusOr<std::unique_ptr<PushgatewayExporter>> PushgatewayExporter::Create
   if (!s.ok()) return s;
   p->failures_ = internal::Family::MakeHandle<Counter>(failures->Find({}));
   p->pushes_ = internal::Family::MakeHandle<Counter>(pushes->Find({}));
-  std::lock_guard<std::mutex> lock(*g_live_mu);
+  internal::MutexLock lock(g_live_mu);
   g_live->insert(p.get());
   return p;
 }
@@ -110,7 +112,7 @@ PushgatewayExporter::PushgatewayExporter(internal::Registry& registry, const Opt
 
 PushgatewayExporter::~PushgatewayExporter() {
   {
-    std::lock_guard<std::mutex> lock(*g_live_mu);
+    internal::MutexLock lock(g_live_mu);
     g_live->erase(this);
   }
   Stop();
@@ -118,7 +120,7 @@ PushgatewayExporter::~PushgatewayExporter() {
 
 void PushgatewayExporter::Start() {
   {
-    std::lock_guard<std::mutex> lock(run_mu_);
+    internal::MutexLock lock(&run_mu_);
     final_pushed_ = false;
   }
   if (interval_ <= absl::ZeroDuration()) return;
@@ -138,7 +140,7 @@ void PushgatewayExporter::Start() {
 void PushgatewayExporter::Stop() {
   thread_.Stop();
   {
-    std::lock_guard<std::mutex> lock(run_mu_);
+    internal::MutexLock lock(&run_mu_);
     if (final_pushed_) return;
     final_pushed_ = true;
   }
@@ -162,7 +164,7 @@ absl::Status PushgatewayExporter::PushNow() {
 }
 
 absl::Status PushgatewayExporter::Send(const char* method, const std::string& body) {
-  std::lock_guard<std::mutex> lock(push_mu_);
+  internal::MutexLock lock(&push_mu_);
   CURL* curl = curl_easy_init();
   if (curl == nullptr) return absl::InternalError("libcurl could not start a request");
   std::string answer;

@@ -13,17 +13,16 @@
 #ifndef VITALS_EXPORTERS_PUSHGATEWAY_EXPORTER_H_
 #define VITALS_EXPORTERS_PUSHGATEWAY_EXPORTER_H_
 
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "agent/base/log_throttle.h"
+#include "agent/base/mutex.h"
 #include "agent/base/periodic_thread.h"
 #include "agent/base/rate_limited_log.h"
 #include "agent/core/registry.h"
@@ -75,11 +74,11 @@ class PushgatewayExporter {
   Counter failures_;
   Counter pushes_;
 
-  std::mutex push_mu_;                 // one push at a time
+  internal::Mutex push_mu_;            // held for the whole of each Send: one push at a time
   internal::LogThrottle failure_log_;  // one line a minute
 
-  std::mutex run_mu_;  // guards final_pushed_
-  bool final_pushed_ = false;
+  internal::Mutex run_mu_;
+  bool final_pushed_ ABSL_GUARDED_BY(run_mu_) = false;
   internal::PeriodicThread thread_;
 };
 

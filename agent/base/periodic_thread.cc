@@ -10,7 +10,7 @@ namespace vitals {
 namespace internal {
 
 absl::Status PeriodicThread::Start(absl::Duration interval, std::function<void()> task) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (thread_.joinable()) return absl::FailedPreconditionError("already running");
   stopping_ = false;
   try {
@@ -24,25 +24,29 @@ absl::Status PeriodicThread::Start(absl::Duration interval, std::function<void()
 void PeriodicThread::Stop() {
   std::thread thread;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
     thread = std::move(thread_);
   }
-  wake_.notify_all();
+  wake_.SignalAll();
   if (thread.joinable()) thread.join();
 }
 
 void PeriodicThread::Run(absl::Duration interval, const std::function<void()>& task) {
   const auto period = absl::ToChronoNanoseconds(interval);
   auto next = std::chrono::steady_clock::now() + period;
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!wake_.wait_until(lock, next, [this] { return stopping_; })) {
-    lock.unlock();
+  for (;;) {
+    {
+      MutexLock lock(&mu_);
+      if (wake_.WaitUntil(&mu_, next,
+                          [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; })) {
+        return;
+      }
+    }
     try {
       task();
     } catch (...) {  // the task logs what it can; the thread and the host carry on
     }
-    lock.lock();
     next += period;
     const auto now = std::chrono::steady_clock::now();
     if (next < now) next = now + period;

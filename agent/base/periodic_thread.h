@@ -7,13 +7,13 @@
 #ifndef VITALS_AGENT_BASE_PERIODIC_THREAD_H_
 #define VITALS_AGENT_BASE_PERIODIC_THREAD_H_
 
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "agent/base/mutex.h"
 
 namespace vitals {
 namespace internal {
@@ -34,10 +34,10 @@ class PeriodicThread {
  private:
   void Run(absl::Duration interval, const std::function<void()>& task);
 
-  std::mutex mu_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;
+  Mutex mu_;
+  CondVar wake_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace internal

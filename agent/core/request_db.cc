@@ -2,8 +2,9 @@
 
 #include <pthread.h>
 
-#include <mutex>
 #include <vector>
+
+#include "agent/base/mutex.h"
 
 namespace vitals {
 namespace internal {
@@ -14,8 +15,9 @@ __thread RequestDb* tls_spare_request_db = nullptr;
 namespace {
 
 // RequestDbs beyond the per-thread spares. Never freed: stale contexts may still point at them.
-std::mutex g_spare_mu;
-std::vector<RequestDb*>* g_spare = new std::vector<RequestDb*>();
+Mutex g_spare_mu;
+std::vector<RequestDb*>* const g_spare ABSL_PT_GUARDED_BY(g_spare_mu) =
+    new std::vector<RequestDb*>();
 // Every RequestDb ever made, newest first (a push-only lock-free list).
 std::atomic<RequestDb*> g_created{nullptr};
 
@@ -28,7 +30,7 @@ bool g_exit_key_ok = [] {
            RequestDb* spare = tls_spare_request_db;
            tls_spare_request_db = nullptr;
            if (spare == nullptr) return;
-           std::lock_guard<std::mutex> lock(g_spare_mu);
+           MutexLock lock(&g_spare_mu);
            g_spare->push_back(spare);
          }) == 0;
 }();
@@ -81,7 +83,7 @@ RequestDb* AcquireSpareRequestDb() {
     tls_exit_hook = true;
   }
   {
-    std::lock_guard<std::mutex> lock(g_spare_mu);
+    MutexLock lock(&g_spare_mu);
     if (!g_spare->empty()) {
       RequestDb* db = g_spare->back();
       g_spare->pop_back();
@@ -99,7 +101,7 @@ RequestDb* AcquireSpareRequestDb() {
 const RequestDb* FirstRequestDb() { return g_created.load(std::memory_order_acquire); }
 
 void ReleaseSpareRequestDb(RequestDb* db) {
-  std::lock_guard<std::mutex> lock(g_spare_mu);
+  MutexLock lock(&g_spare_mu);
   g_spare->push_back(db);
 }
 

@@ -11,7 +11,7 @@ namespace vitals {
 namespace http {
 
 absl::Status HandlerLane::Start(int threads) {
-  std::lock_guard<std::mutex> lock(mu_);
+  internal::MutexLock lock(&mu_);
   stopping_ = false;
   for (int i = 0; i < threads; ++i) {
     try {
@@ -28,11 +28,11 @@ absl::Status HandlerLane::Start(int threads) {
 
 bool HandlerLane::Submit(std::function<void()> task) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(&mu_);
     if (stopping_ || threads_.empty() || queue_.size() >= max_) return false;
     queue_.push_back(std::move(task));
   }
-  wake_.notify_one();
+  wake_.Signal();
   return true;
 }
 
@@ -40,12 +40,12 @@ void HandlerLane::Stop() {
   std::vector<std::thread> threads;
   std::deque<std::function<void()>> dropped;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(&mu_);
     stopping_ = true;
     threads.swap(threads_);
     dropped.swap(queue_);
   }
-  wake_.notify_all();
+  wake_.SignalAll();
   for (std::thread& t : threads) t.join();
   // `dropped` goes here, outside the lock: its tasks may own connections.
 }
@@ -54,8 +54,10 @@ void HandlerLane::Run() {
   for (;;) {
     std::function<void()> task;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      internal::MutexLock lock(&mu_);
+      wake_.Wait(&mu_, [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ || !queue_.empty();
+      });
       if (stopping_) return;
       task = std::move(queue_.front());
       queue_.pop_front();

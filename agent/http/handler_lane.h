@@ -11,15 +11,15 @@
 #ifndef VITALS_AGENT_HTTP_HANDLER_LANE_H_
 #define VITALS_AGENT_HTTP_HANDLER_LANE_H_
 
-#include <condition_variable>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "agent/base/mutex.h"
 
 namespace vitals {
 namespace http {
@@ -45,11 +45,11 @@ class HandlerLane {
 
   const std::string name_;
   const size_t max_;
-  std::mutex mu_;
-  std::condition_variable wake_;
-  std::deque<std::function<void()>> queue_;
-  bool stopping_ = false;
-  std::vector<std::thread> threads_;
+  internal::Mutex mu_;
+  internal::CondVar wake_;
+  std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace http

@@ -15,7 +15,6 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <chrono>
-#include <condition_variable>
 #include <exception>
 #include <list>
 #include <mutex>
@@ -135,8 +134,9 @@ class HttpServer::Impl {
   }
   void ReleaseInflight() {
     if (inflight_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      std::lock_guard<std::mutex> lock(drain_mu_);
-      drained_.notify_all();
+      internal::MutexLock lock(
+          &drain_mu_);  // so Stop cannot miss the signal between check and wait
+      drained_.SignalAll();
     }
   }
 
@@ -165,8 +165,8 @@ class HttpServer::Impl {
   std::list<Connection*> idle_;
   // Any thread.
   std::atomic<int> inflight_{0};
-  std::mutex drain_mu_;
-  std::condition_variable drained_;
+  internal::Mutex drain_mu_;  // Stop waits on `drained_` for `inflight_` to reach 0
+  internal::CondVar drained_;
   // Declared last: stopped (joined) before anything above goes.
   HandlerLane scrape_lane_;
   HandlerLane slow_lane_;
@@ -632,17 +632,17 @@ void HttpServer::Impl::OnAccept(const error_code& ec, tcp::socket socket) {
 }
 
 void HttpServer::Impl::RunOnIo(const std::function<void()>& fn) {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
+  internal::Mutex mu;
+  internal::CondVar cv;
+  bool done ABSL_GUARDED_BY(mu) = false;
   asio::post(io_, [&] {
     fn();
-    std::lock_guard<std::mutex> lock(mu);
+    internal::MutexLock lock(&mu);
     done = true;
-    cv.notify_all();
+    cv.SignalAll();
   });
-  std::unique_lock<std::mutex> lock(mu);
-  cv.wait(lock, [&] { return done; });
+  internal::MutexLock lock(&mu);
+  cv.Wait(&mu, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return done; });
 }
 
 void HttpServer::Impl::Stop() {
@@ -660,9 +660,9 @@ void HttpServer::Impl::Stop() {
   // 2. Handlers in flight see server_stopping() and answer (a profile answers 503) for up to
   //    kDrainTimeout.
   {
-    std::unique_lock<std::mutex> lock(drain_mu_);
-    drained_.wait_for(lock, absl::ToChronoNanoseconds(kDrainTimeout),
-                      [this] { return inflight_.load(std::memory_order_acquire) == 0; });
+    internal::MutexLock lock(&drain_mu_);
+    drained_.WaitFor(&drain_mu_, absl::ToChronoNanoseconds(kDrainTimeout),
+                     [this] { return inflight_.load(std::memory_order_acquire) == 0; });
   }
   // 3. Join the handler threads (queued work is dropped), then close what is left.
   scrape_lane_.Stop();

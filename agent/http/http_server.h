@@ -78,7 +78,7 @@ class HttpServer {
     internal::RateLimitedLog* log = nullptr;
     // What the server tells about its connections, on its I/O thread (the agent counts them in
     // vitals_http_*; the transport knows no metrics). Either may be empty.
-    std::function<void(int delta)> connections_changed;  // +1 accepted, -1 gone
+    std::function<void(int delta)> connections_changed;    // +1 accepted, -1 gone
     std::function<void(CloseReason reason)> closed_early;  // before a complete exchange
   };
 

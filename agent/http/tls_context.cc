@@ -122,7 +122,7 @@ absl::StatusOr<std::unique_ptr<TlsContext>> TlsContext::Create(const TlsFiles& f
 TlsContext::~TlsContext() = default;
 
 std::shared_ptr<ssl::context> TlsContext::Current() {
-  std::lock_guard<std::mutex> lock(mu_);
+  internal::MutexLock lock(&mu_);
   const int64_t now = NowNanos();
   if (now < next_check_nanos_) return context_;
   next_check_nanos_ = now + 1000000000;

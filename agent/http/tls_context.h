@@ -14,10 +14,11 @@
 #define VITALS_AGENT_HTTP_TLS_CONTEXT_H_
 
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "agent/base/mutex.h"
 #include "agent/base/rate_limited_log.h"
 
 namespace boost {
@@ -58,10 +59,10 @@ class TlsContext {
 
   const TlsFiles files_;
   internal::RateLimitedLog* log_;
-  std::mutex mu_;
-  std::shared_ptr<boost::asio::ssl::context> context_;
-  std::string stamp_;
-  int64_t next_check_nanos_ = 0;
+  internal::Mutex mu_;
+  std::shared_ptr<boost::asio::ssl::context> context_ ABSL_GUARDED_BY(mu_);
+  std::string stamp_ ABSL_GUARDED_BY(mu_);
+  int64_t next_check_nanos_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace http

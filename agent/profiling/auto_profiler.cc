@@ -44,7 +44,7 @@ AutoProfiler::AutoProfiler(Config config, Capture capture, const Clock* clock, R
 AutoProfiler::~AutoProfiler() { Stop(); }
 
 void AutoProfiler::Start(std::string where) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (thread_.joinable()) return;
   stopping_ = false;
   where_ = std::move(where);
@@ -57,13 +57,13 @@ void AutoProfiler::Start(std::string where) {
 void AutoProfiler::Stop() {
   std::thread thread;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
     quiet_until_.store(INT64_MAX, std::memory_order_release);
     cancel_.store(true, std::memory_order_release);
     thread = std::move(thread_);
   }
-  wake_.notify_all();
+  wake_.SignalAll();
   if (thread.joinable()) thread.join();
 }
 
@@ -95,30 +95,34 @@ void AutoProfiler::SlowRequest(const RouteLabels& route, int64_t now) {
     }
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (stopping_) return;
     pending_ = std::move(trigger);
   }
-  wake_.notify_one();
+  wake_.Signal();
 }
 
 void AutoProfiler::Run() {
-  std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    wake_.wait(lock, [this] { return stopping_ || pending_.has_value(); });
-    if (stopping_) return;
-    Trigger trigger = std::move(*pending_);
-    pending_.reset();
-    lock.unlock();
+    Trigger trigger;
+    {
+      MutexLock lock(&mu_);
+      wake_.Wait(&mu_, [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ || pending_.has_value();
+      });
+      if (stopping_) return;
+      trigger = std::move(*pending_);
+      pending_.reset();
+    }
     try {
       CaptureOne(trigger);
     } catch (...) {  // out of memory while encoding: the host goes on; so does this thread
       log_->Log(LogSeverity::kError, "automatic profile failed: out of memory");
-      std::lock_guard<std::mutex> relock(mu_);
-      if (!stopping_)
+      MutexLock lock(&mu_);
+      if (!stopping_) {
         quiet_until_.store(trigger.nanos + absl::ToInt64Nanoseconds(config_.cooldown));
+      }
     }
-    lock.lock();
   }
 }
 
@@ -131,7 +135,7 @@ void AutoProfiler::CaptureOne(const Trigger& trigger) {
   if (cancel_.load(std::memory_order_acquire)) return;  // stopping: nothing to keep or re-arm
 
   auto rearm = [this](int64_t at) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (!stopping_) quiet_until_.store(at, std::memory_order_release);
   };
   const int64_t cooldown_end = trigger.nanos + absl::ToInt64Nanoseconds(config_.cooldown);
@@ -174,7 +178,7 @@ void AutoProfiler::CaptureOne(const Trigger& trigger) {
 
   size_t dropped = 0;
   {
-    std::lock_guard<std::mutex> lock(kept_mu_);
+    MutexLock lock(&kept_mu_);
     info.id = next_id_++;
     if (info.bytes > config_.max_bytes) {
       dropped = info.bytes;
@@ -190,7 +194,7 @@ void AutoProfiler::CaptureOne(const Trigger& trigger) {
   AddToCell(captured_->cell, 1.0);
   std::string where;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     where = where_.empty() ? absl::StrCat("Agent::AutoProfile(", info.id, ")")
                            : absl::StrCat("go tool pprof ", where_, info.id);
   }
@@ -213,7 +217,7 @@ void AutoProfiler::CaptureOne(const Trigger& trigger) {
 }
 
 std::vector<AutoProfileInfo> AutoProfiler::List() const {
-  std::lock_guard<std::mutex> lock(kept_mu_);
+  MutexLock lock(&kept_mu_);
   std::vector<AutoProfileInfo> out;
   out.reserve(kept_.size());
   for (auto it = kept_.rbegin(); it != kept_.rend(); ++it) out.push_back(it->info);
@@ -221,7 +225,7 @@ std::vector<AutoProfileInfo> AutoProfiler::List() const {
 }
 
 absl::StatusOr<std::string> AutoProfiler::Get(int64_t id) const {
-  std::lock_guard<std::mutex> lock(kept_mu_);
+  MutexLock lock(&kept_mu_);
   for (const Kept& k : kept_) {
     if (k.info.id == id) return k.data;
   }

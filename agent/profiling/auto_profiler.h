@@ -24,19 +24,19 @@
 #define VITALS_AGENT_PROFILING_AUTO_PROFILER_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "agent/base/mutex.h"
 #include "agent/base/rate_limited_log.h"
 #include "agent/core/family.h"
 #include "agent/core/registry.h"
@@ -125,20 +125,20 @@ class AutoProfiler : public SlowRequestListener {
   std::atomic<uint64_t> next_slot_{0};
   std::atomic<int64_t> quiet_until_{INT64_MAX};
 
-  std::mutex mu_;  // guards the fields below it up to kept_mu_
-  std::condition_variable wake_;
-  std::optional<Trigger> pending_;
-  bool stopping_ = false;
-  std::string where_;
-  std::thread thread_;
+  Mutex mu_;
+  CondVar wake_;  // the capture thread waits for a trigger or Stop
+  std::optional<Trigger> pending_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::string where_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> cancel_{false};  // ends a capture in progress
   std::atomic<int64_t> triggers_{0};
   std::atomic<int64_t> captures_started_{0};
 
-  mutable std::mutex kept_mu_;
-  std::deque<Kept> kept_;  // oldest first
-  size_t kept_bytes_ = 0;
-  int64_t next_id_ = 1;
+  mutable Mutex kept_mu_;
+  std::deque<Kept> kept_ ABSL_GUARDED_BY(kept_mu_);  // oldest first
+  size_t kept_bytes_ ABSL_GUARDED_BY(kept_mu_) = 0;
+  int64_t next_id_ ABSL_GUARDED_BY(kept_mu_) = 1;
 };
 
 }  // namespace internal

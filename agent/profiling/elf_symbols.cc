@@ -9,11 +9,11 @@
 
 #include <algorithm>
 #include <cstring>
-#include <mutex>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "agent/base/mutex.h"
 #include "agent/base/procfs.h"
 
 namespace vitals {
@@ -255,22 +255,23 @@ std::shared_ptr<const ElfSymbols> ElfSymbols::Build(absl::string_view maps) {
 }
 
 absl::StatusOr<std::shared_ptr<const ElfSymbols>> ElfSymbols::ForThisProcess() {
-  static std::mutex mu;
-  static std::string* cached_key = new std::string;
-  static std::weak_ptr<const ElfSymbols>* cached = new std::weak_ptr<const ElfSymbols>;
-  static std::shared_ptr<const ElfSymbols>* kept = new std::shared_ptr<const ElfSymbols>;
+  // The last table built, for the mappings it was built from. Never destroyed: a profile may be
+  // symbolized while the process exits.
+  struct Cache {
+    Mutex mu;
+    std::string key ABSL_GUARDED_BY(mu);
+    std::shared_ptr<const ElfSymbols> table ABSL_GUARDED_BY(mu);
+  };
+  static Cache* cache = new Cache;
   auto maps = Procfs::ReadPath("/proc/self/maps", size_t{64} << 20);
   if (!maps.ok()) return absl::UnavailableError(maps.status().message());
   std::string key;
   ExecutableMappings(*maps, &key);
-  std::lock_guard<std::mutex> lock(mu);
-  if (key == *cached_key) {
-    if (auto table = cached->lock()) return table;
-  }
+  MutexLock lock(&cache->mu);
+  if (key == cache->key && cache->table != nullptr) return cache->table;
   std::shared_ptr<const ElfSymbols> table = Build(*maps);
-  *cached_key = std::move(key);
-  *cached = table;
-  *kept = table;  // kept until the mappings change, so back-to-back requests share one build
+  cache->key = std::move(key);
+  cache->table = table;  // kept until the mappings change, so back-to-back requests share one build
   return table;
 }
 

@@ -117,7 +117,7 @@ absl::StatusOr<std::string> Profiler::Capture(absl::Duration duration,
     ~Release() { g_cpu_profile_running.store(false); }
   } release;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(&mu_);
     if (cancelled_) return absl::CancelledError("the agent is stopping");
   }
   if (absl::Status s = CheckSigprof(); !s.ok()) return s;
@@ -136,11 +136,12 @@ absl::StatusOr<std::string> Profiler::Capture(absl::Duration duration,
   const auto deadline = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(duration);
   bool gone = false, cancelled = false;
   {
-    std::unique_lock<std::mutex> lock(mu_);
+    internal::MutexLock lock(&mu_);
     while (!cancelled_ && std::chrono::steady_clock::now() < deadline) {
       const auto next =
           std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(100));
-      wake_.wait_until(lock, next, [this] { return cancelled_; });
+      wake_.WaitUntil(&mu_, next,
+                      [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return cancelled_; });
       if (client_gone && client_gone()) {
         gone = true;
         break;
@@ -168,14 +169,14 @@ absl::StatusOr<std::string> Profiler::Capture(absl::Duration duration,
 
 void Profiler::Cancel() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(&mu_);
     cancelled_ = true;
   }
-  wake_.notify_all();
+  wake_.SignalAll();
 }
 
 void Profiler::Resume() {
-  std::lock_guard<std::mutex> lock(mu_);
+  internal::MutexLock lock(&mu_);
   cancelled_ = false;
 }
 

@@ -12,13 +12,13 @@
 #ifndef VITALS_AGENT_PROFILING_PROFILER_H_
 #define VITALS_AGENT_PROFILING_PROFILER_H_
 
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "agent/base/mutex.h"
 #include "vitals/profiling.h"
 
 namespace vitals {
@@ -51,9 +51,9 @@ class Profiler {
                                       const std::function<bool()>& client_gone);
 
   const absl::Duration max_duration_;
-  std::mutex mu_;
-  std::condition_variable wake_;
-  bool cancelled_ = false;
+  internal::Mutex mu_;
+  internal::CondVar wake_;  // a profile's wait, woken by Cancel
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // The most addresses one symbol request may ask for (the pprof clients send every address of a

@@ -260,8 +260,8 @@ TEST_CASE("listen addresses", "[options]") {
     INFO(yes);
     CHECK(IsLoopbackHost(yes));
   }
-  for (const char* no : {"0.0.0.0", "10.0.0.1", "128.0.0.1", "::", "::2", "::ffff:10.0.0.1",
-                          "example.com", ""}) {
+  for (const char* no :
+       {"0.0.0.0", "10.0.0.1", "128.0.0.1", "::", "::2", "::ffff:10.0.0.1", "example.com", ""}) {
     INFO(no);
     CHECK_FALSE(IsLoopbackHost(no));
   }
