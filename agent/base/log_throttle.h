@@ -6,11 +6,17 @@
 // infinite interval a key logs once, ever. At most kMaxKeys keys are tracked; further keys
 // share one, so a flood of distinct keys cannot grow memory.
 //
-// Thread-safety: `Log` may be called from any thread (a mutex; never on a hot path).
+// Keys live in the throttle's own map (a mutex, never on a hot path), or, for a caller that must
+// not take a lock (a slow request), in a Gate the caller keeps per key: deciding is then a load,
+// and one compare-and-swap when a line is due. Both kinds say "(N more since the last such
+// line)" the same way.
+//
+// Thread-safety: `Log` may be called from any thread.
 
 #ifndef VITALS_AGENT_BASE_LOG_THROTTLE_H_
 #define VITALS_AGENT_BASE_LOG_THROTTLE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -38,10 +44,36 @@ class LogThrottle {
   bool Log(absl::string_view key, LogSeverity severity, absl::string_view line)
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // One key's state, kept by the caller (a route keeps one for its slow-request line).
+  class Gate {
+   private:
+    friend class LogThrottle;
+    std::atomic<int64_t> next_nanos_{INT64_MIN};
+    std::atomic<uint64_t> held_back_{0};
+  };
+  // Logs the line `make_line()` returns (called only when a line is due) unless `gate` logged
+  // less than `interval` ago; returns whether it did. Lock-free.
+  template <typename MakeLine>
+  bool Log(Gate& gate, LogSeverity severity, MakeLine&& make_line) {
+    const int64_t now = clock_->NowNanos();
+    int64_t next = gate.next_nanos_.load(std::memory_order_relaxed);
+    if (now < next ||
+        !gate.next_nanos_.compare_exchange_strong(next, NextDue(now), std::memory_order_relaxed)) {
+      gate.held_back_.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    Emit(severity, make_line(), gate.held_back_.exchange(0, std::memory_order_relaxed));
+    return true;
+  }
+
  private:
+  // When a key that logs at `now` may log again.
+  int64_t NextDue(int64_t now) const;
+  // Writes `line`, with how many were held back since the last one, to the agent's log.
+  void Emit(LogSeverity severity, std::string line, uint64_t held_back);
+
   struct KeyState {
-    bool logged = false;
-    int64_t last_nanos = 0;
+    int64_t next_nanos = INT64_MIN;
     uint64_t held_back = 0;
   };
 

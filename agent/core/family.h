@@ -59,10 +59,12 @@ struct Series : SeriesCore {
   bool overflow = false;
 };
 
-// A measured duration as the seconds a duration histogram observes: a negative one (clocks
-// of two threads, a caller's own arithmetic) counts as zero.
+// A measured duration as it is recorded: a negative one (clocks of two threads, a caller's own
+// arithmetic) counts as zero. The one clamp every duration recorder goes through.
+inline int64_t ObservedNanos(int64_t nanos) { return nanos < 0 ? 0 : nanos; }
+// The same, as the seconds a duration histogram observes.
 inline double ObservedSeconds(int64_t nanos) {
-  return static_cast<double>(nanos < 0 ? 0 : nanos) * 1e-9;
+  return static_cast<double>(ObservedNanos(nanos)) * 1e-9;
 }
 
 // The index SeriesCore::by_exponent points to, for sorted finite `bounds`; empty when there are

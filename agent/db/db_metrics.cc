@@ -109,7 +109,6 @@ DbMetrics::Call DbMetrics::Resolve(absl::string_view system, absl::string_view s
 }
 
 void DbMetrics::Record(const Call& call, int64_t nanos, absl::string_view error_type) {
-  if (nanos < 0) nanos = 0;  // clocks of two threads, or a caller's own arithmetic
   Series* series = call.duration;
   if (ABSL_PREDICT_FALSE(!error_type.empty())) {
     // The failed call's series: the same system, operation and table, with its error type.

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "agent/core/cell_store.h"
+#include "agent/core/family.h"
 #include "vitals/detail/cells.h"
 
 namespace vitals {
@@ -56,7 +57,7 @@ StatementStats* StatementTable::Find(absl::string_view system, absl::string_view
 
 void StatementTable::Record(StatementStats* stats, int64_t nanos) {
   if (stats == nullptr) return;
-  if (nanos < 0) nanos = 0;
+  nanos = ObservedNanos(nanos);
   AddToPair(stats->cells, static_cast<double>(nanos) * 1e-9);
   int64_t max = stats->max_nanos.load(std::memory_order_relaxed);
   while (nanos > max &&

@@ -71,44 +71,41 @@ RequestMetrics::RequestMetrics(Family* duration, Family* active, Family* slow, F
       db_queries_(db_queries),
       clock_(clock),
       tsc_(AsTscClock(clock)),
-      log_(log),
+      slow_log_(log, clock, absl::Minutes(1)),
       slow_nanos_(slow_nanos),
       routes_(limit) {
-  overflow_entry_.method = std::string(kOverflowLabelValue);
-  overflow_entry_.route = std::string(kOverflowLabelValue);
-  overflow_entry_.overflow = true;
-  overflow_entry_.active = active_->overflow_series_unmarked();
-  overflow_entry_.slow = slow_->overflow_series_unmarked();
-  overflow_entry_.db_queries = db_queries_->overflow_series_unmarked();
+  RouteEntry& overflow = routes_.overflow();
+  overflow.method = std::string(kOverflowLabelValue);
+  overflow.route = std::string(kOverflowLabelValue);
+  overflow.overflow = true;
+  overflow.active = active_->overflow_series_unmarked();
+  overflow.slow = slow_->overflow_series_unmarked();
+  overflow.db_queries = db_queries_->overflow_series_unmarked();
 }
 
 RouteEntry* RequestMetrics::FindRoute(absl::string_view method, absl::string_view route) {
   const absl::string_view key[2] = {NormalizeMethod(method), route};
-  const uint64_t hash = HashLabelValues(key);
-  if (RouteEntry* e = routes_.Find(hash, key)) return e;
-  if (!routes_.full()) {
-    internal::MutexLock lock(&mu_);
-    if (RouteEntry* e = routes_.Find(hash, key)) return e;
-    auto entry = std::make_unique<RouteEntry>();
-    entry->method = std::string(key[0]);
-    entry->route = RepairUtf8(route, kMaxLabelValueBytes);
-    entry->active = active_->Find(key);
-    entry->slow = slow_->Find(key);
-    entry->db_queries = db_queries_->Find(key);
-    if (routes_.Insert(hash, key, entry.get())) {
-      entries_.push_back(std::move(entry));
-      return entries_.back().get();
-    }
-  }
-  // Past the route limit: every family of the request metrics folds this lookup.
-  duration_->NoteOverflow();
-  active_->NoteOverflow();
-  slow_->NoteOverflow();
-  db_queries_->NoteOverflow();
-  active_->overflow_series();  // marks them used, so they are emitted
-  slow_->overflow_series();
-  db_queries_->overflow_series();
-  return &overflow_entry_;
+  return routes_.Find(
+      key,
+      [&] {
+        auto entry = std::make_unique<RouteEntry>();
+        entry->method = std::string(key[0]);
+        entry->route = RepairUtf8(route, kMaxLabelValueBytes);
+        entry->active = active_->Find(key);
+        entry->slow = slow_->Find(key);
+        entry->db_queries = db_queries_->Find(key);
+        return entry;
+      },
+      [this] {
+        // Past the route limit: every family of the request metrics folds this lookup.
+        duration_->NoteOverflow();
+        active_->NoteOverflow();
+        slow_->NoteOverflow();
+        db_queries_->NoteOverflow();
+        active_->overflow_series();  // marks them used, so they are emitted
+        slow_->overflow_series();
+        db_queries_->overflow_series();
+      });
 }
 
 Series* RequestMetrics::DurationSeries(RouteEntry* entry, int status) {
@@ -132,9 +129,9 @@ Series* RequestMetrics::DurationSeriesSlow(RouteEntry* entry, int status) {
 
 void RequestMetrics::Record(RouteEntry* entry, int status, int64_t nanos, const TraceContext* trace,
                             int64_t end_stamp) {
-  if (nanos < 0) nanos = 0;
+  nanos = ObservedNanos(nanos);
   Series* series = DurationSeries(entry, status);
-  const double seconds = static_cast<double>(nanos) * 1e-9;
+  const double seconds = ObservedSeconds(nanos);
   const uint32_t bucket = ObserveInto(*series, seconds);
   if (trace != nullptr) {
     Family::OfferExemplar(series, bucket, seconds, *trace,
@@ -143,7 +140,7 @@ void RequestMetrics::Record(RouteEntry* entry, int status, int64_t nanos, const 
   if (ABSL_PREDICT_FALSE(nanos >= slow_nanos_)) {
     AddToCell(entry->slow->cell, 1.0);
     const int64_t now = clock_->NowNanos();
-    LogSlow(*entry, status, nanos, now);
+    LogSlow(*entry, status, nanos);
     slow_ring_.Add(entry, status, nanos, now);
     if (slow_listener_ != nullptr) slow_listener_->SlowRequest(*entry, now);
   }
@@ -160,24 +157,15 @@ RequestMetrics::InFlight RequestMetrics::RequestsInFlight() const {
   return in_flight;
 }
 
-void RequestMetrics::LogSlow(RouteEntry& entry, int status, int64_t nanos, int64_t now) {
+void RequestMetrics::LogSlow(RouteEntry& entry, int status, int64_t nanos) {
   // At most one line per route a minute, lock-free (a slow-request storm must not serialize
   // its requests on a mutex); the line says how many slow requests it stands for.
-  constexpr int64_t kIntervalNanos = 60'000'000'000;
-  int64_t next = entry.next_slow_log_nanos.load(std::memory_order_relaxed);
-  if (now < next || !entry.next_slow_log_nanos.compare_exchange_strong(next, now + kIntervalNanos,
-                                                                       std::memory_order_relaxed)) {
-    entry.slow_unlogged.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
-  const uint64_t more = entry.slow_unlogged.exchange(0, std::memory_order_relaxed);
-  std::string route;
-  AppendEscapedLabelValue(route, entry.route);
-  std::string line =
-      absl::StrFormat("slow request: method=%s route=\"%s\" status=%d duration_ms=%.1f",
-                      entry.method, route, status, static_cast<double>(nanos) / 1e6);
-  if (more > 0) absl::StrAppend(&line, " (", more, " more on this route since the last line)");
-  log_->Log(LogSeverity::kWarning, line);
+  slow_log_.Log(entry.slow_log, LogSeverity::kWarning, [&] {
+    std::string route;
+    AppendEscapedLabelValue(route, entry.route);
+    return absl::StrFormat("slow request: method=%s route=\"%s\" status=%d duration_ms=%.1f",
+                           entry.method, route, status, static_cast<double>(nanos) / 1e6);
+  });
 }
 
 }  // namespace internal

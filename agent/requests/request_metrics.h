@@ -1,7 +1,7 @@
 // agent/requests/request_metrics.h: the built-in request metrics behind RequestScope, RouteHandle
 // and Agent::Record.
 //
-// Routes are keyed by (normalized method, route) in a lock-free LabelTable. Each RouteEntry
+// Routes are keyed by (normalized method, route) in an EntryTable. Each RouteEntry
 // holds its active-requests and slow-requests series, and a few slots that cache the duration
 // series per status code, so a recorded request costs one slot probe and one histogram observe.
 
@@ -16,11 +16,12 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "agent/base/log_throttle.h"
 #include "agent/base/mutex.h"
 #include "agent/base/rate_limited_log.h"
 #include "agent/base/tsc_clock.h"
+#include "agent/core/entry_table.h"
 #include "agent/core/family.h"
-#include "agent/core/label_table.h"
 #include "agent/core/names.h"
 #include "agent/core/registry.h"
 #include "agent/core/request_db.h"
@@ -41,10 +42,8 @@ struct RouteEntry : RouteLabels {
   Series* slow = nullptr;
   Series* db_queries = nullptr;  // http_server_request_db_queries
   bool overflow = false;
-  SeriesSlots by_status;  // the duration series of each status code seen
-  // Slow-request log throttle, one line per route a minute: touched only by slow requests.
-  std::atomic<int64_t> next_slow_log_nanos{INT64_MIN};
-  std::atomic<uint64_t> slow_unlogged{0};
+  SeriesSlots by_status;       // the duration series of each status code seen
+  LogThrottle::Gate slow_log;  // one slow-request line per route a minute; slow requests only
 };
 
 class RequestMetrics {
@@ -109,7 +108,7 @@ class RequestMetrics {
   RequestMetrics(Family* duration, Family* active, Family* slow, Family* db_queries,
                  const Clock* clock, RateLimitedLog* log, int64_t slow_nanos, size_t limit);
   Series* DurationSeriesSlow(RouteEntry* entry, int status);
-  void LogSlow(RouteEntry& entry, int status, int64_t nanos, int64_t now);
+  void LogSlow(RouteEntry& entry, int status, int64_t nanos);
 
   Family* const duration_;
   Family* const active_;
@@ -120,13 +119,11 @@ class RequestMetrics {
   SlowRequestRing slow_ring_;
   const Clock* const clock_;
   const TscClock* const tsc_;  // clock_ when it is the TSC clock, else null
-  RateLimitedLog* const log_;
+  LogThrottle slow_log_;
   const int64_t slow_nanos_;
 
-  internal::Mutex mu_;
-  LabelTable<RouteEntry> routes_;  // reads lock-free, inserts under mu_
-  std::vector<std::unique_ptr<RouteEntry>> entries_ ABSL_GUARDED_BY(mu_);
-  RouteEntry overflow_entry_;
+  internal::Mutex mu_;  // status slots' writers
+  EntryTable<RouteEntry> routes_;
 };
 
 }  // namespace internal

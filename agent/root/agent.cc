@@ -72,62 +72,7 @@ CircuitBreaker::CircuitBreaker(std::string name, CircuitBreakerOptions options, 
   if (log == nullptr && agent != nullptr) log = internal::AgentAccess::Core(*agent).log_sink();
   if (log == nullptr) log = StderrLogSink();
   Init(clock, std::move(log));
-  if (agent != nullptr) BindMetrics(*agent);
-}
-
-void CircuitBreaker::BindMetrics(Agent& agent) {
-  auto m = std::make_unique<Metrics>();
-  absl::Status s;
-  auto keep = [&s](const absl::Status& st) {
-    if (s.ok() && !st.ok()) s = st;
-  };
-  auto state = agent.AddGauge("resilience4j_circuitbreaker_state",
-                              "The states of the circuit breaker: 1 for the current one.",
-                              {"name", "state"});
-  auto calls = agent.AddHistogram("resilience4j_circuitbreaker_calls_seconds",
-                                  "Durations of the calls through the circuit breaker, by kind: "
-                                  "successful, failed or ignored.",
-                                  DefaultRequestDurationBuckets(), {"kind", "name"});
-  auto refused = agent.AddCounter("resilience4j_circuitbreaker_not_permitted_calls_total",
-                                  "Total number of not permitted calls.", {"kind", "name"});
-  auto rate = agent.AddGauge("resilience4j_circuitbreaker_failure_rate",
-                             "The failure rate of the circuit breaker, percent; -1 until the "
-                             "window holds the minimum number of calls.",
-                             {"name"});
-  auto slow_rate = agent.AddGauge("resilience4j_circuitbreaker_slow_call_rate",
-                                  "The slow-call rate of the circuit breaker, percent; -1 until "
-                                  "the window holds the minimum number of calls.",
-                                  {"name"});
-  auto buffered = agent.AddGauge("resilience4j_circuitbreaker_buffered_calls",
-                                 "The calls in the sliding window, by kind: successful or failed.",
-                                 {"kind", "name"});
-  auto slow = agent.AddGauge("resilience4j_circuitbreaker_slow_calls",
-                             "The slow calls in the sliding window, by kind: successful or failed.",
-                             {"kind", "name"});
-  for (const auto* st : {&state.status(), &calls.status(), &refused.status(), &rate.status(),
-                         &slow_rate.status(), &buffered.status(), &slow.status()}) {
-    keep(*st);
-  }
-  if (!s.ok()) {
-    if (status_.ok()) status_ = s;
-    return;
-  }
-  for (int i = 0; i < 6; ++i) {
-    m->state[i] = *state->WithLabels({name_, Metrics::kStates[i]});
-  }
-  for (int i = 0; i < 3; ++i) m->calls[i] = *calls->WithLabels({Metrics::kKinds[i], name_});
-  m->not_permitted = *refused->WithLabels({"not_permitted", name_});
-  m->failure_rate = *rate->WithLabels({name_});
-  m->slow_call_rate = *slow_rate->WithLabels({name_});
-  for (int i = 0; i < 2; ++i) {
-    m->buffered[i] = *buffered->WithLabels({Metrics::kKinds[i], name_});
-    m->slow_calls[i] = *slow->WithLabels({Metrics::kKinds[i], name_});
-  }
-  m->registry = &internal::AgentAccess::Core(agent).registry();
-  m->life = m->registry->life();
-  metrics_ = std::move(m);
-  PublishGauges(/*state=*/true);
-  metrics_->refresher = metrics_->registry->AddRefresher([this] { PublishGauges(/*state=*/true); });
+  if (agent != nullptr) BindMetrics(internal::AgentAccess::Core(*agent).registry());
 }
 
 UpstreamHandle Agent::Upstream(absl::string_view method, absl::string_view server_address,

@@ -4,7 +4,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "agent/core/family_spec.h"
 #include "agent/upstream/circuit_breaker_metrics.h"
+#include "vitals/options.h"
 
 namespace vitals {
 namespace {
@@ -141,6 +143,91 @@ void CircuitBreaker::Init(const Clock* clock, std::shared_ptr<LogSink> log) {
   word_.store(MakeWord(State::kClosed, 0, 1), std::memory_order_release);
 }
 
+absl::StatusOr<std::unique_ptr<CircuitBreaker::Metrics>> CircuitBreaker::Metrics::Create(
+    internal::Registry& registry, const std::string& name) {
+  using internal::Family;
+  using internal::MetricType;
+  Family *state = nullptr, *calls = nullptr, *refused = nullptr, *rate = nullptr,
+         *slow_rate = nullptr, *buffered = nullptr, *slow = nullptr;
+  absl::Status s = internal::CreateFamilies(
+      registry,
+      {
+          {&state,
+           "resilience4j_circuitbreaker_state",
+           "The states of the circuit breaker: 1 for the current one.",
+           MetricType::kGauge,
+           {"name", "state"}},
+          {&calls,
+           "resilience4j_circuitbreaker_calls_seconds",
+           "Durations of the calls through the circuit breaker, by kind: successful, failed or "
+           "ignored.",
+           MetricType::kHistogram,
+           {"kind", "name"},
+           DefaultRequestDurationBuckets()},
+          {&refused,
+           "resilience4j_circuitbreaker_not_permitted_calls_total",
+           "Total number of not permitted calls.",
+           MetricType::kCounter,
+           {"kind", "name"}},
+          {&rate,
+           "resilience4j_circuitbreaker_failure_rate",
+           "The failure rate of the circuit breaker, percent; -1 until the window holds the "
+           "minimum number of calls.",
+           MetricType::kGauge,
+           {"name"}},
+          {&slow_rate,
+           "resilience4j_circuitbreaker_slow_call_rate",
+           "The slow-call rate of the circuit breaker, percent; -1 until the window holds the "
+           "minimum number of calls.",
+           MetricType::kGauge,
+           {"name"}},
+          {&buffered,
+           "resilience4j_circuitbreaker_buffered_calls",
+           "The calls in the sliding window, by kind: successful or failed.",
+           MetricType::kGauge,
+           {"kind", "name"}},
+          {&slow,
+           "resilience4j_circuitbreaker_slow_calls",
+           "The slow calls in the sliding window, by kind: successful or failed.",
+           MetricType::kGauge,
+           {"kind", "name"}},
+      });
+  if (!s.ok()) return s;
+  auto m = std::make_unique<Metrics>();
+  auto series = [&name](Family* f, absl::string_view first, bool name_first) {
+    const absl::string_view two[] = {name_first ? absl::string_view(name) : first,
+                                     name_first ? first : absl::string_view(name)};
+    return f->Find(absl::MakeConstSpan(two, 2));
+  };
+  const absl::string_view one[] = {name};
+  for (int i = 0; i < 6; ++i)
+    m->state[i] = Family::MakeHandle<Gauge>(series(state, kStates[i], true));
+  for (int i = 0; i < 3; ++i) {
+    m->calls[i] = Family::MakeHandle<Histogram>(series(calls, kKinds[i], false));
+  }
+  m->not_permitted = Family::MakeHandle<Counter>(series(refused, "not_permitted", false));
+  m->failure_rate = Family::MakeHandle<Gauge>(rate->Find(one));
+  m->slow_call_rate = Family::MakeHandle<Gauge>(slow_rate->Find(one));
+  for (int i = 0; i < 2; ++i) {
+    m->buffered[i] = Family::MakeHandle<Gauge>(series(buffered, kKinds[i], false));
+    m->slow_calls[i] = Family::MakeHandle<Gauge>(series(slow, kKinds[i], false));
+  }
+  m->registry = &registry;
+  m->life = registry.life();
+  return m;
+}
+
+void CircuitBreaker::BindMetrics(internal::Registry& registry) {
+  auto m = Metrics::Create(registry, name_);
+  if (!m.ok()) {
+    if (status_.ok()) status_ = m.status();
+    return;
+  }
+  metrics_ = *std::move(m);
+  PublishGauges(/*state=*/true);
+  metrics_->refresher = registry.AddRefresher([this] { PublishGauges(/*state=*/true); });
+}
+
 CircuitBreaker::~CircuitBreaker() {
   // A breaker may outlive its agent (a static one bound to an agent in main): then the
   // registry and its refreshers are gone already.
@@ -151,15 +238,7 @@ CircuitBreaker::~CircuitBreaker() {
 }
 
 absl::string_view CircuitBreaker::StateName(State state) {
-  switch (state) {
-    case State::kClosed:
-      return "closed";
-    case State::kOpen:
-      return "open";
-    case State::kHalfOpen:
-      return "half_open";
-  }
-  return "closed";
+  return Metrics::kStates[static_cast<int>(state)];
 }
 
 CircuitBreaker::State CircuitBreaker::state() const {

@@ -1,7 +1,7 @@
-// agent/upstream/circuit_breaker_metrics.h: a CircuitBreaker's insides that two files see: its
-// sliding window, and the metric handles of a breaker bound to an agent (resilience4j's names;
-// vitals/circuit_breaker.h lists them), filled by CircuitBreaker::BindMetrics in
-// agent/root/agent.cc and used by agent/upstream/circuit_breaker.cc.
+// agent/upstream/circuit_breaker_metrics.h: a CircuitBreaker's insides: its sliding window, and
+// the metric handles of a breaker bound to an agent (resilience4j's names;
+// vitals/circuit_breaker.h lists them), made by Metrics::Create from the breaker families,
+// which this feature declares as every feature does (CreateFamilies).
 
 #ifndef VITALS_AGENT_UPSTREAM_CIRCUIT_BREAKER_METRICS_H_
 #define VITALS_AGENT_UPSTREAM_CIRCUIT_BREAKER_METRICS_H_
@@ -9,7 +9,9 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 
+#include "absl/status/statusor.h"
 #include "agent/core/registry.h"
 #include "vitals/circuit_breaker.h"
 #include "vitals/metrics.h"
@@ -32,10 +34,17 @@ struct CircuitBreaker::Window {
 };
 
 struct CircuitBreaker::Metrics {
-  // resilience4j's states, in its order; vitals uses the first three.
+  // resilience4j's states, in its order (the `state` label, and StateName); vitals enters the
+  // first three, State's values.
   static constexpr const char* kStates[6] = {"closed",      "open",     "half_open",
                                              "forced_open", "disabled", "metrics_only"};
   static constexpr const char* kKinds[3] = {"successful", "failed", "ignored"};
+
+  // The handles of breaker `name` in `registry` (its families are made by the first breaker);
+  // the first family's error when one cannot be made.
+  static absl::StatusOr<std::unique_ptr<Metrics>> Create(internal::Registry& registry,
+                                                         const std::string& name);
+
   Gauge state[6];
   Histogram calls[3];
   Counter not_permitted;

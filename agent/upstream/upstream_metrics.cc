@@ -45,35 +45,31 @@ absl::StatusOr<std::unique_ptr<UpstreamMetrics>> UpstreamMetrics::Create(
 
 UpstreamMetrics::UpstreamMetrics(Family* duration, Family* active, const Clock* clock, size_t limit)
     : duration_(duration), active_(active), clock_(clock), table_(limit) {
-  overflow_entry_.method = overflow_entry_.address = overflow_entry_.port =
-      std::string(kOverflowLabelValue);
-  overflow_entry_.overflow = true;
-  overflow_entry_.active = active_->overflow_series_unmarked();
+  UpstreamEntry& overflow = table_.overflow();
+  overflow.method = overflow.address = overflow.port = std::string(kOverflowLabelValue);
+  overflow.overflow = true;
+  overflow.active = active_->overflow_series_unmarked();
 }
 
 UpstreamEntry* UpstreamMetrics::Find(absl::string_view method, absl::string_view address,
                                      int port) {
   char buf[16];
   const absl::string_view key[3] = {NormalizeMethod(method), address, StatusText(port, buf)};
-  const uint64_t hash = HashLabelValues(key);
-  if (UpstreamEntry* e = table_.Find(hash, key)) return e;
-  if (!table_.full()) {
-    internal::MutexLock lock(&mu_);
-    if (UpstreamEntry* e = table_.Find(hash, key)) return e;
-    auto entry = std::make_unique<UpstreamEntry>();
-    entry->method = std::string(key[0]);
-    entry->address = RepairUtf8(address, kMaxLabelValueBytes);
-    entry->port = std::string(key[2]);
-    entry->active = active_->Find(key);
-    if (table_.Insert(hash, key, entry.get())) {
-      entries_.push_back(std::move(entry));
-      return entries_.back().get();
-    }
-  }
-  duration_->NoteOverflow();
-  active_->NoteOverflow();
-  active_->overflow_series();  // marks it used, so it is emitted
-  return &overflow_entry_;
+  return table_.Find(
+      key,
+      [&] {
+        auto entry = std::make_unique<UpstreamEntry>();
+        entry->method = std::string(key[0]);
+        entry->address = RepairUtf8(address, kMaxLabelValueBytes);
+        entry->port = std::string(key[2]);
+        entry->active = active_->Find(key);
+        return entry;
+      },
+      [this] {
+        duration_->NoteOverflow();
+        active_->NoteOverflow();
+        active_->overflow_series();  // marks it used, so it is emitted
+      });
 }
 
 Series* UpstreamMetrics::SeriesFor(UpstreamEntry* entry, int status, absl::string_view error_type) {

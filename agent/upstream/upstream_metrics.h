@@ -1,10 +1,10 @@
 // agent/upstream/upstream_metrics.h: the built-in outbound-call metrics behind UpstreamHandle
 // and ClientCallScope (vitals/client.h).
 //
-// Upstreams are keyed by (normalized method, server address, server port) in a lock-free
-// LabelTable. Each UpstreamEntry holds its active-calls series and slots that cache its
-// duration series per status code, so a recorded call costs a slot probe and one histogram
-// observe; a call with an error type looks its series up by label values.
+// Upstreams are keyed by (normalized method, server address, server port) in an EntryTable. Each
+// UpstreamEntry holds its active-calls series and slots that cache its duration series per status
+// code, so a recorded call costs a slot probe and one histogram observe; a call with an error type
+// looks its series up by label values.
 
 #ifndef VITALS_AGENT_UPSTREAM_UPSTREAM_METRICS_H_
 #define VITALS_AGENT_UPSTREAM_UPSTREAM_METRICS_H_
@@ -17,8 +17,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "agent/base/mutex.h"
+#include "agent/core/entry_table.h"
 #include "agent/core/family.h"
-#include "agent/core/label_table.h"
 #include "agent/core/registry.h"
 #include "agent/core/series_slots.h"
 #include "vitals/clock.h"
@@ -52,10 +52,8 @@ class UpstreamMetrics {
   Family* const duration_;
   Family* const active_;
   const Clock* const clock_;
-  internal::Mutex mu_;
-  LabelTable<UpstreamEntry> table_;  // reads lock-free, inserts under mu_
-  std::vector<std::unique_ptr<UpstreamEntry>> entries_ ABSL_GUARDED_BY(mu_);
-  UpstreamEntry overflow_entry_;
+  internal::Mutex mu_;  // status slots' writers
+  EntryTable<UpstreamEntry> table_;
 };
 
 }  // namespace internal

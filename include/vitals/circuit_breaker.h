@@ -68,6 +68,10 @@ namespace vitals {
 
 class Agent;
 
+namespace internal {
+class Registry;
+}  // namespace internal
+
 struct CircuitBreakerOptions {
   double failure_rate_threshold = 50;     // percent, (0, 100]
   double slow_call_rate_threshold = 100;  // percent, (0, 100]
@@ -177,10 +181,11 @@ class CircuitBreaker {
   bool Transition(uint64_t from, State to, absl::string_view why);
   // The window gauges, and with `state` the state gauges (state changes only).
   void PublishGauges(bool state);
-  // Everything but the metrics (agent/upstream/circuit_breaker.cc); the constructor (in
-  // agent/root/agent.cc, which may see the agent) picks the clock and sink, then binds.
+  // Everything but the metrics; the constructor (in agent/root/agent.cc, which may see the
+  // agent) picks the clock and sink, then binds the metrics to the agent's registry. Both in
+  // agent/upstream/circuit_breaker.cc.
   void Init(const Clock* clock, std::shared_ptr<LogSink> log);
-  void BindMetrics(Agent& agent);  // agent/root/agent.cc
+  void BindMetrics(internal::Registry& registry);
 
   const std::string name_;
   CircuitBreakerOptions options_;

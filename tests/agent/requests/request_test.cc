@@ -80,7 +80,7 @@ TEST_CASE("slow requests are all counted, and logged once per route a minute wit
   REQUIRE(lines.size() == 3);
   CHECK(lines[2] ==
         "WARNING slow request: method=POST route=\"/orders\" status=504 duration_ms=3000.0 (4 "
-        "more on this route since the last line)");
+        "more since the last such line)");
 }
 
 TEST_CASE("the last 50 slow requests are kept, newest first, with route, status and duration",
