@@ -31,8 +31,21 @@ PrometheusExporter::PrometheusExporter(internal::Registry& registry, internal::R
 void PrometheusExporter::Render(std::string& out, ExpositionFormat format) {
   out.clear();
   const int64_t start = clock_->NowNanos();
-  format_.Render(registry_, out, format);
-  scrape_duration_.Observe(static_cast<double>(clock_->NowNanos() - start) * 1e-9);
+  std::unique_ptr<TextFormat::RenderBuffers> scratch;
+  {
+    internal::MutexLock lock(&pool_mu_);
+    if (!scratch_.empty()) {
+      scratch = std::move(scratch_.back());
+      scratch_.pop_back();
+    }
+  }
+  if (scratch == nullptr) scratch = std::make_unique<TextFormat::RenderBuffers>();
+  format_.Render(registry_, out, format, *scratch);
+  {
+    internal::MutexLock lock(&pool_mu_);
+    if (scratch_.size() < 4) scratch_.push_back(std::move(scratch));
+  }
+  scrape_duration_.Observe(internal::ObservedSeconds(clock_->NowNanos() - start));
 }
 
 std::shared_ptr<std::string> PrometheusExporter::TakeBuffer() {

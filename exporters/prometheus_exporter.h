@@ -1,8 +1,11 @@
 // exporters/prometheus_exporter.h: the pull exporter, `/metrics` in the Prometheus text format.
 //
 // It owns no server: the agent's HTTP endpoint serves its `Route()` next to the others.
-// Renders into buffers taken from a small pool and returned after the response is written, so
-// steady-state scrapes allocate nothing and one slow client never holds up another scrape.
+// Renders into bodies taken from a small pool and returned after the response is written, with
+// a render's scratch (TextFormat::RenderBuffers) pooled the same way, so a steady-state scrape of
+// the agent's own families allocates nothing in the text and OpenMetrics formats
+// (tests/exporters/render_allocation_test.cc counts), and one slow client never holds up another
+// scrape. gzip, when asked for, is zlib's own allocation.
 // Each render is timed into `vitals_scrape_duration_seconds`.
 
 #ifndef VITALS_EXPORTERS_PROMETHEUS_EXPORTER_H_
@@ -54,6 +57,7 @@ class PrometheusExporter {
 
   internal::Mutex pool_mu_;
   std::vector<std::unique_ptr<std::string>> pool_ ABSL_GUARDED_BY(pool_mu_);
+  std::vector<std::unique_ptr<TextFormat::RenderBuffers>> scratch_ ABSL_GUARDED_BY(pool_mu_);
 };
 
 }  // namespace exporters

@@ -69,16 +69,17 @@ void AppendScalar(ProtoAppender& w, uint32_t field, double value) {
 // An Exemplar message as field kBucketExemplar of a Bucket.
 void AppendExemplar(ProtoAppender& w, const internal::Exemplar& e, int64_t unix_offset_nanos) {
   const size_t x = w.Begin(kBucketExemplar);
+  const internal::TraceHex hex(e.trace);
   {
     const size_t label = w.Begin(kExemplarLabel);
     w.Bytes(kLabelName, "trace_id");
-    w.Bytes(kLabelValue, e.trace.TraceIdHex());
+    w.Bytes(kLabelValue, hex.trace_id());
     w.End(label);
   }
   if (e.trace.span_id != 0) {
     const size_t label = w.Begin(kExemplarLabel);
     w.Bytes(kLabelName, "span_id");
-    w.Bytes(kLabelValue, e.trace.SpanIdHex());
+    w.Bytes(kLabelValue, hex.span_id());
     w.End(label);
   }
   w.Double(kExemplarValue, e.value);
@@ -160,7 +161,9 @@ void AppendHistogram(ProtoAppender& w, const internal::Series& s, const double* 
 
 }  // namespace
 
-void AppendProtobufFamily(internal::Family& family, std::string& out) {
+void AppendProtobufFamily(internal::Family& family, std::string& out,
+                          internal::Family::VisitBuffers& buffers,
+                          std::vector<double>& native_cells) {
   const internal::MetricType type = family.type();
   ProtoAppender w(out);
   const size_t message = BeginFamily(w, family.name(), family.help(),
@@ -170,25 +173,26 @@ void AppendProtobufFamily(internal::Family& family, std::string& out) {
   const std::vector<std::string>& names = family.label_names();
   const int64_t unix_offset =
       family.keeps_exemplars() ? internal::UnixOffsetNanos(family.clock()) : 0;
-  std::vector<double> native_cells;
-  family.Visit([&](const internal::Series& s, const double* cells) {
-    const size_t metric = w.Begin(kFamilyMetric);
-    for (size_t i = 0; i < names.size() && i < s.values.size(); ++i) {
-      AppendLabel(w, names[i], s.values[i]);
-    }
-    switch (type) {
-      case internal::MetricType::kCounter:
-        AppendScalar(w, kMetricCounter, cells[0]);
-        break;
-      case internal::MetricType::kGauge:
-        AppendScalar(w, kMetricGauge, cells[0]);
-        break;
-      case internal::MetricType::kHistogram:
-        AppendHistogram(w, s, cells, unix_offset, native_cells);
-        break;
-    }
-    w.End(metric);
-  });
+  family.Visit(
+      [&](const internal::Series& s, const double* cells) {
+        const size_t metric = w.Begin(kFamilyMetric);
+        for (size_t i = 0; i < names.size() && i < s.values.size(); ++i) {
+          AppendLabel(w, names[i], s.values[i]);
+        }
+        switch (type) {
+          case internal::MetricType::kCounter:
+            AppendScalar(w, kMetricCounter, cells[0]);
+            break;
+          case internal::MetricType::kGauge:
+            AppendScalar(w, kMetricGauge, cells[0]);
+            break;
+          case internal::MetricType::kHistogram:
+            AppendHistogram(w, s, cells, unix_offset, native_cells);
+            break;
+        }
+        w.End(metric);
+      },
+      buffers);
   w.End(message);
 }
 

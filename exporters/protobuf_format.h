@@ -14,6 +14,7 @@
 #define VITALS_EXPORTERS_PROTOBUF_FORMAT_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "agent/core/registry.h"
@@ -29,8 +30,11 @@ inline constexpr absl::string_view kProtobufContentType =
     "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; "
     "encoding=delimited";
 
-// Appends one delimited MetricFamily message for a vitals family.
-void AppendProtobufFamily(internal::Family& family, std::string& out);
+// Appends one delimited MetricFamily message for a vitals family. `buffers` and `native_cells`
+// are reused scratch (see TextFormat::RenderBuffers).
+void AppendProtobufFamily(internal::Family& family, std::string& out,
+                          internal::Family::VisitBuffers& buffers,
+                          std::vector<double>& native_cells);
 
 // Appends one for a prometheus-cpp family (already checked for name clashes).
 void AppendProtobufForeignFamily(const prometheus::MetricFamily& family, std::string& out);

@@ -89,8 +89,9 @@ void AppendSample(std::string& out, absl::string_view name, absl::string_view su
 // ` # {trace_id="..",span_id=".."} value timestamp` before the line's '\n' (OpenMetrics).
 void AppendExemplar(std::string& out, const internal::Exemplar& e, int64_t unix_offset_nanos) {
   out.pop_back();  // the sample's '\n'
-  absl::StrAppend(&out, " # {trace_id=\"", e.trace.TraceIdHex(), "\"");
-  if (e.trace.span_id != 0) absl::StrAppend(&out, ",span_id=\"", e.trace.SpanIdHex(), "\"");
+  const internal::TraceHex hex(e.trace);
+  absl::StrAppend(&out, " # {trace_id=\"", hex.trace_id(), "\"");
+  if (e.trace.span_id != 0) absl::StrAppend(&out, ",span_id=\"", hex.span_id(), "\"");
   out += "} ";
   AppendValue(out, e.value);
   const int64_t unix_nanos = e.clock_nanos + unix_offset_nanos;
@@ -116,33 +117,43 @@ absl::string_view ForeignTypeName(prometheus::MetricType t) {
 }  // namespace
 
 void TextFormat::RenderFamily(internal::Family& family, std::string& out, ExpositionFormat format) {
+  internal::Family::VisitBuffers buffers;
+  RenderFamily(family, out, format, buffers);
+}
+
+void TextFormat::RenderFamily(internal::Family& family, std::string& out, ExpositionFormat format,
+                              internal::Family::VisitBuffers& buffers) {
   const std::string& name = family.name();
   AppendHeader(out, name, family.help(), internal::MetricTypeName(family.type()), format);
   if (family.type() != internal::MetricType::kHistogram) {
     const absl::string_view suffix =
         family.type() == internal::MetricType::kCounter ? CounterSuffix(name, format) : "";
-    family.Visit([&](const internal::Series& s, const double* cells) {
-      AppendSample(out, name, suffix, s.labels_text, "", cells[0]);
-    });
+    family.Visit(
+        [&](const internal::Series& s, const double* cells) {
+          AppendSample(out, name, suffix, s.labels_text, "", cells[0]);
+        },
+        buffers);
     return;
   }
   const std::vector<std::string>& le = family.le_texts();  // one per bucket, +Inf last
   // Exemplars travel only in OpenMetrics; their time is the family clock's, made Unix time.
   const bool exemplars = format == ExpositionFormat::kOpenMetrics && family.keeps_exemplars();
   const int64_t unix_offset = exemplars ? internal::UnixOffsetNanos(family.clock()) : 0;
-  family.Visit([&](const internal::Series& s, const double* cells) {
-    const HistogramLayout layout = s.layout();
-    double cumulative = 0;
-    internal::Exemplar e;
-    for (uint32_t i = 0; i < layout.buckets(); ++i) {
-      cumulative += cells[i];
-      AppendSample(out, name, "_bucket", s.labels_text, le[i], cumulative);
-      if (exemplars && internal::Family::ReadExemplar(&s, i, e))
-        AppendExemplar(out, e, unix_offset);
-    }
-    AppendSample(out, name, "_sum", s.labels_text, "", cells[layout.sum()]);
-    AppendSample(out, name, "_count", s.labels_text, "", cumulative);
-  });
+  family.Visit(
+      [&](const internal::Series& s, const double* cells) {
+        const HistogramLayout layout = s.layout();
+        double cumulative = 0;
+        internal::Exemplar e;
+        for (uint32_t i = 0; i < layout.buckets(); ++i) {
+          cumulative += cells[i];
+          AppendSample(out, name, "_bucket", s.labels_text, le[i], cumulative);
+          if (exemplars && internal::Family::ReadExemplar(&s, i, e))
+            AppendExemplar(out, e, unix_offset);
+        }
+        AppendSample(out, name, "_sum", s.labels_text, "", cells[layout.sum()]);
+        AppendSample(out, name, "_count", s.labels_text, "", cumulative);
+      },
+      buffers);
 }
 
 void TextFormat::RenderForeignFamily(const prometheus::MetricFamily& family, std::string& out,
@@ -252,14 +263,22 @@ ExpositionFormat NegotiateFormat(absl::string_view accept) {
 }
 
 void TextFormat::Render(internal::Registry& registry, std::string& out, ExpositionFormat format) {
+  RenderBuffers buffers;
+  Render(registry, out, format, buffers);
+}
+
+void TextFormat::Render(internal::Registry& registry, std::string& out, ExpositionFormat format,
+                        RenderBuffers& buffers) {
   const bool protobuf = format == ExpositionFormat::kProtobuf;
-  registry.ForEachFamily([&](internal::Family& f) {
-    if (protobuf) {
-      AppendProtobufFamily(f, out);
-    } else {
-      RenderFamily(f, out, format);
-    }
-  });
+  registry.ForEachFamily(
+      [&](internal::Family& f) {
+        if (protobuf) {
+          AppendProtobufFamily(f, out, buffers.visit, buffers.native_cells);
+        } else {
+          RenderFamily(f, out, format, buffers.visit);
+        }
+      },
+      buffers.families);
   absl::flat_hash_set<std::string> foreign_names;
   for (const auto& collectable : registry.Collectables()) {
     std::vector<prometheus::MetricFamily> families;

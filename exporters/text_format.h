@@ -51,13 +51,27 @@ class TextFormat {
       : skipped_log_(log, &Clock::Steady(), absl::InfiniteDuration()),
         throw_log_(log, &Clock::Steady(), absl::Minutes(1)) {}
 
+  // Scratch a render reuses: the family list, one family's series, and native bucket cells. A
+  // caller that keeps one across renders (PrometheusExporter pools them with its bodies) makes
+  // a render of the agent's own families allocate nothing once the buffers have grown, in the
+  // text and OpenMetrics formats (the protobuf format allocates for native buckets only).
+  struct RenderBuffers {
+    std::vector<internal::Family*> families;
+    internal::Family::VisitBuffers visit;
+    std::vector<double> native_cells;
+  };
+
   // Appends the whole exposition of `registry` (its families, then its collectables) to `out`.
   void Render(internal::Registry& registry, std::string& out,
               ExpositionFormat format = ExpositionFormat::kText);
+  void Render(internal::Registry& registry, std::string& out, ExpositionFormat format,
+              RenderBuffers& buffers);
 
   // Appends one vitals family.
   static void RenderFamily(internal::Family& family, std::string& out,
                            ExpositionFormat format = ExpositionFormat::kText);
+  static void RenderFamily(internal::Family& family, std::string& out, ExpositionFormat format,
+                           internal::Family::VisitBuffers& buffers);
 
   // Appends one prometheus-cpp family (already checked for name clashes).
   static void RenderForeignFamily(const prometheus::MetricFamily& family, std::string& out,

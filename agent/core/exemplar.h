@@ -20,11 +20,25 @@
 #include <atomic>
 #include <cstdint>
 
+#include "absl/strings/string_view.h"
 #include "vitals/clock.h"
 #include "vitals/trace_context.h"
 
 namespace vitals {
 namespace internal {
+
+// A trace's ids as lower-case hex in buffers of its own, as the exemplar labels print them (a
+// scrape writes one per exemplar and must not allocate). TraceContext::TraceIdHex uses it too.
+class TraceHex {
+ public:
+  explicit TraceHex(const TraceContext& trace);
+  absl::string_view trace_id() const { return absl::string_view(trace_, sizeof trace_); }
+  absl::string_view span_id() const { return absl::string_view(span_, sizeof span_); }
+
+ private:
+  char trace_[32];
+  char span_[16];
+};
 
 // An exemplar younger than this is not replaced (a bucket changes hands at most 10 times a
 // second); an older one is replaced by the next traced value in its bucket.

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -160,24 +161,37 @@ class Family {
   // Bucket `bucket`'s exemplar (0 .. bounds().size(), +Inf last); false when it has none.
   static bool ReadExemplar(const Series* series, uint32_t bucket, Exemplar& out);
 
+  // What Visit needs besides the family: the series list it copies and one series' values. A
+  // caller that keeps one across visits (a scrape) allocates nothing once they have grown.
+  struct VisitBuffers {
+    std::vector<const Series*> series;
+    std::vector<double> values;
+  };
+
   // Calls fn(const Series&, const double* values) for every series that exists when it starts,
   // cells summed over CPUs: a counter's or gauge's value (with its SetValue base), or a
   // histogram's values as HistogramLayout folds them. Takes
   // `mu_` only to copy the series pointers; no lock is held while `fn` runs.
   template <typename Fn>
-  void Visit(Fn&& fn) ABSL_LOCKS_EXCLUDED(mu_) {
-    std::vector<const Series*> series;
+  void Visit(Fn&& fn, VisitBuffers& buffers) ABSL_LOCKS_EXCLUDED(mu_) {
+    std::vector<const Series*>& series = buffers.series;
+    series.clear();
     {
       internal::MutexLock lock(&mu_);
       series.reserve(series_.size() + 1);
       for (const auto& s : series_) series.push_back(s.get());
     }
     if (overflow_used_.load(std::memory_order_acquire)) series.push_back(overflow_.get());
-    std::vector<double> values(cells_per_series_);
+    buffers.values.resize(cells_per_series_);
     for (const Series* s : series) {  // series live as long as the family
-      ReadValues(s, values.data());
-      fn(*s, values.data());
+      ReadValues(s, buffers.values.data());
+      fn(*s, buffers.values.data());
     }
+  }
+  template <typename Fn>
+  void Visit(Fn&& fn) ABSL_LOCKS_EXCLUDED(mu_) {
+    VisitBuffers buffers;
+    Visit(std::forward<Fn>(fn), buffers);
   }
 
  private:

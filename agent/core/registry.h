@@ -48,17 +48,23 @@ class Registry {
   // it once its last push and sample are done, before it frees anything; the destructor too.
   void Retire() { life_.Retire(); }
 
-  // Runs the refreshers, then calls fn(Family&) for every family in creation order.
+  // Runs the refreshers, then calls fn(Family&) for every family in creation order. `families`
+  // is the list it copies them into: a caller that keeps it allocates nothing once it has grown.
   template <typename Fn>
-  void ForEachFamily(Fn&& fn) ABSL_LOCKS_EXCLUDED(mu_) {
+  void ForEachFamily(Fn&& fn, std::vector<Family*>& families) ABSL_LOCKS_EXCLUDED(mu_) {
     RunRefreshers();
-    std::vector<Family*> families;
+    families.clear();
     {
       internal::MutexLock lock(&mu_);
       families.reserve(families_.size());
       for (const auto& f : families_) families.push_back(f.get());
     }
     for (Family* f : families) fn(*f);  // families are never removed while the registry lives
+  }
+  template <typename Fn>
+  void ForEachFamily(Fn&& fn) ABSL_LOCKS_EXCLUDED(mu_) {
+    std::vector<Family*> families;
+    ForEachFamily(std::forward<Fn>(fn), families);
   }
 
   // True when a family of this registry emits `name` (including histogram-derived names).

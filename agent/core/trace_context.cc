@@ -1,5 +1,7 @@
 #include "vitals/trace_context.h"
 
+#include "agent/core/exemplar.h"
+
 namespace vitals {
 namespace {
 
@@ -22,9 +24,10 @@ bool ParseHex(absl::string_view hex, uint64_t& out) {
   return true;
 }
 
-void AppendHex(std::string& out, uint64_t v) {
+// The 16 lower-case hex digits of `v` into out[0..15].
+void WriteHex(char* out, uint64_t v) {
   static constexpr char kDigits[] = "0123456789abcdef";
-  for (int shift = 60; shift >= 0; shift -= 4) out += kDigits[(v >> shift) & 0xf];
+  for (int i = 0; i < 16; ++i) out[i] = kDigits[(v >> (60 - 4 * i)) & 0xf];
 }
 
 }  // namespace
@@ -60,18 +63,21 @@ TraceContext TraceContext::FromTraceparent(absl::string_view header) {
 }
 
 std::string TraceContext::TraceIdHex() const {
-  std::string out;
-  out.reserve(32);
-  AppendHex(out, trace_id_high);
-  AppendHex(out, trace_id_low);
-  return out;
+  return std::string(internal::TraceHex(*this).trace_id());
 }
 
 std::string TraceContext::SpanIdHex() const {
-  std::string out;
-  out.reserve(16);
-  AppendHex(out, span_id);
-  return out;
+  return std::string(internal::TraceHex(*this).span_id());
 }
+
+namespace internal {
+
+TraceHex::TraceHex(const TraceContext& trace) {
+  WriteHex(trace_, trace.trace_id_high);
+  WriteHex(trace_ + 16, trace.trace_id_low);
+  WriteHex(span_, trace.span_id);
+}
+
+}  // namespace internal
 
 }  // namespace vitals

@@ -1,8 +1,10 @@
 // agent/root/agent_core.h: what an Agent is made of. Not API.
 //
-// Construction order is destruction order reversed, and it matters (see pitfalls): the HTTP
-// server (a reader) stops first (in Stop(), from the destructor), then request metrics and
-// families (cells) go, then the log. The server is the agent's, not an exporter's: it serves
+// Construction order is destruction order reversed, and it matters: readers must be gone before
+// what they read (a render after the families were freed is a use after free). The HTTP server
+// and every agent thread stop first (Stop(), from the destructor), the final push goes, the
+// registry's life ends (handles that outlive the agent record nothing from then), then request
+// metrics and families (cells) go, then the log. The server is the agent's, not an exporter's: it serves
 // the routes of every HTTP exporter (/metrics, /debug/pprof/*) and an index of them.
 
 #ifndef VITALS_AGENT_ROOT_AGENT_CORE_H_
