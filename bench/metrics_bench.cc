@@ -402,7 +402,7 @@ void Exposition10kVitals(benchmark::State& state, vitals::exporters::ExpositionF
                  absl::Milliseconds(i % 97));
   }
   std::string body;
-  auto& exporter = vitals::internal::AgentAccess::Core(agent).prometheus();
+  auto& exporter = vitals::internal::AgentAccess::Impl(agent).prometheus();
   exporter.Render(body, format);  // warm the reused buffer, as after the first scrape
   int64_t peak_extra = 0;
   for (auto _ : state) {

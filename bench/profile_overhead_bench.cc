@@ -32,9 +32,9 @@ void BM_CpuRoute(benchmark::State& state) {
   }
   for (auto _ : state) benchmark::DoNotOptimize(demo::CpuHeavyWork(demo::kCpuRouteRounds));
   if (profiling) {
-    vitals::internal::AgentAccess::Core(*g_agent).profiler().Cancel();
+    vitals::internal::AgentAccess::Impl(*g_agent).profiler().Cancel();
     profile.join();
-    vitals::internal::AgentAccess::Core(*g_agent).profiler().Resume();
+    vitals::internal::AgentAccess::Impl(*g_agent).profiler().Resume();
     // Cancelled is the expected end; anything else means the profiler never ran.
     if (!absl::IsCancelled(result)) state.SkipWithError(std::string(result.message()).c_str());
   }

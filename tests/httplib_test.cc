@@ -157,7 +157,7 @@ TEST_CASE("a traceparent header makes the request its bucket's exemplar", "[http
 
   std::string om;
   vitals::exporters::TextFormat(nullptr).Render(
-      vitals::internal::AgentAccess::Core(agent).registry(), om,
+      vitals::internal::AgentAccess::Impl(agent).registry(), om,
       vitals::exporters::ExpositionFormat::kOpenMetrics);
   INFO(om);
   // On the bucket the request landed in (which one depends on this machine's speed).

@@ -80,7 +80,7 @@ CellStore& CellStore::Get() {
 
 void SlowAddToCell(uint64_t index, double amount) { CellStore::Get().SlowAdd(index, amount); }
 void SlowAddToPair(uint64_t index, double value) { CellStore::Get().SlowAddPair(index, value); }
-void AddToNativeBucket(const SeriesCore& s, double value) {
+void AddToNativeBucket(const SeriesCells& s, double value) {
   AddToCell(s.native_cell + NativeCell(*s.native, value), 1.0);
 }
 

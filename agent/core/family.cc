@@ -129,7 +129,7 @@ Series* Family::overflow_series() {
 
 void Family::NoteOverflow() {
   if (overflow_family_ == nullptr) return;
-  const SeriesCore* counter = overflow_counter_.load(std::memory_order_acquire);
+  const SeriesCells* counter = overflow_counter_.load(std::memory_order_acquire);
   if (counter == nullptr) {
     const absl::string_view label = name_;
     counter = overflow_family_->Find(absl::MakeConstSpan(&label, 1));  // same series every time

@@ -51,7 +51,7 @@ struct HistogramExtras {
 };
 bool operator==(const HistogramExtras& a, const HistogramExtras& b);
 
-struct Series : SeriesCore {
+struct Series : SeriesCells {
   Family* family = nullptr;
   std::unique_ptr<ExemplarSlot[]> exemplars;  // one per bucket, when the family keeps them
   std::vector<std::string> values;            // repaired label values
@@ -68,7 +68,7 @@ inline double ObservedSeconds(int64_t nanos) {
   return static_cast<double>(ObservedNanos(nanos)) * 1e-9;
 }
 
-// The index SeriesCore::by_exponent points to, for sorted finite `bounds`; empty when there are
+// The index SeriesCells::by_exponent points to, for sorted finite `bounds`; empty when there are
 // no bounds or too many for 16-bit entries.
 std::vector<uint16_t> BucketExponentIndex(const std::vector<double>& bounds);
 
@@ -206,7 +206,7 @@ class Family {
   const MetricType type_;
   const std::vector<std::string> label_names_;
   const std::vector<double> bounds_;
-  const std::vector<uint16_t> by_exponent_;  // SeriesCore::by_exponent, empty if not a histogram
+  const std::vector<uint16_t> by_exponent_;  // SeriesCells::by_exponent, empty if not a histogram
   std::vector<std::string> le_texts_;
   uint32_t cells_per_series_;
   const size_t series_limit_;
@@ -222,7 +222,7 @@ class Family {
   std::atomic<bool> overflow_used_{false};
   Family* overflow_family_ = nullptr;
   uint64_t life_ = 0;
-  std::atomic<const SeriesCore*> overflow_counter_{nullptr};  // resolved at the first overflow
+  std::atomic<const SeriesCells*> overflow_counter_{nullptr};  // resolved at the first overflow
 };
 
 }  // namespace internal

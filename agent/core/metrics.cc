@@ -8,7 +8,7 @@ using internal::Family;
 using internal::Series;
 
 namespace {
-const Series* AsSeries(const internal::SeriesCore* core) {
+const Series* AsSeries(const internal::SeriesCells* core) {
   return static_cast<const Series*>(core);
 }
 }  // namespace
@@ -27,7 +27,7 @@ double Gauge::Value() const {
 
 namespace {
 // A histogram's values: per-bucket counts, then the sum.
-std::vector<double> HistogramCells(const internal::SeriesCore* s) {
+std::vector<double> HistogramCells(const internal::SeriesCells* s) {
   std::vector<double> values(s->layout().cells());
   Family::ReadValues(AsSeries(s), values.data());
   return values;

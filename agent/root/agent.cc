@@ -10,7 +10,7 @@
 #include "agent/core/native_histogram.h"
 #include "agent/profiling/heap_profile.h"
 #include "agent/root/agent_access.h"
-#include "agent/root/agent_core.h"
+#include "agent/root/agent_impl.h"
 #include "agent/upstream/circuit_breaker_metrics.h"
 #include "agent/upstream/upstream_metrics.h"
 
@@ -32,33 +32,33 @@ auto Guard(absl::string_view what, Fn&& fn) -> decltype(fn()) {
 
 }  // namespace
 
-Agent::Agent(Options options) : core_(std::make_unique<internal::AgentCore>(std::move(options))) {}
+Agent::Agent(Options options) : impl_(std::make_unique<internal::AgentImpl>(std::move(options))) {}
 
 Agent::~Agent() { Stop(); }
 
 absl::Status Agent::Start() {
-  return Guard("starting the agent", [&] { return core_->Start(); });
+  return Guard("starting the agent", [&] { return impl_->Start(); });
 }
 
-void Agent::Stop() { core_->Stop(); }
+void Agent::Stop() { impl_->Stop(); }
 
 absl::Status Agent::SampleProcessNow() {
-  internal::ProcessSampler* sampler = core_->sampler();
+  internal::ProcessSampler* sampler = impl_->sampler();
   if (sampler == nullptr) {
     return absl::FailedPreconditionError("process metrics are off (options.process_metrics)");
   }
   return Guard("a process sample", [&] { return sampler->SampleOnce(); });
 }
 
-int Agent::port() const { return core_->port(); }
+int Agent::port() const { return impl_->port(); }
 
-const Options& Agent::options() const { return core_->options(); }
+const Options& Agent::options() const { return impl_->options(); }
 
-const Clock& Agent::clock() const { return core_->clock(); }
+const Clock& Agent::clock() const { return impl_->clock(); }
 
 RouteHandle Agent::Route(absl::string_view method, absl::string_view route) {
-  return RouteHandle(&core_->requests(), core_->requests().FindRoute(method, route),
-                     core_->registry().life());
+  return RouteHandle(&impl_->requests(), impl_->requests().FindRoute(method, route),
+                     impl_->registry().life());
 }
 
 // --- CircuitBreaker's constructor (vitals/circuit_breaker.h): it may see the agent here ---
@@ -69,39 +69,39 @@ CircuitBreaker::CircuitBreaker(std::string name, CircuitBreakerOptions options, 
                        : agent != nullptr        ? &agent->clock()
                                                  : &Clock::Default();
   std::shared_ptr<LogSink> log = options_.log_sink;
-  if (log == nullptr && agent != nullptr) log = internal::AgentAccess::Core(*agent).log_sink();
+  if (log == nullptr && agent != nullptr) log = internal::AgentAccess::Impl(*agent).log_sink();
   if (log == nullptr) log = StderrLogSink();
   Init(clock, std::move(log));
-  if (agent != nullptr) BindMetrics(internal::AgentAccess::Core(*agent).registry());
+  if (agent != nullptr) BindMetrics(internal::AgentAccess::Impl(*agent).registry());
 }
 
 UpstreamHandle Agent::Upstream(absl::string_view method, absl::string_view server_address,
                                int server_port) {
-  internal::UpstreamMetrics* upstreams = core_->upstreams();
+  internal::UpstreamMetrics* upstreams = impl_->upstreams();
   if (upstreams == nullptr) return UpstreamHandle();
   return UpstreamHandle(upstreams, upstreams->Find(method, server_address, server_port),
-                        core_->registry().life());
+                        impl_->registry().life());
 }
 
 absl::StatusOr<ExecutorMonitor> Agent::Executor(absl::string_view name,
                                                 const ExecutorOptions& options) {
-  internal::ExecutorMetrics* executors = core_->executors();
+  internal::ExecutorMetrics* executors = impl_->executors();
   if (executors == nullptr) {
     return absl::ResourceExhaustedError("the process ran out of metric cells for executors");
   }
   auto pool = executors->Pool(name, options);
   if (!pool.ok()) return pool.status();
-  return ExecutorMonitor(*pool, core_->registry().life());
+  return ExecutorMonitor(*pool, impl_->registry().life());
 }
 
 void Agent::Record(absl::string_view method, absl::string_view route, int status,
                    absl::Duration duration) {
-  internal::RequestMetrics& r = core_->requests();
+  internal::RequestMetrics& r = impl_->requests();
   r.Record(r.FindRoute(method, route), status, absl::ToInt64Nanoseconds(duration));
 }
 
 absl::Status Agent::Push() {
-  exporters::PushgatewayExporter* pusher = core_->pusher();
+  exporters::PushgatewayExporter* pusher = impl_->pusher();
   if (pusher == nullptr) {
     return absl::FailedPreconditionError("no Pushgateway configured (options.pushgateway_url)");
   }
@@ -110,7 +110,7 @@ absl::Status Agent::Push() {
 
 absl::StatusOr<std::string> Agent::CpuProfile(absl::Duration duration, ProfileFormat format) {
   return Guard("a CPU profile",
-               [&] { return core_->profiler().CpuProfile(duration, nullptr, format); });
+               [&] { return impl_->profiler().CpuProfile(duration, nullptr, format); });
 }
 
 absl::StatusOr<std::string> Agent::HeapProfile(ProfileFormat format) {
@@ -118,7 +118,7 @@ absl::StatusOr<std::string> Agent::HeapProfile(ProfileFormat format) {
 }
 
 std::vector<AutoProfileInfo> Agent::AutoProfiles() {
-  internal::AutoProfiler* auto_profiler = core_->auto_profiler();
+  internal::AutoProfiler* auto_profiler = impl_->auto_profiler();
   if (auto_profiler == nullptr) return {};
   auto listed = Guard(
       "listing automatic profiles",
@@ -127,7 +127,7 @@ std::vector<AutoProfileInfo> Agent::AutoProfiles() {
 }
 
 absl::StatusOr<std::string> Agent::AutoProfile(int64_t id) {
-  internal::AutoProfiler* auto_profiler = core_->auto_profiler();
+  internal::AutoProfiler* auto_profiler = impl_->auto_profiler();
   if (auto_profiler == nullptr) {
     return absl::NotFoundError("automatic profiles are off (Options::auto_profile)");
   }
@@ -136,18 +136,18 @@ absl::StatusOr<std::string> Agent::AutoProfile(int64_t id) {
 
 void Agent::RecordDbOperation(absl::string_view system, absl::string_view statement,
                               absl::Duration duration, absl::string_view error_type) {
-  if (internal::DbMetrics* db = core_->db(); db != nullptr) {
+  if (internal::DbMetrics* db = impl_->db(); db != nullptr) {
     db->Record(system, statement, absl::ToInt64Nanoseconds(duration), error_type);
   }
 }
 
 DbPool Agent::Pool(absl::string_view name) {
-  internal::DbMetrics* db = core_->db();
+  internal::DbMetrics* db = impl_->db();
   return db != nullptr ? db->Pool(name) : DbPool();
 }
 
 CacheMetrics Agent::Cache(absl::string_view name) {
-  internal::CacheFamilies* caches = core_->caches();
+  internal::CacheFamilies* caches = impl_->caches();
   return caches != nullptr ? caches->Get(name) : CacheMetrics();
 }
 
@@ -163,13 +163,13 @@ absl::StatusOr<FamilyHandle> Wrap(absl::StatusOr<internal::Family*> family) {
 
 absl::StatusOr<CounterFamily> Agent::AddCounter(absl::string_view name, absl::string_view help,
                                                 std::vector<std::string> label_names) {
-  return Wrap<CounterFamily>(core_->registry().GetOrCreate(
+  return Wrap<CounterFamily>(impl_->registry().GetOrCreate(
       name, help, internal::MetricType::kCounter, std::move(label_names), {}));
 }
 
 absl::StatusOr<GaugeFamily> Agent::AddGauge(absl::string_view name, absl::string_view help,
                                             std::vector<std::string> label_names) {
-  return Wrap<GaugeFamily>(core_->registry().GetOrCreate(name, help, internal::MetricType::kGauge,
+  return Wrap<GaugeFamily>(impl_->registry().GetOrCreate(name, help, internal::MetricType::kGauge,
                                                          std::move(label_names), {}));
 }
 
@@ -188,7 +188,7 @@ absl::StatusOr<HistogramFamily> Agent::AddHistogram(absl::string_view name, absl
     extras.native_layout = *layout;
   }
   return Wrap<HistogramFamily>(
-      core_->registry().GetOrCreate(name, help, internal::MetricType::kHistogram,
+      impl_->registry().GetOrCreate(name, help, internal::MetricType::kHistogram,
                                     std::move(label_names), std::move(buckets), 0, extras));
 }
 
@@ -196,13 +196,13 @@ absl::Status Agent::RegisterCollectable(const std::weak_ptr<prometheus::Collecta
   if (collectable.expired()) {
     return absl::InvalidArgumentError("RegisterCollectable: the collectable is already destroyed");
   }
-  core_->registry().AddCollectable(collectable);
+  impl_->registry().AddCollectable(collectable);
   return absl::OkStatus();
 }
 
 std::string Agent::RenderText() {
   std::string out;
-  core_->prometheus().Render(out);
+  impl_->prometheus().Render(out);
   return out;
 }
 
@@ -212,7 +212,7 @@ RequestScope::RequestScope(Agent& agent, absl::string_view method, absl::string_
     : RequestScope(agent.Route(method, route)) {}
 
 DbOperation::DbOperation(Agent& agent, absl::string_view system, absl::string_view statement)
-    : DbOperation(internal::AgentAccess::Core(agent).db(),
-                  internal::AgentAccess::Core(agent).registry().life(), system, statement) {}
+    : DbOperation(internal::AgentAccess::Impl(agent).db(),
+                  internal::AgentAccess::Impl(agent).registry().life(), system, statement) {}
 
 }  // namespace vitals

@@ -50,7 +50,7 @@ class Collectable;
 namespace vitals {
 
 namespace internal {
-class AgentCore;
+class AgentImpl;
 struct AgentAccess;
 }  // namespace internal
 
@@ -213,7 +213,7 @@ class Agent {
 
  private:
   friend struct internal::AgentAccess;  // agent/root/agent_access.h
-  std::unique_ptr<internal::AgentCore> core_;
+  std::unique_ptr<internal::AgentImpl> impl_;
 };
 
 }  // namespace vitals

@@ -51,8 +51,8 @@ class Counter {
 
  private:
   friend class internal::Family;
-  Counter(const internal::SeriesCore* series, uint64_t life) : series_(series), life_(life) {}
-  const internal::SeriesCore* series_ = nullptr;
+  Counter(const internal::SeriesCells* series, uint64_t life) : series_(series), life_(life) {}
+  const internal::SeriesCells* series_ = nullptr;
   uint64_t life_ = 0;  // the agent's token: a default handle's matches no agent
 };
 
@@ -75,8 +75,8 @@ class Gauge {
 
  private:
   friend class internal::Family;
-  Gauge(const internal::SeriesCore* series, uint64_t life) : series_(series), life_(life) {}
-  const internal::SeriesCore* series_ = nullptr;
+  Gauge(const internal::SeriesCells* series, uint64_t life) : series_(series), life_(life) {}
+  const internal::SeriesCells* series_ = nullptr;
   uint64_t life_ = 0;
 };
 
@@ -106,8 +106,8 @@ class Histogram {
 
  private:
   friend class internal::Family;
-  Histogram(const internal::SeriesCore* series, uint64_t life) : series_(series), life_(life) {}
-  const internal::SeriesCore* series_ = nullptr;
+  Histogram(const internal::SeriesCells* series, uint64_t life) : series_(series), life_(life) {}
+  const internal::SeriesCells* series_ = nullptr;
   uint64_t life_ = 0;
 };
 

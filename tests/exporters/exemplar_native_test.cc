@@ -29,7 +29,7 @@ const TraceContext kC = TraceContext::FromHex("11111111111111112222222222222222"
 std::string Render(vitals::Agent& agent, ExpositionFormat format) {
   std::string body;
   vitals::exporters::TextFormat text(nullptr);
-  text.Render(vitals::internal::AgentAccess::Core(agent).registry(), body, format);
+  text.Render(vitals::internal::AgentAccess::Impl(agent).registry(), body, format);
   return body;
 }
 

@@ -89,7 +89,7 @@ TEST_CASE("/vitals.json carries slow requests, requests in flight, statements an
   CHECK(PythonOnJson(json, "d['history']['interval_seconds']") == "15");
   CHECK(PythonOnJson(json, "len(d['history']['times'])") == "1");
   for (int i = 0; i < 20; ++i) agent.Record("GET", "/fast", 200, absl::Milliseconds(5));
-  auto& history = vitals::internal::AgentAccess::Core(agent).live_history();
+  auto& history = vitals::internal::AgentAccess::Impl(agent).live_history();
   const double first = std::stod(PythonOnJson(json, "d['history']['times'][0]"));
   history.Sample(absl::FromUnixMicros(static_cast<int64_t>(first * 1e6)) + absl::Seconds(10));
   const std::string later = vitals_test::BodyOf(Get(agent.port(), "/vitals.json"));

@@ -33,7 +33,7 @@ TEST_CASE("each point has the interval's rate, error ratio and quantiles per rou
   vitals::Options o = vitals_test::QuietOptions();
   o.process_metrics = false;
   vitals::Agent agent(o);
-  auto& registry = vitals::internal::AgentAccess::Core(agent).registry();
+  auto& registry = vitals::internal::AgentAccess::Impl(agent).registry();
   LiveHistory history(&registry, absl::Seconds(10), absl::Minutes(15), 1 << 20);
   const absl::Time t0 = absl::FromUnixSeconds(1700000000);
   agent.Record("GET", "/a", 200, absl::Milliseconds(1));  // before the first point
@@ -60,7 +60,7 @@ TEST_CASE("the history keeps its window of points and its byte bound", "[live]")
   vitals::Options o = vitals_test::QuietOptions();
   o.process_metrics = false;
   vitals::Agent agent(o);
-  auto& registry = vitals::internal::AgentAccess::Core(agent).registry();
+  auto& registry = vitals::internal::AgentAccess::Impl(agent).registry();
   LiveHistory history(&registry, absl::Seconds(15), absl::Minutes(1), 1 << 20);  // 4 points
   const absl::Time t0 = absl::FromUnixSeconds(1700000000);
   for (int i = 0; i < 6; ++i) {

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "agent/root/agent_access.h"
-#include "agent/root/agent_core.h"
+#include "agent/root/agent_impl.h"
 #include "tests/support/fakes.h"
 #include "vitals/agent.h"
 
@@ -52,7 +52,7 @@ TEST_CASE("a steady-state render of the agent's families allocates nothing, in e
   REQUIRE(orders.ok());
   orders->WithLabels({"web"})->Increment();
 
-  auto& exporter = vitals::internal::AgentAccess::Core(agent).prometheus();
+  auto& exporter = vitals::internal::AgentAccess::Impl(agent).prometheus();
   for (ExpositionFormat format :
        {ExpositionFormat::kText, ExpositionFormat::kOpenMetrics, ExpositionFormat::kProtobuf}) {
     std::string body;

@@ -140,7 +140,7 @@ TEST_CASE("OpenMetrics names counter families without _total, adds units and # E
 
   std::string body;
   vitals::exporters::TextFormat format(nullptr);
-  format.Render(vitals::internal::AgentAccess::Core(agent).registry(), body,
+  format.Render(vitals::internal::AgentAccess::Impl(agent).registry(), body,
                 ExpositionFormat::kOpenMetrics);
   CHECK(body.find("# HELP jobs Jobs \\\"done\\\".\n# TYPE jobs counter\n") != std::string::npos);
   CHECK(body.find("\njobs_total{queue=\"a\"} 2\n") != std::string::npos);
@@ -228,7 +228,7 @@ TEST_CASE("the protobuf format decodes with protoc to the same families and valu
 
   std::string body;
   vitals::exporters::TextFormat format(nullptr);
-  format.Render(vitals::internal::AgentAccess::Core(agent).registry(), body,
+  format.Render(vitals::internal::AgentAccess::Impl(agent).registry(), body,
                 ExpositionFormat::kProtobuf);
   REQUIRE(vitals_test::Delimited(body).size() > 3);
   const std::string decoded = vitals_test::DecodeExposition(body, VITALS_SOURCE_DIR);

@@ -64,7 +64,7 @@ Endpoint* MakeEndpoint(bool with_auth) {
   e->agent = std::make_unique<vitals::Agent>(o);
   // A request series, so /metrics and /vitals.json have more than the agent's own to write.
   e->agent->Route("GET", "/users/:id").Record(200, absl::Milliseconds(3));
-  e->routes = vitals::internal::AgentAccess::Core(*e->agent).HttpRoutes();
+  e->routes = vitals::internal::AgentAccess::Impl(*e->agent).HttpRoutes();
   for (const http::HttpRoute& r : e->routes) e->by_path.emplace(r.path, &r);
   return e;
 }

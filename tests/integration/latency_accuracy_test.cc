@@ -23,7 +23,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/root/agent_access.h"
-#include "agent/root/agent_core.h"
+#include "agent/root/agent_impl.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/process.h"
 #include "vitals/agent.h"
@@ -110,7 +110,7 @@ TEST_CASE(
   vitals::Agent agent(options);
   REQUIRE(agent.Start().ok());
   vitals::exporters::LiveHistory& history =
-      vitals::internal::AgentAccess::Core(agent).live_history();
+      vitals::internal::AgentAccess::Impl(agent).live_history();
 
   httplib::Server server;
   server.set_tcp_nodelay(true);

@@ -56,7 +56,7 @@ def main():
                                             "exporters may include base, core, exporters, http"),
         "the transport including core": ("agent/http/s.cc", '#include "agent/core/registry.h"\n',
                                          "http may include base, http only"),
-        "a feature including the root": ("agent/cache/c.cc", '#include "agent/root/agent_core.h"\n',
+        "a feature including the root": ("agent/cache/c.cc", '#include "agent/root/agent_impl.h"\n',
                                          "cache may include base, cache, core only"),
         "the transport including the metric engine's public header": (
             "agent/http/m.h", '#include "vitals/metrics.h"\n',

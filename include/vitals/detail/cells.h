@@ -224,11 +224,11 @@ struct HistogramLayout {
   }
 };
 
-// The number of entries of a bucket-exponent index (see SeriesCore::by_exponent).
+// The number of entries of a bucket-exponent index (see SeriesCells::by_exponent).
 inline constexpr uint32_t kExponentIndexSize = 2049;
 
 // The part of a series the hot path reads.
-struct SeriesCore {
+struct SeriesCells {
   uint64_t cell = 0;
   const double* bounds = nullptr;
   uint32_t num_bounds = 0;
@@ -296,7 +296,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void AddToPair(uint64_t index, double value)
 // The native-bucket half of an observe (ObserveInto): one restartable add of 1 to the cell of
 // `value`'s native bucket. Out of line, so that the classic observe every histogram makes
 // stays small enough to inline where it is called.
-void AddToNativeBucket(const SeriesCore& s, double value);
+void AddToNativeBucket(const SeriesCells& s, double value);
 
 // What ObserveInto returns for a NaN, which it does not count.
 inline constexpr uint32_t kNoBucket = ~uint32_t{0};
@@ -304,7 +304,7 @@ inline constexpr uint32_t kNoBucket = ~uint32_t{0};
 // One restartable add of (1, value) to the bucket's pair on the running CPU's copy; with
 // native buckets, one more restartable add of 1 to the native bucket's cell. Returns the
 // classic bucket it counted (for its exemplar), or kNoBucket for a NaN.
-ABSL_ATTRIBUTE_ALWAYS_INLINE inline uint32_t ObserveInto(const SeriesCore& s, double value) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline uint32_t ObserveInto(const SeriesCells& s, double value) {
   if (ABSL_PREDICT_FALSE(value != value)) return kNoBucket;  // NaN
   const uint32_t bucket = BucketIndex(s.bounds, s.num_bounds, value, s.by_exponent);
   AddToPair(s.cell + HistogramLayout::pair(bucket), value);

@@ -338,7 +338,7 @@ TEST_CASE("the statement table keeps calls, total and longest time per normalize
                           absl::Milliseconds(200));
   agent.RecordDbOperation("postgresql", "SELECT name FROM users WHERE id = 1",
                           absl::Milliseconds(5));
-  const auto& table = vitals::internal::AgentAccess::Core(agent).db()->statements();
+  const auto& table = vitals::internal::AgentAccess::Impl(agent).db()->statements();
   CHECK(table.size() == 3);
   const auto top = table.Top(10);
   REQUIRE(top.size() == 3);
@@ -422,7 +422,7 @@ TEST_CASE("N+1 patterns are kept per route and statement, most recent first", "[
   Request(agent, "/many", {50});
   Request(agent, "/fine", {4});
   const auto patterns =
-      vitals::internal::AgentAccess::Core(agent).db()->n_plus_one_patterns().Read();
+      vitals::internal::AgentAccess::Impl(agent).db()->n_plus_one_patterns().Read();
   REQUIRE(patterns.size() == 2);
   CHECK(patterns[0].route == "/many");
   CHECK(patterns[0].last_calls == 50);

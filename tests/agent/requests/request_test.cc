@@ -94,7 +94,7 @@ TEST_CASE("the last 50 slow requests are kept, newest first, with route, status 
     route.Record(500 + (i % 4), absl::Milliseconds(500 + i));  // all at or over the threshold
   }
   route.Record(200, absl::Milliseconds(499));  // not slow: not kept
-  const auto& ring = vitals::internal::AgentAccess::Core(agent).requests().slow_requests();
+  const auto& ring = vitals::internal::AgentAccess::Impl(agent).requests().slow_requests();
   CHECK(ring.added() == 60);
   const auto kept = ring.Read();
   REQUIRE(kept.size() == vitals::internal::SlowRequestRing::kCapacity);
@@ -155,7 +155,7 @@ TEST_CASE("requests in flight and the age of the oldest", "[request]") {
   Fixture f;
   vitals::Agent agent(f.Opts());
   vitals::Agent other(f.Opts());  // another agent's requests are not this one's
-  auto& metrics = vitals::internal::AgentAccess::Core(agent).requests();
+  auto& metrics = vitals::internal::AgentAccess::Impl(agent).requests();
   CHECK(metrics.RequestsInFlight().count == 0);
   auto first = std::make_unique<vitals::RequestScope>(agent, "GET", "/slow");
   f.clock.AdvanceMs(700);

@@ -106,7 +106,7 @@ TEST_CASE("the README's metric table lists exactly what a fully configured agent
   vitals::CircuitBreaker breaker("readme", {}, &agent);  // its families exist once one is bound
   REQUIRE(breaker.status().ok());
   std::map<std::string, std::string> served;  // name -> "type [labels]"
-  vitals::internal::AgentAccess::Core(agent).registry().ForEachFamily(
+  vitals::internal::AgentAccess::Impl(agent).registry().ForEachFamily(
       [&](vitals::internal::Family& f) {
         served[f.name()] = std::string(vitals::internal::MetricTypeName(f.type())) + " [" +
                            absl::StrJoin(f.label_names(), ",") + "]";

@@ -1,14 +1,14 @@
-// agent/root/agent_core.h: what an Agent is made of. Not API.
+// agent/root/agent_impl.h: what an Agent is made of. Not API.
 //
 // Construction order is destruction order reversed, and it matters: readers must be gone before
 // what they read (a render after the families were freed is a use after free). The HTTP server
 // and every agent thread stop first (Stop(), from the destructor), the final push goes, the
 // registry's life ends (handles that outlive the agent record nothing from then), then request
-// metrics and families (cells) go, then the log. The server is the agent's, not an exporter's: it serves
-// the routes of every HTTP exporter (/metrics, /debug/pprof/*) and an index of them.
+// metrics and families (cells) go, then the log. The server is the agent's, not an exporter's: it
+// serves the routes of every HTTP exporter (/metrics, /debug/pprof/*) and an index of them.
 
-#ifndef VITALS_AGENT_ROOT_AGENT_CORE_H_
-#define VITALS_AGENT_ROOT_AGENT_CORE_H_
+#ifndef VITALS_AGENT_ROOT_AGENT_IMPL_H_
+#define VITALS_AGENT_ROOT_AGENT_IMPL_H_
 
 #include <memory>
 #include <vector>
@@ -38,10 +38,10 @@
 namespace vitals {
 namespace internal {
 
-class AgentCore {
+class AgentImpl {
  public:
-  explicit AgentCore(Options options);
-  ~AgentCore();
+  explicit AgentImpl(Options options);
+  ~AgentImpl();
 
   absl::Status Start();
   void Stop();
@@ -118,4 +118,4 @@ class AgentCore {
 }  // namespace internal
 }  // namespace vitals
 
-#endif  // VITALS_AGENT_ROOT_AGENT_CORE_H_
+#endif  // VITALS_AGENT_ROOT_AGENT_IMPL_H_

@@ -1,4 +1,4 @@
-#include "agent/root/agent_core.h"
+#include "agent/root/agent_impl.h"
 
 #include <unistd.h>
 
@@ -35,7 +35,7 @@ std::string HostName() {
 
 }  // namespace
 
-AgentCore::AgentCore(Options options) : options_(std::move(options)) {
+AgentImpl::AgentImpl(Options options) : options_(std::move(options)) {
   // One bad optional value never costs the service its metrics: it is logged (below) and
   // replaced. Only options with no safe fallback (the address, TLS, credentials, the
   // Pushgateway) make Start() fail.
@@ -192,7 +192,7 @@ AgentCore::AgentCore(Options options) : options_(std::move(options)) {
   }
 }
 
-AgentCore::~AgentCore() {
+AgentImpl::~AgentImpl() {
   Stop();
   if (pusher_ != nullptr) pusher_->Stop();  // the final push, also for an agent never started
   // From here every handle, scope and breaker bound to this agent records nothing, so the
@@ -200,7 +200,7 @@ AgentCore::~AgentCore() {
   registry_->Retire();
 }
 
-absl::Status AgentCore::Start() {
+absl::Status AgentImpl::Start() {
   if (!init_status_.ok()) return init_status_;
   internal::MutexLock lock(&mu_);
   if (started_) return absl::FailedPreconditionError("the agent is already started");
@@ -234,7 +234,7 @@ absl::Status AgentCore::Start() {
   return absl::OkStatus();
 }
 
-std::vector<http::HttpRoute> AgentCore::HttpRoutes() {
+std::vector<http::HttpRoute> AgentImpl::HttpRoutes() {
   std::vector<http::HttpRoute> routes = {prometheus_->Route()};
   for (http::HttpRoute& r : pprof_->Routes()) routes.push_back(std::move(r));
   routes.push_back(live_->JsonRoute());
@@ -248,7 +248,7 @@ std::vector<http::HttpRoute> AgentCore::HttpRoutes() {
   return routes;
 }
 
-absl::StatusOr<std::unique_ptr<http::HttpServer>> AgentCore::ServeHttp() {
+absl::StatusOr<std::unique_ptr<http::HttpServer>> AgentImpl::ServeHttp() {
   auto address = ParseListenAddress(options_.listen);
   if (!address.ok()) return address.status();
   http::HttpServer::Config config;
@@ -274,7 +274,7 @@ absl::StatusOr<std::unique_ptr<http::HttpServer>> AgentCore::ServeHttp() {
   return http::HttpServer::Start(std::move(config), HttpRoutes());
 }
 
-std::string AgentCore::AutoProfileUrl(const http::HttpServer* server) const {
+std::string AgentImpl::AutoProfileUrl(const http::HttpServer* server) const {
   if (server == nullptr) return "";
   auto address = ParseListenAddress(options_.listen);
   if (!address.ok()) return "";
@@ -289,12 +289,12 @@ std::string AgentCore::AutoProfileUrl(const http::HttpServer* server) const {
                       "/debug/pprof/auto/profile?id=");
 }
 
-int AgentCore::port() const {
+int AgentImpl::port() const {
   internal::MutexLock lock(&mu_);
   return server_ != nullptr ? server_->port() : 0;
 }
 
-void AgentCore::Stop() {
+void AgentImpl::Stop() {
   internal::MutexLock lock(&mu_);
   if (!started_) return;
   if (pusher_ != nullptr) pusher_->Stop();  // the final push, with a fresh sample
