@@ -45,7 +45,7 @@ TEST_CASE("a cpp-httplib server is instrumented with its route templates", "[htt
   const int port = server.bind_to_any_port("127.0.0.1");
   REQUIRE(port > 0);
   std::thread serve([&] { server.listen_after_bind(); });
-  while (!server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  REQUIRE(vitals_test::WaitUntil([&] { return server.is_running(); }));
 
   httplib::Client client("127.0.0.1", port);
   for (int i = 0; i < 3; ++i) {
@@ -147,7 +147,7 @@ TEST_CASE("a traceparent header makes the request its bucket's exemplar", "[http
   const int port = server.bind_to_any_port("127.0.0.1");
   REQUIRE(port > 0);
   std::thread serve([&] { server.listen_after_bind(); });
-  while (!server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  REQUIRE(vitals_test::WaitUntil([&] { return server.is_running(); }));
   httplib::Client client("127.0.0.1", port);
   REQUIRE(client.Get("/traced",
                      {{"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}));

@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <condition_variable>
@@ -15,6 +16,8 @@
 #include "agent/core/family.h"
 #include "agent/core/registry.h"
 #include "tests/support/fakes.h"
+#include "tests/support/fixtures.h"
+#include "tests/support/process.h"
 #include "vitals/agent.h"
 
 namespace {
@@ -196,12 +199,22 @@ TEST_CASE("2,000 live threads record exactly into cells that do not grow with th
       std::unique_lock<std::mutex> lock(mu);
       ++recorded;
       cv.notify_all();
-      cv.wait(lock, [&] { return release; });  // stay alive until every thread recorded
+      // Stay alive until every thread recorded (bounded: the main thread releases them, or
+      // gives up, within its own deadline).
+      cv.wait_for(lock, std::chrono::seconds(120), [&] { return release; });
     });
   }
   {
     std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return recorded == kThreads; });
+    const bool all =
+        cv.wait_for(lock, std::chrono::seconds(60), [&] { return recorded == kThreads; });
+    if (!all) {  // release the ones that did, and fail
+      release = true;
+      cv.notify_all();
+      lock.unlock();
+      for (auto& t : threads) t.join();
+      FAIL("only " << recorded << " of " << kThreads << " threads recorded within 60 s");
+    }
     // All 2,000 alive at once: the totals are exact and no cell memory was added for them.
     double total = 0;
     for (uint32_t i = 0; i < kCells; ++i) total += store.ReadF64(base + i);
@@ -221,7 +234,12 @@ TEST_CASE("rseq is used unless glibc's tunable turns it off", "[cells]") {
   const bool expect_rseq = false;
 #endif
   CHECK(CellStore::Get().rseq_active() == expect_rseq);
-  CHECK(CellStore::Get().copies() >= 1);
+  // One copy per present CPU and one fallback stripe with rseq; without it, no CPU copies and
+  // twice as many stripes as CPUs (at least 4, at most 512).
+  const uint32_t present = vitals::internal::CpuCopiesFromList(
+      vitals_test::ReadFile("/sys/devices/system/cpu/present"), 1);
+  CHECK(CellStore::Get().copies() ==
+        (expect_rseq ? present + 1 : std::clamp<uint32_t>(2 * present, 4, 512)));
 }
 
 // The CPUs this process may run on.
@@ -282,31 +300,52 @@ TEST_CASE("threads moved between CPUs while they record keep exact totals",
   auto h = agent.AddHistogram("moved_seconds", "Moved.", {0.5})->WithLabels({});
   REQUIRE(c.ok());
   REQUIRE(h.ok());
+  CellStore& store = CellStore::Get();
+  const int64_t cell = store.Allocate(1);  // recorded into beside them, to see where adds land
+  REQUIRE(cell >= 0);
   const std::vector<int> cpus = AllowedCpus();
-  REQUIRE(!cpus.empty());
+  INFO("this test moves threads between CPUs: it needs at least two (it has " << cpus.size()
+                                                                              << ")");
+  REQUIRE(cpus.size() >= 2);
   constexpr int kThreads = 8;
   constexpr int kRounds = 200;
   constexpr int kPerRound = 500;
   std::atomic<int> migrations{0};
+  std::atomic<int> multi_cpu_threads{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
+      std::vector<bool> ran_on(CPU_SETSIZE, false);
       for (int r = 0; r < kRounds; ++r) {
         // Move to the next CPU: the kernel migrates the thread, mid-stream of records.
         if (PinTo(cpus[(t + r) % cpus.size()])) migrations.fetch_add(1);
+        const int now = sched_getcpu();
+        if (now >= 0 && now < CPU_SETSIZE) ran_on[now] = true;
         for (int i = 0; i < kPerRound; ++i) {
           c->Increment();
           h->Observe(i % 2);  // 0 and 1: one per bucket, sum += 1 every other call
+          vitals::internal::AddToCell(cell, 1.0);
         }
       }
+      if (std::count(ran_on.begin(), ran_on.end(), true) >= 2) multi_cpu_threads.fetch_add(1);
     });
   }
   for (auto& t : threads) t.join();
+  // The moves happened: every thread ran on at least two CPUs, and with rseq its adds landed
+  // in at least two CPUs' copies.
   CHECK(migrations.load() == kThreads * kRounds);
+  CHECK(multi_cpu_threads.load() == kThreads);
+  if (store.rseq_active()) {
+    int copies_used = 0;
+    for (int cpu : cpus) copies_used += store.ReadCopy(cell, static_cast<uint32_t>(cpu)) > 0;
+    CHECK(copies_used >= 2);
+  }
   constexpr double kTotal = double{kThreads} * kRounds * kPerRound;
+  CHECK(store.ReadF64(cell) == kTotal);
   CHECK(c->Value() == kTotal);
   CHECK(h->Count() == static_cast<uint64_t>(kTotal));
   CHECK(h->Sum() == kTotal / 2);
+  store.Free(cell, 1);
 }
 
 std::atomic<int> g_handled{0};
@@ -340,15 +379,21 @@ TEST_CASE("a signal handler recording into the cell a thread is adding to loses 
     }
     loop_adds.store(n);
   });
-  while (!started.load()) std::this_thread::yield();
   constexpr int kSignals = 2000;
-  for (int i = 0; i < kSignals; ++i) {
-    REQUIRE(pthread_kill(adder.native_handle(), SIGUSR1) == 0);
-    // One signal at a time: the next is sent once this one was handled (counted, not slept).
-    while (g_handled.load(std::memory_order_acquire) != i + 1) std::this_thread::yield();
+  bool all_handled = vitals_test::WaitUntil([&] { return started.load(); });
+  for (int i = 0; i < kSignals && all_handled; ++i) {
+    all_handled = pthread_kill(adder.native_handle(), SIGUSR1) == 0;
+    // One signal at a time: the next is sent once this one was handled (counted, not slept;
+    // a signal not handled within 10 s is a failure, not a hang).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (all_handled && g_handled.load(std::memory_order_acquire) != i + 1) {
+      std::this_thread::yield();
+      all_handled = std::chrono::steady_clock::now() < deadline;
+    }
   }
   stop.store(true);
   adder.join();
+  REQUIRE(all_handled);
   sigaction(SIGUSR1, &previous, nullptr);
   CHECK(g_handled.load() == kSignals);
   CHECK(c->Value() == static_cast<double>(loop_adds.load() + kSignals));

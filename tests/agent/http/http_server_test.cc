@@ -158,30 +158,54 @@ TEST_CASE("the host keeps its SIGPIPE disposition, and clients that vanish do no
   if (pid == 0) {
     signal(SIGPIPE, SIG_DFL);
     vitals::Agent agent(Loopback());
+    // A body of about 10 MB: far more than the kernel holds in flight to a client that reads
+    // little, so the server is still writing when the client resets.
     auto family = agent.AddCounter("bulk_total", "Bulk.", {"i"});
-    for (int i = 0; i < 20000; ++i) family->WithLabels({std::to_string(i)})->Increment();
+    const std::string pad(400, 'x');
+    for (int i = 0; i < 20000; ++i) family->WithLabels({std::to_string(i) + pad})->Increment();
     if (!agent.Start().ok()) _exit(10);
     struct sigaction now {};
     sigaction(SIGPIPE, nullptr, &now);
     if (now.sa_handler != SIG_DFL) _exit(11);  // the server changed the host's disposition
-    for (int i = 0; i < 20; ++i) {             // ask for a ~1 MB body and hang up at once
-      int fd = Connect(agent.port());
+    for (int i = 0; i < 20; ++i) {
+      // A small receive window, the request, the start of the answer (so the server is
+      // writing the body), then a close with most of it unread, which resets the connection
+      // (abortively with SO_LINGER for even i; Linux resets a socket closed with unread data
+      // too): the server's next write fails on a reset socket (strace shows ECONNRESET).
+      int fd = socket(AF_INET, SOCK_STREAM, 0);
+      const int small = 4096;
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_port = htons(agent.port());
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) _exit(12);
       const char* req = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
-      if (write(fd, req, strlen(req)) < 0) _exit(12);
-      struct linger lg {
-        1, 0
-      };
-      setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);  // RST on close
+      if (write(fd, req, strlen(req)) < 0) _exit(13);
+      char head[64];
+      if (recv(fd, head, sizeof head, MSG_WAITALL) != static_cast<ssize_t>(sizeof head)) _exit(14);
+      if (i % 2 == 0) {
+        struct linger lg {
+          1, 0
+        };
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);  // RST on close
+      }
       close(fd);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    // The server has seen every reset once it has closed those connections (its gauge is back
+    // at zero): each of them failed a write to a reset socket, which raises SIGPIPE unless the
+    // server writes with MSG_NOSIGNAL. This process is still alive to say so.
+    const bool closed = vitals_test::WaitUntil([&] {
+      return vitals_test::SampleValue(agent.RenderText(), "vitals_http_connections") == 0;
+    });
+    if (!closed) _exit(15);
     httplib::Client client("127.0.0.1", agent.port());
     auto res = client.Get("/metrics");
-    _exit(res && res->status == 200 ? 0 : 13);
+    _exit(res && res->status == 200 ? 0 : 16);
   }
   int status = 0;
   waitpid(pid, &status, 0);
-  INFO("child status " << status);
+  INFO("child status " << status << (WIFSIGNALED(status) ? " (killed by a signal)" : ""));
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
 }

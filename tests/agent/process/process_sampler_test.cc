@@ -288,12 +288,31 @@ TEST_CASE("the sampler thread samples on its interval", "[sampler][concurrency]"
 
 TEST_CASE("process metrics can be turned off", "[sampler]") {
   Fixture f;
+  // The same agent with them on serves them, from the same fake /proc and allocator...
+  {
+    vitals::Agent on(f.Opts());
+    REQUIRE(on.Start().ok());
+    const std::string body = on.RenderText();
+    CHECK(SampleValue(body, "process_threads") == 7);
+    CHECK(SampleValue(body, "process_heap_bytes") > 0);
+    CHECK(f.allocator->reads > 0);
+  }
+  const int reads = f.allocator->reads;
+  // ... and with them off: no sampler (the allocator is never read), no process or heap family,
+  // while the rest of the agent serves.
   vitals::Options o = f.Opts();
   o.process_metrics = false;
   vitals::Agent agent(o);
   CHECK(absl::IsFailedPrecondition(agent.SampleProcessNow()));
   REQUIRE(agent.Start().ok());
-  CHECK(agent.RenderText().find("process_") == std::string::npos);
+  agent.Record("GET", "/x", 200, absl::Milliseconds(1));
+  const std::string body = agent.RenderText();
+  CHECK(body.find("process_") == std::string::npos);
+  CHECK(body.find("vitals_heap_") == std::string::npos);
+  CHECK(body.find("vitals_sampler_") == std::string::npos);
+  CHECK(f.allocator->reads == reads);
+  CHECK(vitals_test::CountLines(body, "vitals_build_info{") == 1);
+  CHECK(body.find("http_route=\"/x\"") != std::string::npos);
 }
 
 TEST_CASE("heap metrics can be turned off while process metrics stay", "[sampler]") {

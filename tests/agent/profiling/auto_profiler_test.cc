@@ -53,7 +53,8 @@ class ScriptedCapture {
     const int before = finished_;
     result_ = std::move(result);
     cv_.notify_all();
-    cv_.wait(lock, [&] { return finished_ > before; });
+    // A capture that never ends is a failure here, not a hang.
+    REQUIRE(cv_.wait_for(lock, std::chrono::seconds(30), [&] { return finished_ > before; }));
   }
   int running() {
     std::lock_guard<std::mutex> lock(mu_);

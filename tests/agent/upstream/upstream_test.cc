@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "tests/support/fakes.h"
+#include "tests/support/fixtures.h"
 #include "tests/support/metrics_text.h"
 #include "tests/support/process.h"
 #include "vitals/agent.h"
@@ -103,7 +104,7 @@ TEST_CASE("the cpp-httplib client adapter records answers, refusals and timeouts
   const int port = server.bind_to_any_port("127.0.0.1");
   REQUIRE(port > 0);
   std::thread serve([&] { server.listen_after_bind(); });
-  while (!server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  REQUIRE(vitals_test::WaitUntil([&] { return server.is_running(); }));
 
   vitals::HttplibClient up(agent, "127.0.0.1", port);
   up.set_read_timeout(absl::Milliseconds(200));
