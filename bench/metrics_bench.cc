@@ -20,6 +20,10 @@
 #include <string>
 #include <vector>
 
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
+
 #include "agent/core/cell_store.h"
 #include "agent/core/exemplar.h"
 #include "agent/root/agent_access.h"
@@ -355,7 +359,9 @@ void BM_Counter_PrometheusCpp(benchmark::State& state) {
 }
 BENCHMARK(BM_Counter_PrometheusCpp)->Threads(1)->Threads(2)->UseRealTime();
 
-// --- a whole timed request: clock reads, active gauge up/down, duration observe ---
+// --- a whole timed request: clock reads, the in-flight count up/down, duration observe ---
+// (vitals keeps the in-flight count per route and sums it into the active gauge at scrape;
+// prometheus-cpp has to move its gauge on every request to offer the same metric.)
 void BM_RequestScope_Vitals(benchmark::State& state) {
   for (auto _ : state) {
     vitals::RequestScope scope(g_route);
@@ -385,6 +391,22 @@ void BM_RequestScope_PrometheusCpp(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_RequestScope_PrometheusCpp)->Threads(1)->Threads(2)->UseRealTime();
+
+#if defined(__x86_64__)
+// The floor under a timed request on this machine: two TSC reads and two per-CPU adds (a
+// sum/count pair and one bucket), with none of a request's bookkeeping. BM_RequestScope_Vitals
+// over this is what route, status, database and liveness bookkeeping cost.
+void BM_RequestFloor_TwoTscTwoAdds(benchmark::State& state) {
+  static const uint64_t cells = vitals::internal::CellStore::Get().Allocate(4);
+  for (auto _ : state) {
+    const uint64_t start = __rdtsc();
+    const uint64_t end = __rdtsc();
+    vitals::internal::AddToPair(cells, static_cast<double>(end - start) * 1e-9);
+    vitals::internal::AddToCell(cells + 2, 1.0);
+  }
+}
+BENCHMARK(BM_RequestFloor_TwoTscTwoAdds)->Threads(1)->UseRealTime();
+#endif
 
 // --- the /metrics body for 10,000 histogram series ---
 constexpr int kSeries = 10000;

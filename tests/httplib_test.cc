@@ -175,6 +175,81 @@ TEST_CASE("a traceparent header makes the request its bucket's exemplar", "[http
   CHECK(om.find(" # {", slow) == std::string::npos);
 }
 
+TEST_CASE("the traceparent header is found among many, in any case, and only by its name",
+          "[httplib][exemplars]") {
+  vitals::Options o;
+  o.read_environment = false;
+  o.http_enabled = false;
+  vitals::Agent agent(o);
+  httplib::Server server;
+  vitals::HttplibInstrumentation routes(agent, server);
+  const auto ok = [](const httplib::Request&, httplib::Response& res) { res.status = 200; };
+  // cpp-httplib keeps headers ordered by case-insensitive name; names from "t" on come after
+  // the trace's, names before "t" before it.
+  const httplib::Headers common = {{"Accept", "*/*"},
+                                   {"Accept-Encoding", "gzip"},
+                                   {"Cookie", "a=b"},
+                                   {"Host", "example"},
+                                   {"Sec-Fetch-Mode", "cors"},
+                                   {"tracestate", "k=v"},
+                                   {"Upgrade-Insecure-Requests", "1"},
+                                   {"User-Agent", "test/1.0"},
+                                   {"Via", "1.1 proxy"},
+                                   {"X-Request-Id", "42"},
+                                   {"~odd", "x"}};
+  struct Case {
+    const char* route;
+    std::vector<std::pair<std::string, std::string>> extra;
+    bool exemplar;
+  };
+  const std::vector<Case> cases = {
+      {"/mixed-case",
+       {{"TraceParent", "00-11111111111111111111111111111111-1111111111111111-01"}},
+       true},
+      {"/upper-case",
+       {{"TRACEPARENT", "00-22222222222222222222222222222222-2222222222222222-01"}},
+       true},
+      {"/near-names",
+       {{"traceparenx", "00-33333333333333333333333333333333-3333333333333333-01"},
+        {"traceparen", "00-33333333333333333333333333333333-3333333333333333-01"},
+        {"Traceparent-Extra", "00-33333333333333333333333333333333-3333333333333333-01"}},
+       false},
+      {"/none", {}, false},
+  };
+  for (const Case& c : cases) {
+    const httplib::Server::Handler handler = routes.Instrument("GET", c.route, ok);
+    httplib::Request req;
+    req.method = "GET";
+    req.path = c.route;
+    req.headers = common;
+    for (const auto& [name, value] : c.extra) req.headers.emplace(name, value);
+    httplib::Response res;
+    routes.BeforeRouting();
+    handler(req, res);
+    routes.AfterResponse(req, res);
+  }
+  std::string om;
+  vitals::exporters::TextFormat(nullptr).Render(
+      vitals::internal::AgentAccess::Impl(agent).registry(), om,
+      vitals::exporters::ExpositionFormat::kOpenMetrics);
+  INFO(om);
+  for (const Case& c : cases) {
+    INFO(c.route);
+    const std::string route = std::string("http_route=\"") + c.route + "\"";
+    CHECK(SampleValue(om,
+                      "http_server_request_duration_seconds_count{http_request_method="
+                      "\"GET\"," +
+                          route + ",http_response_status_code=\"200\"}") == 1);
+    bool has_exemplar = false;
+    for (size_t at = om.find(route); at != std::string::npos; at = om.find(route, at + 1)) {
+      const size_t eol = om.find('\n', at);
+      has_exemplar =
+          has_exemplar || om.substr(at, eol - at).find(" # {trace_id=") != std::string::npos;
+    }
+    CHECK(has_exemplar == c.exemplar);
+  }
+}
+
 TEST_CASE("one HttplibClient shared by threads: every call timed, one at a time, no race",
           "[httplib][concurrency]") {
   vitals::Agent agent(vitals_test::QuietOptions());

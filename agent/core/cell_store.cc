@@ -80,6 +80,8 @@ CellStore& CellStore::Get() {
 
 void SlowAddToCell(uint64_t index, double amount) { CellStore::Get().SlowAdd(index, amount); }
 void SlowAddToPair(uint64_t index, double value) { CellStore::Get().SlowAddPair(index, value); }
+void SlowAddToCellAt(Cell* cpu0, double amount) { CellStore::Get().FallbackAdd(cpu0, amount); }
+void SlowAddToPairAt(Cell* cpu0, double value) { CellStore::Get().FallbackAddPair(cpu0, value); }
 void AddToNativeBucket(const SeriesCells& s, double value) {
   AddToCell(s.native_cell + NativeCell(*s.native, value), 1.0);
 }
@@ -146,14 +148,20 @@ void CellStore::SlowAdd(uint64_t index, double amount) {
   // A bad index or no memory for a chunk: the record is dropped, the host is not harmed.
   if (cpu0 == nullptr) return;
   if (AddOnThisCpu(cpu0, amount)) return;
-  CasAdd(StripeCopy(cpu0), amount);  // the fallback
+  FallbackAdd(cpu0, amount);
 }
+
+void CellStore::FallbackAdd(Cell* cpu0, double amount) { CasAdd(StripeCopy(cpu0), amount); }
 
 void CellStore::SlowAddPair(uint64_t index, double value) {
   Cell* cpu0 = (index & 1) == 0 ? CpuZeroCopy(index) : nullptr;
   if (cpu0 == nullptr) return;  // dropped, as in SlowAdd
   if (AddPairOnThisCpu(reinterpret_cast<CellPair*>(cpu0), value)) return;
-  // The fallback: the count, then the sum, each a compare-and-swap add on this thread's stripe.
+  FallbackAddPair(cpu0, value);
+}
+
+void CellStore::FallbackAddPair(Cell* cpu0, double value) {
+  // The count, then the sum, each a compare-and-swap add on this thread's stripe.
   Cell* stripe = StripeCopy(cpu0);
   CasAdd(stripe, 1.0);
   CasAdd(stripe + 1, value);

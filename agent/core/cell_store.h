@@ -56,16 +56,20 @@ class CellStore {
   size_t chunk_count() const { return chunk_count_.load(std::memory_order_relaxed); }
   size_t chunk_bytes() const;
 
+  // The CPU-0 copy of cell `index`, its chunk mapped if needed (SeriesCells::cpu0); null for a
+  // bad index or when no memory is left for the chunk.
+  Cell* CpuZeroCopy(uint64_t index);
+
   // Hooks for vitals/detail/cells.h.
   void SlowAdd(uint64_t index, double amount);
   void SlowAddPair(uint64_t index, double value);
+  // The compare-and-swap adds to the calling thread's fallback stripe.
+  void FallbackAdd(Cell* cpu0, double amount);
+  void FallbackAddPair(Cell* cpu0, double value);
 
  private:
   CellStore();
   Cell* ChunkFor(uint64_t chunk_index);  // allocates the chunk when it does not exist yet
-  // CPU 0's copy of cell `index`, its chunk allocated if needed; null for a bad index or when
-  // no memory is left for the chunk.
-  Cell* CpuZeroCopy(uint64_t index);
   void ZeroRange(uint64_t base, uint32_t n);
   // The calling thread's fallback stripe copy of the cell whose CPU-0 copy is `cpu0`.
   Cell* StripeCopy(Cell* cpu0);

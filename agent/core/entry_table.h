@@ -54,6 +54,15 @@ class EntryTable {
   // The entry past the limit: set up by the owner before any Find.
   Entry& overflow() { return overflow_; }
 
+  // Calls fn(Entry&) for every entry made so far and the overflow entry, under the mutex (a
+  // new key waits meanwhile; lookups of known keys do not).
+  template <typename Fn>
+  void ForEach(Fn&& fn) ABSL_LOCKS_EXCLUDED(mu_) {
+    MutexLock lock(&mu_);
+    for (const auto& e : entries_) fn(*e);
+    fn(overflow_);
+  }
+
  private:
   Mutex mu_;
   LabelTable<Entry> table_;  // reads lock-free, inserts under mu_

@@ -91,6 +91,7 @@ std::unique_ptr<Series> Family::NewSeries(std::vector<std::string> values) {
   if (cell < 0) return nullptr;
   auto s = std::make_unique<Series>();
   s->cell = static_cast<uint64_t>(cell);
+  s->cpu0 = store.CpuZeroCopy(s->cell);  // maps the chunk now: records skip the table
   if (extras_.native) {
     const int64_t native = store.Allocate(extras_.native_layout.cells());
     if (native < 0) {

@@ -63,9 +63,10 @@ struct Series : SeriesCells {
 // A measured duration as it is recorded: a negative one (clocks of two threads, a caller's own
 // arithmetic) counts as zero. The one clamp every duration recorder goes through.
 inline int64_t ObservedNanos(int64_t nanos) { return nanos < 0 ? 0 : nanos; }
-// The same, as the seconds a duration histogram observes.
-inline double ObservedSeconds(int64_t nanos) {
-  return static_cast<double>(ObservedNanos(nanos)) * 1e-9;
+// The same, as the seconds a duration histogram observes; `seconds_per_unit` converts a
+// duration counted in other units (TSC ticks) without a pass through nanoseconds.
+inline double ObservedSeconds(int64_t nanos, double seconds_per_unit = 1e-9) {
+  return static_cast<double>(ObservedNanos(nanos)) * seconds_per_unit;
 }
 
 // The index SeriesCells::by_exponent points to, for sorted finite `bounds`; empty when there are
@@ -139,6 +140,11 @@ class Family {
   // Makes a gauge or counter series read `value` from now on (Gauge::Set, and counters the
   // agent mirrors from elsewhere, such as process_cpu_seconds_total from /proc).
   static void SetValue(Series* series, double value);
+  // Makes a gauge series read `base` plus what its cells hold: a value computed at each render
+  // (a refresher's) beside adds recorded into the cells.
+  static void SetBase(Series* series, double base) {
+    series->value_base.store(base, std::memory_order_relaxed);
+  }
   // The current values of a series into `values` (cells_per_series() of them): a counter's or
   // gauge's value with its SetValue base, or a histogram's cells summed over CPUs and folded as
   // HistogramLayout says. The one place a series is read; lock-free.

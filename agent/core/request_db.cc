@@ -9,8 +9,7 @@
 namespace vitals {
 namespace internal {
 
-__thread CurrentRequest tls_current_request;
-__thread RequestDb* tls_spare_request_db = nullptr;
+__thread ThreadRequests tls_requests __attribute__((tls_model("initial-exec")));
 
 namespace {
 
@@ -27,8 +26,8 @@ thread_local bool tls_exit_hook = false;
 pthread_key_t g_exit_key;
 bool g_exit_key_ok = [] {
   return pthread_key_create(&g_exit_key, [](void*) {
-           RequestDb* spare = tls_spare_request_db;
-           tls_spare_request_db = nullptr;
+           RequestDb* spare = tls_requests.spare;
+           tls_requests.spare = nullptr;
            if (spare == nullptr) return;
            MutexLock lock(&g_spare_mu);
            g_spare->push_back(spare);

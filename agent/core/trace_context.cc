@@ -1,27 +1,38 @@
 #include "vitals/trace_context.h"
 
+#include <array>
+#include <cstdint>
+
 #include "agent/core/exemplar.h"
 
 namespace vitals {
 namespace {
 
-// The value of `n` (<= 16) hex digits, or false on any other character.
-bool ParseHex(absl::string_view hex, uint64_t& out) {
-  out = 0;
-  for (char c : hex) {
-    uint64_t d;
-    if (c >= '0' && c <= '9') {
-      d = static_cast<uint64_t>(c - '0');
-    } else if (c >= 'a' && c <= 'f') {
-      d = static_cast<uint64_t>(c - 'a' + 10);
-    } else if (c >= 'A' && c <= 'F') {
-      d = static_cast<uint64_t>(c - 'A' + 10);
-    } else {
-      return false;
-    }
-    out = out << 4 | d;
+// Each byte's value as a hex digit, 0x10 for anything else.
+constexpr std::array<uint8_t, 256> MakeHexTable() {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    t[c] = c >= '0' && c <= '9'   ? static_cast<uint8_t>(c - '0')
+           : c >= 'a' && c <= 'f' ? static_cast<uint8_t>(c - 'a' + 10)
+           : c >= 'A' && c <= 'F' ? static_cast<uint8_t>(c - 'A' + 10)
+                                  : 0x10;
   }
-  return true;
+  return t;
+}
+constexpr std::array<uint8_t, 256> kHexValue = MakeHexTable();
+
+// The value of `n` (<= 16) hex digits, or false on any other character. One table look-up per
+// digit and a single test at the end (a traced request parses 52 of them).
+bool ParseHex(absl::string_view hex, uint64_t& out) {
+  uint64_t v = 0;
+  uint8_t bad = 0;
+  for (char c : hex) {
+    const uint8_t d = kHexValue[static_cast<uint8_t>(c)];
+    bad |= d;
+    v = v << 4 | (d & 0xf);
+  }
+  out = v;
+  return (bad & 0x10) == 0;
 }
 
 // The 16 lower-case hex digits of `v` into out[0..15].

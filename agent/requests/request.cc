@@ -18,94 +18,135 @@ void RouteHandle::Record(int status, absl::Duration duration, const TraceContext
   }
 }
 
+void RouteHandle::Record(int status, RequestStamp start, RequestStamp end) const {
+  if (ABSL_PREDICT_TRUE(valid())) {
+    metrics_->RecordStamps(route_, status, start.stamp_, end.stamp_, nullptr);
+  }
+}
+
+void RouteHandle::Record(int status, RequestStamp start, RequestStamp end,
+                         const TraceContext& trace) const {
+  if (ABSL_PREDICT_TRUE(valid())) {
+    metrics_->RecordStamps(route_, status, start.stamp_, end.stamp_,
+                           trace.valid() ? &trace : nullptr);
+  }
+}
+
 void RouteHandle::AddActive(double delta) const {
   if (ABSL_PREDICT_TRUE(valid())) internal::AddToCell(route_->active->cell, delta);
 }
 
-RequestScope::RequestScope(const RouteHandle& route) : route_(route) {
-  if (!route_.valid()) {
+// The request path is this file: RequestScope's constructor and End, with RequestDbScope's Begin
+// and EndNow inlined into them (one call each way, no copies of the route beyond the scope's).
+
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void RequestDbScope::Begin(const RouteHandle& route,
+                                                               int64_t stamp) {
+  internal::RequestMetrics* const metrics = route.metrics_;
+  internal::RouteEntry* const entry = route.route_;
+  metrics_ = metrics;
+  route_ = entry;
+  life_ = route.life_;
+  internal::ThreadRequests& thread = internal::ThisThreadRequests();
+  internal::RequestDb* const db = internal::AcquireRequestDb(entry, thread);
+  db_ = db;
+  // Stores to this request's own RequestDb (no shared line): the in-flight view and the
+  // active-requests gauge read them.
+  db->started.store(stamp, std::memory_order_relaxed);
+  db->owner.store(metrics, std::memory_order_release);
+  prev_db_ = thread.current.db;
+  prev_generation_ = thread.current.generation;
+  thread.current.db = db;
+  thread.current.generation = db->generation.load(std::memory_order_relaxed);
+}
+
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void RequestDbScope::EndNow(bool record) {
+  internal::RequestDb* const db = db_;
+  const bool used = db->used.load(std::memory_order_relaxed);
+  if (record) {
+    if (ABSL_PREDICT_TRUE(!used)) {
+      // No database call: count the request in the le="0" bucket (the count of its pair); the
+      // sum does not change.
+      if (ABSL_PREDICT_TRUE(route_->db_queries_none_cpu0 != nullptr)) {
+        internal::AddToCellAt(route_->db_queries_none_cpu0, 1.0);
+      } else {
+        internal::AddToCell(route_->db_queries_none, 1.0);
+      }
+    } else {
+      internal::ObserveInto(*route_->db_queries,
+                            static_cast<double>(db->queries.load(std::memory_order_relaxed)));
+      internal::RequestObserver* o = metrics_->observer();
+      if (o != nullptr && db->detected.load(std::memory_order_acquire)) {
+        o->RequestFinished(*route_, *db);  // only requests with an N+1 detection
+      }
+    }
+  }
+  // Stop being current on this thread (if this thread is the one it is current on).
+  internal::ThreadRequests& thread = internal::ThisThreadRequests();
+  if (ABSL_PREDICT_TRUE(thread.current.db == db)) {
+    thread.current.db = prev_db_;
+    thread.current.generation = prev_generation_;
+  }
+  db->owner.store(nullptr, std::memory_order_relaxed);
+  internal::ReleaseRequestDb(db, used, thread);
+  db_ = nullptr;
+}
+
+RequestScope::RequestScope(const RouteHandle& route) {
+  const int64_t raw = internal::RequestMetrics::RawStamp();  // first: see RawStamp
+  if (ABSL_PREDICT_FALSE(!route.valid())) {
     done_ = true;
     return;
   }
-  Begin();
+  // In flight from here (http_server_active_requests counts the RequestDb; no add of its own).
+  start_stamp_ = route.metrics_->StampOf(raw);
+  db_scope_.Begin(route, start_stamp_);
 }
 
-void RequestScope::Begin() {
-  internal::AddToCell(route_.route_->active->cell, 1.0);
-  start_nanos_ = db_scope_.Begin(route_);
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool RequestScope::Complete(int64_t& end_stamp) {
+  const int64_t raw = internal::RequestMetrics::RawStamp();  // first: see RawStamp
+  if (ABSL_PREDICT_FALSE(!internal::AgentAlive(db_scope_.life_))) {
+    db_scope_.EndNow(/*record=*/false);  // the agent is gone: record nothing
+    return false;
+  }
+  internal::RequestMetrics* metrics = db_scope_.metrics_;
+  end_stamp = metrics->StampOf(raw);
+  metrics->RecordStamps(db_scope_.route_, status_, start_stamp_, end_stamp,
+                        trace_.valid() ? &trace_ : nullptr);
+  db_scope_.EndNow(/*record=*/true);
+  return true;
 }
 
-void RequestScope::EndActive() { internal::AddToCell(route_.route_->active->cell, -1.0); }
+void RequestScope::End() {
+  int64_t end_stamp;
+  Complete(end_stamp);
+}
 
 absl::Duration RequestScope::Finish() {
   if (done_) return absl::ZeroDuration();
   done_ = true;
-  if (ABSL_PREDICT_FALSE(!route_.valid())) {  // the agent is gone: record nothing
-    db_scope_.End(/*record=*/false);
-    return absl::ZeroDuration();
-  }
-  internal::RequestMetrics* metrics = route_.metrics_;
-  const int64_t end = metrics->Stamp();
-  const int64_t nanos = metrics->NanosBetween(start_nanos_, end);
-  metrics->Record(route_.route_, status_, nanos, trace_.valid() ? &trace_ : nullptr, end);
-  db_scope_.End();
-  EndActive();
-  return absl::Nanoseconds(nanos);
+  internal::RequestMetrics* metrics = db_scope_.metrics_;
+  int64_t end;
+  if (!Complete(end)) return absl::ZeroDuration();
+  return absl::Nanoseconds(internal::ObservedNanos(metrics->NanosBetween(start_stamp_, end)));
 }
 
 void RequestScope::Cancel() {
   if (done_) return;
   done_ = true;
   db_scope_.End(/*record=*/false);
-  if (route_.valid()) EndActive();
 }
 
 RequestDbScope::RequestDbScope(const RouteHandle& route) {
-  if (route.valid()) Begin(route);
+  if (route.valid()) Begin(route, route.metrics_->Stamp());
 }
 
-int64_t RequestDbScope::Begin(const RouteHandle& route) {
-  metrics_ = route.metrics_;
-  route_ = route.route_;
-  life_ = route.life_;
-  db_ = internal::AcquireRequestDb(route_);
-  // Stores to this request's own RequestDb (no shared line): the in-flight view reads them.
-  const int64_t stamp = metrics_->Stamp();
-  db_->started.store(stamp, std::memory_order_relaxed);
-  db_->owner.store(metrics_, std::memory_order_release);
-  internal::CurrentRequest& current = internal::ThreadCurrentRequest();
-  prev_db_ = current.db;
-  prev_generation_ = current.generation;
-  current.db = db_;
-  current.generation = db_->generation.load(std::memory_order_relaxed);
-  return stamp;
+RequestDbScope::RequestDbScope(const RouteHandle& route, RequestStamp start) {
+  if (route.valid()) Begin(route, start.stamp_);
 }
 
 void RequestDbScope::End(bool record) {
   if (db_ == nullptr) return;
-  if (record && ABSL_PREDICT_TRUE(internal::AgentAlive(life_))) {
-    if (ABSL_PREDICT_TRUE(!db_->used.load(std::memory_order_relaxed))) {
-      // No database call: count the request in the le="0" bucket (the count of its pair); the
-      // sum does not change.
-      internal::AddToCell(route_->db_queries->cell + internal::HistogramLayout::pair(0), 1.0);
-    } else {
-      internal::ObserveInto(*route_->db_queries,
-                            static_cast<double>(db_->queries.load(std::memory_order_relaxed)));
-      internal::RequestObserver* o = metrics_->observer();
-      if (o != nullptr && db_->detected.load(std::memory_order_acquire)) {
-        o->RequestFinished(*route_, *db_);  // only requests with an N+1 detection
-      }
-    }
-  }
-  // Stop being current on this thread (if this thread is the one it is current on).
-  internal::CurrentRequest& current = internal::ThreadCurrentRequest();
-  if (current.db == db_) {
-    current.db = prev_db_;
-    current.generation = prev_generation_;
-  }
-  db_->owner.store(nullptr, std::memory_order_relaxed);
-  internal::ReleaseRequestDb(db_);
-  db_ = nullptr;
+  EndNow(record && internal::AgentAlive(life_));
 }
 
 }  // namespace vitals

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -56,10 +57,30 @@ absl::StatusOr<std::unique_ptr<RequestMetrics>> RequestMetrics::Create(Registry&
            DbQueriesPerRequestBuckets()},
       });
   if (!s.ok()) return s;
-  return std::unique_ptr<RequestMetrics>(
+  std::unique_ptr<RequestMetrics> m(
       new RequestMetrics(duration, active, slow, db_queries, clock, log,
                          absl::ToInt64Nanoseconds(options.slow_request_threshold),
                          static_cast<size_t>(options.series_limit)));
+  RequestMetrics* raw = m.get();
+  m->registry_ = &registry;
+  m->refresher_ = registry.AddRefresher([raw] { raw->RefreshActive(); });
+  return m;
+}
+
+RequestMetrics::~RequestMetrics() {
+  if (registry_ != nullptr) registry_->RemoveRefresher(refresher_);
+}
+
+void RequestMetrics::RefreshActive() {
+  routes_.ForEach([](RouteEntry& e) { e.in_flight = 0; });
+  for (const RequestDb* db = FirstRequestDb(); db != nullptr; db = db->next_created) {
+    if (db->owner.load(std::memory_order_acquire) != this) continue;
+    // Every RequestDb this agent owns was handed out for one of its routes: a RouteEntry.
+    const RouteLabels* route = db->route.load(std::memory_order_relaxed);
+    if (route != nullptr)
+      ++const_cast<RouteEntry*>(static_cast<const RouteEntry*>(route))->in_flight;
+  }
+  routes_.ForEach([](RouteEntry& e) { Family::SetBase(e.active, e.in_flight); });
 }
 
 RequestMetrics::RequestMetrics(Family* duration, Family* active, Family* slow, Family* db_queries,
@@ -74,6 +95,14 @@ RequestMetrics::RequestMetrics(Family* duration, Family* active, Family* slow, F
       slow_log_(log, clock, absl::Minutes(1)),
       slow_nanos_(slow_nanos),
       routes_(limit) {
+  slow_stamps_ = slow_nanos_;
+#ifdef VITALS_HAVE_TSC
+  if (tsc_ != nullptr) {
+    seconds_per_stamp_ = tsc_->nanos_per_tick() * 1e-9;
+    slow_stamps_ =
+        static_cast<int64_t>(std::ceil(static_cast<double>(slow_nanos_) / tsc_->nanos_per_tick()));
+  }
+#endif
   RouteEntry& overflow = routes_.overflow();
   overflow.method = std::string(kOverflowLabelValue);
   overflow.route = std::string(kOverflowLabelValue);
@@ -81,6 +110,7 @@ RequestMetrics::RequestMetrics(Family* duration, Family* active, Family* slow, F
   overflow.active = active_->overflow_series_unmarked();
   overflow.slow = slow_->overflow_series_unmarked();
   overflow.db_queries = db_queries_->overflow_series_unmarked();
+  overflow.SetDbQueriesNone();
 }
 
 RouteEntry* RequestMetrics::FindRoute(absl::string_view method, absl::string_view route) {
@@ -94,6 +124,7 @@ RouteEntry* RequestMetrics::FindRoute(absl::string_view method, absl::string_vie
         entry->active = active_->Find(key);
         entry->slow = slow_->Find(key);
         entry->db_queries = db_queries_->Find(key);
+        entry->SetDbQueriesNone();
         return entry;
       },
       [this] {
@@ -106,11 +137,6 @@ RouteEntry* RequestMetrics::FindRoute(absl::string_view method, absl::string_vie
         slow_->overflow_series();
         db_queries_->overflow_series();
       });
-}
-
-Series* RequestMetrics::DurationSeries(RouteEntry* entry, int status) {
-  if (Series* s = entry->by_status.Find(status)) return s;
-  return DurationSeriesSlow(entry, status);
 }
 
 Series* RequestMetrics::DurationSeriesSlow(RouteEntry* entry, int status) {
@@ -127,23 +153,17 @@ Series* RequestMetrics::DurationSeriesSlow(RouteEntry* entry, int status) {
   return series;
 }
 
-void RequestMetrics::Record(RouteEntry* entry, int status, int64_t nanos, const TraceContext* trace,
-                            int64_t end_stamp) {
-  nanos = ObservedNanos(nanos);
-  Series* series = DurationSeries(entry, status);
-  const double seconds = ObservedSeconds(nanos);
-  const uint32_t bucket = ObserveInto(*series, seconds);
-  if (trace != nullptr) {
-    Family::OfferExemplar(series, bucket, seconds, *trace,
-                          end_stamp != kNoStamp ? StampNanos(end_stamp) : clock_->NowNanos());
-  }
-  if (ABSL_PREDICT_FALSE(nanos >= slow_nanos_)) {
-    AddToCell(entry->slow->cell, 1.0);
-    const int64_t now = clock_->NowNanos();
-    LogSlow(*entry, status, nanos);
-    slow_ring_.Add(entry, status, nanos, now);
-    if (slow_listener_ != nullptr) slow_listener_->SlowRequest(*entry, now);
-  }
+void RequestMetrics::OfferExemplar(Series* series, uint32_t bucket, double seconds,
+                                   const TraceContext& trace, int64_t end_nanos) {
+  Family::OfferExemplar(series, bucket, seconds, trace, end_nanos);
+}
+
+void RequestMetrics::RecordSlow(RouteEntry* entry, int status, int64_t nanos) {
+  AddToCell(entry->slow->cell, 1.0);
+  const int64_t now = clock_->NowNanos();
+  LogSlow(*entry, status, nanos);
+  slow_ring_.Add(entry, status, nanos, now);
+  if (slow_listener_ != nullptr) slow_listener_->SlowRequest(*entry, now);
 }
 
 RequestMetrics::InFlight RequestMetrics::RequestsInFlight() const {

@@ -38,9 +38,20 @@ namespace internal {
 std::vector<double> DbQueriesPerRequestBuckets();
 
 struct RouteEntry : RouteLabels {
+  // http_server_active_requests: the requests in flight on this route, counted from the
+  // RequestDbs at each render (RefreshActive), plus RouteHandle::AddActive's adds in its cells.
   Series* active = nullptr;
+  int in_flight = 0;  // RefreshActive's tally (under the registry's refresh lock)
   Series* slow = nullptr;
   Series* db_queries = nullptr;  // http_server_request_db_queries
+  // ... its le="0" count: the cell of a request without database calls, and its CPU-0 copy
+  // (null if unresolved: the cell is used then).
+  uint64_t db_queries_none = 0;
+  Cell* db_queries_none_cpu0 = nullptr;
+  void SetDbQueriesNone() {
+    db_queries_none = db_queries->cell + HistogramLayout::pair(0);
+    db_queries_none_cpu0 = db_queries->cpu0;  // pair(0) is its first cell
+  }
   bool overflow = false;
   SeriesSlots by_status;       // the duration series of each status code seen
   LogThrottle::Gate slow_log;  // one slow-request line per route a minute; slow requests only
@@ -53,20 +64,71 @@ class RequestMetrics {
                                                                 const Options& options,
                                                                 const Clock* clock,
                                                                 RateLimitedLog* log);
+  ~RequestMetrics();
 
   RouteEntry* FindRoute(absl::string_view method, absl::string_view route);
-  Series* DurationSeries(RouteEntry* entry, int status);
   // `trace`, when not null (and valid), is offered as the duration bucket's exemplar, timed at
-  // `end_stamp` (a Stamp() of the request's end) or, without one, by a clock read.
-  static constexpr int64_t kNoStamp = INT64_MIN;
-  void Record(RouteEntry* entry, int status, int64_t nanos, const TraceContext* trace = nullptr,
-              int64_t end_stamp = kNoStamp);
+  // the request's end.
+  // Records a request that took `nanos`: one status-slot probe and one histogram observe, inline
+  // (the rest only for traced or slow requests).
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void Record(RouteEntry* entry, int status, int64_t nanos,
+                                           const TraceContext* trace = nullptr) {
+    Series* series = DurationSeries(entry, status);
+    const double seconds = ObservedSeconds(nanos);
+    const uint32_t bucket = ObserveInto(*series, seconds);
+    if (ABSL_PREDICT_FALSE(trace != nullptr)) {
+      OfferExemplar(series, bucket, seconds, *trace, clock_->NowNanos());
+    }
+    if (ABSL_PREDICT_FALSE(nanos >= slow_nanos_)) RecordSlow(entry, status, nanos);
+  }
+  // The same for a request timed by two Stamp()s: its seconds straight from the stamps (one
+  // conversion, clamped as ObservedSeconds does), its slowness judged in stamp units.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void RecordStamps(RouteEntry* entry, int status, int64_t start_stamp,
+                                                 int64_t end_stamp, const TraceContext* trace) {
+    Series* series = DurationSeries(entry, status);
+    const int64_t stamps = end_stamp - start_stamp;
+    const double seconds = ObservedSeconds(stamps, seconds_per_stamp_);
+    ABSL_ASSUME(seconds == seconds);  // an integer times a finite constant: ObserveInto's NaN
+                                      // test folds away
+    const uint32_t bucket = ObserveInto(*series, seconds);
+    if (ABSL_PREDICT_FALSE(trace != nullptr)) {
+      OfferExemplar(series, bucket, seconds, *trace, StampNanos(end_stamp));
+    }
+    if (ABSL_PREDICT_FALSE(stamps >= slow_stamps_)) {
+      RecordSlow(entry, status, NanosBetween(start_stamp, end_stamp));
+    }
+  }
+  // The duration series of `status` on `entry`: a slot probe, or the family's lookup the first
+  // time.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Series* DurationSeries(RouteEntry* entry, int status) {
+    Series* series = entry->by_status.Find(status);
+    if (ABSL_PREDICT_FALSE(series == nullptr)) series = DurationSeriesSlow(entry, status);
+    return series;
+  }
   // A start stamp and the nanoseconds since it: with the TSC clock, raw ticks converted once
   // at the end (no virtual call, one conversion per request); else clock().NowNanos().
   int64_t Stamp() const {
 #ifdef VITALS_HAVE_TSC
     if (ABSL_PREDICT_TRUE(tsc_ != nullptr)) return static_cast<int64_t>(__rdtsc());
 #endif
+    return clock_->NowNanos();
+  }
+  // Stamp() in two halves, for the request path: the raw counter read first, before any load
+  // (on x86 the TSC read waits for every instruction before it, so work put ahead of it
+  // lengthens the request; nothing waits for work behind it), then the stamp it makes for this
+  // agent's clock, which is that read unless the clock is not the TSC.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static int64_t RawStamp() {
+#ifdef VITALS_HAVE_TSC
+    return static_cast<int64_t>(__rdtsc());
+#else
+    return 0;
+#endif
+  }
+  ABSL_ATTRIBUTE_ALWAYS_INLINE int64_t StampOf(int64_t raw) const {
+#ifdef VITALS_HAVE_TSC
+    if (ABSL_PREDICT_TRUE(tsc_ != nullptr)) return raw;
+#endif
+    (void)raw;
     return clock_->NowNanos();
   }
   int64_t NanosSince(int64_t stamp) const { return NanosBetween(stamp, Stamp()); }
@@ -108,12 +170,21 @@ class RequestMetrics {
   RequestMetrics(Family* duration, Family* active, Family* slow, Family* db_queries,
                  const Clock* clock, RateLimitedLog* log, int64_t slow_nanos, size_t limit);
   Series* DurationSeriesSlow(RouteEntry* entry, int status);
+  // Record's rare parts, out of line.
+  void OfferExemplar(Series* series, uint32_t bucket, double seconds, const TraceContext& trace,
+                     int64_t end_nanos);
+  void RecordSlow(RouteEntry* entry, int status, int64_t nanos);
+  // Sets every route's active-requests gauge to its requests in flight (a refresher: before
+  // each render). A request costs no add for it: it is in flight while its RequestDb says so.
+  void RefreshActive();
   void LogSlow(RouteEntry& entry, int status, int64_t nanos);
 
   Family* const duration_;
   Family* const active_;
   Family* const slow_;
   Family* const db_queries_;
+  Registry* registry_ = nullptr;
+  uint64_t refresher_ = 0;
   RequestObserver* observer_ = nullptr;
   SlowRequestListener* slow_listener_ = nullptr;
   SlowRequestRing slow_ring_;
@@ -121,6 +192,8 @@ class RequestMetrics {
   const TscClock* const tsc_;  // clock_ when it is the TSC clock, else null
   LogThrottle slow_log_;
   const int64_t slow_nanos_;
+  double seconds_per_stamp_ = 1e-9;  // 1e-9, or the TSC clock's seconds per tick
+  int64_t slow_stamps_ = 0;          // slow_nanos_ in stamp units (rounded up)
 
   internal::Mutex mu_;  // status slots' writers
   EntryTable<RouteEntry> routes_;

@@ -61,6 +61,11 @@ RouteHandle Agent::Route(absl::string_view method, absl::string_view route) {
                      impl_->registry().life());
 }
 
+RequestStamp Agent::RequestStampNow() const {
+  const int64_t raw = internal::RequestMetrics::RawStamp();  // first: see RawStamp
+  return RequestStamp(impl_->requests().StampOf(raw));
+}
+
 // --- CircuitBreaker's constructor (vitals/circuit_breaker.h): it may see the agent here ---
 
 CircuitBreaker::CircuitBreaker(std::string name, CircuitBreakerOptions options, Agent* agent)

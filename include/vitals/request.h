@@ -43,6 +43,24 @@ struct RequestDb;
 struct RouteEntry;
 }  // namespace internal
 
+// A reading of the clock requests are timed with (the TSC with the default clock, about 10 ns;
+// else the agent's clock), from `Agent::RequestStampNow()`: for adapters whose server routes a
+// request after it began (vitals/httplib.h reads one when a request's head has been read and one
+// when its answer has been written). Give it only to handles and scopes of the agent it came
+// from. Trivially copyable; a default-constructed one is no reading (a request timed with it is
+// recorded with a duration that means nothing).
+class RequestStamp {
+ public:
+  RequestStamp() = default;
+
+ private:
+  friend class Agent;
+  friend class RouteHandle;
+  friend class RequestDbScope;
+  explicit RequestStamp(int64_t stamp) : stamp_(stamp) {}
+  int64_t stamp_ = 0;  // a RequestMetrics stamp of the agent it came from
+};
+
 // A pre-resolved (method, route) pair. Cheap to copy; records nothing once its agent is gone.
 class RouteHandle {
  public:
@@ -57,9 +75,15 @@ class RouteHandle {
   // compare-and-swap and six stores) only when that exemplar is at least 100 ms old. No lock,
   // no allocation. An invalid trace records no exemplar.
   void Record(int status, absl::Duration duration, const TraceContext& trace) const;
+  // Records one request timed by two stamps (Agent::RequestStampNow): the `Record` cost, the
+  // duration taken straight from the stamps (one multiplication, no clock read).
+  void Record(int status, RequestStamp start, RequestStamp end) const;
+  void Record(int status, RequestStamp start, RequestStamp end, const TraceContext& trace) const;
 
   // Adds `delta` to this route's `http_server_active_requests`, for adapters that time requests
-  // themselves (RequestScope does this on its own). Same cost as a counter increment.
+  // themselves without a RequestScope or RequestDbScope (a request inside either counts as in
+  // flight on its own: the gauge is the requests whose bookkeeping is handed out, counted at each
+  // render, plus these adds). Same cost as a counter increment.
   void AddActive(double delta) const;
 
   // True while it names a route of an agent that is alive.
@@ -78,12 +102,17 @@ class RouteHandle {
 
 // Makes a request current on this thread for database accounting (vitals/db.h) without timing
 // it, from construction to `End()` or destruction; then observes
-// `http_server_request_db_queries` for the route and reports an N+1 detection. RequestScope
-// does this itself; adapters that time requests their own way (vitals/httplib.h) put one around
-// the handler. Cost: a per-thread handout of the bookkeeping and one histogram observe. No lock.
+// `http_server_request_db_queries` for the route and reports an N+1 detection. Meanwhile the
+// request is in flight: it counts in `http_server_active_requests` and the live page's
+// requests in flight. RequestScope does this itself; adapters that time requests their own way
+// (vitals/httplib.h) put one around the handler. Cost: a per-thread handout of the bookkeeping, a
+// clock read (none when given the start) and one histogram observe. No lock.
 class RequestDbScope {
  public:
   explicit RequestDbScope(const RouteHandle& route);
+  // The same, for a request that started at `start` (Agent::RequestStampNow, read already by an
+  // adapter): the requests-in-flight view shows its age from then, and the scope reads no clock.
+  RequestDbScope(const RouteHandle& route, RequestStamp start);
   ~RequestDbScope() { End(); }
   RequestDbScope(const RequestDbScope&) = delete;
   RequestDbScope& operator=(const RequestDbScope&) = delete;
@@ -94,15 +123,19 @@ class RequestDbScope {
  private:
   friend class RequestScope;
   RequestDbScope() = default;
-  // Returns the request's start stamp (RequestMetrics::Stamp), also kept for the in-flight view.
-  int64_t Begin(const RouteHandle& route);
+  // Begins with the request's start stamp (RequestMetrics::Stamp), kept for the in-flight view.
+  // Begin and EndNow are inline in agent/requests/request.cc, where all their callers are.
+  void Begin(const RouteHandle& route, int64_t start_stamp);
+  void EndNow(bool record);
 
-  internal::RequestMetrics* metrics_ = nullptr;
-  internal::RouteEntry* route_ = nullptr;
-  uint64_t life_ = 0;
+  // Set by Begin; meaningless while db_ is null (not begun, or ended). Left uninitialized
+  // otherwise: a request on the hot path writes each once.
+  internal::RequestMetrics* metrics_;
+  internal::RouteEntry* route_;
+  uint64_t life_;
+  internal::RequestDb* prev_db_;  // the thread's current request before this one
+  uint64_t prev_generation_;
   internal::RequestDb* db_ = nullptr;
-  internal::RequestDb* prev_db_ = nullptr;  // the thread's current request before this one
-  uint64_t prev_generation_ = 0;
 };
 
 // Times one request from construction to destruction (or `Finish()`), and records it.
@@ -112,15 +145,19 @@ class RequestDbScope {
 // `http_server_request_db_queries` observes their number (0 for a request without any). Scopes
 // nested on one thread: the inner one is current until it finishes.
 //
-// Cost: two clock reads (about 10 ns each with the default clock), a per-CPU add to the
-// active-requests gauge at each end, the `RouteHandle::Record` cost, a per-thread handout of the
-// request's database bookkeeping and one more histogram observe. Constructing from a method and
+// Cost: two clock reads (about 10 ns each with the default clock), the `RouteHandle::Record`
+// cost, a per-thread handout of the request's database bookkeeping (which also makes it count as
+// in flight: the active-requests gauge is tallied from them when a scrape reads it, so a request
+// adds nothing to it) and one more histogram observe: about 37 ns in all, 0.38 of prometheus-cpp's
+// time for the same request (BENCHMARKS.md). Constructing from a method and
 // route string adds one hash-and-probe lookup (about 15-20 ns). No lock.
 class RequestScope {
  public:
   RequestScope(Agent& agent, absl::string_view method, absl::string_view route);
   explicit RequestScope(const RouteHandle& route);
-  ~RequestScope() { Finish(); }
+  ~RequestScope() {
+    if (!done_) End();
+  }
 
   RequestScope(const RequestScope&) = delete;
   RequestScope& operator=(const RequestScope&) = delete;
@@ -142,12 +179,14 @@ class RequestScope {
   void Cancel();
 
  private:
-  void Begin();
-  void EndActive();
+  // End (the destructor's) and Complete (Finish's, inline in agent/requests/request.cc) end a
+  // request not yet done and record it; Complete also gives its end stamp, or returns false when
+  // the agent is gone (nothing recorded).
+  void End();
+  bool Complete(int64_t& end_stamp);
 
-  RouteHandle route_;
-  RequestDbScope db_scope_;
-  int64_t start_nanos_ = 0;  // a start stamp (RequestMetrics::Stamp)
+  RequestDbScope db_scope_;  // also the route: its metrics, entry and agent-life token
+  int64_t start_stamp_;      // RequestMetrics::Stamp; set by Begin, read only when !done_
   TraceContext trace_;
   int status_ = 200;
   bool done_ = false;

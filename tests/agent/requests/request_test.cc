@@ -53,6 +53,64 @@ TEST_CASE("a request scope times the request with the injected clock", "[request
   CHECK(f.sink->lines().empty());
 }
 
+TEST_CASE("a request timed by two stamps records the time between them, slow ones too",
+          "[request]") {
+  Fixture f;
+  vitals::Agent agent(f.Opts());
+  const vitals::RouteHandle route = agent.Route("GET", "/stamped");
+  const vitals::RequestStamp start = agent.RequestStampNow();
+  f.clock.AdvanceMs(30);
+  const vitals::RequestStamp end = agent.RequestStampNow();
+  f.clock.AdvanceMs(5000);  // later reads of the clock change nothing: the stamps are the times
+  route.Record(201, start, end);
+  route.Record(201, start, agent.RequestStampNow(), vitals::TraceContext());  // 5.03 s: slow
+  const std::string body = agent.RenderText();
+  const std::string labels =
+      "{http_request_method=\"GET\",http_route=\"/stamped\",http_response_status_code=\"201\"";
+  CHECK(SampleValue(body, kCount + labels + "}") == 2);
+  CHECK(SampleValue(body, "http_server_request_duration_seconds_sum" + labels + "}") ==
+        Approx(5.060));
+  CHECK(SampleValue(body, kBucket + labels + ",le=\"0.025\"}") == 0);
+  CHECK(SampleValue(body, kBucket + labels + ",le=\"0.05\"}") == 1);
+  CHECK(SampleValue(body,
+                    "http_server_slow_requests_total{http_request_method=\"GET\","
+                    "http_route=\"/stamped\"}") == 1);
+}
+
+TEST_CASE("stamps of the default clock (the TSC) time a request in seconds", "[request]") {
+  vitals::Options o = vitals_test::QuietOptions();  // no injected clock
+  vitals::Agent agent(o);
+  const vitals::RouteHandle route = agent.Route("GET", "/tsc");
+  const int64_t t0 = agent.clock().NowNanos();
+  const vitals::RequestStamp start = agent.RequestStampNow();
+  while (agent.clock().NowNanos() - t0 < 2'000'000) {
+  }  // two milliseconds of the agent's clock, measured, not slept
+  const vitals::RequestStamp end = agent.RequestStampNow();
+  const int64_t elapsed = agent.clock().NowNanos() - t0;
+  route.Record(200, start, end);
+  const double sum = SampleValue(agent.RenderText(),
+                                 "http_server_request_duration_seconds_sum{http_request_method="
+                                 "\"GET\",http_route=\"/tsc\",http_response_status_code=\"200\"}");
+  CHECK(sum >= 0.002 * 0.99);  // the TSC's rate is calibrated, not exact
+  CHECK(sum <= elapsed * 1e-9 * 1.01);
+}
+
+TEST_CASE("a database scope given a start stamp is in flight since that stamp", "[request]") {
+  Fixture f;
+  vitals::Agent agent(f.Opts());
+  auto& metrics = vitals::internal::AgentAccess::Impl(agent).requests();
+  const vitals::RequestStamp start = agent.RequestStampNow();
+  f.clock.AdvanceMs(400);  // routing, say: the request is older than its handler
+  {
+    vitals::RequestDbScope db(agent.Route("GET", "/db"), start);
+    f.clock.AdvanceMs(100);
+    const auto in_flight = metrics.RequestsInFlight();
+    CHECK(in_flight.count == 1);
+    CHECK(in_flight.oldest_nanos == 500'000'000);
+  }
+  CHECK(metrics.RequestsInFlight().count == 0);
+}
+
 TEST_CASE("slow requests are all counted, and logged once per route a minute with a count",
           "[request]") {
   Fixture f;
