@@ -6,7 +6,9 @@
 #include "agent/core/names.h"
 #include "agent/core/native_histogram.h"
 #include "agent/core/text_escape.h"
+#if VITALS_HAVE_PROMETHEUS_CPP
 #include "prometheus/metric_family.h"
+#endif
 
 namespace vitals {
 namespace exporters {
@@ -196,6 +198,7 @@ void AppendProtobufFamily(internal::Family& family, std::string& out,
   w.End(message);
 }
 
+#if VITALS_HAVE_PROMETHEUS_CPP
 void AppendProtobufForeignFamily(const prometheus::MetricFamily& family, std::string& out) {
   ProtoType type = kUntyped;
   switch (family.type) {
@@ -262,6 +265,7 @@ void AppendProtobufForeignFamily(const prometheus::MetricFamily& family, std::st
   }
   w.End(message);
 }
+#endif  // VITALS_HAVE_PROMETHEUS_CPP
 
 }  // namespace exporters
 }  // namespace vitals

@@ -13,8 +13,10 @@
 #include "agent/core/names.h"
 #include "agent/core/text_escape.h"
 #include "exporters/protobuf_format.h"
+#if VITALS_HAVE_PROMETHEUS_CPP
 #include "prometheus/collectable.h"
 #include "prometheus/metric_family.h"
+#endif
 
 namespace vitals {
 namespace exporters {
@@ -99,6 +101,7 @@ void AppendExemplar(std::string& out, const internal::Exemplar& e, int64_t unix_
                   absl::Dec(unix_nanos % 1'000'000'000 / 1'000'000, absl::kZeroPad3), "\n");
 }
 
+#if VITALS_HAVE_PROMETHEUS_CPP
 absl::string_view ForeignTypeName(prometheus::MetricType t) {
   switch (t) {
     case prometheus::MetricType::Counter:
@@ -113,6 +116,7 @@ absl::string_view ForeignTypeName(prometheus::MetricType t) {
       return "untyped";
   }
 }
+#endif  // VITALS_HAVE_PROMETHEUS_CPP
 
 }  // namespace
 
@@ -156,6 +160,7 @@ void TextFormat::RenderFamily(internal::Family& family, std::string& out, Exposi
       buffers);
 }
 
+#if VITALS_HAVE_PROMETHEUS_CPP
 void TextFormat::RenderForeignFamily(const prometheus::MetricFamily& family, std::string& out,
                                      ExpositionFormat format) {
   const std::string& name = family.name;
@@ -217,6 +222,7 @@ void TextFormat::RenderForeignFamily(const prometheus::MetricFamily& family, std
     }
   }
 }
+#endif  // VITALS_HAVE_PROMETHEUS_CPP
 
 void TextFormat::WarnOnce(const std::string& name, absl::string_view why) {
   skipped_log_.Log(name, LogSeverity::kWarning,
@@ -279,6 +285,7 @@ void TextFormat::Render(internal::Registry& registry, std::string& out, Expositi
         }
       },
       buffers.families);
+#if VITALS_HAVE_PROMETHEUS_CPP
   absl::flat_hash_set<std::string> foreign_names;
   for (const auto& collectable : registry.Collectables()) {
     std::vector<prometheus::MetricFamily> families;
@@ -316,6 +323,7 @@ void TextFormat::Render(internal::Registry& registry, std::string& out, Expositi
       }
     }
   }
+#endif  // VITALS_HAVE_PROMETHEUS_CPP: else Agent::RegisterCollectable refuses them
   if (format == ExpositionFormat::kOpenMetrics) out += "# EOF\n";
 }
 

@@ -198,6 +198,11 @@ absl::StatusOr<HistogramFamily> Agent::AddHistogram(absl::string_view name, absl
 }
 
 absl::Status Agent::RegisterCollectable(const std::weak_ptr<prometheus::Collectable>& collectable) {
+#if !VITALS_HAVE_PROMETHEUS_CPP
+  return absl::FailedPreconditionError(
+      "RegisterCollectable: this vitals was built without the prometheus-cpp bridge "
+      "(VITALS_PROMETHEUS_CPP=OFF, or prometheus-cpp was not found when it was built)");
+#endif
   if (collectable.expired()) {
     return absl::InvalidArgumentError("RegisterCollectable: the collectable is already destroyed");
   }

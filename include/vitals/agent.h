@@ -36,6 +36,7 @@
 #include "vitals/circuit_breaker.h"
 #include "vitals/client.h"
 #include "vitals/db.h"
+#include "vitals/detail/export.h"
 #include "vitals/executor.h"
 #include "vitals/metrics.h"
 #include "vitals/options.h"
@@ -54,7 +55,7 @@ class AgentImpl;
 struct AgentAccess;
 }  // namespace internal
 
-class Agent {
+class VITALS_EXPORT Agent {
  public:
   // Builds the agent and its built-in metrics; opens no port (see `Start`). When
   // `options.read_environment` is set the VITALS_* variables are applied here. A bad value of

@@ -27,6 +27,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "vitals/detail/export.h"
 #include "vitals/metrics.h"
 
 namespace vitals {
@@ -35,7 +36,7 @@ namespace internal {
 class CacheFamilies;
 }  // namespace internal
 
-class CacheMetrics {
+class VITALS_EXPORT CacheMetrics {
  public:
   CacheMetrics() = default;  // records nothing
 

@@ -61,6 +61,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "vitals/clock.h"
+#include "vitals/detail/export.h"
 #include "vitals/log.h"
 #include "vitals/metrics.h"
 
@@ -92,12 +93,12 @@ struct CircuitBreakerOptions {
   std::shared_ptr<LogSink> log_sink;
 };
 
-class CircuitBreaker {
+class VITALS_EXPORT CircuitBreaker {
  public:
   enum class State { kClosed = 0, kOpen = 1, kHalfOpen = 2 };
 
   // What TryAcquire gives: true when the call may go ahead. Pass it back with the outcome.
-  class Permit {
+  class VITALS_EXPORT Permit {
    public:
     explicit operator bool() const { return granted_; }
 

@@ -35,6 +35,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "vitals/detail/agent_life.h"
+#include "vitals/detail/export.h"
 
 namespace vitals {
 
@@ -55,7 +56,7 @@ inline constexpr absl::string_view kErrorOther = "_OTHER";
 
 // A pre-resolved (method, server address, server port). Cheap to copy; records nothing once its
 // agent is gone.
-class UpstreamHandle {
+class VITALS_EXPORT UpstreamHandle {
  public:
   UpstreamHandle() = default;  // records nothing
 
@@ -87,7 +88,7 @@ class UpstreamHandle {
 // status or error set meanwhile (a call with neither records `error_type="_OTHER"`: it ended
 // without the caller saying how). Cost: two clock reads, the active gauge up and down, and
 // the Record cost. No lock.
-class ClientCallScope {
+class VITALS_EXPORT ClientCallScope {
  public:
   explicit ClientCallScope(const UpstreamHandle& upstream);
   ~ClientCallScope() { Finish(); }

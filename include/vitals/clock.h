@@ -14,13 +14,14 @@
 #include <cstdint>
 
 #include "absl/strings/string_view.h"
+#include "vitals/detail/export.h"
 
 namespace vitals {
 
 // A monotonic clock with nanosecond units and an arbitrary epoch.
 //
 // Thread-safety: implementations must be safe to call from any thread at once.
-class Clock {
+class VITALS_EXPORT Clock {
  public:
   virtual ~Clock() = default;
 

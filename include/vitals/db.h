@@ -37,6 +37,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "vitals/detail/export.h"
 #include "vitals/metrics.h"
 
 namespace vitals {
@@ -60,7 +61,7 @@ struct StatementStats;
 // It keeps nothing it does not own: the statement is normalized and resolved when the operation
 // is made (the cost vitals/db.h states, paid then instead of at the end), so `system` and
 // `statement` may be temporaries. May outlive its agent: then it records nothing.
-class DbOperation {
+class VITALS_EXPORT DbOperation {
  public:
   // `system`: the database system (OpenTelemetry db.system.name: "postgresql", "mysql",
   // "sqlite", ...). `statement`: the SQL as sent.
@@ -99,7 +100,7 @@ class DbOperation {
 // The request database calls on this thread belong to, as a value that can cross threads.
 // Cheap to copy. Using one after its request ended is safe: its calls are simply not counted
 // for any request.
-class RequestContext {
+class VITALS_EXPORT RequestContext {
  public:
   RequestContext() = default;  // no request
 
@@ -110,7 +111,7 @@ class RequestContext {
   bool active() const;
 
   // Makes `context` current on this thread until destroyed, then restores what was current.
-  class Bind {
+  class VITALS_EXPORT Bind {
    public:
     explicit Bind(const RequestContext& context);
     ~Bind();
@@ -134,7 +135,7 @@ class RequestContext {
 //   db_client_connection_timeouts_total
 // `Add*`, `RecordWait` and `Timeout` cost a per-CPU add (no lock); `Set*` read every CPU's copy
 // (see Gauge::Set). A default-constructed DbPool records nothing.
-class DbPool {
+class VITALS_EXPORT DbPool {
  public:
   DbPool() = default;
 

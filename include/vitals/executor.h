@@ -44,6 +44,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "vitals/detail/agent_life.h"
+#include "vitals/detail/export.h"
 
 namespace vitals {
 
@@ -69,7 +70,7 @@ struct ExecutorOptions {
 
 // When a task was submitted; made by ExecutorMonitor::Submitted, consumed by one TaskScope (or
 // ExecutorMonitor::Discarded). A default ticket stands for a task that was never queued.
-class TaskTicket {
+class VITALS_EXPORT TaskTicket {
  public:
   TaskTicket() = default;
   bool submitted() const { return submit_nanos_ != kNone; }
@@ -83,7 +84,7 @@ class TaskTicket {
 };
 
 // One pool's handle (Agent::Executor). Cheap to copy.
-class ExecutorMonitor {
+class VITALS_EXPORT ExecutorMonitor {
  public:
   ExecutorMonitor() = default;  // records nothing
 
@@ -110,7 +111,7 @@ class ExecutorMonitor {
 };
 
 // One task's run, from construction (it started) to destruction or Finish().
-class TaskScope {
+class VITALS_EXPORT TaskScope {
  public:
   // `ticket` from Submitted() when the task was queued (its wait is recorded), a default one
   // when it was not. `name` (cut to 40 bytes, copied) names the task in a stall report.

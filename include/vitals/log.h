@@ -12,20 +12,21 @@
 #include <memory>
 
 #include "absl/strings/string_view.h"
+#include "vitals/detail/export.h"
 
 namespace vitals {
 
 enum class LogSeverity { kInfo, kWarning, kError };
 
 // Returns "INFO", "WARNING" or "ERROR".
-absl::string_view LogSeverityName(LogSeverity severity);
+VITALS_EXPORT absl::string_view LogSeverityName(LogSeverity severity);
 
 // Receives the agent's log lines, one whole line per call, without a trailing newline.
 //
 // Thread-safety: `Write` is called from any thread, including request threads and the agent's
 // own threads, possibly at once; implementations must be thread-safe. `Write` must not call
 // back into the agent.
-class LogSink {
+class VITALS_EXPORT LogSink {
  public:
   virtual ~LogSink() = default;
   virtual void Write(LogSeverity severity, absl::string_view line) = 0;
@@ -37,7 +38,7 @@ class LogSink {
 //   2026-12-06T06:48:40.123456Z WARNING 41873 vitals: slow request: GET /users/:id took 1.2s
 // (a line break inside a message becomes a space). The thread id is the kernel's, as top -H,
 // /proc/<pid>/task and gdb show it. Shared and never destroyed.
-std::shared_ptr<LogSink> StderrLogSink();
+VITALS_EXPORT std::shared_ptr<LogSink> StderrLogSink();
 
 }  // namespace vitals
 

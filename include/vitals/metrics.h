@@ -25,6 +25,7 @@
 #include "absl/types/span.h"
 #include "vitals/detail/agent_life.h"
 #include "vitals/detail/cells.h"
+#include "vitals/detail/export.h"
 #include "vitals/trace_context.h"
 
 namespace vitals {
@@ -35,7 +36,7 @@ class Family;
 // A monotonically increasing value. Cost of `Increment`: a check of the agent's life token (one
 // load of a line no record writes) and one restartable add to the running CPU's copy of a cell
 // (about 3 ns in all; BENCHMARKS.md), no lock, no atomic read-modify-write.
-class Counter {
+class VITALS_EXPORT Counter {
  public:
   Counter() = default;  // A handle that records nothing.
 
@@ -59,7 +60,7 @@ class Counter {
 // A value that goes up and down. `Add`/`Increment`/`Decrement` cost the same as a counter
 // increment (per-CPU cells). `Set` must see every CPU's share, so it sums them and stores a
 // base (O(CPUs)): use it at sampling rates, not per request.
-class Gauge {
+class VITALS_EXPORT Gauge {
  public:
   Gauge() = default;  // A handle that records nothing.
 
@@ -85,7 +86,7 @@ class Gauge {
 // one restartable add of the bucket's (count, sum) pair on the running CPU's copy, inlined where
 // it is called: about 5 ns here (BENCHMARKS.md).
 // NaN observations are ignored.
-class Histogram {
+class VITALS_EXPORT Histogram {
  public:
   Histogram() = default;  // A handle that records nothing.
 
@@ -143,7 +144,7 @@ struct HistogramFeatures {
 // so the exposition always stays valid. Past the family's series limit every new label set
 // resolves to one shared overflow series (see `Options::series_limit`).
 template <typename Handle>
-class MetricFamily {
+class VITALS_EXPORT MetricFamily {
  public:
   MetricFamily() = default;
 
@@ -168,9 +169,9 @@ using CounterFamily = MetricFamily<Counter>;
 using GaugeFamily = MetricFamily<Gauge>;
 using HistogramFamily = MetricFamily<Histogram>;
 
-extern template class MetricFamily<Counter>;
-extern template class MetricFamily<Gauge>;
-extern template class MetricFamily<Histogram>;
+extern template class VITALS_EXPORT MetricFamily<Counter>;
+extern template class VITALS_EXPORT MetricFamily<Gauge>;
+extern template class VITALS_EXPORT MetricFamily<Histogram>;
 
 }  // namespace vitals
 

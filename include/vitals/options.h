@@ -25,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "vitals/clock.h"
+#include "vitals/detail/export.h"
 #include "vitals/log.h"
 
 namespace vitals {
@@ -40,7 +41,7 @@ class AllocatorReader;  // vitals/process.h
 // artefact (a route of 90 us read as p50 2.5 ms); the six bounds below it resolve them, and
 // every OpenTelemetry bound is kept, so queries written against those `le` values still work.
 // Cost: 23 series per label set (20 buckets, +Inf, _sum, _count) instead of 17.
-std::vector<double> DefaultRequestDurationBuckets();
+VITALS_EXPORT std::vector<double> DefaultRequestDurationBuckets();
 
 struct Options {
   // Address of the HTTP endpoint: `HOST:PORT`, `[IPV6]:PORT` or `:PORT` (all IPv4
@@ -243,11 +244,11 @@ using EnvLookup = std::function<const char*(const char* name)>;
 // `lookup` (default: getenv). Strict, for a service that wants to refuse a bad configuration
 // itself (the agent is lenient; see above): on a value that does not parse, returns
 // InvalidArgument naming the variable and its value, and leaves `options` unchanged.
-absl::Status ApplyEnvironment(Options& options, const EnvLookup& lookup = nullptr);
+VITALS_EXPORT absl::Status ApplyEnvironment(Options& options, const EnvLookup& lookup = nullptr);
 
 // Checks ranges and formats (listen address, buckets, limits). Strict, as ApplyEnvironment:
 // returns InvalidArgument naming the first bad field and value.
-absl::Status ValidateOptions(const Options& options);
+VITALS_EXPORT absl::Status ValidateOptions(const Options& options);
 
 }  // namespace vitals
 

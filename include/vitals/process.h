@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "vitals/detail/export.h"
 
 namespace vitals {
 
@@ -42,7 +43,7 @@ struct HeapStats {
 //
 // Thread-safety: `Read` is called from the agent's sampler thread, and from whichever thread
 // calls `Agent::SampleProcessNow`, never from two at once.
-class AllocatorReader {
+class VITALS_EXPORT AllocatorReader {
  public:
   virtual ~AllocatorReader() = default;
 
@@ -59,13 +60,13 @@ class AllocatorReader {
 // mallinfo2() locks and walks every arena, tens to hundreds of microseconds with many threads.
 // When the process runs on an allocator vitals cannot read (jemalloc, mimalloc), the reader's
 // name is "unknown" and `Read` returns Unimplemented saying which allocator it found.
-std::shared_ptr<AllocatorReader> DetectAllocatorReader();
+VITALS_EXPORT std::shared_ptr<AllocatorReader> DetectAllocatorReader();
 
 // The glibc reader, whatever the process runs on (for tests and comparisons).
-std::shared_ptr<AllocatorReader> GlibcAllocatorReader();
+VITALS_EXPORT std::shared_ptr<AllocatorReader> GlibcAllocatorReader();
 
 // The tcmalloc reader, or NotFound when tcmalloc is not this process's allocator.
-absl::StatusOr<std::shared_ptr<AllocatorReader>> TcmallocAllocatorReader();
+VITALS_EXPORT absl::StatusOr<std::shared_ptr<AllocatorReader>> TcmallocAllocatorReader();
 
 }  // namespace vitals
 

@@ -31,6 +31,7 @@
 #include "absl/time/time.h"
 #include "vitals/detail/agent_life.h"
 #include "vitals/detail/cells.h"
+#include "vitals/detail/export.h"
 #include "vitals/trace_context.h"
 
 namespace vitals {
@@ -49,7 +50,7 @@ struct RouteEntry;
 // when its answer has been written). Give it only to handles and scopes of the agent it came
 // from. Trivially copyable; a default-constructed one is no reading (a request timed with it is
 // recorded with a duration that means nothing).
-class RequestStamp {
+class VITALS_EXPORT RequestStamp {
  public:
   RequestStamp() = default;
 
@@ -62,7 +63,7 @@ class RequestStamp {
 };
 
 // A pre-resolved (method, route) pair. Cheap to copy; records nothing once its agent is gone.
-class RouteHandle {
+class VITALS_EXPORT RouteHandle {
  public:
   RouteHandle() = default;  // records nothing
 
@@ -107,7 +108,7 @@ class RouteHandle {
 // requests in flight. RequestScope does this itself; adapters that time requests their own way
 // (vitals/httplib.h) put one around the handler. Cost: a per-thread handout of the bookkeeping, a
 // clock read (none when given the start) and one histogram observe. No lock.
-class RequestDbScope {
+class VITALS_EXPORT RequestDbScope {
  public:
   explicit RequestDbScope(const RouteHandle& route);
   // The same, for a request that started at `start` (Agent::RequestStampNow, read already by an
@@ -151,7 +152,7 @@ class RequestDbScope {
 // adds nothing to it) and one more histogram observe: about 37 ns in all, 0.38 of prometheus-cpp's
 // time for the same request (BENCHMARKS.md). Constructing from a method and
 // route string adds one hash-and-probe lookup (about 15-20 ns). No lock.
-class RequestScope {
+class VITALS_EXPORT RequestScope {
  public:
   RequestScope(Agent& agent, absl::string_view method, absl::string_view route);
   explicit RequestScope(const RouteHandle& route);

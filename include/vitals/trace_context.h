@@ -20,10 +20,11 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "vitals/detail/export.h"
 
 namespace vitals {
 
-struct TraceContext {
+struct VITALS_EXPORT TraceContext {
   // The 16-byte trace id as two big-endian halves; both zero means "no trace".
   uint64_t trace_id_high = 0;
   uint64_t trace_id_low = 0;

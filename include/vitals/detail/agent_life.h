@@ -18,6 +18,7 @@
 #include <cstdint>
 
 #include "absl/base/attributes.h"
+#include "vitals/detail/export.h"
 
 namespace vitals {
 namespace internal {
@@ -28,7 +29,7 @@ inline constexpr uint32_t kAgentLifeSlots = 1u << 16;
 
 // Generation of each slot. Slot 0 is special: its value never changes and matches the tokens
 // kImmortalAgentLife; a default token (0) matches no slot, so default handles record nothing.
-extern std::atomic<uint32_t> g_agent_lives[kAgentLifeSlots];
+extern VITALS_EXPORT std::atomic<uint32_t> g_agent_lives[kAgentLifeSlots];
 
 // The token of an agent that could not get a slot of its own: always alive.
 inline constexpr uint64_t kImmortalAgentLife = uint64_t{0xffffffff} << 32;

@@ -24,6 +24,7 @@
 
 #include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
+#include "vitals/detail/export.h"
 #include "vitals/detail/native_buckets.h"
 
 #ifdef __SSE2__
@@ -55,15 +56,15 @@ struct CellTable {
   uint32_t cpus;  // CPU copies per chunk: the highest present CPU number + 1; 0 without rseq
   std::atomic<Cell*> chunks[kMaxChunks];
 };
-extern CellTable g_cell_table;
+extern VITALS_EXPORT CellTable g_cell_table;
 
 // Adds `amount` to cell `index` when the fast path cannot: the cell's chunk does not exist yet
 // (it is allocated), or rseq is not available (the compare-and-swap fallback).
-void SlowAddToCell(uint64_t index, double amount);
+VITALS_EXPORT void SlowAddToCell(uint64_t index, double amount);
 // The compare-and-swap fallback for a cell whose CPU-0 copy a recorder holds (AddToCellAt,
 // AddToPairAt): rseq is not available to this thread.
-void SlowAddToCellAt(Cell* cpu0, double amount);
-void SlowAddToPairAt(Cell* cpu0, double value);
+VITALS_EXPORT void SlowAddToCellAt(Cell* cpu0, double amount);
+VITALS_EXPORT void SlowAddToPairAt(Cell* cpu0, double value);
 
 inline double CellToDouble(uint64_t bits) {
   double d;
@@ -186,7 +187,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool AddPairOnThisCpu(CellPair* cpu0, double
 
 // Adds to a histogram's pair starting at cell `index` when the fast path cannot (see
 // SlowAddToCell).
-void SlowAddToPair(uint64_t index, double value);
+VITALS_EXPORT void SlowAddToPair(uint64_t index, double value);
 
 // Adds `amount` to cell `index` for the calling thread's CPU. Cost: one table load and a
 // restartable add (about 4 ns for a counter increment here; BENCHMARKS.md).
@@ -316,7 +317,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void AddToPairAt(Cell* cpu0, double value) {
 // The native-bucket half of an observe (ObserveInto): one restartable add of 1 to the cell of
 // `value`'s native bucket. Out of line, so that the classic observe every histogram makes
 // stays small enough to inline where it is called.
-void AddToNativeBucket(const SeriesCells& s, double value);
+VITALS_EXPORT void AddToNativeBucket(const SeriesCells& s, double value);
 
 // What ObserveInto returns for a NaN, which it does not count.
 inline constexpr uint32_t kNoBucket = ~uint32_t{0};
