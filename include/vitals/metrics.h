@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <string>
+#include <vector>
 
 #include "absl/base/optimization.h"
 #include "absl/status/statusor.h"
@@ -134,6 +135,24 @@ struct HistogramFeatures {
   double native_max = 0x1p12;
   uint32_t native_max_buckets = 160;
 };
+
+// Bucket bounds for Agent::AddHistogram, made as client_golang's helpers make them, and checked as
+// AddHistogram checks bounds (1 to 64 finite, strictly increasing values): InvalidArgument,
+// naming the helper, when the arguments cannot give such a list. Each bound is rounded to 12
+// significant digits, so powers and steps of ten read as written (le="0.1", not
+// le="0.09999999999999999"). Cost: one small allocation.
+//
+// `count` bounds from `start`, each `factor` times the last: start, start*factor, ...
+// Needs start > 0 and factor > 1.
+VITALS_EXPORT absl::StatusOr<std::vector<double>> ExponentialBuckets(double start, double factor,
+                                                                     int count);
+// `count` bounds from `start`, each `width` above the last. Needs width > 0.
+VITALS_EXPORT absl::StatusOr<std::vector<double>> LinearBuckets(double start, double width,
+                                                                int count);
+// `count` bounds from `min` to `max`, both included, each the same factor above the last
+// (client_golang's ExponentialBucketsRange). Needs 0 < min < max and count >= 2.
+VITALS_EXPORT absl::StatusOr<std::vector<double>> ExponentialBucketsRange(double min, double max,
+                                                                          int count);
 
 // A metric family: one name, one help text, fixed label names, and its series.
 //

@@ -12,7 +12,7 @@ usage: run_example.py EXAMPLE --bin BUILD/examples [--pushgateway PATH]
   dependencies  calls an upstream through HttplibClient and a circuit breaker until it opens
   nightly_job   pushes to a real Pushgateway, which then holds the job's metrics
   log_sink      the agent's warning reaches syslog (and stderr, LOG_PERROR)
-  request_scope, product_cache   run, exit 0
+  request_scope, product_cache, custom_metrics   run, exit 0
 
 Programs that listen on fixed ports run in a network namespace of their own (root only; loopback
 brought up), so a demo or a service already on 8080 or 9464 does not get in the way; without
@@ -267,6 +267,7 @@ CASES = {
     "log_sink": log_sink,
     "request_scope": plain("request_scope"),
     "product_cache": plain("product_cache"),
+    "custom_metrics": plain("custom_metrics"),
 }
 
 
