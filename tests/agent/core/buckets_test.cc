@@ -19,7 +19,7 @@ TEST_CASE("ExponentialBuckets multiplies from start, as client_golang's does", "
   CHECK(vitals::ExponentialBuckets(1, 1.5, 64)->size() == 64);
 }
 
-TEST_CASE("LinearBuckets adds the width; bounds read as written, without binary residue",
+TEST_CASE("LinearBuckets adds the width, and bounds read as written without binary residue",
           "[buckets]") {
   const auto b = vitals::LinearBuckets(-1, 0.5, 5);
   REQUIRE(b.ok());
