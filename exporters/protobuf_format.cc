@@ -169,9 +169,9 @@ void AppendProtobufFamily(internal::Family& family, std::string& out,
   const internal::MetricType type = family.type();
   ProtoAppender w(out);
   const size_t message = BeginFamily(w, family.name(), family.help(),
-                                     type == internal::MetricType::kCounter ? kCounter
-                                     : type == internal::MetricType::kGauge ? kGauge
-                                                                            : kHistogram);
+                                     type == internal::MetricType::kCounter     ? kCounter
+                                     : type == internal::MetricType::kHistogram ? kHistogram
+                                                                                : kGauge);
   const std::vector<std::string>& names = family.label_names();
   const int64_t unix_offset =
       family.keeps_exemplars() ? internal::UnixOffsetNanos(family.clock()) : 0;
@@ -186,6 +186,7 @@ void AppendProtobufFamily(internal::Family& family, std::string& out,
             AppendScalar(w, kMetricCounter, cells[0]);
             break;
           case internal::MetricType::kGauge:
+          case internal::MetricType::kInfo:
             AppendScalar(w, kMetricGauge, cells[0]);
             break;
           case internal::MetricType::kHistogram:

@@ -42,6 +42,14 @@ void AppendHeader(std::string& out, absl::string_view name, absl::string_view he
                   absl::string_view type, ExpositionFormat format) {
   const bool om = format == ExpositionFormat::kOpenMetrics;
   if (om && type == "counter") name = absl::StripSuffix(name, "_total");
+  // An info family: OpenMetrics names it without `_info`; 0.0.4 has no such type.
+  if (type == "info") {
+    if (om) {
+      name = absl::StripSuffix(name, "_info");
+    } else {
+      type = "gauge";
+    }
+  }
   if (om && type == "untyped") type = "unknown";
   out += "# HELP ";
   out.append(name.data(), name.size());

@@ -6,6 +6,7 @@
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
+#include "agent/core/native_histogram.h"
 #include "agent/core/text_escape.h"
 
 namespace vitals {
@@ -19,6 +20,8 @@ absl::string_view MetricTypeName(MetricType type) {
       return "gauge";
     case MetricType::kHistogram:
       return "histogram";
+    case MetricType::kInfo:
+      return "info";
   }
   return "untyped";
 }
@@ -69,6 +72,20 @@ bool operator==(const HistogramExtras& a, const HistogramExtras& b) {
   const NativeLayout &x = a.native_layout, &y = b.native_layout;
   return x.schema == y.schema && x.zero_threshold == y.zero_threshold && x.max == y.max &&
          x.max_buckets == y.max_buckets;
+}
+
+absl::StatusOr<HistogramExtras> ExtrasOf(absl::string_view metric,
+                                         const HistogramFeatures& features) {
+  HistogramExtras extras;
+  extras.exemplars = features.exemplars;
+  if (features.native) {
+    auto layout = MakeNativeLayout(metric, features.native_schema, features.native_zero_threshold,
+                                   features.native_max, features.native_max_buckets);
+    if (!layout.ok()) return layout.status();
+    extras.native = true;
+    extras.native_layout = *layout;
+  }
+  return extras;
 }
 
 std::vector<uint16_t> BucketExponentIndex(const std::vector<double>& bounds) {

@@ -20,6 +20,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "agent/base/mutex.h"
@@ -28,14 +29,17 @@
 #include "agent/core/label_table.h"
 #include "vitals/clock.h"
 #include "vitals/detail/cells.h"
+#include "vitals/metrics.h"
 #include "vitals/trace_context.h"
 
 namespace vitals {
 namespace internal {
 
-enum class MetricType { kCounter, kGauge, kHistogram };
+// kInfo: OpenMetrics' info type, a gauge of 1 per series in the other formats; its name ends
+// in `_info`.
+enum class MetricType { kCounter, kGauge, kHistogram, kInfo };
 
-// "counter", "gauge" or "histogram", as the text format's TYPE line spells them.
+// "counter", "gauge", "histogram" or "info", as OpenMetrics' TYPE line spells them.
 absl::string_view MetricTypeName(MetricType type);
 
 inline constexpr absl::string_view kOverflowLabelValue = "__overflow__";
@@ -50,6 +54,11 @@ struct HistogramExtras {
   NativeLayout native_layout;
 };
 bool operator==(const HistogramExtras& a, const HistogramExtras& b);
+
+// The extras a public histogram family asks for (vitals/metrics.h): InvalidArgument, naming
+// `metric`, when the native range or schema is out of bounds.
+absl::StatusOr<HistogramExtras> ExtrasOf(absl::string_view metric,
+                                         const HistogramFeatures& features);
 
 struct Series : SeriesCells {
   Family* family = nullptr;
@@ -230,6 +239,11 @@ class Family {
   uint64_t life_ = 0;
   std::atomic<const SeriesCells*> overflow_counter_{nullptr};  // resolved at the first overflow
 };
+
+// `labels` given by name put in `family`'s label order into `values`: InvalidArgument naming
+// an unknown, repeated or missing name.
+absl::Status ValuesByName(const Family& family, absl::Span<const Label> labels,
+                          absl::InlinedVector<absl::string_view, 8>& values);
 
 }  // namespace internal
 }  // namespace vitals

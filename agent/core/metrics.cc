@@ -1,11 +1,44 @@
 #include "vitals/metrics.h"
 
+#include "absl/container/inlined_vector.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "agent/core/family.h"
 
 namespace vitals {
 
 using internal::Family;
 using internal::Series;
+
+namespace internal {
+
+absl::Status ValuesByName(const Family& family, absl::Span<const Label> labels,
+                          absl::InlinedVector<absl::string_view, 8>& values) {
+  const std::vector<std::string>& names = family.label_names();
+  auto fail = [&](absl::string_view why) {
+    std::vector<absl::string_view> given;
+    for (const Label& l : labels) given.push_back(l.name);
+    return absl::InvalidArgumentError(absl::StrCat("metric \"", family.name(), "\" has labels [",
+                                                   absl::StrJoin(names, ","), "], got [",
+                                                   absl::StrJoin(given, ","), "]: ", why));
+  };
+  values.assign(names.size(), absl::string_view());
+  absl::InlinedVector<bool, 8> seen(names.size(), false);
+  for (const Label& l : labels) {
+    size_t i = 0;
+    while (i < names.size() && names[i] != l.name) ++i;
+    if (i == names.size()) return fail(absl::StrCat("\"", l.name, "\" is not one of them"));
+    if (seen[i]) return fail(absl::StrCat("\"", l.name, "\" is given twice"));
+    seen[i] = true;
+    values[i] = l.value;
+  }
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (!seen[i]) return fail(absl::StrCat("\"", names[i], "\" is missing"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace internal
 
 namespace {
 const Series* AsSeries(const internal::SeriesCells* core) {
@@ -63,6 +96,15 @@ absl::StatusOr<Handle> MetricFamily<Handle>::WithLabels(
   absl::StatusOr<Series*> series = family_->Get(values);
   if (!series.ok()) return series.status();
   return Family::MakeHandle<Handle>(*series);
+}
+
+template <typename Handle>
+absl::StatusOr<Handle> MetricFamily<Handle>::WithLabels(absl::Span<const Label> labels) const {
+  if (family_ == nullptr || !internal::AgentAlive(life_))
+    return WithLabels(absl::Span<const absl::string_view>());  // its error
+  absl::InlinedVector<absl::string_view, 8> values;
+  if (absl::Status s = internal::ValuesByName(*family_, labels, values); !s.ok()) return s;
+  return WithLabels(absl::MakeConstSpan(values));
 }
 
 template <typename Handle>

@@ -1,10 +1,13 @@
 #include "agent/core/registry.h"
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "agent/core/names.h"
 #include "agent/core/text_escape.h"
 
@@ -21,6 +24,8 @@ std::vector<std::string> EmittedNames(absl::string_view name, MetricType type) {
       names.push_back(absl::StrCat(name, suffix));
     }
   }
+  // OpenMetrics names an info family without its `_info`: that name is taken too.
+  if (type == MetricType::kInfo) names.push_back(std::string(absl::StripSuffix(name, "_info")));
   return names;
 }
 
@@ -66,6 +71,10 @@ absl::StatusOr<Family*> Registry::GetOrCreate(absl::string_view name, absl::stri
   if (type == MetricType::kHistogram) {
     if (absl::Status s = ValidateBuckets(name, bounds); !s.ok()) return s;
   }
+  if (type == MetricType::kInfo && (!absl::EndsWith(name, "_info") || name == "_info")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("info metric \"", name, "\" must end in \"_info\" (OpenMetrics)"));
+  }
   internal::MutexLock lock(&mu_);
   const std::vector<std::string> emitted = EmittedNames(name, type);
   for (const std::string& n : emitted) {
@@ -103,6 +112,25 @@ absl::StatusOr<Family*> Registry::GetOrCreate(absl::string_view name, absl::stri
   for (const std::string& n : emitted) names_[n] = raw;
   families_.push_back(std::move(family));
   return raw;
+}
+
+absl::StatusOr<Family*> Registry::GetOrCreateAnyOrder(absl::string_view name,
+                                                      absl::string_view help, MetricType type,
+                                                      std::vector<std::string> label_names,
+                                                      std::vector<double> bounds,
+                                                      HistogramExtras extras) {
+  {
+    internal::MutexLock lock(&mu_);
+    auto it = names_.find(name);
+    if (it != names_.end() && it->second->name() == name && it->second->type() == type) {
+      std::vector<std::string> existing = it->second->label_names();
+      std::vector<std::string> asked = label_names;
+      std::sort(existing.begin(), existing.end());
+      std::sort(asked.begin(), asked.end());
+      if (existing == asked) label_names = it->second->label_names();
+    }
+  }
+  return GetOrCreate(name, help, type, std::move(label_names), std::move(bounds), 0, extras);
 }
 
 bool Registry::Emits(absl::string_view name) {

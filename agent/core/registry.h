@@ -40,6 +40,14 @@ class Registry {
                                       std::vector<double> bounds, size_t series_limit = 0,
                                       HistogramExtras extras = {}) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // GetOrCreate for a family asked for by label names in any order (the by-name getters): an
+  // existing family of that name and type whose label names are the same set is returned
+  // (still checked like GetOrCreate); else one is created with the names in the order given.
+  absl::StatusOr<Family*> GetOrCreateAnyOrder(absl::string_view name, absl::string_view help,
+                                              MetricType type, std::vector<std::string> label_names,
+                                              std::vector<double> bounds = {},
+                                              HistogramExtras extras = {}) ABSL_LOCKS_EXCLUDED(mu_);
+
   const Clock& clock() const { return *clock_; }
 
   // The token every handle of this registry's families keeps (vitals/detail/agent_life.h).

@@ -7,7 +7,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "agent/core/native_histogram.h"
 #include "agent/profiling/heap_profile.h"
 #include "agent/root/agent_access.h"
 #include "agent/root/agent_impl.h"
@@ -182,19 +181,65 @@ absl::StatusOr<HistogramFamily> Agent::AddHistogram(absl::string_view name, absl
                                                     std::vector<double> buckets,
                                                     std::vector<std::string> label_names,
                                                     const HistogramFeatures& features) {
-  internal::HistogramExtras extras;
-  extras.exemplars = features.exemplars;
-  if (features.native) {
-    auto layout =
-        internal::MakeNativeLayout(name, features.native_schema, features.native_zero_threshold,
-                                   features.native_max, features.native_max_buckets);
-    if (!layout.ok()) return layout.status();
-    extras.native = true;
-    extras.native_layout = *layout;
-  }
+  absl::StatusOr<internal::HistogramExtras> extras = internal::ExtrasOf(name, features);
+  if (!extras.ok()) return extras.status();
   return Wrap<HistogramFamily>(
       impl_->registry().GetOrCreate(name, help, internal::MetricType::kHistogram,
-                                    std::move(label_names), std::move(buckets), 0, extras));
+                                    std::move(label_names), std::move(buckets), 0, *extras));
+}
+
+namespace {
+
+std::vector<std::string> LabelNames(std::initializer_list<Label> labels) {
+  std::vector<std::string> names;
+  for (const Label& l : labels) names.emplace_back(l.name);
+  return names;
+}
+
+template <typename Handle>
+absl::StatusOr<Handle> SeriesOf(absl::StatusOr<internal::Family*> family,
+                                std::initializer_list<Label> labels) {
+  if (!family.ok()) return family.status();
+  return internal::Family::MakeHandle<MetricFamily<Handle>>(*family).WithLabels(labels);
+}
+
+}  // namespace
+
+absl::StatusOr<Counter> Agent::GetCounter(absl::string_view name, absl::string_view help,
+                                          std::initializer_list<Label> labels) {
+  return SeriesOf<Counter>(impl_->registry().GetOrCreateAnyOrder(
+                               name, help, internal::MetricType::kCounter, LabelNames(labels)),
+                           labels);
+}
+
+absl::StatusOr<Gauge> Agent::GetGauge(absl::string_view name, absl::string_view help,
+                                      std::initializer_list<Label> labels) {
+  return SeriesOf<Gauge>(impl_->registry().GetOrCreateAnyOrder(
+                             name, help, internal::MetricType::kGauge, LabelNames(labels)),
+                         labels);
+}
+
+absl::StatusOr<Histogram> Agent::GetHistogram(absl::string_view name, absl::string_view help,
+                                              std::vector<double> buckets,
+                                              std::initializer_list<Label> labels,
+                                              const HistogramFeatures& features) {
+  absl::StatusOr<internal::HistogramExtras> extras = internal::ExtrasOf(name, features);
+  if (!extras.ok()) return extras.status();
+  return SeriesOf<Histogram>(
+      impl_->registry().GetOrCreateAnyOrder(name, help, internal::MetricType::kHistogram,
+                                            LabelNames(labels), std::move(buckets), *extras),
+      labels);
+}
+
+absl::Status Agent::AddInfo(absl::string_view name, absl::string_view help,
+                            std::initializer_list<Label> labels) {
+  absl::StatusOr<Gauge> series =
+      SeriesOf<Gauge>(impl_->registry().GetOrCreateAnyOrder(name, help, internal::MetricType::kInfo,
+                                                            LabelNames(labels)),
+                      labels);
+  if (!series.ok()) return series.status();
+  series->Set(1.0);
+  return absl::OkStatus();
 }
 
 absl::Status Agent::RegisterCollectable(const std::weak_ptr<prometheus::Collectable>& collectable) {

@@ -72,7 +72,7 @@ AgentImpl::AgentImpl(Options options) : options_(std::move(options)) {
                                    "vitals_build_info",
                                    "Always 1; the version of the vitals agent serving these "
                                    "metrics.",
-                                   MetricType::kGauge,
+                                   MetricType::kInfo,
                                    {"version"}}})
           .ok()) {
     const absl::string_view version = kVersion;

@@ -173,6 +173,33 @@ class VITALS_EXPORT Agent {
                                                std::vector<std::string> label_names = {},
                                                const HistogramFeatures& features = {});
 
+  // One expression for the common case: the series of `labels` (given by name) of the family
+  // `name`, which is created with those label names, in that order, if it does not exist:
+  //
+  //   absl::StatusOr<vitals::Counter> web =
+  //       agent.GetCounter("orders_total", "Orders taken.", {{"channel", "web"}});
+  //
+  // An existing family must have the same type and the same label names, in any order
+  // (AlreadyExists otherwise); other errors as Add* and WithLabels give them. Each call takes the
+  // registry's lock and a look-up: keep the handle for hot paths.
+  absl::StatusOr<Counter> GetCounter(absl::string_view name, absl::string_view help,
+                                     std::initializer_list<Label> labels = {});
+  absl::StatusOr<Gauge> GetGauge(absl::string_view name, absl::string_view help,
+                                 std::initializer_list<Label> labels = {});
+  absl::StatusOr<Histogram> GetHistogram(absl::string_view name, absl::string_view help,
+                                         std::vector<double> buckets,
+                                         std::initializer_list<Label> labels = {},
+                                         const HistogramFeatures& features = {});
+
+  // An info metric (OpenMetrics `info`; client_golang's build-info collector): a series of
+  // value 1 whose labels carry facts, such as a version or a configuration's name, that
+  // dashboards join on. `name` must end in `_info`. The OpenMetrics format serves the family as
+  // type `info` (named without `_info`), the 0.0.4 text and protobuf formats as a gauge. Each
+  // call with other label values adds a series to the family (one per loaded plugin, say);
+  // calling again with the same ones changes nothing.
+  absl::Status AddInfo(absl::string_view name, absl::string_view help,
+                       std::initializer_list<Label> labels);
+
   // --- Push (see Options::pushgateway_url) ---
 
   // Pushes everything `/metrics` would show to the Pushgateway now, on the calling thread

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "absl/base/optimization.h"
@@ -154,9 +155,16 @@ VITALS_EXPORT absl::StatusOr<std::vector<double>> LinearBuckets(double start, do
 VITALS_EXPORT absl::StatusOr<std::vector<double>> ExponentialBucketsRange(double min, double max,
                                                                           int count);
 
+// A label given by name, as prometheus-cpp takes them: {"channel", "web"}.
+struct Label {
+  absl::string_view name;
+  absl::string_view value;
+};
+
 // A metric family: one name, one help text, fixed label names, and its series.
 //
-// `WithLabels` takes one value per label name, in the order the names were given. The first
+// `WithLabels` takes one value per label name, in the order the names were given, or the
+// labels by name in any order ({{"channel", "web"}, {"region", "eu"}}). The first
 // call for a label set creates the series (taking a lock); later calls find it without a lock
 // (a hash of the values and a probe, about 15-25 ns for three short values). Label values may
 // be any bytes: invalid UTF-8 is replaced by U+FFFD and values longer than 1024 bytes are cut,
@@ -172,6 +180,15 @@ class VITALS_EXPORT MetricFamily {
   absl::StatusOr<Handle> WithLabels(absl::Span<const absl::string_view> values) const;
   absl::StatusOr<Handle> WithLabels(std::initializer_list<absl::string_view> values) const {
     return WithLabels(absl::MakeConstSpan(values.begin(), values.size()));
+  }
+  // By name: each of the family's label names exactly once, in any order; InvalidArgument
+  // naming the unknown, repeated or missing name otherwise. Costs a match of each name against
+  // the family's (at most 32) on top of the positional look-up.
+  // (A template only so that `WithLabels({})` stays the positional call.)
+  absl::StatusOr<Handle> WithLabels(absl::Span<const Label> labels) const;
+  template <typename L = Label, typename = std::enable_if_t<std::is_same_v<L, Label>>>
+  absl::StatusOr<Handle> WithLabels(std::initializer_list<L> labels) const {
+    return WithLabels(absl::MakeConstSpan(labels.begin(), labels.size()));
   }
 
   // The metric name, e.g. "orders_processed_total"; empty once the agent is gone.
