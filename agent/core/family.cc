@@ -215,6 +215,23 @@ absl::StatusOr<Series*> Family::Get(absl::Span<const absl::string_view> values) 
   return Find(values);
 }
 
+void Family::Disown() {
+  {
+    internal::MutexLock lock(&mu_);
+    for (const auto& s : series_) s->hidden.store(true, std::memory_order_relaxed);
+  }
+  overflow_->hidden.store(true, std::memory_order_relaxed);
+  owned_.store(false);
+}
+
+void Family::HideUnobserved(uint64_t round) {
+  internal::MutexLock lock(&mu_);
+  for (const auto& s : series_) {
+    if (s->observed_round != round) s->hidden.store(true, std::memory_order_relaxed);
+  }
+  if (overflow_->observed_round != round) overflow_->hidden.store(true, std::memory_order_relaxed);
+}
+
 void Family::SetValue(Series* series, double value) {
   const double shares = CellStore::Get().ReadF64(series->cell);
   series->value_base.store(value - shares, std::memory_order_relaxed);

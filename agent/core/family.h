@@ -67,6 +67,10 @@ struct Series : SeriesCells {
   std::string labels_text;                    // `a="x",b="y"`, escaped, no braces
   std::atomic<double> value_base{0.0};
   bool overflow = false;
+  // A callback family's series that its callback did not observe in its last round: left out
+  // of the exposition (Visit) until it is observed again.
+  std::atomic<bool> hidden{false};
+  uint64_t observed_round = 0;  // the callback round that last observed it (callback thread)
 };
 
 // A measured duration as it is recorded: a negative one (clocks of two threads, a caller's own
@@ -137,6 +141,17 @@ class Family {
   uint64_t life() const { return life_; }
   void set_life(uint64_t token) { life_ = token; }
 
+  // A family whose values a scrape-time callback sets (vitals/callback.h): set by the registry
+  // when it creates one; only callbacks may own it, one at a time.
+  bool for_callbacks() const { return for_callbacks_; }
+  void set_for_callbacks() { for_callbacks_ = true; }
+  // Takes the family for one callback; false when another holds it.
+  bool Own() { return !owned_.exchange(true); }
+  // Lets it go: every series leaves the exposition until observed again.
+  void Disown() ABSL_LOCKS_EXCLUDED(mu_);
+  // Hides the series that callback round `round` did not observe (callback thread).
+  void HideUnobserved(uint64_t round) ABSL_LOCKS_EXCLUDED(mu_);
+
   // The overflow series without marking it used.
   Series* overflow_series_unmarked() { return overflow_.get(); }
 
@@ -199,6 +214,7 @@ class Family {
     if (overflow_used_.load(std::memory_order_acquire)) series.push_back(overflow_.get());
     buffers.values.resize(cells_per_series_);
     for (const Series* s : series) {  // series live as long as the family
+      if (s->hidden.load(std::memory_order_relaxed)) continue;
       ReadValues(s, buffers.values.data());
       fn(*s, buffers.values.data());
     }
@@ -238,6 +254,8 @@ class Family {
   Family* overflow_family_ = nullptr;
   uint64_t life_ = 0;
   std::atomic<const SeriesCells*> overflow_counter_{nullptr};  // resolved at the first overflow
+  bool for_callbacks_ = false;
+  std::atomic<bool> owned_{false};
 };
 
 // `labels` given by name put in `family`'s label order into `values`: InvalidArgument naming

@@ -16,6 +16,7 @@ namespace internal {
 namespace {
 
 constexpr absl::string_view kOverflowFamily = "vitals_series_overflow_total";
+constexpr absl::string_view kCallbackFailuresFamily = "vitals_callback_failures_total";
 
 std::vector<std::string> EmittedNames(absl::string_view name, MetricType type) {
   std::vector<std::string> names = {std::string(name)};
@@ -65,7 +66,7 @@ Registry::Registry(size_t series_limit, const Clock* clock)
 absl::StatusOr<Family*> Registry::GetOrCreate(absl::string_view name, absl::string_view help,
                                               MetricType type, std::vector<std::string> label_names,
                                               std::vector<double> bounds, size_t series_limit,
-                                              HistogramExtras extras) {
+                                              HistogramExtras extras, bool for_callbacks) {
   if (absl::Status s = ValidateMetricName(name); !s.ok()) return s;
   if (absl::Status s = ValidateLabelNames(name, label_names); !s.ok()) return s;
   if (type == MetricType::kHistogram) {
@@ -81,6 +82,12 @@ absl::StatusOr<Family*> Registry::GetOrCreate(absl::string_view name, absl::stri
     auto it = names_.find(n);
     if (it == names_.end()) continue;
     Family* existing = it->second;
+    if (existing->name() == name && existing->for_callbacks() != for_callbacks) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("metric \"", name, "\" already exists ",
+                       for_callbacks ? "with handles; a callback needs a metric of its own"
+                                     : "as a callback metric; it has no handles"));
+    }
     if (existing->name() == name && existing->type() == type &&
         existing->label_names() == label_names &&
         (type != MetricType::kHistogram ||
@@ -108,6 +115,7 @@ absl::StatusOr<Family*> Registry::GetOrCreate(absl::string_view name, absl::stri
     family->set_overflow_family(overflow_family_);
   }
   family->set_life(life_.token());
+  if (for_callbacks) family->set_for_callbacks();
   Family* raw = family.get();
   for (const std::string& n : emitted) names_[n] = raw;
   families_.push_back(std::move(family));
@@ -138,26 +146,19 @@ bool Registry::Emits(absl::string_view name) {
   return names_.contains(name);
 }
 
-uint64_t Registry::AddRefresher(std::function<void()> fn) {
-  internal::MutexLock lock(&refresh_mu_);
-  const uint64_t id = next_refresher_++;
-  refreshers_.emplace_back(id, std::move(fn));
-  return id;
+void Registry::ConfigureCallbacks(absl::Duration timeout, RateLimitedLog* log) {
+  auto failures = GetOrCreate(kCallbackFailuresFamily,
+                              "Scrape-time callbacks that did not give values: reason is timeout "
+                              "(still running at the callback timeout), exception or error.",
+                              MetricType::kCounter, {"metric", "reason"}, {});
+  callbacks_.Configure(timeout, log, failures.ok() ? *failures : nullptr);
 }
 
-void Registry::RemoveRefresher(uint64_t id) {
-  internal::MutexLock lock(&refresh_mu_);
-  for (auto it = refreshers_.begin(); it != refreshers_.end(); ++it) {
-    if (it->first == id) {
-      refreshers_.erase(it);
-      return;
-    }
-  }
-}
-
-void Registry::RunRefreshers() {
-  internal::MutexLock lock(&refresh_mu_);
-  for (const auto& [id, fn] : refreshers_) fn();
+uint64_t Registry::AddRefresher(absl::string_view metric, std::function<void()> fn) {
+  return callbacks_.Add(std::string(metric), [fn = std::move(fn)] {
+    fn();
+    return absl::OkStatus();
+  });
 }
 
 void Registry::AddCollectable(std::weak_ptr<prometheus::Collectable> collectable) {

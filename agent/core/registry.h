@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "agent/base/mutex.h"
 #include "agent/core/agent_life.h"
+#include "agent/core/callback_runner.h"
 #include "agent/core/family.h"
 
 namespace prometheus {
@@ -32,13 +33,15 @@ class Registry {
   explicit Registry(size_t series_limit, const Clock* clock = nullptr);
 
   // Creates a family, or returns the existing one with the same name, type, labels and
-  // buckets and extras. `series_limit` 0 means the registry default. Errors: InvalidArgument
-  // (names, buckets), AlreadyExists (the name, or one of its derived names, is taken by something
-  // else), ResourceExhausted (no cells left).
+  // buckets and extras (and for a callback, `for_callbacks`: a family of callbacks and one of
+  // handles never share a name). `series_limit` 0 means the registry default. Errors:
+  // InvalidArgument (names, buckets), AlreadyExists (the name, or one of its derived names, is
+  // taken by something else), ResourceExhausted (no cells left).
   absl::StatusOr<Family*> GetOrCreate(absl::string_view name, absl::string_view help,
                                       MetricType type, std::vector<std::string> label_names,
                                       std::vector<double> bounds, size_t series_limit = 0,
-                                      HistogramExtras extras = {}) ABSL_LOCKS_EXCLUDED(mu_);
+                                      HistogramExtras extras = {}, bool for_callbacks = false)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // GetOrCreate for a family asked for by label names in any order (the by-name getters): an
   // existing family of that name and type whose label names are the same set is returned
@@ -56,11 +59,12 @@ class Registry {
   // it once its last push and sample are done, before it frees anything; the destructor too.
   void Retire() { life_.Retire(); }
 
-  // Runs the refreshers, then calls fn(Family&) for every family in creation order. `families`
-  // is the list it copies them into: a caller that keeps it allocates nothing once it has grown.
+  // Runs a round of the callbacks (bounded; agent/core/callback_runner.h), then calls
+  // fn(Family&) for every family in creation order. `families` is the list it copies them into:
+  // a caller that keeps it allocates nothing once it has grown.
   template <typename Fn>
   void ForEachFamily(Fn&& fn, std::vector<Family*>& families) ABSL_LOCKS_EXCLUDED(mu_) {
-    RunRefreshers();
+    callbacks_.RunRound();
     families.clear();
     {
       internal::MutexLock lock(&mu_);
@@ -78,20 +82,22 @@ class Registry {
   // True when a family of this registry emits `name` (including histogram-derived names).
   bool Emits(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // A function run before every walk of the families (every scrape, push and live sample),
-  // for gauges computed from state kept elsewhere (a circuit breaker's window rates). It must
-  // only set values, never walk or create families. Returns its id.
-  uint64_t AddRefresher(std::function<void()> fn) ABSL_LOCKS_EXCLUDED(refresh_mu_);
+  // The functions run before every walk of the families (every scrape, push and live sample):
+  // the public callback metrics and the agent's own computed gauges (a circuit breaker's window
+  // rates). Configure it once, before the first Add: the timeout, the log and the failure
+  // counter (created here).
+  CallbackRunner& callbacks() { return callbacks_; }
+  void ConfigureCallbacks(absl::Duration timeout, RateLimitedLog* log);
+  // A function of the agent's own, run in every round; it only sets values. Returns its id.
+  uint64_t AddRefresher(absl::string_view metric, std::function<void()> fn);
   // Removes a refresher; waits while it runs, so its state may go right after.
-  void RemoveRefresher(uint64_t id) ABSL_LOCKS_EXCLUDED(refresh_mu_);
+  void RemoveRefresher(uint64_t id) { callbacks_.Remove(id); }
 
   void AddCollectable(std::weak_ptr<prometheus::Collectable> collectable) ABSL_LOCKS_EXCLUDED(mu_);
   // The collectables still alive; expired ones are dropped.
   std::vector<std::shared_ptr<prometheus::Collectable>> Collectables() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  void RunRefreshers() ABSL_LOCKS_EXCLUDED(refresh_mu_);
-
   const size_t series_limit_;
   const Clock* const clock_;
   AgentLife life_;
@@ -101,9 +107,7 @@ class Registry {
   absl::flat_hash_map<std::string, Family*> names_ ABSL_GUARDED_BY(mu_);
   Family* overflow_family_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::vector<std::weak_ptr<prometheus::Collectable>> collectables_ ABSL_GUARDED_BY(mu_);
-  internal::Mutex refresh_mu_;  // held while refreshers run: removal waits for them
-  uint64_t next_refresher_ ABSL_GUARDED_BY(refresh_mu_) = 1;
-  std::vector<std::pair<uint64_t, std::function<void()>>> refreshers_ ABSL_GUARDED_BY(refresh_mu_);
+  CallbackRunner callbacks_;  // last member: its thread stops before the families go
 };
 
 // Validates histogram bucket bounds: 1..kMaxBuckets finite, strictly increasing values.

@@ -63,7 +63,8 @@ absl::StatusOr<std::unique_ptr<RequestMetrics>> RequestMetrics::Create(Registry&
                          static_cast<size_t>(options.series_limit)));
   RequestMetrics* raw = m.get();
   m->registry_ = &registry;
-  m->refresher_ = registry.AddRefresher([raw] { raw->RefreshActive(); });
+  m->refresher_ =
+      registry.AddRefresher("http_server_active_requests", [raw] { raw->RefreshActive(); });
   return m;
 }
 

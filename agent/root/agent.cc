@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "agent/core/callback.h"
 #include "agent/profiling/heap_profile.h"
 #include "agent/root/agent_access.h"
 #include "agent/root/agent_impl.h"
@@ -240,6 +241,43 @@ absl::Status Agent::AddInfo(absl::string_view name, absl::string_view help,
   if (!series.ok()) return series.status();
   series->Set(1.0);
   return absl::OkStatus();
+}
+
+namespace {
+
+internal::ObserveFn ObserveOne(std::function<double()> read) {
+  if (!read) return nullptr;
+  return [read = std::move(read)](CallbackObserver& o) { return o.Observe(read()); };
+}
+
+}  // namespace
+
+absl::StatusOr<CallbackRegistration> Agent::AddGaugeCallback(absl::string_view name,
+                                                             absl::string_view help,
+                                                             std::function<double()> read) {
+  return internal::AddCallback(impl_->registry(), name, help, internal::MetricType::kGauge, {},
+                               ObserveOne(std::move(read)));
+}
+
+absl::StatusOr<CallbackRegistration> Agent::AddCounterCallback(absl::string_view name,
+                                                               absl::string_view help,
+                                                               std::function<double()> read) {
+  return internal::AddCallback(impl_->registry(), name, help, internal::MetricType::kCounter, {},
+                               ObserveOne(std::move(read)));
+}
+
+absl::StatusOr<CallbackRegistration> Agent::AddGaugeCallback(
+    absl::string_view name, absl::string_view help, std::vector<std::string> label_names,
+    std::function<absl::Status(CallbackObserver&)> observe) {
+  return internal::AddCallback(impl_->registry(), name, help, internal::MetricType::kGauge,
+                               std::move(label_names), std::move(observe));
+}
+
+absl::StatusOr<CallbackRegistration> Agent::AddCounterCallback(
+    absl::string_view name, absl::string_view help, std::vector<std::string> label_names,
+    std::function<absl::Status(CallbackObserver&)> observe) {
+  return internal::AddCallback(impl_->registry(), name, help, internal::MetricType::kCounter,
+                               std::move(label_names), std::move(observe));
 }
 
 absl::Status Agent::RegisterCollectable(const std::weak_ptr<prometheus::Collectable>& collectable) {

@@ -58,6 +58,7 @@ AgentImpl::AgentImpl(Options options) : options_(std::move(options)) {
                                        options_.log_burst, options_.log_level);
   for (const std::string& w : warnings) log_->Write(LogSeverity::kWarning, w);
   registry_ = std::make_unique<Registry>(static_cast<size_t>(options_.series_limit), clock_);
+  registry_->ConfigureCallbacks(options_.callback_timeout, log_.get());
   auto requests = RequestMetrics::Create(*registry_, options_, clock_, log_.get());
   if (requests.ok()) {
     requests_ = std::move(*requests);

@@ -312,6 +312,9 @@ std::vector<OptionSpec> MakeTable() {
                        absl::InfiniteDuration(), false, "e.g. `250ms`"));
   t.push_back(Int(&Options::series_limit, "series_limit", "VITALS_SERIES_LIMIT", 1, 1000000,
                   "label sets per metric family"));
+  t.push_back(Duration(&Options::callback_timeout, "callback_timeout", "VITALS_CALLBACK_TIMEOUT",
+                       absl::Milliseconds(1), absl::Minutes(1), false,
+                       "how long a scrape waits for the scrape-time callbacks"));
   {
     OptionSpec spec;
     spec.field = "log_lines_per_second";

@@ -225,7 +225,8 @@ void CircuitBreaker::BindMetrics(internal::Registry& registry) {
   }
   metrics_ = *std::move(m);
   PublishGauges(/*state=*/true);
-  metrics_->refresher = registry.AddRefresher([this] { PublishGauges(/*state=*/true); });
+  metrics_->refresher = registry.AddRefresher("resilience4j_circuitbreaker_state",
+                                              [this] { PublishGauges(/*state=*/true); });
 }
 
 CircuitBreaker::~CircuitBreaker() {

@@ -24,6 +24,7 @@
 #ifndef VITALS_AGENT_H_
 #define VITALS_AGENT_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +34,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "vitals/cache.h"
+#include "vitals/callback.h"
 #include "vitals/circuit_breaker.h"
 #include "vitals/client.h"
 #include "vitals/db.h"
@@ -190,6 +192,29 @@ class VITALS_EXPORT Agent {
                                          std::vector<double> buckets,
                                          std::initializer_list<Label> labels = {},
                                          const HistogramFeatures& features = {});
+
+  // Metrics whose values a function gives at each scrape (vitals/callback.h says when it runs,
+  // how long a scrape waits for it and what happens when it fails). The registration
+  // unregisters the function when destroyed. Errors as AddCounter/AddGauge give them, and
+  // AlreadyExists when the name belongs to handles or to another live callback.
+  //
+  //   auto depth = agent.AddGaugeCallback("jobs_queued", "Jobs waiting.",
+  //                                       [&] { return double(queue.size()); });
+  absl::StatusOr<CallbackRegistration> AddGaugeCallback(absl::string_view name,
+                                                        absl::string_view help,
+                                                        std::function<double()> read);
+  absl::StatusOr<CallbackRegistration> AddCounterCallback(absl::string_view name,
+                                                          absl::string_view help,
+                                                          std::function<double()> read);
+  // Several series of one family in one call: `observe` calls CallbackObserver::Observe for
+  // each; series it leaves out are not served until observed again. A non-OK status keeps
+  // every series' last value.
+  absl::StatusOr<CallbackRegistration> AddGaugeCallback(
+      absl::string_view name, absl::string_view help, std::vector<std::string> label_names,
+      std::function<absl::Status(CallbackObserver&)> observe);
+  absl::StatusOr<CallbackRegistration> AddCounterCallback(
+      absl::string_view name, absl::string_view help, std::vector<std::string> label_names,
+      std::function<absl::Status(CallbackObserver&)> observe);
 
   // An info metric (OpenMetrics `info`; client_golang's build-info collector): a series of
   // value 1 whose labels carry facts, such as a version or a configuration's name, that

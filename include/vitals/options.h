@@ -116,6 +116,12 @@ struct Options {
   // `vitals_series_overflow_total{metric}`. Env: VITALS_SERIES_LIMIT.
   int series_limit = 2000;
 
+  // How long a scrape (or push, or live-page sample) waits for the scrape-time callbacks
+  // (vitals/callback.h) before it serves their last values; a callback still running then is
+  // counted in `vitals_callback_failures_total{reason="timeout"}` and logged.
+  // Env: VITALS_CALLBACK_TIMEOUT, e.g. "500ms".
+  absl::Duration callback_timeout = absl::Milliseconds(500);
+
   // Log rate limit: a burst of `log_burst` lines, then at most `log_lines_per_second`.
   // Suppressed lines are counted and reported with the next line that gets through.
   // Env: VITALS_LOG_LINES_PER_SECOND, VITALS_LOG_BURST.

@@ -42,6 +42,14 @@ class CapturingSink : public vitals::LogSink {
     std::lock_guard<std::mutex> lock(mu_);
     return lines_;
   }
+  // Whether a line holds `text`.
+  bool Contains(const std::string& text) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const std::string& l : lines_) {
+      if (l.find(text) != std::string::npos) return true;
+    }
+    return false;
+  }
 
  private:
   std::mutex mu_;
