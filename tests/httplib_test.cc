@@ -89,6 +89,61 @@ TEST_CASE("a cpp-httplib server is instrumented with its route templates", "[htt
   CHECK(logged == 8);  // the user's logger still runs
 }
 
+TEST_CASE("with body_sizes, request and response body sizes are recorded per route and status",
+          "[httplib]") {
+  vitals::Options o;
+  o.read_environment = false;
+  o.body_sizes = true;
+  vitals::Agent agent(o);
+  httplib::Server server;
+  server.set_tcp_nodelay(true);
+  vitals::HttplibInstrumentation routes(agent, server);
+  routes.Post("/echo", [](const httplib::Request& req, httplib::Response& res) {
+    res.set_content(req.body + req.body, "text/plain");  // twice the request's bytes
+  });
+  routes.Get("/stream", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content_provider(5000, "text/plain",
+                             [](size_t offset, size_t length, httplib::DataSink& sink) {
+                               const std::string chunk(std::min<size_t>(length, 1000), 'x');
+                               sink.write(chunk.data(), chunk.size());
+                               (void)offset;
+                               return true;
+                             });
+  });
+  const int port = server.bind_to_any_port("127.0.0.1");
+  REQUIRE(port > 0);
+  std::thread serve([&] { server.listen_after_bind(); });
+  REQUIRE(vitals_test::WaitUntil([&] { return server.is_running(); }));
+  httplib::Client client("127.0.0.1", port);
+  REQUIRE(client.Post("/echo", std::string(100, 'a'), "text/plain"));
+  REQUIRE(client.Post("/echo", std::string(3000, 'b'), "text/plain"));
+  auto streamed = client.Get("/stream");
+  REQUIRE(streamed);
+  CHECK(streamed->body.size() == 5000);
+  server.stop();
+  serve.join();
+
+  const std::string body = agent.RenderText();
+  const std::string echo =
+      "{http_request_method=\"POST\",http_route=\"/echo\",http_response_status_code=\"200\"";
+  CHECK(SampleValue(body, "http_server_request_body_size_bytes_count" + echo + "}") == 2);
+  CHECK(SampleValue(body, "http_server_request_body_size_bytes_sum" + echo + "}") == 3100);
+  CHECK(SampleValue(body, "http_server_request_body_size_bytes_bucket" + echo + ",le=\"256\"}") ==
+        1);
+  CHECK(SampleValue(body, "http_server_response_body_size_bytes_sum" + echo + "}") == 6200);
+  const std::string stream =
+      "{http_request_method=\"GET\",http_route=\"/stream\",http_response_status_code=\"200\"}";
+  CHECK(SampleValue(body, "http_server_response_body_size_bytes_sum" + stream) == 5000);
+  CHECK(SampleValue(body, "http_server_request_body_size_bytes_sum" + stream) == 0);
+}
+
+TEST_CASE("without body_sizes there are no body-size families", "[httplib]") {
+  vitals::Options o;
+  o.read_environment = false;
+  vitals::Agent agent(o);
+  CHECK(agent.RenderText().find("body_size") == std::string::npos);
+}
+
 TEST_CASE("HEAD series appear with the first HEAD request, and a failed body keeps its route",
           "[httplib]") {
   vitals::Agent agent(vitals_test::QuietOptions());

@@ -32,6 +32,12 @@ void RouteHandle::Record(int status, RequestStamp start, RequestStamp end,
   }
 }
 
+void RouteHandle::RecordBodySizes(int status, int64_t request_bytes, int64_t response_bytes) const {
+  if (ABSL_PREDICT_TRUE(valid())) {
+    metrics_->RecordBodySizes(route_, status, request_bytes, response_bytes);
+  }
+}
+
 void RouteHandle::AddActive(double delta) const {
   if (ABSL_PREDICT_TRUE(valid())) internal::AddToCell(route_->active->cell, delta);
 }
@@ -112,6 +118,9 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool RequestScope::Complete(int64_t& end_sta
   end_stamp = metrics->StampOf(raw);
   metrics->RecordStamps(db_scope_.route_, status_, start_stamp_, end_stamp,
                         trace_.valid() ? &trace_ : nullptr);
+  if (ABSL_PREDICT_FALSE((request_bytes_ & response_bytes_) >= 0)) {  // either set
+    metrics->RecordBodySizes(db_scope_.route_, status_, request_bytes_, response_bytes_);
+  }
   db_scope_.EndNow(/*record=*/true);
   return true;
 }

@@ -61,6 +61,20 @@ absl::StatusOr<std::unique_ptr<RequestMetrics>> RequestMetrics::Create(Registry&
       new RequestMetrics(duration, active, slow, db_queries, clock, log,
                          absl::ToInt64Nanoseconds(options.slow_request_threshold),
                          static_cast<size_t>(options.series_limit)));
+  if (options.body_sizes) {
+    const std::vector<std::string> labels = {"http_request_method", "http_route",
+                                             "http_response_status_code"};
+    s = CreateFamilies(registry,
+                       {{&m->request_size_, "http_server_request_body_size_bytes",
+                         "Size of HTTP server request bodies (OpenTelemetry's "
+                         "http.server.request.body.size), by method, route and status code.",
+                         MetricType::kHistogram, labels, BodySizeBuckets()},
+                        {&m->response_size_, "http_server_response_body_size_bytes",
+                         "Size of HTTP server response bodies (OpenTelemetry's "
+                         "http.server.response.body.size), by method, route and status code.",
+                         MetricType::kHistogram, labels, BodySizeBuckets()}});
+    if (!s.ok()) return s;
+  }
   RequestMetrics* raw = m.get();
   m->registry_ = &registry;
   m->refresher_ =
@@ -141,17 +155,39 @@ RouteEntry* RequestMetrics::FindRoute(absl::string_view method, absl::string_vie
 }
 
 Series* RequestMetrics::DurationSeriesSlow(RouteEntry* entry, int status) {
-  if (entry->overflow) return duration_->overflow_series();
+  return StatusSeries(duration_, entry->by_status, entry, status);
+}
+
+Series* RequestMetrics::StatusSeries(Family* family, SeriesSlots& slots, RouteEntry* entry,
+                                     int status) {
+  if (entry->overflow) return family->overflow_series();
   char buf[16];
   auto r = std::to_chars(buf, buf + sizeof buf, status);
   const absl::string_view values[3] = {entry->method, entry->route,
                                        absl::string_view(buf, r.ptr - buf)};
-  Series* series = duration_->Find(values);
+  Series* series = family->Find(values);
   if (series->overflow) return series;  // do not cache: each lookup is counted
   if (status < 0) return series;        // not remembered: keys are non-negative
   internal::MutexLock lock(&mu_);
-  entry->by_status.Remember(status, series);  // all slots taken: the hashed lookup stays
+  slots.Remember(status, series);  // all slots taken: the hashed lookup stays
   return series;
+}
+
+void RequestMetrics::RecordBodySizes(RouteEntry* entry, int status, int64_t request_bytes,
+                                     int64_t response_bytes) {
+  if (request_size_ == nullptr) return;
+  auto observe = [&](Family* family, SeriesSlots& slots, int64_t bytes) {
+    if (bytes < 0) return;
+    Series* series = slots.Find(status);
+    if (series == nullptr) series = StatusSeries(family, slots, entry, status);
+    ObserveInto(*series, static_cast<double>(bytes));
+  };
+  observe(request_size_, entry->request_size_by_status, request_bytes);
+  observe(response_size_, entry->response_size_by_status, response_bytes);
+}
+
+std::vector<double> BodySizeBuckets() {
+  return {64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216};
 }
 
 void RequestMetrics::OfferExemplar(Series* series, uint32_t bucket, double seconds,

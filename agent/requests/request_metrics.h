@@ -36,6 +36,8 @@ namespace internal {
 
 // Buckets of http_server_request_db_queries (database calls per request).
 std::vector<double> DbQueriesPerRequestBuckets();
+// Buckets of the body-size histograms (Options::body_sizes): 64 B to 16 MiB, a factor of 4 apart.
+std::vector<double> BodySizeBuckets();
 
 struct RouteEntry : RouteLabels {
   // http_server_active_requests: the requests in flight on this route, counted from the
@@ -53,7 +55,10 @@ struct RouteEntry : RouteLabels {
     db_queries_none_cpu0 = db_queries->cpu0;  // pair(0) is its first cell
   }
   bool overflow = false;
-  SeriesSlots by_status;       // the duration series of each status code seen
+  SeriesSlots by_status;  // the duration series of each status code seen
+  // The body-size series of each status code seen (Options::body_sizes only).
+  SeriesSlots request_size_by_status;
+  SeriesSlots response_size_by_status;
   LogThrottle::Gate slow_log;  // one slow-request line per route a minute; slow requests only
 };
 
@@ -149,6 +154,13 @@ class RequestMetrics {
     return stamp;
   }
 
+  // Records a request's body sizes in bytes (a negative size: unknown, not recorded) when
+  // Options::body_sizes is on; nothing otherwise. One histogram observe per size, after a
+  // status-slot probe. Out of line: only requests that carry sizes call it.
+  void RecordBodySizes(RouteEntry* entry, int status, int64_t request_bytes,
+                       int64_t response_bytes);
+  bool body_sizes() const { return request_size_ != nullptr; }
+
   // Told when each request ends (the database feature's N+1 report); set once by the agent,
   // before any request. May be null.
   void set_observer(RequestObserver* observer) { observer_ = observer; }
@@ -170,6 +182,9 @@ class RequestMetrics {
   RequestMetrics(Family* duration, Family* active, Family* slow, Family* db_queries,
                  const Clock* clock, RateLimitedLog* log, int64_t slow_nanos, size_t limit);
   Series* DurationSeriesSlow(RouteEntry* entry, int status);
+  // The series of `status` on `entry` in `family` (method, route, status labels), remembered
+  // in `slots`.
+  Series* StatusSeries(Family* family, SeriesSlots& slots, RouteEntry* entry, int status);
   // Record's rare parts, out of line.
   void OfferExemplar(Series* series, uint32_t bucket, double seconds, const TraceContext& trace,
                      int64_t end_nanos);
@@ -183,6 +198,8 @@ class RequestMetrics {
   Family* const active_;
   Family* const slow_;
   Family* const db_queries_;
+  Family* request_size_ = nullptr;   // http_server_request_body_size_bytes, or null (off)
+  Family* response_size_ = nullptr;  // http_server_response_body_size_bytes, or null (off)
   Registry* registry_ = nullptr;
   uint64_t refresher_ = 0;
   RequestObserver* observer_ = nullptr;

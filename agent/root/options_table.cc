@@ -305,6 +305,8 @@ std::vector<OptionSpec> MakeTable() {
   }
   t.push_back(Bool(&Options::exemplars, "exemplars", "VITALS_EXEMPLARS",
                    "one exemplar per request-duration bucket, from traced requests"));
+  t.push_back(Bool(&Options::body_sizes, "body_sizes", "VITALS_BODY_SIZES",
+                   "request and response body-size histograms per route"));
   t.push_back(Bool(&Options::native_histograms, "native_histograms", "VITALS_NATIVE_HISTOGRAMS",
                    "native histograms for request and database durations (protobuf format)"));
   t.push_back(Duration(&Options::slow_request_threshold, "slow_request_threshold",

@@ -23,7 +23,10 @@
 // cpp-httplib answers with the GET handler) are recorded as HEAD; their series appear with the
 // first HEAD request. Database calls recorded in a handler (vitals/db.h) count for its request.
 // A request with a valid W3C `traceparent` header offers its trace and span ids as the exemplar
-// of its duration's bucket (vitals/trace_context.h; Options::exemplars).
+// of its duration's bucket (vitals/trace_context.h; Options::exemplars). With
+// Options::body_sizes, each request's body sizes are recorded too (request: as read, or its
+// Content-Length when the handler streamed it; response: as sent, none for HEAD, a content
+// provider's length; a chunked one's is unknown and not recorded): two more observes.
 //
 // Linking: Debian's cpp-httplib (libcpp-httplib-dev) is a compiled library with a pkg-config
 // file and no CMake package:
@@ -175,6 +178,9 @@ class HttplibInstrumentation {
       RequestDbScope(unmatched).End();
       return;
     }
+    if (body_sizes_) {
+      route.RecordBodySizes(status, RequestBodyBytes(req), ResponseBodyBytes(req, res));
+    }
     // A W3C `traceparent` header makes the request an exemplar candidate for its bucket.
     const std::string* traceparent = exemplars_ ? Traceparent(req) : nullptr;
     if (traceparent != nullptr) {
@@ -239,6 +245,21 @@ class HttplibInstrumentation {
     }
     return RouteHandle();
   }
+  // The bytes of a request's body: as read, or for a handler that read it with a content
+  // receiver, its Content-Length (0 when it has none).
+  static int64_t RequestBodyBytes(const httplib::Request& req) {
+    if (!req.body.empty()) return static_cast<int64_t>(req.body.size());
+    return static_cast<int64_t>(req.get_header_value<uint64_t>("Content-Length"));
+  }
+  // The bytes of a response's body as sent: none for HEAD; a content provider's declared length
+  // (unknown for a chunked one: not recorded); else the body.
+  static int64_t ResponseBodyBytes(const httplib::Request& req, const httplib::Response& res) {
+    if (req.method == "HEAD") return 0;
+    if (res.content_provider_) {
+      return res.is_chunked_content_provider_ ? -1 : static_cast<int64_t>(res.content_length_);
+    }
+    return static_cast<int64_t>(res.body.size());
+  }
   static State& state() {
     ABSL_CONST_INIT static thread_local State s;
     return s;
@@ -247,6 +268,7 @@ class HttplibInstrumentation {
   Agent& agent_;
   httplib::Server& server_;
   const bool exemplars_ = agent_.options().exemplars;
+  const bool body_sizes_ = agent_.options().body_sizes;
   std::deque<Registered> routes_;  // in registration order, as the server tries them
   httplib::Server::HandlerWithResponse pre_routing_;
   httplib::Logger logger_;

@@ -107,6 +107,15 @@ struct Options {
   // Env: VITALS_NATIVE_HISTOGRAMS (true/false).
   bool native_histograms = false;
 
+  // Also record request and response body sizes per route (OpenTelemetry's
+  // http.server.request.body.size and http.server.response.body.size) in
+  // `http_server_request_body_size_bytes` and `http_server_response_body_size_bytes`, by method,
+  // route and status code: from the cpp-httplib adapter, RequestScope::set_request_body_size /
+  // set_response_body_size, and RouteHandle::RecordBodySizes. Off by default: it doubles the
+  // request histograms' series, and a request that carries sizes costs two more observes.
+  // Env: VITALS_BODY_SIZES (true/false).
+  bool body_sizes = false;
+
   // A request at least this long counts in `http_server_slow_requests_total` and logs one
   // (rate-limited) warning. Env: VITALS_SLOW_REQUEST_THRESHOLD, e.g. "1s", "250ms".
   absl::Duration slow_request_threshold = absl::Seconds(1);

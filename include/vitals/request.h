@@ -81,6 +81,12 @@ class VITALS_EXPORT RouteHandle {
   void Record(int status, RequestStamp start, RequestStamp end) const;
   void Record(int status, RequestStamp start, RequestStamp end, const TraceContext& trace) const;
 
+  // Records one request's body sizes in bytes when Options::body_sizes is on (nothing
+  // otherwise): `http_server_request_body_size_bytes` and `..._response_...` by status. A
+  // negative size means unknown and is not recorded. Cost when on: a status-slot probe and one
+  // histogram observe per size; when off, one call that returns. No lock.
+  void RecordBodySizes(int status, int64_t request_bytes, int64_t response_bytes) const;
+
   // Adds `delta` to this route's `http_server_active_requests`, for adapters that time requests
   // themselves without a RequestScope or RequestDbScope (a request inside either counts as in
   // flight on its own: the gauge is the requests whose bookkeeping is handed out, counted at each
@@ -172,6 +178,12 @@ class VITALS_EXPORT RequestScope {
   // TraceContext::FromTraceparent or FromHex.
   void set_trace(const TraceContext& trace) { trace_ = trace; }
 
+  // Body sizes in bytes, recorded with the request when Options::body_sizes is on (see
+  // RouteHandle::RecordBodySizes). Unset sizes are not recorded; a request with neither costs
+  // one more compare.
+  void set_request_body_size(int64_t bytes) { request_bytes_ = bytes; }
+  void set_response_body_size(int64_t bytes) { response_bytes_ = bytes; }
+
   // Ends the request now and records it; later calls (and the destructor) do nothing.
   // Returns the measured duration (zero when already finished or cancelled).
   absl::Duration Finish();
@@ -191,6 +203,8 @@ class VITALS_EXPORT RequestScope {
   TraceContext trace_;
   int status_ = 200;
   bool done_ = false;
+  int64_t request_bytes_ = -1;  // -1: not set
+  int64_t response_bytes_ = -1;
 };
 
 }  // namespace vitals

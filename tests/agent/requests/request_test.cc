@@ -53,6 +53,47 @@ TEST_CASE("a request scope times the request with the injected clock", "[request
   CHECK(f.sink->lines().empty());
 }
 
+TEST_CASE("body sizes set on a scope or given to a handle are recorded only with body_sizes",
+          "[request]") {
+  Fixture f;
+  vitals::Options o = f.Opts();
+  o.body_sizes = true;
+  vitals::Agent agent(o);
+  {
+    vitals::RequestScope scope(agent, "POST", "/upload");
+    scope.set_request_body_size(5000);
+    scope.set_response_body_size(20);
+    scope.set_status(201);
+  }
+  {
+    vitals::RequestScope scope(agent, "POST", "/upload");  // only the response's size known
+    scope.set_response_body_size(30);
+    scope.set_status(201);
+  }
+  { vitals::RequestScope scope(agent, "POST", "/upload"); }  // neither: nothing recorded
+  agent.Route("POST", "/upload").RecordBodySizes(201, 100, -1);
+  const std::string body = agent.RenderText();
+  const std::string labels =
+      "{http_request_method=\"POST\",http_route=\"/upload\",http_response_status_code=\"201\"}";
+  CHECK(SampleValue(body, "http_server_request_body_size_bytes_count" + labels) == 2);
+  CHECK(SampleValue(body, "http_server_request_body_size_bytes_sum" + labels) == 5100);
+  CHECK(SampleValue(body, "http_server_response_body_size_bytes_count" + labels) == 2);
+  CHECK(SampleValue(body, "http_server_response_body_size_bytes_sum" + labels) == 50);
+  CHECK(SampleValue(body, kCount + labels) == 2);
+  CHECK(SampleValue(body,
+                    "http_server_request_body_size_bytes_bucket{http_request_method=\"POST\","
+                    "http_route=\"/upload\",http_response_status_code=\"200\",le=\"64\"}") ==
+        -1);  // the scope without sizes recorded none
+
+  vitals::Agent off(f.Opts());  // off by default: the calls record nothing, no family exists
+  {
+    vitals::RequestScope scope(off, "POST", "/upload");
+    scope.set_request_body_size(5000);
+  }
+  off.Route("POST", "/upload").RecordBodySizes(200, 1, 1);
+  CHECK(off.RenderText().find("body_size") == std::string::npos);
+}
+
 TEST_CASE("a request timed by two stamps records the time between them, slow ones too",
           "[request]") {
   Fixture f;

@@ -101,6 +101,7 @@ TEST_CASE("the README's metric table lists exactly what a fully configured agent
   o.log_sink = std::make_shared<vitals_test::CapturingSink>();
   o.profiling = true;
   o.auto_profile = true;
+  o.body_sizes = true;
   o.pushgateway_url = "http://127.0.0.1:1";  // never started: only its families are created
   vitals::Agent agent(o);
   vitals::CircuitBreaker breaker("readme", {}, &agent);  // its families exist once one is bound
