@@ -1,7 +1,7 @@
 // The README's examples of a service's own metrics: a histogram whose bounds come from a bucket
-// helper, labels by name, a handle in one expression, gauges and counters read by a callback at
-// scrape time, and an info metric. Built with the project and run by its tests (it exits 0 when
-// the exposition shows what each part set).
+// helper, labels by name, a handle in one expression, removing a series, gauges and counters
+// read by a callback at scrape time, and an info metric. Built with the project and run by its
+// tests (it exits 0 when the exposition shows what each part set).
 
 #include <cstdio>
 #include <deque>
@@ -65,6 +65,16 @@ int main() {
   refunds->Increment();
   // [/readme:by_name]
 
+  // [readme:remove]
+  // A label value that is gone for good (a peer that left): remove its series. Handles to it
+  // stay safe and record nothing; the label set asked for again starts from zero.
+  auto peer_calls = agent.AddCounter("peer_calls_total", "Calls per peer.", {"peer"});
+  vitals::Counter left = *peer_calls->WithLabels({"10.0.0.7"});
+  left.Increment();
+  if (absl::Status s = peer_calls->Remove({"10.0.0.7"}); !s.ok()) std::cerr << s << "\n";
+  left.Increment();  // no effect
+  // [/readme:remove]
+
   JobQueue queue;
   queue.Push("a");
   queue.Push("b");
@@ -100,7 +110,8 @@ int main() {
                      Shows(body, "jobs_queued 2") &&
                      Shows(body, "pool_open_connections{pool=\"batch\"} 1") &&
                      Shows(body, "pool_open_connections{pool=\"main\"} 4") &&
-                     Shows(body, "shop_build_info{version=\"2.4.1\",commit=\"9f1c2e7\"} 1");
+                     Shows(body, "shop_build_info{version=\"2.4.1\",commit=\"9f1c2e7\"} 1") &&
+                     body.find("peer_calls_total{") == std::string::npos;
   std::printf("custom_metrics: %s\n", shown ? "every part shown" : "a part NOT shown");
   return shown ? 0 : 1;
 }

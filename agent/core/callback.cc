@@ -28,8 +28,8 @@ absl::StatusOr<CallbackRegistration> AddCallback(Registry& registry, absl::strin
     return absl::InvalidArgumentError(
         absl::StrCat("metric \"", name, "\": callbacks give counters and gauges"));
   }
-  absl::StatusOr<Family*> family =
-      registry.GetOrCreate(name, help, type, std::move(label_names), {}, 0, {}, true);
+  absl::StatusOr<Family*> family = registry.GetOrCreate(name, help, type, std::move(label_names),
+                                                        {}, 0, {}, FamilyKind::kCallback);
   if (!family.ok()) return family.status();
   Family* f = *family;
   if (!f->Own()) {

@@ -1,5 +1,6 @@
 #include "agent/core/callback_runner.h"
 
+#include <algorithm>
 #include <exception>
 #include <utility>
 
@@ -47,7 +48,9 @@ void CallbackRunner::Remove(uint64_t id) {
     }
   }
   if (std::this_thread::get_id() == thread_id_) return;  // from a function: it is not waited for
-  cv_.Wait(&mu_, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return running_ != id; });
+  ++removers_;
+  removed_cv_.Wait(&mu_, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return running_ != id; });
+  --removers_;
 }
 
 bool CallbackRunner::RunRound() {
@@ -128,14 +131,12 @@ void CallbackRunner::Loop() {
     round_start_ = absl::Now();
     uint64_t last = 0;
     while (!stop_) {
-      std::shared_ptr<Entry> next;
-      for (const auto& e : entries_) {
-        if (e->id > last) {
-          next = e;
-          break;
-        }
-      }
-      if (next == nullptr) break;
+      // Entries stay in id order (ids grow, Add appends): the next one is a binary search away.
+      auto it =
+          std::upper_bound(entries_.begin(), entries_.end(), last,
+                           [](uint64_t id, const std::shared_ptr<Entry>& e) { return id < e->id; });
+      if (it == entries_.end()) break;
+      std::shared_ptr<Entry> next = *it;
       last = next->id;
       running_ = next->id;
       mu_.Unlock();
@@ -143,7 +144,7 @@ void CallbackRunner::Loop() {
       if (const char* reason = Call(*next, error)) Report(*next, reason, error);
       mu_.Lock();
       running_ = 0;
-      cv_.SignalAll();  // a Remove may wait for it
+      if (removers_ > 0) removed_cv_.SignalAll();  // a Remove waits for it
     }
     in_round_ = false;
     completed_ = target;

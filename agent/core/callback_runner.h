@@ -82,7 +82,9 @@ class CallbackRunner {
   Family* failures_ = nullptr;
 
   Mutex mu_;
-  CondVar cv_;
+  CondVar cv_;                             // rounds asked for and done (the thread and the walks)
+  CondVar removed_cv_;                     // a function done (Remove waits for the one it removes)
+  int removers_ ABSL_GUARDED_BY(mu_) = 0;  // Removes waiting on removed_cv_
   std::vector<std::shared_ptr<Entry>> entries_ ABSL_GUARDED_BY(mu_);  // in id order
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t requested_ ABSL_GUARDED_BY(mu_) = 0;  // rounds asked for

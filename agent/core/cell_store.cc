@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "agent/core/series_reclaim.h"
 
 namespace vitals {
 namespace internal {
@@ -84,6 +85,30 @@ void SlowAddToCellAt(Cell* cpu0, double amount) { CellStore::Get().FallbackAdd(c
 void SlowAddToPairAt(Cell* cpu0, double value) { CellStore::Get().FallbackAddPair(cpu0, value); }
 void AddToNativeBucket(const SeriesCells& s, double value) {
   AddToCell(s.native_cell + NativeCell(*s.native, value), 1.0);
+}
+
+void SlowAddChecked(const SeriesCells& s, uint32_t expected, uint64_t index, double amount,
+                    bool pair) {
+  CellStore& store = CellStore::Get();
+  Cell* cpu0 = pair && (index & 1) != 0 ? nullptr : store.CpuZeroCopy(index);
+  if (cpu0 == nullptr) return;  // dropped, as in SlowAdd
+#if defined(VITALS_HAVE_RSEQ) && defined(__SSE2__)
+  const int added =
+      pair ? RestartableAddChecked<CellPair>(cpu0, _mm_set_pd(amount, 1.0), &s.generation, expected)
+           : RestartableAddChecked<Cell>(cpu0, amount, &s.generation, expected);
+  if (added >= 0) return;
+#endif
+  WhileGeneration(s.generation, expected, [&] {
+    if (pair) {
+      store.FallbackAddPair(cpu0, amount);
+    } else {
+      store.FallbackAdd(cpu0, amount);
+    }
+  });
+}
+
+void AddToNativeBucketChecked(const SeriesCells& s, uint32_t expected, double value) {
+  SlowAddChecked(s, expected, s.native_cell + NativeCell(*s.native, value), 1.0, /*pair=*/false);
 }
 
 size_t CellStore::chunk_bytes() const {

@@ -41,6 +41,9 @@ class CellStore {
   // cell (16-byte aligned), or -1 when the store is exhausted.
   int64_t Allocate(uint32_t n) ABSL_LOCKS_EXCLUDED(alloc_mu_);
   void Free(uint64_t base, uint32_t n) ABSL_LOCKS_EXCLUDED(alloc_mu_);
+  // Zeroes cells [base, base + n) in every copy, for a range that stays allocated and that no
+  // thread writes any more (a removed series about to be reused).
+  void Zero(uint64_t base, uint32_t n) { ZeroRange(base, n); }
 
   // Sums cells [base, base + n) over all copies into `out` (overwritten). Lock-free.
   void Sum(uint64_t base, uint32_t n, double* out) const;

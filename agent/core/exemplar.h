@@ -67,6 +67,20 @@ class ExemplarSlot {
     return Store(e, seq);
   }
 
+  // Whether Offer would try to store an exemplar taken at `clock_nanos` (the inline refusal,
+  // without storing).
+  bool Wants(int64_t clock_nanos) const {
+    const uint64_t seq = seq_.load(std::memory_order_relaxed);
+    if (seq & 1) return false;
+    return seq == 0 ||
+           clock_nanos - clock_nanos_.load(std::memory_order_relaxed) >= kExemplarMinIntervalNanos;
+  }
+  // Empties the slot; only when no writer or reader can reach it (a reused series).
+  void Clear() {
+    seq_.store(0, std::memory_order_relaxed);
+    clock_nanos_.store(0, std::memory_order_relaxed);
+  }
+
   // The slot's exemplar; false when it never held one, or when a writer stayed inside for
   // 1,000 tries (preempted between its stores). Lock-free.
   bool Read(Exemplar& out) const;

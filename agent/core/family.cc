@@ -7,6 +7,7 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "agent/core/native_histogram.h"
+#include "agent/core/series_reclaim.h"
 #include "agent/core/text_escape.h"
 
 namespace vitals {
@@ -57,6 +58,8 @@ Family::Family(std::string name, std::string help, MetricType type,
 Family::~Family() {
   internal::MutexLock lock(&mu_);
   for (const auto& s : series_) FreeCells(*s);
+  for (const auto& s : retiring_) FreeCells(*s);
+  for (const auto& s : reusable_) FreeCells(*s);
   if (overflow_) FreeCells(*overflow_);
 }
 
@@ -102,6 +105,96 @@ std::vector<uint16_t> BucketExponentIndex(const std::vector<double>& bounds) {
   return index;
 }
 
+std::unique_ptr<Series> Family::ReuseSeries(std::vector<std::string>& values) {
+  if (reusable_.empty()) return nullptr;
+  std::unique_ptr<Series> s = std::move(reusable_.back());
+  reusable_.pop_back();
+  ++reused_;
+  LabelSeries(*s, std::move(values));
+  return s;
+}
+
+void Family::LabelSeries(Series& s, std::vector<std::string> values) {
+  s.labels_text.clear();
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) s.labels_text += ',';
+    AppendLabelPair(s.labels_text, label_names_[i], values[i]);
+  }
+  s.values = std::move(values);
+}
+
+absl::Status Family::Remove(absl::Span<const absl::string_view> values) {
+  if (!removable_) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "metric \"", name_, "\" is one of the agent's own: its series cannot be removed"));
+  }
+  if (values.size() != label_names_.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("metric \"", name_, "\" has ",
+                                                   label_names_.size(), " label(s), got ",
+                                                   values.size(), " value(s)"));
+  }
+  absl::InlinedVector<absl::string_view, 8> cut(values.begin(), values.end());
+  for (absl::string_view& c : cut) c = c.substr(0, kMaxLabelValueBytes);  // as Find keeps them
+  const uint64_t hash = HashLabelValues(cut);
+  internal::MutexLock lock(&mu_);
+  Series* series = table_.Find(hash, cut);
+  if (series == nullptr || series->overflow) {
+    return absl::NotFoundError(
+        absl::StrCat("metric \"", name_, "\" has no series with those label values"));
+  }
+  // From here its handles record nothing (the adds in flight are waited for in ReclaimLocked).
+  series->generation.fetch_add(1, std::memory_order_seq_cst);
+  table_.RemoveValue(series);
+  by_text_.erase(series->labels_text);
+  for (auto it = series_.begin(); it != series_.end(); ++it) {
+    if (it->get() == series) {
+      retiring_.push_back(std::move(*it));
+      series_.erase(it);
+      break;
+    }
+  }
+  ReclaimLocked();
+  return absl::OkStatus();
+}
+
+void Family::ReclaimLocked() {
+  if (retiring_.empty() || visits_ > 0) return;
+  if (!ReclaimGrace()) return;  // tried again at the next removal or visit
+  CellStore& store = CellStore::Get();
+  for (std::unique_ptr<Series>& s : retiring_) {
+    store.Zero(s->cell, cells_per_series_);
+    if (s->native != nullptr) store.Zero(s->native_cell, s->native->cells());
+    if (s->exemplars != nullptr) {
+      for (uint32_t i = 0; i <= s->num_bounds; ++i) s->exemplars[i].Clear();
+    }
+    s->value_base.store(0, std::memory_order_relaxed);
+    s->hidden.store(false, std::memory_order_relaxed);
+    s->observed_round = 0;
+    reusable_.push_back(std::move(s));
+  }
+  retiring_.clear();
+}
+
+void Family::EndVisit() {
+  internal::MutexLock lock(&mu_);
+  if (--visits_ == 0) ReclaimLocked();
+}
+
+size_t Family::retiring_series() {
+  internal::MutexLock lock(&mu_);
+  return retiring_.size();
+}
+
+size_t Family::series_reused() {
+  internal::MutexLock lock(&mu_);
+  return reused_;
+}
+
+size_t Family::reusable_series() {
+  internal::MutexLock lock(&mu_);
+  return reusable_.size();
+}
+
 std::unique_ptr<Series> Family::NewSeries(std::vector<std::string> values) {
   CellStore& store = CellStore::Get();
   int64_t cell = store.Allocate(cells_per_series_);
@@ -125,11 +218,7 @@ std::unique_ptr<Series> Family::NewSeries(std::vector<std::string> values) {
   s->num_bounds = static_cast<uint32_t>(bounds_.size());
   s->by_exponent = by_exponent_.empty() ? nullptr : by_exponent_.data();
   s->family = this;
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i > 0) s->labels_text += ',';
-    AppendLabelPair(s->labels_text, label_names_[i], values[i]);
-  }
-  s->values = std::move(values);
+  LabelSeries(*s, std::move(values));
   return s;
 }
 
@@ -194,7 +283,8 @@ Series* Family::Insert(uint64_t hash, absl::Span<const absl::string_view> values
   if (it != by_text_.end()) {
     series = it->second;  // another spelling of an existing label set
   } else if (series_.size() < series_limit_) {
-    std::unique_ptr<Series> fresh = NewSeries(std::move(repaired));
+    std::unique_ptr<Series> fresh = ReuseSeries(repaired);
+    if (fresh == nullptr) fresh = NewSeries(std::move(repaired));
     if (fresh == nullptr) return Overflowed();  // out of cells
     series = fresh.get();
     by_text_.emplace(std::move(text), series);
@@ -263,6 +353,15 @@ void Family::OfferExemplar(const Series* series, uint32_t bucket, double value,
                            const TraceContext& trace, int64_t clock_nanos) {
   if (series->exemplars == nullptr || !trace.valid() || bucket > series->num_bounds) return;
   series->exemplars[bucket].Offer(Exemplar{trace, value, clock_nanos});
+}
+
+void Family::OfferExemplar(const Series* series, uint32_t bucket, double value,
+                           const TraceContext& trace, uint32_t gen) {
+  if (series->exemplars == nullptr || !trace.valid() || bucket > series->num_bounds) return;
+  const int64_t now = series->family->clock_->NowNanos();
+  ExemplarSlot& slot = series->exemplars[bucket];
+  if (!slot.Wants(now)) return;  // the common case: no writer count taken
+  WhileGeneration(series->generation, gen, [&] { slot.Offer(Exemplar{trace, value, now}); });
 }
 
 bool Family::ReadExemplar(const Series* series, uint32_t bucket, Exemplar& out) {

@@ -131,15 +131,39 @@ class Family {
   // that records nothing once the family's agent is gone.
   static uint64_t LifeOf(const Series* series) { return series->family->life(); }
   static uint64_t LifeOf(const Family* family) { return family->life(); }
-  template <typename Handle, typename Target>
-  static Handle MakeHandle(Target* target) {
-    return Handle(target, LifeOf(target));
+  template <typename Handle>
+  static Handle MakeHandle(Family* family) {
+    return Handle(family, LifeOf(family));
+  }
+  // A series handle records only while the series keeps the generation it has now.
+  template <typename Handle>
+  static Handle MakeHandle(Series* series) {
+    return Handle(series, LifeOf(series), series->generation.load(std::memory_order_acquire));
   }
 
   // The token of the agent this family belongs to (vitals/detail/agent_life.h); set by the
   // registry when it creates the family.
   uint64_t life() const { return life_; }
   void set_life(uint64_t token) { life_ = token; }
+
+  // A family created through the public API (Agent::AddCounter, ...): its series may be removed
+  // (MetricFamily::Remove). Set by the registry before the family is shared. Built-in families
+  // are not removable: the agent keeps pointers to their series.
+  bool removable() const { return removable_; }
+  void set_removable() {
+    removable_ = true;
+    table_.set_reclaimable();
+  }
+  // Removes the series of `values` (see MetricFamily::Remove for the contract): it leaves the
+  // exposition and the label table, its generation moves (its handles record nothing), and its
+  // struct and cells are reused by a later series of this family once ReclaimGrace() holds
+  // while no Visit reads the family.
+  absl::Status Remove(absl::Span<const absl::string_view> values) ABSL_LOCKS_EXCLUDED(mu_);
+  // Removed series waiting to be reused, and ready for reuse (for tests).
+  size_t retiring_series() ABSL_LOCKS_EXCLUDED(mu_);
+  size_t reusable_series() ABSL_LOCKS_EXCLUDED(mu_);
+  // Series made from a removed one's memory so far (for tests).
+  size_t series_reused() ABSL_LOCKS_EXCLUDED(mu_);
 
   // A family whose values a scrape-time callback sets (vitals/callback.h): set by the registry
   // when it creates one; only callbacks may own it, one at a time.
@@ -188,6 +212,9 @@ class Family {
   // Same, when the caller already read the clock.
   static void OfferExemplar(const Series* series, uint32_t bucket, double value,
                             const TraceContext& trace, int64_t clock_nanos);
+  // Same, from a public handle made at generation `gen`: stored only while the series keeps it.
+  static void OfferExemplar(const Series* series, uint32_t bucket, double value,
+                            const TraceContext& trace, uint32_t gen);
   // Bucket `bucket`'s exemplar (0 .. bounds().size(), +Inf last); false when it has none.
   static bool ReadExemplar(const Series* series, uint32_t bucket, Exemplar& out);
 
@@ -210,10 +237,15 @@ class Family {
       internal::MutexLock lock(&mu_);
       series.reserve(series_.size() + 1);
       for (const auto& s : series_) series.push_back(s.get());
+      ++visits_;  // removed series are not reused while a visit may read them
     }
+    struct EndVisit {
+      Family* f;
+      ~EndVisit() { f->EndVisit(); }
+    } end_visit{this};
     if (overflow_used_.load(std::memory_order_acquire)) series.push_back(overflow_.get());
     buffers.values.resize(cells_per_series_);
-    for (const Series* s : series) {  // series live as long as the family
+    for (const Series* s : series) {  // not reused before the visit ends
       if (s->hidden.load(std::memory_order_relaxed)) continue;
       ReadValues(s, buffers.values.data());
       fn(*s, buffers.values.data());
@@ -229,6 +261,13 @@ class Family {
   Series* Insert(uint64_t hash, absl::Span<const absl::string_view> values)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::unique_ptr<Series> NewSeries(std::vector<std::string> values);
+  // A removed series ready for reuse, given its new label values; null when there is none.
+  std::unique_ptr<Series> ReuseSeries(std::vector<std::string>& values)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void LabelSeries(Series& s, std::vector<std::string> values);
+  void EndVisit() ABSL_LOCKS_EXCLUDED(mu_);
+  // Makes the retiring series reusable when no visit runs and ReclaimGrace() holds.
+  void ReclaimLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Series* Overflowed();
   void FreeCells(const Series& s);
 
@@ -256,6 +295,11 @@ class Family {
   std::atomic<const SeriesCells*> overflow_counter_{nullptr};  // resolved at the first overflow
   bool for_callbacks_ = false;
   std::atomic<bool> owned_{false};
+  bool removable_ = false;
+  int visits_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t reused_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::unique_ptr<Series>> retiring_ ABSL_GUARDED_BY(mu_);  // removed, not reusable yet
+  std::vector<std::unique_ptr<Series>> reusable_ ABSL_GUARDED_BY(mu_);  // zeroed, for NewSeries
 };
 
 // `labels` given by name put in `family`'s label order into `values`: InvalidArgument naming

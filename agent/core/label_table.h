@@ -1,13 +1,19 @@
 // agent/core/label_table.h: a bounded hash table from label values to an object, read without
 // locks.
 //
-// Readers probe it with no lock: entries are published with release stores and never change or
-// disappear while the table lives. Writers are serialized by the caller's mutex. The slot array
-// starts small and doubles when half full, so an empty table costs a few hundred bytes however
-// high its limit; a grown array replaces the old one with one release store, and the old array
-// stays allocated (readers may still be probing it) until the table goes, so the slots cost at
-// most twice the final array. Once `max_entries` entries are in, `full()` lets a reader skip the
-// writer's lock.
+// Readers probe it with no lock: entries are published with release stores and never change
+// while they are reachable. Writers are serialized by the caller's mutex. The slot array starts
+// small and doubles when half full, so an empty table costs a few hundred bytes however high its
+// limit; a grown array replaces the old one with one release store. Once `max_entries` entries
+// are in, `full()` lets a reader skip the writer's lock.
+//
+// Removal (`RemoveValue`, only in a table made `reclaimable`): the entries are unlinked by
+// publishing a rebuilt array without them. A reader may still be probing the old array or an
+// unlinked entry, so both are kept until the writer sees no reader inside: a reclaimable table's
+// readers raise and lower a count around each probe (two atomic adds on the table's line), and
+// the writer frees what it unlinked once it reads that count at zero (sequentially consistent
+// on both sides: a reader counted after that read loads the new array). A table that is not
+// reclaimable keeps every array it published (at most twice the final one) and counts nothing.
 
 #ifndef VITALS_AGENT_CORE_LABEL_TABLE_H_
 #define VITALS_AGENT_CORE_LABEL_TABLE_H_
@@ -36,14 +42,49 @@ class LabelTable {
 
   explicit LabelTable(size_t max_entries) : max_entries_(max_entries) { Grow(8); }
 
+  // Makes removal possible (see above); before the table is shared.
+  void set_reclaimable() { reclaimable_ = true; }
+
   // Lock-free. Null when absent.
   T* Find(uint64_t hash, absl::Span<const absl::string_view> key) const {
-    const Slots* slots = current_.load(std::memory_order_acquire);
-    for (size_t i = hash & slots->mask;; i = (i + 1) & slots->mask) {
-      const Entry* e = slots->slot[i].load(std::memory_order_acquire);
-      if (e == nullptr) return nullptr;
-      if (e->hash == hash && Equal(e->key, key)) return e->value;
+    if (!reclaimable_) return Probe(hash, key);
+    readers_.fetch_add(1, std::memory_order_seq_cst);
+    T* found = Probe(hash, key);
+    readers_.fetch_sub(1, std::memory_order_release);
+    return found;
+  }
+
+  // Caller holds the writers' mutex. Unlinks every entry whose value is `value` (a value's
+  // other spellings too) and frees what no reader can reach any more. Returns how many.
+  size_t RemoveValue(const T* value) {
+    size_t removed = 0;
+    for (size_t i = 0; i < owned_.size();) {
+      if (owned_[i]->value != value) {
+        ++i;
+        continue;
+      }
+      if (owned_[i]->counted) {
+        --size_;
+      } else {
+        --uncounted_;
+      }
+      retired_entries_.push_back(std::move(owned_[i]));
+      owned_.erase(owned_.begin() + static_cast<std::ptrdiff_t>(i));
+      ++removed;
     }
+    if (removed == 0) return 0;
+    full_.store(size_ >= max_entries_, std::memory_order_release);
+    Grow(current_.load(std::memory_order_relaxed)->mask + 1);  // the same size, without them
+    Reclaim();
+    return removed;
+  }
+
+  // Caller holds the writers' mutex. Frees unlinked arrays and entries when no reader is inside.
+  void Reclaim() {
+    if (retired_entries_.empty() && arrays_.size() <= 1) return;
+    if (readers_.load(std::memory_order_seq_cst) != 0) return;
+    retired_entries_.clear();
+    arrays_.erase(arrays_.begin(), arrays_.end() - 1);  // all but the current one
   }
 
   // Caller holds the writers' mutex and has checked that `key` is absent. False when full.
@@ -59,6 +100,7 @@ class LabelTable {
     entry->key.reserve(key.size());
     for (absl::string_view k : key) entry->key.emplace_back(k);
     entry->value = value;
+    entry->counted = counted;
     Place(*arrays_.back(), entry.get());
     owned_.push_back(std::move(entry));
     if (!counted) {
@@ -79,7 +121,17 @@ class LabelTable {
     uint64_t hash;
     std::vector<std::string> key;
     T* value;
+    bool counted = true;
   };
+
+  T* Probe(uint64_t hash, absl::Span<const absl::string_view> key) const {
+    const Slots* slots = current_.load(std::memory_order_acquire);
+    for (size_t i = hash & slots->mask;; i = (i + 1) & slots->mask) {
+      const Entry* e = slots->slot[i].load(std::memory_order_acquire);
+      if (e == nullptr) return nullptr;
+      if (e->hash == hash && Equal(e->key, key)) return e->value;
+    }
+  }
   struct Slots {
     size_t mask;
     std::unique_ptr<std::atomic<Entry*>[]> slot;
@@ -108,12 +160,17 @@ class LabelTable {
     for (const auto& e : owned_) Place(*slots, e.get());
     current_.store(slots.get(), std::memory_order_release);
     arrays_.push_back(std::move(slots));
+    if (reclaimable_) Reclaim();
   }
 
   const size_t max_entries_;
   std::atomic<Slots*> current_{nullptr};
-  std::vector<std::unique_ptr<Slots>> arrays_;  // every array ever published
+  // Every array published and not yet freed; the last is the current one.
+  std::vector<std::unique_ptr<Slots>> arrays_;
   std::vector<std::unique_ptr<Entry>> owned_;
+  std::vector<std::unique_ptr<Entry>> retired_entries_;  // unlinked, freed by Reclaim
+  bool reclaimable_ = false;
+  mutable std::atomic<uint64_t> readers_{0};
   size_t size_ = 0;
   size_t uncounted_ = 0;
   std::atomic<bool> full_{false};

@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/core/family.h"
+#include "agent/core/series_reclaim.h"
 
 namespace vitals {
 
@@ -44,18 +45,38 @@ namespace {
 const Series* AsSeries(const internal::SeriesCells* core) {
   return static_cast<const Series*>(core);
 }
+
+// Whether a handle's series is the one it was made for (not removed since).
+bool Current(const internal::SeriesCells* s, uint32_t gen) {
+  return s->generation.load(std::memory_order_acquire) == gen;
+}
+
+// Reads through `read` when the series is still the handle's before and after the read (a
+// removed series reads 0; memory is never freed under a handle, only reused).
+template <typename T, typename Read>
+T ReadCurrent(const internal::SeriesCells* s, uint64_t life, uint32_t gen, Read read) {
+  if (!internal::AgentAlive(life) || !Current(s, gen)) return T{};
+  T v = read();
+  return Current(s, gen) ? v : T{};
+}
+
 }  // namespace
 
 double Counter::Value() const {
-  return internal::AgentAlive(life_) ? Family::ReadValue(AsSeries(series_)) : 0;
+  return ReadCurrent<double>(series_, life_, gen_,
+                             [&] { return Family::ReadValue(AsSeries(series_)); });
 }
 
 void Gauge::Set(double value) const {
-  if (internal::AgentAlive(life_)) Family::SetValue(const_cast<Series*>(AsSeries(series_)), value);
+  if (!internal::AgentAlive(life_)) return;
+  internal::WhileGeneration(series_->generation, gen_, [&] {
+    Family::SetValue(const_cast<Series*>(AsSeries(series_)), value);
+  });
 }
 
 double Gauge::Value() const {
-  return internal::AgentAlive(life_) ? Family::ReadValue(AsSeries(series_)) : 0;
+  return ReadCurrent<double>(series_, life_, gen_,
+                             [&] { return Family::ReadValue(AsSeries(series_)); });
 }
 
 namespace {
@@ -69,20 +90,22 @@ std::vector<double> HistogramCells(const internal::SeriesCells* s) {
 
 void Histogram::Observe(double value, const TraceContext& trace) const {
   if (!internal::AgentAlive(life_)) return;
-  Family::OfferExemplar(AsSeries(series_), internal::ObserveInto(*series_, value), value, trace);
+  Family::OfferExemplar(AsSeries(series_), internal::ObserveIntoChecked(*series_, gen_, value),
+                        value, trace, gen_);
 }
 
 uint64_t Histogram::Count() const {
-  if (!internal::AgentAlive(life_)) return 0;
-  std::vector<double> cells = HistogramCells(series_);
-  double total = 0;
-  for (uint32_t i = 0; i < series_->layout().buckets(); ++i) total += cells[i];
-  return static_cast<uint64_t>(total);
+  return ReadCurrent<uint64_t>(series_, life_, gen_, [&] {
+    std::vector<double> cells = HistogramCells(series_);
+    double total = 0;
+    for (uint32_t i = 0; i < series_->layout().buckets(); ++i) total += cells[i];
+    return static_cast<uint64_t>(total);
+  });
 }
 
 double Histogram::Sum() const {
-  if (!internal::AgentAlive(life_)) return 0;
-  return HistogramCells(series_)[series_->layout().sum()];
+  return ReadCurrent<double>(series_, life_, gen_,
+                             [&] { return HistogramCells(series_)[series_->layout().sum()]; });
 }
 
 template <typename Handle>
@@ -105,6 +128,25 @@ absl::StatusOr<Handle> MetricFamily<Handle>::WithLabels(absl::Span<const Label> 
   absl::InlinedVector<absl::string_view, 8> values;
   if (absl::Status s = internal::ValuesByName(*family_, labels, values); !s.ok()) return s;
   return WithLabels(absl::MakeConstSpan(values));
+}
+
+template <typename Handle>
+absl::Status MetricFamily<Handle>::Remove(absl::Span<const absl::string_view> values) const {
+  if (family_ == nullptr) return absl::FailedPreconditionError("empty metric family handle");
+  if (!internal::AgentAlive(life_)) {
+    return absl::FailedPreconditionError("metric family of an agent that was destroyed");
+  }
+  return family_->Remove(values);
+}
+
+template <typename Handle>
+absl::Status MetricFamily<Handle>::Remove(absl::Span<const Label> labels) const {
+  if (family_ == nullptr || !internal::AgentAlive(life_)) {
+    return Remove(absl::Span<const absl::string_view>());  // its error
+  }
+  absl::InlinedVector<absl::string_view, 8> values;
+  if (absl::Status s = internal::ValuesByName(*family_, labels, values); !s.ok()) return s;
+  return Remove(absl::MakeConstSpan(values));
 }
 
 template <typename Handle>

@@ -66,7 +66,8 @@ Registry::Registry(size_t series_limit, const Clock* clock)
 absl::StatusOr<Family*> Registry::GetOrCreate(absl::string_view name, absl::string_view help,
                                               MetricType type, std::vector<std::string> label_names,
                                               std::vector<double> bounds, size_t series_limit,
-                                              HistogramExtras extras, bool for_callbacks) {
+                                              HistogramExtras extras, FamilyKind kind) {
+  const bool for_callbacks = kind == FamilyKind::kCallback;
   if (absl::Status s = ValidateMetricName(name); !s.ok()) return s;
   if (absl::Status s = ValidateLabelNames(name, label_names); !s.ok()) return s;
   if (type == MetricType::kHistogram) {
@@ -116,6 +117,7 @@ absl::StatusOr<Family*> Registry::GetOrCreate(absl::string_view name, absl::stri
   }
   family->set_life(life_.token());
   if (for_callbacks) family->set_for_callbacks();
+  if (kind == FamilyKind::kUser) family->set_removable();
   Family* raw = family.get();
   for (const std::string& n : emitted) names_[n] = raw;
   families_.push_back(std::move(family));
@@ -126,7 +128,7 @@ absl::StatusOr<Family*> Registry::GetOrCreateAnyOrder(absl::string_view name,
                                                       absl::string_view help, MetricType type,
                                                       std::vector<std::string> label_names,
                                                       std::vector<double> bounds,
-                                                      HistogramExtras extras) {
+                                                      HistogramExtras extras, FamilyKind kind) {
   {
     internal::MutexLock lock(&mu_);
     auto it = names_.find(name);
@@ -138,7 +140,7 @@ absl::StatusOr<Family*> Registry::GetOrCreateAnyOrder(absl::string_view name,
       if (existing == asked) label_names = it->second->label_names();
     }
   }
-  return GetOrCreate(name, help, type, std::move(label_names), std::move(bounds), 0, extras);
+  return GetOrCreate(name, help, type, std::move(label_names), std::move(bounds), 0, extras, kind);
 }
 
 bool Registry::Emits(absl::string_view name) {

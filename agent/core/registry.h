@@ -27,20 +27,25 @@ class Collectable;
 namespace vitals {
 namespace internal {
 
+// Who asked for a family: the agent (its series are referenced by the agent's own code), the
+// public API (its series may be removed), or a scrape-time callback (no handles at all).
+enum class FamilyKind { kBuiltIn, kUser, kCallback };
+
 class Registry {
  public:
   // `clock` times exemplars (null: Clock::Default()); it must outlive the registry.
   explicit Registry(size_t series_limit, const Clock* clock = nullptr);
 
   // Creates a family, or returns the existing one with the same name, type, labels and
-  // buckets and extras (and for a callback, `for_callbacks`: a family of callbacks and one of
-  // handles never share a name). `series_limit` 0 means the registry default. Errors:
-  // InvalidArgument (names, buckets), AlreadyExists (the name, or one of its derived names, is
-  // taken by something else), ResourceExhausted (no cells left).
+  // buckets and extras (a callback's family and one of handles never share a name; a user's
+  // request for a built-in family gets it, not removable). `series_limit` 0 means the registry
+  // default. Errors: InvalidArgument (names, buckets), AlreadyExists (the name, or one of its
+  // derived names, is taken by something else), ResourceExhausted (no cells left).
   absl::StatusOr<Family*> GetOrCreate(absl::string_view name, absl::string_view help,
                                       MetricType type, std::vector<std::string> label_names,
                                       std::vector<double> bounds, size_t series_limit = 0,
-                                      HistogramExtras extras = {}, bool for_callbacks = false)
+                                      HistogramExtras extras = {},
+                                      FamilyKind kind = FamilyKind::kBuiltIn)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // GetOrCreate for a family asked for by label names in any order (the by-name getters): an
@@ -49,7 +54,9 @@ class Registry {
   absl::StatusOr<Family*> GetOrCreateAnyOrder(absl::string_view name, absl::string_view help,
                                               MetricType type, std::vector<std::string> label_names,
                                               std::vector<double> bounds = {},
-                                              HistogramExtras extras = {}) ABSL_LOCKS_EXCLUDED(mu_);
+                                              HistogramExtras extras = {},
+                                              FamilyKind kind = FamilyKind::kUser)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   const Clock& clock() const { return *clock_; }
 

@@ -169,13 +169,15 @@ absl::StatusOr<FamilyHandle> Wrap(absl::StatusOr<internal::Family*> family) {
 absl::StatusOr<CounterFamily> Agent::AddCounter(absl::string_view name, absl::string_view help,
                                                 std::vector<std::string> label_names) {
   return Wrap<CounterFamily>(impl_->registry().GetOrCreate(
-      name, help, internal::MetricType::kCounter, std::move(label_names), {}));
+      name, help, internal::MetricType::kCounter, std::move(label_names), {}, 0, {},
+      internal::FamilyKind::kUser));
 }
 
 absl::StatusOr<GaugeFamily> Agent::AddGauge(absl::string_view name, absl::string_view help,
                                             std::vector<std::string> label_names) {
   return Wrap<GaugeFamily>(impl_->registry().GetOrCreate(name, help, internal::MetricType::kGauge,
-                                                         std::move(label_names), {}));
+                                                         std::move(label_names), {}, 0, {},
+                                                         internal::FamilyKind::kUser));
 }
 
 absl::StatusOr<HistogramFamily> Agent::AddHistogram(absl::string_view name, absl::string_view help,
@@ -184,9 +186,9 @@ absl::StatusOr<HistogramFamily> Agent::AddHistogram(absl::string_view name, absl
                                                     const HistogramFeatures& features) {
   absl::StatusOr<internal::HistogramExtras> extras = internal::ExtrasOf(name, features);
   if (!extras.ok()) return extras.status();
-  return Wrap<HistogramFamily>(
-      impl_->registry().GetOrCreate(name, help, internal::MetricType::kHistogram,
-                                    std::move(label_names), std::move(buckets), 0, *extras));
+  return Wrap<HistogramFamily>(impl_->registry().GetOrCreate(
+      name, help, internal::MetricType::kHistogram, std::move(label_names), std::move(buckets), 0,
+      *extras, internal::FamilyKind::kUser));
 }
 
 namespace {

@@ -10,6 +10,9 @@
 // Ownership: families and handles are small values that point into the agent; copying them is
 // cheap. They may outlive the `Agent` that made them: once it is destroyed they record nothing,
 // read as zero, and `WithLabels` fails (vitals/detail/agent_life.h; one more load per record).
+// A handle may also outlive its series (`MetricFamily::Remove`): it then records nothing and
+// reads as zero. Labels may be given by position or by name (`Label`); `Agent::GetCounter` and
+// friends reach a handle in one expression; vitals/callback.h has the scrape-time callbacks.
 // Thread-safety: every method may be called from any thread at once.
 
 #ifndef VITALS_METRICS_H_
@@ -36,8 +39,10 @@ class Family;
 }  // namespace internal
 
 // A monotonically increasing value. Cost of `Increment`: a check of the agent's life token (one
-// load of a line no record writes) and one restartable add to the running CPU's copy of a cell
-// (about 3 ns in all; BENCHMARKS.md), no lock, no atomic read-modify-write.
+// load of a line no record writes) and one restartable add to the running CPU's copy of a cell,
+// which also compares the series' generation (a removed series' handles record nothing; see
+// MetricFamily::Remove): about 3 ns in all (BENCHMARKS.md), no lock, no atomic
+// read-modify-write.
 class VITALS_EXPORT Counter {
  public:
   Counter() = default;  // A handle that records nothing.
@@ -45,7 +50,7 @@ class VITALS_EXPORT Counter {
   // Adds `amount`, which must be >= 0 (negative and NaN amounts are ignored).
   void Increment(double amount = 1.0) const {
     if (ABSL_PREDICT_TRUE(internal::AgentAlive(life_)) && amount >= 0) {
-      internal::AddToCell(series_->cell, amount);
+      internal::AddToCellChecked(*series_, gen_, amount);
     }
   }
 
@@ -54,9 +59,11 @@ class VITALS_EXPORT Counter {
 
  private:
   friend class internal::Family;
-  Counter(const internal::SeriesCells* series, uint64_t life) : series_(series), life_(life) {}
+  Counter(const internal::SeriesCells* series, uint64_t life, uint32_t gen)
+      : series_(series), life_(life), gen_(gen) {}
   const internal::SeriesCells* series_ = nullptr;
   uint64_t life_ = 0;  // the agent's token: a default handle's matches no agent
+  uint32_t gen_ = 0;   // the series' generation when the handle was made (MetricFamily::Remove)
 };
 
 // A value that goes up and down. `Add`/`Increment`/`Decrement` cost the same as a counter
@@ -68,7 +75,9 @@ class VITALS_EXPORT Gauge {
 
   void Set(double value) const;
   void Add(double amount) const {
-    if (ABSL_PREDICT_TRUE(internal::AgentAlive(life_))) internal::AddToCell(series_->cell, amount);
+    if (ABSL_PREDICT_TRUE(internal::AgentAlive(life_))) {
+      internal::AddToCellChecked(*series_, gen_, amount);
+    }
   }
   void Increment() const { Add(1.0); }
   void Decrement() const { Add(-1.0); }
@@ -78,9 +87,11 @@ class VITALS_EXPORT Gauge {
 
  private:
   friend class internal::Family;
-  Gauge(const internal::SeriesCells* series, uint64_t life) : series_(series), life_(life) {}
+  Gauge(const internal::SeriesCells* series, uint64_t life, uint32_t gen)
+      : series_(series), life_(life), gen_(gen) {}
   const internal::SeriesCells* series_ = nullptr;
   uint64_t life_ = 0;
+  uint32_t gen_ = 0;
 };
 
 // Counts observations into fixed buckets (`le` upper bounds) and sums them. Cost of `Observe`:
@@ -93,7 +104,9 @@ class VITALS_EXPORT Histogram {
   Histogram() = default;  // A handle that records nothing.
 
   ABSL_ATTRIBUTE_ALWAYS_INLINE void Observe(double value) const {
-    if (ABSL_PREDICT_TRUE(internal::AgentAlive(life_))) internal::ObserveInto(*series_, value);
+    if (ABSL_PREDICT_TRUE(internal::AgentAlive(life_))) {
+      internal::ObserveIntoChecked(*series_, gen_, value);
+    }
   }
 
   // Observes `value` and offers `trace` as the exemplar of the bucket it falls in, when the
@@ -109,9 +122,11 @@ class VITALS_EXPORT Histogram {
 
  private:
   friend class internal::Family;
-  Histogram(const internal::SeriesCells* series, uint64_t life) : series_(series), life_(life) {}
+  Histogram(const internal::SeriesCells* series, uint64_t life, uint32_t gen)
+      : series_(series), life_(life), gen_(gen) {}
   const internal::SeriesCells* series_ = nullptr;
   uint64_t life_ = 0;
+  uint32_t gen_ = 0;
 };
 
 // Optional parts of a histogram family (Agent::AddHistogram). Two families of one name must
@@ -189,6 +204,28 @@ class VITALS_EXPORT MetricFamily {
   template <typename L = Label, typename = std::enable_if_t<std::is_same_v<L, Label>>>
   absl::StatusOr<Handle> WithLabels(std::initializer_list<L> labels) const {
     return WithLabels(absl::MakeConstSpan(labels.begin(), labels.size()));
+  }
+
+  // Removes the series of `values` (one per label name, or by name): it leaves the exposition at
+  // once, its place under the series limit is free again, and the same label set asked for
+  // later is a new series that starts from zero. Handles to the removed series stay safe to use
+  // and record nothing (client_golang's DeleteLabelValues semantics, without prometheus-cpp's
+  // dangling handles): each record compares the series' generation inside its restartable
+  // sequence, and the series' memory is reused by a later series of this family only once no
+  // record for the old generation can still land (vitals/detail/cells.h,
+  // agent/core/series_reclaim.h). `Value()` on such a handle reads 0. NotFound when there is no
+  // such series (or it is the overflow series), InvalidArgument for a wrong number of values or
+  // an unknown label name, FailedPrecondition when the agent is gone. Cost: the family's lock,
+  // O(series) to unlink it, and one membarrier system call (about 1 us) when its memory is
+  // reused.
+  absl::Status Remove(absl::Span<const absl::string_view> values) const;
+  absl::Status Remove(std::initializer_list<absl::string_view> values) const {
+    return Remove(absl::MakeConstSpan(values.begin(), values.size()));
+  }
+  absl::Status Remove(absl::Span<const Label> labels) const;
+  template <typename L = Label, typename = std::enable_if_t<std::is_same_v<L, Label>>>
+  absl::Status Remove(std::initializer_list<L> labels) const {
+    return Remove(absl::MakeConstSpan(labels.begin(), labels.size()));
   }
 
   // The metric name, e.g. "orders_processed_total"; empty once the agent is gone.

@@ -159,6 +159,47 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool RestartableAdd(Cell* cpu0, Amount amoun
 }
 #endif
 
+#ifdef VITALS_HAVE_RSEQ
+// RestartableAdd for a series that may be removed (a public handle's): inside the critical
+// section, after the CPU check, it compares the series' generation with `expected` and leaves
+// without adding when they differ. A removal moves the generation and then runs a membarrier
+// that restarts every critical section in flight (agent/core/series_reclaim.h), so once that
+// returns no add for the old generation can still commit, and the cells may be reused. Returns
+// 1 when it added, 0 when the generation differed (dropped), -1 when rseq is not registered
+// for this thread or the CPU has no copy (nothing added).
+template <typename Target, typename Amount>
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline int RestartableAddChecked(Cell* cpu0, Amount amount,
+                                                              const std::atomic<uint32_t>* gen,
+                                                              uint32_t expected) {
+  static_assert(sizeof(Target) == sizeof(Amount), "one lane per double");
+  for (;;) {
+    const uint32_t cpu = CurrentCpu();
+    if (ABSL_PREDICT_FALSE(cpu >= g_cell_table.cpus)) return -1;
+    Target* target = reinterpret_cast<Target*>(cpu0 + static_cast<size_t>(cpu) * kChunkCells);
+#define VITALS_RSEQ_ADD_CHECKED(MOV, ADD)                                                      \
+  asm goto(VITALS_RSEQ_BEGIN                                                                   \
+           "cmpl %[expected], %[gen]\n\t"                                                      \
+           "jne %l[dropped]\n\t" MOV " %[target], %%xmm0\n\t" ADD " %[amount], %%xmm0\n\t" MOV \
+           " %%xmm0, %[target]\n\t" VITALS_RSEQ_END                                            \
+           : [target] "+m"(*target)                                                            \
+           : [cpu] "r"(cpu), [rseq] "r"(g_cell_table.rseq_offset), [amount] "x"(amount),       \
+             [expected] "r"(expected), [gen] "m"(*gen)                                         \
+           : "cc", "rax", "xmm0"                                                               \
+           : restart, dropped)
+    if constexpr (sizeof(Target) == 8) {
+      VITALS_RSEQ_ADD_CHECKED("movsd", "addsd");
+    } else {
+      VITALS_RSEQ_ADD_CHECKED("movapd", "addpd");
+    }
+#undef VITALS_RSEQ_ADD_CHECKED
+    return 1;
+  restart:;
+  }
+dropped:
+  return 0;
+}
+#endif
+
 // Adds `amount` to the running CPU's copy of the cell whose CPU-0 copy is `cpu0`, in a
 // restartable sequence. False when rseq is not registered for this thread (nothing added).
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool AddOnThisCpu(Cell* cpu0, double amount) {
@@ -256,8 +297,34 @@ struct SeriesCells {
   // their cells; null when the family has none.
   const NativeLayout* native = nullptr;
   uint64_t native_cell = 0;
+  // Moved by each removal of the series (MetricFamily::Remove): a handle keeps the generation
+  // it was made at and records only while they match (AddToCellChecked, ObserveIntoChecked).
+  // The fields above never change while the family lives: a removed series' cells and this
+  // struct are reused, whole, by a later series of the same family.
+  std::atomic<uint32_t> generation{0};
   HistogramLayout layout() const { return HistogramLayout{num_bounds}; }
 };
+
+// The fallback of the checked adds below (no rseq for this thread, or no CPU-0 copy): adds
+// `amount` to `index` (a pair at an even index when `pair`) while `s`'s generation is
+// `expected`, inside a writer count that the reclaimer waits to see at zero.
+VITALS_EXPORT void SlowAddChecked(const SeriesCells& s, uint32_t expected, uint64_t index,
+                                  double amount, bool pair);
+
+// Adds `amount` to cell `offset` of `s` while its generation is `expected` (a public handle's
+// record). Cost: the AddToCellAt path with the generation compare inside the restartable
+// sequence (one more load of `s`'s line, which the caller has just read).
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void AddToCellChecked(const SeriesCells& s, uint32_t expected,
+                                                          double amount) {
+#ifdef VITALS_HAVE_RSEQ
+  if (ABSL_PREDICT_TRUE(s.cpu0 != nullptr) &&
+      ABSL_PREDICT_TRUE(RestartableAddChecked<Cell>(s.cpu0, amount, &s.generation, expected) >=
+                        0)) {
+    return;
+  }
+#endif
+  SlowAddChecked(s, expected, s.cell, amount, /*pair=*/false);
+}
 
 // The number of bounds in [lo, hi) below `value`, plus lo: a scan for a few, else a binary
 // search.
@@ -334,6 +401,29 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline uint32_t ObserveInto(const SeriesCells& s, d
     AddToPair(s.cell + HistogramLayout::pair(bucket), value);
   }
   if (ABSL_PREDICT_FALSE(s.native != nullptr)) AddToNativeBucket(s, value);
+  return bucket;
+}
+
+// The native half of ObserveIntoChecked.
+VITALS_EXPORT void AddToNativeBucketChecked(const SeriesCells& s, uint32_t expected, double value);
+
+// ObserveInto for a public handle: records only while `s`'s generation is `expected` (see
+// RestartableAddChecked). Returns the bucket, or kNoBucket for a NaN.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline uint32_t ObserveIntoChecked(const SeriesCells& s,
+                                                                uint32_t expected, double value) {
+  if (ABSL_PREDICT_FALSE(value != value)) return kNoBucket;  // NaN
+  const uint32_t bucket = BucketIndex(s.bounds, s.num_bounds, value, s.by_exponent);
+  bool done = false;
+#if defined(VITALS_HAVE_RSEQ) && defined(__SSE2__)
+  if (ABSL_PREDICT_TRUE(s.cpu0 != nullptr)) {
+    done = RestartableAddChecked<CellPair>(s.cpu0 + HistogramLayout::pair(bucket),
+                                           _mm_set_pd(value, 1.0), &s.generation, expected) >= 0;
+  }
+#endif
+  if (ABSL_PREDICT_FALSE(!done)) {
+    SlowAddChecked(s, expected, s.cell + HistogramLayout::pair(bucket), value, /*pair=*/true);
+  }
+  if (ABSL_PREDICT_FALSE(s.native != nullptr)) AddToNativeBucketChecked(s, expected, value);
   return bucket;
 }
 
