@@ -1,5 +1,6 @@
 // The README's example for services on any other framework: a RequestScope around the handler
-// times the request under its route template. Also the README's pull example. Built with the
+// times the request under its route template, and one that records body sizes. Also the
+// README's pull example. Built with the
 // project and run by its tests (it exits 0 when the request was recorded).
 
 #include <cstdint>
@@ -35,7 +36,25 @@ int main() {
   // [/readme:pull]
   UserService users(agent);
   users.GetUser(7);
-  const bool recorded = agent.RenderText().find("http_route=\"/users/:id\"") != std::string::npos;
+  bool recorded = agent.RenderText().find("http_route=\"/users/:id\"") != std::string::npos;
+
+  const std::string upload(1500, 'x');
+  // [readme:body_sizes]
+  vitals::Options options;
+  options.body_sizes = true;  // or VITALS_BODY_SIZES=true
+  vitals::Agent sized(options);
+  {
+    vitals::RequestScope scope(sized, "POST", "/uploads");
+    scope.set_request_body_size(static_cast<int64_t>(upload.size()));
+    const std::string reply = "stored";  // ... the real work ...
+    scope.set_response_body_size(static_cast<int64_t>(reply.size()));
+    scope.set_status(201);
+  }
+  // [/readme:body_sizes]
+  recorded = recorded && sized.RenderText().find(
+                             "http_server_request_body_size_bytes_sum{http_request_"
+                             "method=\"POST\",http_route=\"/uploads\",http_response_"
+                             "status_code=\"201\"} 1500") != std::string::npos;
   std::printf("request_scope: %s\n", recorded ? "recorded" : "NOT recorded");
   return recorded ? 0 : 1;
 }
