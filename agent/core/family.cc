@@ -142,6 +142,12 @@ absl::Status Family::Remove(absl::Span<const absl::string_view> values) {
     return absl::NotFoundError(
         absl::StrCat("metric \"", name_, "\" has no series with those label values"));
   }
+  RemoveLocked(series);
+  ReclaimLocked();
+  return absl::OkStatus();
+}
+
+void Family::RemoveLocked(Series* series) {
   // From here its handles record nothing (the adds in flight are waited for in ReclaimLocked).
   series->generation.fetch_add(1, std::memory_order_seq_cst);
   table_.RemoveValue(series);
@@ -153,8 +159,6 @@ absl::Status Family::Remove(absl::Span<const absl::string_view> values) {
       break;
     }
   }
-  ReclaimLocked();
-  return absl::OkStatus();
 }
 
 void Family::ReclaimLocked() {
@@ -308,7 +312,9 @@ absl::StatusOr<Series*> Family::Get(absl::Span<const absl::string_view> values) 
 void Family::Disown() {
   {
     internal::MutexLock lock(&mu_);
-    for (const auto& s : series_) s->hidden.store(true, std::memory_order_relaxed);
+    // Its callback has returned and will not run again: nothing writes these series.
+    while (!series_.empty()) RemoveLocked(series_.back().get());
+    ReclaimLocked();
   }
   overflow_->hidden.store(true, std::memory_order_relaxed);
   owned_.store(false);
@@ -316,9 +322,15 @@ void Family::Disown() {
 
 void Family::HideUnobserved(uint64_t round) {
   internal::MutexLock lock(&mu_);
+  // Only the callback thread writes a callback family's series, and it is here: the series it
+  // left out are removed (their label sets free their place under the limit; their memory is
+  // reused once no scrape reads them). The overflow series is only hidden.
+  std::vector<Series*> unobserved;
   for (const auto& s : series_) {
-    if (s->observed_round != round) s->hidden.store(true, std::memory_order_relaxed);
+    if (s->observed_round != round) unobserved.push_back(s.get());
   }
+  for (Series* s : unobserved) RemoveLocked(s);
+  if (!unobserved.empty()) ReclaimLocked();
   if (overflow_->observed_round != round) overflow_->hidden.store(true, std::memory_order_relaxed);
 }
 

@@ -67,8 +67,8 @@ struct Series : SeriesCells {
   std::string labels_text;                    // `a="x",b="y"`, escaped, no braces
   std::atomic<double> value_base{0.0};
   bool overflow = false;
-  // A callback family's series that its callback did not observe in its last round: left out
-  // of the exposition (Visit) until it is observed again.
+  // A callback family's overflow series that its callback did not observe in its last round:
+  // left out of the exposition (Visit) until it is observed again.
   std::atomic<bool> hidden{false};
   uint64_t observed_round = 0;  // the callback round that last observed it (callback thread)
 };
@@ -168,12 +168,16 @@ class Family {
   // A family whose values a scrape-time callback sets (vitals/callback.h): set by the registry
   // when it creates one; only callbacks may own it, one at a time.
   bool for_callbacks() const { return for_callbacks_; }
-  void set_for_callbacks() { for_callbacks_ = true; }
+  void set_for_callbacks() {
+    for_callbacks_ = true;
+    table_.set_reclaimable();  // the series a callback leaves out are removed
+  }
   // Takes the family for one callback; false when another holds it.
   bool Own() { return !owned_.exchange(true); }
-  // Lets it go: every series leaves the exposition until observed again.
+  // Lets it go: every series is removed (the overflow series hidden) until observed again.
   void Disown() ABSL_LOCKS_EXCLUDED(mu_);
-  // Hides the series that callback round `round` did not observe (callback thread).
+  // Removes the series that callback round `round` did not observe, and hides the overflow
+  // series if it was not (callback thread).
   void HideUnobserved(uint64_t round) ABSL_LOCKS_EXCLUDED(mu_);
 
   // The overflow series without marking it used.
@@ -266,6 +270,8 @@ class Family {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void LabelSeries(Series& s, std::vector<std::string> values);
   void EndVisit() ABSL_LOCKS_EXCLUDED(mu_);
+  // Unlinks `series` and queues it for reuse (Remove's work, checked by the caller).
+  void RemoveLocked(Series* series) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Makes the retiring series reusable when no visit runs and ReclaimGrace() holds.
   void ReclaimLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Series* Overflowed();

@@ -8,7 +8,9 @@
 // `Agent::AddGaugeCallback` / `AddCounterCallback` (vitals/agent.h) register the function; the
 // returned registration unregisters it when destroyed. The form with label names gets a
 // `CallbackObserver` and sets any number of series of its family in one call; a series it does
-// not observe in a round leaves the exposition until it is observed again.
+// not observe in a round is removed (it leaves the exposition and frees its place under the
+// series limit, so label values may come and go; while the callback runs, the last round's
+// series still count) until it is observed again.
 //
 // When it runs: before every scrape, push and live-page sample, on the agent's callback thread,
 // one function after another. A scrape waits for them at most `Options::callback_timeout`

@@ -90,6 +90,32 @@ TEST_CASE("one callback sets several series, and a series it leaves out is not s
   CHECK(CountLines(agent.RenderText(), "pool_connections{") == 4);  // back
 }
 
+TEST_CASE("a callback whose label values churn stays under the series limit", "[callback]") {
+  vitals::Options o = vitals_test::QuietOptions();
+  // Within a round the last round's series still stand until the callback returns: five new
+  // peers a round need room for ten.
+  o.series_limit = 10;
+  vitals::Agent agent(o);
+  int round = 0;
+  auto reg = agent.AddGaugeCallback(
+      "peer_open_streams", "Streams per peer.", {"peer"}, [&](vitals::CallbackObserver& obs) {
+        ++round;
+        for (int i = 0; i < 5; ++i) {  // five peers, new ones every round
+          if (absl::Status s = obs.Observe(i, {"peer-" + std::to_string(round * 10 + i)}); !s.ok())
+            return s;
+        }
+        return absl::OkStatus();
+      });
+  REQUIRE(reg.ok());
+  std::string body;
+  for (int i = 0; i < 50; ++i) body = agent.RenderText();
+  CHECK(CountLines(body, "peer_open_streams{") == 5);
+  INFO(body);
+  CHECK(SampleValue(
+            body, "peer_open_streams{peer=\"peer-" + std::to_string(round * 10 + 4) + "\"}") == 4);
+  CHECK(CountLines(body, "vitals_series_overflow_total{metric=\"peer_open_streams\"}") == 0);
+}
+
 TEST_CASE("a callback that throws or fails is counted, and its series keep their last values",
           "[callback]") {
   auto sink = std::make_shared<vitals_test::CapturingSink>();
