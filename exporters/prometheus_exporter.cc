@@ -31,40 +31,16 @@ PrometheusExporter::PrometheusExporter(internal::Registry& registry, internal::R
 void PrometheusExporter::Render(std::string& out, ExpositionFormat format) {
   out.clear();
   const int64_t start = clock_->NowNanos();
-  std::unique_ptr<TextFormat::RenderBuffers> scratch;
-  {
-    internal::MutexLock lock(&pool_mu_);
-    if (!scratch_.empty()) {
-      scratch = std::move(scratch_.back());
-      scratch_.pop_back();
-    }
-  }
-  if (scratch == nullptr) scratch = std::make_unique<TextFormat::RenderBuffers>();
+  std::unique_ptr<TextFormat::RenderBuffers> scratch = scratch_.Take();
   format_.Render(registry_, out, format, *scratch);
-  {
-    internal::MutexLock lock(&pool_mu_);
-    if (scratch_.size() < 4) scratch_.push_back(std::move(scratch));
-  }
+  scratch_.Give(std::move(scratch));
   scrape_duration_.Observe(internal::ObservedSeconds(clock_->NowNanos() - start));
 }
 
 std::shared_ptr<std::string> PrometheusExporter::TakeBuffer() {
-  std::unique_ptr<std::string> buffer;
-  {
-    internal::MutexLock lock(&pool_mu_);
-    if (!pool_.empty()) {
-      buffer = std::move(pool_.back());
-      pool_.pop_back();
-    }
-  }
-  if (buffer == nullptr) buffer = std::make_unique<std::string>();
-  return std::shared_ptr<std::string>(
-      buffer.release(), [this](std::string* b) { ReturnBuffer(std::unique_ptr<std::string>(b)); });
-}
-
-void PrometheusExporter::ReturnBuffer(std::unique_ptr<std::string> buffer) {
-  internal::MutexLock lock(&pool_mu_);
-  if (pool_.size() < 4) pool_.push_back(std::move(buffer));
+  return std::shared_ptr<std::string>(bodies_.Take().release(), [this](std::string* b) {
+    bodies_.Give(std::unique_ptr<std::string>(b));
+  });
 }
 
 void PrometheusExporter::HandleMetrics(const http::HttpRequest& req, http::HttpResponse& resp) {

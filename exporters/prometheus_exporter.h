@@ -18,6 +18,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "agent/base/free_list.h"
 #include "agent/base/mutex.h"
 #include "agent/base/rate_limited_log.h"
 #include "agent/core/registry.h"
@@ -45,7 +46,6 @@ class PrometheusExporter {
  private:
   // A buffer from the pool; it goes back to the pool when the last reference is dropped.
   std::shared_ptr<std::string> TakeBuffer();
-  void ReturnBuffer(std::unique_ptr<std::string> buffer);
   void HandleMetrics(const http::HttpRequest& req, http::HttpResponse& resp);
 
   internal::Registry& registry_;
@@ -55,9 +55,8 @@ class PrometheusExporter {
   const bool gzip_;
   const std::string basic_auth_;
 
-  internal::Mutex pool_mu_;
-  std::vector<std::unique_ptr<std::string>> pool_ ABSL_GUARDED_BY(pool_mu_);
-  std::vector<std::unique_ptr<TextFormat::RenderBuffers>> scratch_ ABSL_GUARDED_BY(pool_mu_);
+  internal::FreeList<std::string> bodies_{4};
+  internal::FreeList<TextFormat::RenderBuffers> scratch_{4};
 };
 
 }  // namespace exporters

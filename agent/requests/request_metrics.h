@@ -112,12 +112,7 @@ class RequestMetrics {
   }
   // A start stamp and the nanoseconds since it: with the TSC clock, raw ticks converted once
   // at the end (no virtual call, one conversion per request); else clock().NowNanos().
-  int64_t Stamp() const {
-#ifdef VITALS_HAVE_TSC
-    if (ABSL_PREDICT_TRUE(tsc_ != nullptr)) return static_cast<int64_t>(__rdtsc());
-#endif
-    return clock_->NowNanos();
-  }
+  int64_t Stamp() const { return StampOf(RawStamp()); }
   // Stamp() in two halves, for the request path: the raw counter read first, before any load
   // (on x86 the TSC read waits for every instruction before it, so work put ahead of it
   // lengthens the request; nothing waits for work behind it), then the stamp it makes for this
