@@ -119,6 +119,18 @@ TEST_CASE("a real Prometheus scrapes the demo: up is 1 and every route has a rat
     INFO(res->body);
     CHECK(res->body.find("\"unit\":\"seconds\"") != std::string::npos);
   }
+  // The agent's build info is an OpenMetrics info family: Prometheus stores its sample as
+  // vitals_build_info 1 and keeps the type in its metadata, under the family name
+  // (OpenMetrics names an info family without its `_info`).
+  {
+    auto v = Vector(Query(prom_port, "vitals_build_info{job=\"demo\"}"), "job");
+    CHECK(v["demo"] == 1);
+    httplib::Client client("127.0.0.1", prom_port);
+    auto res = client.Get("/api/v1/metadata", {{"metric", "vitals_build"}}, httplib::Headers{});
+    REQUIRE(res);
+    INFO(res->body);
+    CHECK(res->body.find("\"type\":\"info\"") != std::string::npos);
+  }
 
   // After a few scrapes, every route the load generator hits has a non-zero request rate.
   const std::vector<std::string> routes = {"/users/:id", "/products/:id", "/orders",
