@@ -55,10 +55,21 @@ uint32_t PresentCpus() {
   return CpuCopiesFromList(line, fallback);
 }
 
+std::atomic<uint32_t> emulated_cpus{0};
+std::atomic<bool> store_made{false};
+
 }  // namespace
 
+bool EmulateCpusForBenchmark(uint32_t cpus) {
+  if (cpus == 0 || cpus > kMaxCpus || store_made.load()) return false;
+  emulated_cpus.store(cpus);
+  return !store_made.load();
+}
+
 CellStore::CellStore() {
-  const uint32_t present = PresentCpus();
+  store_made.store(true);
+  const uint32_t emulated = emulated_cpus.load();
+  const uint32_t present = emulated != 0 ? emulated : PresentCpus();
 #ifdef VITALS_HAVE_RSEQ
   g_cell_table.rseq_offset = __rseq_offset;  // valid, registered or not (cpu_id reads -2 then)
 #endif
@@ -245,6 +256,16 @@ double CellStore::ReadF64(uint64_t index) const {
   double v = 0;
   Sum(index, 1, &v);
   return v;
+}
+
+void CellStore::AddToCopyForBenchmark(uint64_t base, uint32_t n, uint32_t copy, double amount) {
+  Cell* cpu0 = CpuZeroCopy(base);
+  if (cpu0 == nullptr || copy >= copies()) return;
+  Cell* cells = cpu0 + size_t{copy} * kChunkCells;
+  for (uint32_t i = 0; i < n; ++i) {
+    cells[i].store(DoubleToCell(CellToDouble(cells[i].load(std::memory_order_relaxed)) + amount),
+                   std::memory_order_relaxed);
+  }
 }
 
 double CellStore::ReadCopy(uint64_t index, uint32_t copy) const {

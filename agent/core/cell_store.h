@@ -50,6 +50,10 @@ class CellStore {
   double ReadF64(uint64_t index) const;
   // One copy of a cell (CPU `copy`, or a fallback stripe past the CPUs); for tests.
   double ReadCopy(uint64_t index, uint32_t copy) const;
+  // Adds `amount` to copy `copy` of cells [base, base + n), as a thread that ran on that CPU
+  // would have: for the big-host benchmark, which fills every emulated CPU's copy. Not for
+  // recording (no restartable sequence; racing records on that copy would lose adds).
+  void AddToCopyForBenchmark(uint64_t base, uint32_t n, uint32_t copy, double amount);
 
   // Whether records take the restartable per-CPU path (else every record takes the fallback).
   bool rseq_active() const { return g_cell_table.cpus > 0; }
@@ -85,6 +89,11 @@ class CellStore {
   uint64_t next_ ABSL_GUARDED_BY(alloc_mu_) = 0;
   std::map<uint32_t, std::vector<uint64_t>> free_ ABSL_GUARDED_BY(alloc_mu_);
 };
+
+// Makes the store keep `cpus` CPU copies instead of the machine's, to emulate a bigger host
+// (bench/big_host_bench.cc; records from the real CPUs land in their own copies). Only before
+// the store is first used; false when it is too late or `cpus` is 0 or above kMaxCpus.
+bool EmulateCpusForBenchmark(uint32_t cpus);
 
 // The number of CPU copies to keep: the highest CPU number listed in `present` ("0-3,8-11",
 // the format of /sys/devices/system/cpu/present) plus one, or `fallback` when the text does not

@@ -453,4 +453,11 @@ TEST_CASE("the CPU count comes from the kernel's present list", "[cells]") {
   CHECK(CpuCopiesFromList("3-1", 7) == 7);
 }
 
+TEST_CASE("a bigger host can be emulated only before the store is used", "[cells]") {
+  const uint32_t copies = vitals::internal::CellStore::Get().copies();  // in use from here
+  CHECK(!vitals::internal::EmulateCpusForBenchmark(96));
+  CHECK(vitals::internal::CellStore::Get().copies() == copies);
+  CHECK(!vitals::internal::EmulateCpusForBenchmark(0));
+}
+
 }  // namespace
