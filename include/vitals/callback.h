@@ -21,7 +21,8 @@
 // series keep their last values. Nothing it does reaches the scrape or the host.
 //
 // Keep what the function uses alive until its registration is destroyed (or Reset); the
-// registration waits for a running call, so the state may go right after.
+// registration waits for a running call, so the state may go right after. The agent's
+// destruction also waits for a callback that is running: one that never returns holds it.
 // Thread-safety: the function runs on one thread of the agent's, never twice at once; a
 // registration may be destroyed from any thread, the function's own included (it then does not
 // wait for itself). Cost: one std::function call per scrape per callback, plus a series
