@@ -90,11 +90,6 @@ bool CallbackRunner::RunRound() {
   return false;
 }
 
-uint64_t CallbackRunner::rounds() {
-  MutexLock lock(&mu_);
-  return completed_;
-}
-
 const char* CallbackRunner::Call(const Entry& entry, std::string& error) {
   try {
     absl::Status s = entry.fn();

@@ -61,9 +61,6 @@ class CallbackRunner {
   // did not complete in time.
   bool RunRound() ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Rounds completed (for tests).
-  uint64_t rounds() ABSL_LOCKS_EXCLUDED(mu_);
-
  private:
   struct Entry {
     uint64_t id;

@@ -12,6 +12,19 @@
 
 namespace vitals {
 namespace internal {
+namespace {
+
+using LabelValues = absl::InlinedVector<absl::string_view, 8>;
+
+// Label values as they are kept, looked up and served: cut at kMaxLabelValueBytes, so a 100 KB
+// value costs no more than a 1 KB one, and values alike in their first 1 KiB share a series.
+LabelValues KeptValues(absl::Span<const absl::string_view> values) {
+  LabelValues kept(values.begin(), values.end());
+  for (absl::string_view& v : kept) v = v.substr(0, kMaxLabelValueBytes);
+  return kept;
+}
+
+}  // namespace
 
 absl::string_view MetricTypeName(MetricType type) {
   switch (type) {
@@ -128,13 +141,8 @@ absl::Status Family::Remove(absl::Span<const absl::string_view> values) {
     return absl::FailedPreconditionError(absl::StrCat(
         "metric \"", name_, "\" is one of the agent's own: its series cannot be removed"));
   }
-  if (values.size() != label_names_.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("metric \"", name_, "\" has ",
-                                                   label_names_.size(), " label(s), got ",
-                                                   values.size(), " value(s)"));
-  }
-  absl::InlinedVector<absl::string_view, 8> cut(values.begin(), values.end());
-  for (absl::string_view& c : cut) c = c.substr(0, kMaxLabelValueBytes);  // as Find keeps them
+  if (absl::Status s = CheckValueCount(values.size()); !s.ok()) return s;
+  const LabelValues cut = KeptValues(values);  // as Find keeps them
   const uint64_t hash = HashLabelValues(cut);
   internal::MutexLock lock(&mu_);
   Series* series = table_.Find(hash, cut);
@@ -251,13 +259,7 @@ void Family::NoteOverflow() {
 
 Series* Family::Find(absl::Span<const absl::string_view> values) {
   for (absl::string_view v : values) {
-    if (ABSL_PREDICT_FALSE(v.size() > kMaxLabelValueBytes)) {
-      // Values are kept, looked up and served cut at kMaxLabelValueBytes: a 100 KB value costs
-      // no more than a 1 KB one, and values alike in their first 1 KiB share a series.
-      absl::InlinedVector<absl::string_view, 8> cut(values.begin(), values.end());
-      for (absl::string_view& c : cut) c = c.substr(0, kMaxLabelValueBytes);
-      return Find(cut);
-    }
+    if (ABSL_PREDICT_FALSE(v.size() > kMaxLabelValueBytes)) return Find(KeptValues(values));
   }
   const uint64_t hash = HashLabelValues(values);
   if (Series* s = table_.Find(hash, values)) return s;
@@ -300,12 +302,14 @@ Series* Family::Insert(uint64_t hash, absl::Span<const absl::string_view> values
   return series;
 }
 
+absl::Status Family::CheckValueCount(size_t count) const {
+  if (count == label_names_.size()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("metric \"", name_, "\" has ", label_names_.size(),
+                                                 " label(s), got ", count, " value(s)"));
+}
+
 absl::StatusOr<Series*> Family::Get(absl::Span<const absl::string_view> values) {
-  if (values.size() != label_names_.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("metric \"", name_, "\" has ",
-                                                   label_names_.size(), " label(s), got ",
-                                                   values.size(), " value(s)"));
-  }
+  if (absl::Status s = CheckValueCount(values.size()); !s.ok()) return s;
   return Find(values);
 }
 

@@ -120,6 +120,8 @@ class Family {
 
   // `values` checked against the label names, then Find.
   absl::StatusOr<Series*> Get(absl::Span<const absl::string_view> values);
+  // InvalidArgument, naming the family, unless `count` values match its label names.
+  absl::Status CheckValueCount(size_t count) const;
 
   // False when the family could not get cells for its overflow series (unusable).
   bool ok() const { return overflow_ != nullptr; }

@@ -154,10 +154,6 @@ RouteEntry* RequestMetrics::FindRoute(absl::string_view method, absl::string_vie
       });
 }
 
-Series* RequestMetrics::DurationSeriesSlow(RouteEntry* entry, int status) {
-  return StatusSeries(duration_, entry->by_status, entry, status);
-}
-
 Series* RequestMetrics::StatusSeries(Family* family, SeriesSlots& slots, RouteEntry* entry,
                                      int status) {
   if (entry->overflow) return family->overflow_series();
@@ -177,10 +173,8 @@ void RequestMetrics::RecordBodySizes(RouteEntry* entry, int status, int64_t requ
                                      int64_t response_bytes) {
   if (request_size_ == nullptr) return;
   auto observe = [&](Family* family, SeriesSlots& slots, int64_t bytes) {
-    if (bytes < 0) return;
-    Series* series = slots.Find(status);
-    if (series == nullptr) series = StatusSeries(family, slots, entry, status);
-    ObserveInto(*series, static_cast<double>(bytes));
+    if (bytes >= 0)
+      ObserveInto(*SeriesOf(family, slots, entry, status), static_cast<double>(bytes));
   };
   observe(request_size_, entry->request_size_by_status, request_bytes);
   observe(response_size_, entry->response_size_by_status, response_bytes);

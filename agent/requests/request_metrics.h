@@ -106,8 +106,14 @@ class RequestMetrics {
   // The duration series of `status` on `entry`: a slot probe, or the family's lookup the first
   // time.
   ABSL_ATTRIBUTE_ALWAYS_INLINE Series* DurationSeries(RouteEntry* entry, int status) {
-    Series* series = entry->by_status.Find(status);
-    if (ABSL_PREDICT_FALSE(series == nullptr)) series = DurationSeriesSlow(entry, status);
+    return SeriesOf(duration_, entry->by_status, entry, status);
+  }
+  // The series of `status` on `entry` in `family` (method, route, status labels): a probe of
+  // `slots`, or the family's lookup the first time (remembered in `slots`).
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Series* SeriesOf(Family* family, SeriesSlots& slots,
+                                                RouteEntry* entry, int status) {
+    Series* series = slots.Find(status);
+    if (ABSL_PREDICT_FALSE(series == nullptr)) series = StatusSeries(family, slots, entry, status);
     return series;
   }
   // A start stamp and the nanoseconds since it: with the TSC clock, raw ticks converted once
@@ -154,7 +160,6 @@ class RequestMetrics {
   // status-slot probe. Out of line: only requests that carry sizes call it.
   void RecordBodySizes(RouteEntry* entry, int status, int64_t request_bytes,
                        int64_t response_bytes);
-  bool body_sizes() const { return request_size_ != nullptr; }
 
   // Told when each request ends (the database feature's N+1 report); set once by the agent,
   // before any request. May be null.
@@ -176,9 +181,7 @@ class RequestMetrics {
  private:
   RequestMetrics(Family* duration, Family* active, Family* slow, Family* db_queries,
                  const Clock* clock, RateLimitedLog* log, int64_t slow_nanos, size_t limit);
-  Series* DurationSeriesSlow(RouteEntry* entry, int status);
-  // The series of `status` on `entry` in `family` (method, route, status labels), remembered
-  // in `slots`.
+  // SeriesOf's first lookup of a status, out of line.
   Series* StatusSeries(Family* family, SeriesSlots& slots, RouteEntry* entry, int status);
   // Record's rare parts, out of line.
   void OfferExemplar(Series* series, uint32_t bucket, double seconds, const TraceContext& trace,
