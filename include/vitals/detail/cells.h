@@ -311,7 +311,7 @@ struct SeriesCells {
 VITALS_EXPORT void SlowAddChecked(const SeriesCells& s, uint32_t expected, uint64_t index,
                                   double amount, bool pair);
 
-// Adds `amount` to cell `offset` of `s` while its generation is `expected` (a public handle's
+// Adds `amount` to `s`'s cell while its generation is `expected` (a public handle's
 // record). Cost: the AddToCellAt path with the generation compare inside the restartable
 // sequence (one more load of `s`'s line, which the caller has just read).
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline void AddToCellChecked(const SeriesCells& s, uint32_t expected,
