@@ -57,36 +57,19 @@ if(status MATCHES "installed")
   message(FATAL_ERROR "libvitals-dev is already installed on this machine; not touching it")
 endif()
 vitals_step("dpkg -i" dpkg -i ${deb})
-# From here on the package is removed whatever happens.
-set(failure "")
-foreach(step configure build run pc)
-  if(step STREQUAL "configure")
-    execute_process(COMMAND ${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR} -B ${WORK_DIR}/system
-      -DVITALS_QUICKSTART=${QUICKSTART_SOURCE} RESULT_VARIABLE rc OUTPUT_VARIABLE out
-      ERROR_VARIABLE out)
-  elseif(step STREQUAL "build")
-    execute_process(COMMAND ${CMAKE_COMMAND} --build ${WORK_DIR}/system RESULT_VARIABLE rc
-      OUTPUT_VARIABLE out ERROR_VARIABLE out)
-  elseif(step STREQUAL "run")
-    execute_process(COMMAND ${WORK_DIR}/system/consumer RESULT_VARIABLE rc OUTPUT_VARIABLE out
-      ERROR_VARIABLE out)
-  else()
-    execute_process(COMMAND sh -c
-      "c++ -std=c++17 ${CMAKE_CURRENT_LIST_DIR}/consumer.cc -o ${WORK_DIR}/system_pc \
-       $(pkg-config --cflags --libs vitals) && ${WORK_DIR}/system_pc"
-      RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
-  endif()
-  if(rc)
-    set(failure "the installed package's consumer: ${step} failed (${rc}):\n${out}")
-    break()
-  endif()
-  message(STATUS "the installed package's consumer: ${step}: ok")
-endforeach()
+# From here on the package is removed whatever happens: a failing step is reported after the
+# purge.
+set(VITALS_STEPS_KEEP_GOING ON)
+set(what "the installed package's consumer")
+vitals_step("${what}: configure" ${CMAKE_COMMAND} -S ${CMAKE_CURRENT_LIST_DIR}
+  -B ${WORK_DIR}/system -DVITALS_QUICKSTART=${QUICKSTART_SOURCE})
+vitals_step("${what}: build" ${CMAKE_COMMAND} --build ${WORK_DIR}/system)
+vitals_step("${what}: run" ${WORK_DIR}/system/consumer)
+vitals_pkg_config_consumer("${what}: pkg-config" "" ${WORK_DIR}/system_pc "")
+set(VITALS_STEPS_KEEP_GOING OFF)
 execute_process(COMMAND dpkg --purge libvitals-dev RESULT_VARIABLE rc OUTPUT_VARIABLE out
   ERROR_VARIABLE out)
-if(failure)
-  message(FATAL_ERROR "${failure}")
-endif()
+vitals_report_step_failure()
 if(rc)
   message(FATAL_ERROR "dpkg --purge libvitals-dev failed (${rc}):\n${out}")
 endif()
