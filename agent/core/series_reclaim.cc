@@ -9,12 +9,14 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "agent/base/mutex.h"
 #include "agent/core/cell_store.h"
 
 namespace vitals {
 namespace internal {
 
 CheckedWriterCount g_checked_writers[kCheckedWriterCounts];
+ReclaimEpoch g_reclaim_epoch;
 
 namespace {
 
@@ -68,24 +70,40 @@ bool CanReuseRemovedSeries(std::string* why) {
   return m.ok;
 }
 
-bool ReclaimGrace() {
-  if (!CanReuseRemovedSeries()) return false;
-  if (CellStore::Get().rseq_active() && syscall(SYS_membarrier, kExpeditedRseq, 0, 0) != 0) {
-    return false;
-  }
-  // Each count need only be seen at zero once after the generations moved: every writer it
-  // counted before that has finished, and every one it counts after compares the new
-  // generation. A busy thread's count is zero between two of its records, so a short spin sees
-  // it; a count that stays up (a writer preempted inside) defers the reuse to the next try.
+namespace {
+
+// Waits for every slot's count of epoch parity `e` to be seen at zero once. Only writers that
+// entered before the flip away from `e` are counted there (a later one backs out), so once seen
+// at zero a count holds no writer that could still compare an old generation.
+bool Drained(uint32_t e) {
   for (const CheckedWriterCount& c : g_checked_writers) {
     int tries = 0;
-    while (c.n.load(std::memory_order_seq_cst) != 0) {
+    while (c.n[e].load(std::memory_order_seq_cst) != 0) {
       ++tries;
       if (tries > 1000) sched_yield();  // a writer preempted inside may be waiting for this CPU
       if (tries == 1020) return false;
     }
   }
   return true;
+}
+
+}  // namespace
+
+bool ReclaimGrace() {
+  if (!CanReuseRemovedSeries()) return false;
+  if (CellStore::Get().rseq_active() && syscall(SYS_membarrier, kExpeditedRseq, 0, 0) != 0) {
+    return false;
+  }
+  static Mutex* const mu = new Mutex;
+  MutexLock lock(mu);
+  const uint32_t e = g_reclaim_epoch.value.load(std::memory_order_seq_cst) & 1;
+  // The other parity first: a previous grace that gave up may have left a writer there, and
+  // after this flip that parity is the current one again. Nothing new enters it meanwhile.
+  if (!Drained(e ^ 1)) return false;
+  g_reclaim_epoch.value.fetch_add(1, std::memory_order_seq_cst);
+  // Every writer that entered before the flip counts in `e` (or, from before an earlier flip,
+  // in the parity just drained); every one after it compares the moved generation.
+  return Drained(e);
 }
 
 }  // namespace internal

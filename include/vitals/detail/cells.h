@@ -307,7 +307,7 @@ struct SeriesCells {
 
 // The fallback of the checked adds below (no rseq for this thread, or no CPU-0 copy): adds
 // `amount` to `index` (a pair at an even index when `pair`) while `s`'s generation is
-// `expected`, inside a writer count that the reclaimer waits to see at zero.
+// `expected`, counted as a checked writer the reclaimer waits for (agent/core/series_reclaim.h).
 VITALS_EXPORT void SlowAddChecked(const SeriesCells& s, uint32_t expected, uint64_t index,
                                   double amount, bool pair);
 
