@@ -26,7 +26,9 @@
 
 #include "agent/core/cell_store.h"
 #include "agent/core/exemplar.h"
+#include "agent/core/family.h"
 #include "agent/root/agent_access.h"
+#include "agent/root/agent_impl.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
@@ -173,12 +175,27 @@ void SeriesMemory(benchmark::State& state, const char* name, const vitals::Histo
     const std::string family_name = std::string(name) + std::to_string(++generation);
     auto family = *g_agent->AddHistogram(family_name, "Bench.", kBuckets, {"i"}, f);
     vitals::internal::CellStore& store = vitals::internal::CellStore::Get();
-    const size_t before = store.chunk_bytes();
-    for (int i = 0; i < kMany; ++i) family.WithLabels({std::to_string(i)})->Observe(0.01);
-    const double cells = static_cast<double>(store.chunk_bytes() - before) / kMany;
+    const size_t per_cpu_before = store.promoted_bytes();
+    const size_t promoted_before = store.promoted_series();
+    // 300 records each: enough to move a series to per-CPU cells while the limit allows.
+    for (int i = 0; i < kMany; ++i) {
+      vitals::Histogram h = *family.WithLabels({std::to_string(i)});
+      for (int r = 0; r < 300; ++r) h.Observe(0.01);
+    }
+    const double promoted = static_cast<double>(store.promoted_series() - promoted_before);
+    uint32_t shared_cells = 0;  // a series' cells, classic and native
+    vitals::internal::AgentAccess::Impl(*g_agent).registry().ForEachFamily(
+        [&](vitals::internal::Family& each) {
+          if (each.name() != family_name) return;
+          const vitals::internal::Series* s = each.Find({absl::string_view("0")});
+          shared_cells = s->num_cells + s->native_cells();
+        });
     const double slots =
         f.exemplars ? (kBuckets.size() + 1) * sizeof(vitals::internal::ExemplarSlot) : 0;
-    state.counters["cell_bytes_per_series"] = cells;
+    state.counters["shared_bytes_per_series"] = (shared_cells * 8 + 63) / 64 * 64;
+    state.counters["per_cpu_bytes_per_promoted"] =
+        promoted == 0 ? 0 : static_cast<double>(store.promoted_bytes() - per_cpu_before) / promoted;
+    state.counters["promoted_series"] = promoted;
     state.counters["exemplar_bytes_per_series"] = static_cast<double>(slots);
     state.counters["cpu_copies"] = store.copies();
   }

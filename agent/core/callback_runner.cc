@@ -107,7 +107,7 @@ const char* CallbackRunner::Call(const Entry& entry, std::string& error) {
 void CallbackRunner::Report(const Entry& entry, const char* reason, absl::string_view detail) {
   if (failures_ != nullptr) {
     const absl::string_view labels[] = {entry.metric, reason};
-    AddToCell(failures_->Find(labels)->cell, 1.0);
+    AddToSeries(*failures_->Find(labels), 1.0);
   }
   if (log_ != nullptr) {
     log_->Log(LogSeverity::kWarning,

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <new>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -94,32 +95,183 @@ void SlowAddToCell(uint64_t index, double amount) { CellStore::Get().SlowAdd(ind
 void SlowAddToPair(uint64_t index, double value) { CellStore::Get().SlowAddPair(index, value); }
 void SlowAddToCellAt(Cell* cpu0, double amount) { CellStore::Get().FallbackAdd(cpu0, amount); }
 void SlowAddToPairAt(Cell* cpu0, double value) { CellStore::Get().FallbackAddPair(cpu0, value); }
-void AddToNativeBucket(const SeriesCells& s, double value) {
-  AddToCell(s.native_cell + NativeCell(*s.native, value), 1.0);
+namespace {
+
+// The per-CPU copy (CPU 0's) of cell `offset` of promoted series `s`.
+Cell* PerCpuAt(const SeriesCells& s, Cell* cpu0, uint32_t offset) {
+  return offset < s.num_cells ? cpu0 + offset : s.native_cpu0 + (offset - s.num_cells);
 }
 
-void SlowAddChecked(const SeriesCells& s, uint32_t expected, uint64_t index, double amount,
+// A compare-and-swap add of `amount` to `cell`; true when another thread's write came between
+// the load and the first compare-and-swap (a collision).
+bool SharedCasAdd(Cell* cell, double amount) {
+  uint64_t old = cell->load(std::memory_order_relaxed);
+  if (cell->compare_exchange_strong(old, DoubleToCell(CellToDouble(old) + amount),
+                                    std::memory_order_relaxed)) {
+    return false;
+  }
+  while (!cell->compare_exchange_weak(old, DoubleToCell(CellToDouble(old) + amount),
+                                      std::memory_order_relaxed)) {
+  }
+  return true;
+}
+
+bool SharedCas(const SeriesCells& s, uint32_t offset, double amount, bool pair) {
+  Cell* cell = s.shared + offset;
+  if (!pair) return SharedCasAdd(cell, amount);
+  const bool collided = SharedCasAdd(cell, 1.0);  // the count, then the sum
+  return SharedCasAdd(cell + 1, amount) || collided;
+}
+
+// Shared records of this thread, one in kVoteEvery of which votes.
+thread_local uint32_t tls_shared_records = 0;
+
+}  // namespace
+
+void SharedAdd(const SeriesCells& s, uint32_t offset, double amount, bool pair) {
+  Cell* cpu0 = s.cpu0.load(std::memory_order_acquire);
+  if (cpu0 != nullptr) {  // promoted since the caller looked
+    Cell* at = PerCpuAt(s, cpu0, offset);
+    if (pair) {
+      AddToPairAt(at, amount);
+    } else {
+      AddToCellAt(at, amount);
+    }
+    return;
+  }
+  CellStore::Get().NoteSharedRecord(s, SharedCas(s, offset, amount, pair));
+}
+
+void AddToNativeBucket(const SeriesCells& s, double value) {
+  const uint32_t k = NativeCell(*s.native, value);
+  Cell* cpu0 = s.cpu0.load(std::memory_order_acquire);
+  if (cpu0 != nullptr) {
+    AddToCellAt(s.native_cpu0 + k, 1.0);
+  } else {
+    SharedAdd(s, s.num_cells + k, 1.0, /*pair=*/false);
+  }
+}
+
+void SlowAddChecked(const SeriesCells& s, uint32_t expected, uint32_t offset, double amount,
                     bool pair) {
   CellStore& store = CellStore::Get();
-  Cell* cpu0 = pair && (index & 1) != 0 ? nullptr : store.CpuZeroCopy(index);
-  if (cpu0 == nullptr) return;  // dropped, as in SlowAdd
+  Cell* cpu0 = s.cpu0.load(std::memory_order_acquire);
+  if (cpu0 != nullptr) {
+    Cell* at = PerCpuAt(s, cpu0, offset);
 #if defined(VITALS_HAVE_RSEQ) && defined(__SSE2__)
-  const int added =
-      pair ? RestartableAddChecked<CellPair>(cpu0, _mm_set_pd(amount, 1.0), &s.generation, expected)
-           : RestartableAddChecked<Cell>(cpu0, amount, &s.generation, expected);
-  if (added >= 0) return;
+    const int added =
+        pair ? RestartableAddChecked<CellPair>(at, _mm_set_pd(amount, 1.0), &s.generation, expected)
+             : RestartableAddChecked<Cell>(at, amount, &s.generation, expected);
+    if (added >= 0) return;
 #endif
-  WhileGeneration(s.generation, expected, [&] {
-    if (pair) {
-      store.FallbackAddPair(cpu0, amount);
-    } else {
-      store.FallbackAdd(cpu0, amount);
-    }
-  });
+    WhileGeneration(s.generation, expected, [&] {
+      if (pair) {
+        store.FallbackAddPair(at, amount);
+      } else {
+        store.FallbackAdd(at, amount);
+      }
+    });
+    return;
+  }
+  bool collided = false;
+  if (WhileGeneration(s.generation, expected,
+                      [&] { collided = SharedCas(s, offset, amount, pair); })) {
+    store.NoteSharedRecord(s, collided);
+  }
 }
 
 void AddToNativeBucketChecked(const SeriesCells& s, uint32_t expected, double value) {
-  SlowAddChecked(s, expected, s.native_cell + NativeCell(*s.native, value), 1.0, /*pair=*/false);
+  SlowAddChecked(s, expected, s.num_cells + NativeCell(*s.native, value), 1.0, /*pair=*/false);
+}
+
+void SharedCellsDelete::operator()(Cell* cells) const {
+  ::operator delete (cells, std::align_val_t{64});
+}
+
+SharedCells CellStore::AllocateShared(uint32_t n) {
+  const size_t bytes = (size_t{n} * sizeof(Cell) + 63) / 64 * 64;
+  Cell* cells = static_cast<Cell*>(::operator new (bytes, std::align_val_t{64}));
+  for (size_t i = 0; i < bytes / sizeof(Cell); ++i) new (&cells[i]) Cell(0);
+  return SharedCells(cells);
+}
+
+void CellStore::NoteSharedRecord(const SeriesCells& s, bool collided) {
+  if (!collided && ++tls_shared_records % kVoteEvery != 0) return;
+  if (full_.load(std::memory_order_relaxed)) return;  // no vote: nothing would come of it
+  const uint32_t cast = collided ? kPromoteVotes : 1;
+  if (s.votes.fetch_add(cast, std::memory_order_relaxed) + cast < kPromoteVotes) return;
+  // The series is owned by its family and mutable; records see it through a const reference.
+  Promote(const_cast<SeriesCells&>(s));
+}
+
+bool CellStore::Promote(SeriesCells& s) {
+  if (s.cpu0.load(std::memory_order_acquire) != nullptr) return true;
+  if (!alloc_mu_.TryLock()) return false;
+  bool promoted = s.cpu0.load(std::memory_order_relaxed) != nullptr;
+  const uint32_t native = s.native_cells();
+  const size_t bytes = size_t{s.num_cells + native} * copies() * sizeof(Cell);
+  if (!promoted) {
+    if (promoted_bytes_.load(std::memory_order_relaxed) + bytes > per_cpu_limit()) {
+      full_.store(true, std::memory_order_relaxed);
+    } else {
+      const int64_t cell = AllocateLocked(s.num_cells);
+      const int64_t native_cell = native == 0 || cell < 0 ? 0 : AllocateLocked(native);
+      Cell* cpu0 = cell < 0 ? nullptr : CpuZeroCopy(static_cast<uint64_t>(cell));
+      Cell* native_cpu0 = native == 0 || native_cell < 0
+                              ? nullptr
+                              : CpuZeroCopy(static_cast<uint64_t>(native_cell));
+      if (cpu0 != nullptr && (native == 0 || native_cpu0 != nullptr)) {
+        s.cell = static_cast<uint64_t>(cell);
+        s.native_cell = static_cast<uint64_t>(native_cell);
+        s.native_cpu0 = native_cpu0;
+        promoted_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+        promoted_series_.fetch_add(1, std::memory_order_relaxed);
+        s.cpu0.store(cpu0, std::memory_order_release);
+        promoted = true;
+      } else {  // the store is exhausted or out of memory: stay shared
+        if (cell >= 0) FreeLocked(static_cast<uint64_t>(cell), s.num_cells);
+        if (native != 0 && native_cell >= 0) FreeLocked(static_cast<uint64_t>(native_cell), native);
+        full_.store(true, std::memory_order_relaxed);
+      }
+    }
+  }
+  alloc_mu_.Unlock();
+  return promoted;
+}
+
+void CellStore::SumSeries(const SeriesCells& s, uint32_t offset, uint32_t n, double* out) const {
+  for (uint32_t i = 0; i < n; ++i) {
+    out[i] = CellToDouble(s.shared[offset + i].load(std::memory_order_relaxed));
+  }
+  if (s.cpu0.load(std::memory_order_acquire) == nullptr) return;
+  const uint64_t base =
+      offset < s.num_cells ? s.cell + offset : s.native_cell + (offset - s.num_cells);
+  Accumulate(base, n, out);
+}
+
+void CellStore::ZeroSeries(const SeriesCells& s) {
+  const uint32_t n = s.num_cells + s.native_cells();
+  for (uint32_t i = 0; i < n; ++i) s.shared[i].store(0, std::memory_order_relaxed);
+  if (s.cpu0.load(std::memory_order_acquire) == nullptr) return;
+  ZeroRange(s.cell, s.num_cells);
+  if (s.native != nullptr) ZeroRange(s.native_cell, s.native->cells());
+}
+
+void CellStore::FreeSeries(const SeriesCells& s) {
+  if (s.cpu0.load(std::memory_order_acquire) == nullptr) return;
+  internal::MutexLock lock(&alloc_mu_);
+  FreeLocked(s.cell, s.num_cells);
+  if (s.native != nullptr) FreeLocked(s.native_cell, s.native->cells());
+  promoted_bytes_.fetch_sub(size_t{s.num_cells + s.native_cells()} * copies() * sizeof(Cell),
+                            std::memory_order_relaxed);
+  promoted_series_.fetch_sub(1, std::memory_order_relaxed);
+  full_.store(false, std::memory_order_relaxed);
+}
+
+void CellStore::SetPerCpuLimit(size_t bytes) {
+  internal::MutexLock lock(&alloc_mu_);
+  per_cpu_limit_.store(bytes, std::memory_order_relaxed);
+  full_.store(false, std::memory_order_relaxed);
 }
 
 size_t CellStore::chunk_bytes() const {
@@ -204,8 +356,12 @@ void CellStore::FallbackAddPair(Cell* cpu0, double value) {
 }
 
 int64_t CellStore::Allocate(uint32_t n) {
-  if (n == 0 || n > kChunkCells) return -1;
   internal::MutexLock lock(&alloc_mu_);
+  return AllocateLocked(n);
+}
+
+int64_t CellStore::AllocateLocked(uint32_t n) {
+  if (n == 0 || n > kChunkCells) return -1;
   auto it = free_.find(n);
   if (it != free_.end() && !it->second.empty()) {
     uint64_t base = it->second.back();
@@ -232,15 +388,23 @@ void CellStore::ZeroRange(uint64_t base, uint32_t n) {
 }
 
 void CellStore::Free(uint64_t base, uint32_t n) {
-  // The range's family is gone, so no thread writes these cells any more (the agent's
-  // contract); zeroing them from here races with nobody.
   internal::MutexLock lock(&alloc_mu_);
+  FreeLocked(base, n);
+}
+
+void CellStore::FreeLocked(uint64_t base, uint32_t n) {
+  // The range's owner is gone, so no thread writes these cells any more (the agent's
+  // contract); zeroing them from here races with nobody.
   ZeroRange(base, n);
   free_[n].push_back(base);
 }
 
 void CellStore::Sum(uint64_t base, uint32_t n, double* out) const {
   for (uint32_t i = 0; i < n; ++i) out[i] = 0;
+  Accumulate(base, n, out);
+}
+
+void CellStore::Accumulate(uint64_t base, uint32_t n, double* out) const {
   const Cell* chunk = g_cell_table.chunks[base >> kChunkShift].load(std::memory_order_acquire);
   if (chunk == nullptr) return;
   const uint64_t offset = base & (kChunkCells - 1);

@@ -12,8 +12,14 @@
 // - Threads own nothing: a thread's start and exit cost nothing, and memory and scrape cost
 //   follow the number of CPUs, never the number of threads alive or gone.
 // - Readers (scrapes, Counter::Value) sum every copy with relaxed loads, without a lock.
-// - `alloc_mu_` guards only the allocation of cell ranges and the free lists. Freed ranges are
-//   zeroed in every copy before reuse, so a new series starts at zero.
+// - A series starts in its shared form (SeriesCells): one copy, compare-and-swap adds, on
+//   cache lines of its own (AllocateShared). Its shared records are sampled per thread (one in
+//   kVoteEvery casts a vote; a collision with another thread casts kPromoteVotes); at
+//   kPromoteVotes the recording thread promotes it (Promote) if the per-CPU cells of all
+//   promoted series stay within the limit (SetPerCpuLimit). Promotion takes `alloc_mu_` with a
+//   try-lock, so a record never waits: when it is busy, a later vote tries again.
+// - `alloc_mu_` guards the allocation of cell ranges, the free lists and the promoted bytes.
+//   Freed ranges are zeroed in every copy before reuse, so a new series starts at zero.
 // The store is a leaked process-wide singleton: records may come from thread-exit hooks that
 // run after static destructors.
 
@@ -21,8 +27,10 @@
 #define VITALS_AGENT_CORE_CELL_STORE_H_
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -33,17 +41,56 @@
 namespace vitals {
 namespace internal {
 
+// Promotion thresholds: one shared record in kVoteEvery (per thread) votes for its series, and
+// a series with kPromoteVotes votes (about 256 records; one collision) is promoted.
+inline constexpr uint32_t kVoteEvery = 64;
+inline constexpr uint32_t kPromoteVotes = 4;
+
+// The per-CPU memory all promoted series may take, unless an agent sets another
+// (Options::per_cpu_memory_mib).
+inline constexpr size_t kDefaultPerCpuLimitBytes = size_t{16} << 20;
+
+// Owns a series' shared cells (SeriesCells::shared).
+struct SharedCellsDelete {
+  void operator()(Cell* cells) const;
+};
+using SharedCells = std::unique_ptr<Cell[], SharedCellsDelete>;
+
 class CellStore {
  public:
   static CellStore& Get();
+
+  // `n` zeroed shared cells on cache lines of their own (a multiple of 64 bytes).
+  static SharedCells AllocateShared(uint32_t n);
+
+  // Promotes `s` to per-CPU cells (without rseq: to the fallback stripes) unless it is
+  // already, the limit would be passed, or another thread holds the allocation lock (then a
+  // later vote retries). Returns
+  // whether `s` is per-CPU now. Any thread; the record path calls it through NoteSharedRecord.
+  bool Promote(SeriesCells& s) ABSL_LOCKS_EXCLUDED(alloc_mu_);
+  // Counts a shared record of `s` towards its promotion (`collided`: its compare-and-swap met
+  // another thread's) and promotes it at kPromoteVotes.
+  void NoteSharedRecord(const SeriesCells& s, bool collided);
+  // Sums cells [offset, offset + n) of series `s`, both forms, into `out` (overwritten). The
+  // range is within the classic cells or within the native ones. Lock-free.
+  void SumSeries(const SeriesCells& s, uint32_t offset, uint32_t n, double* out) const;
+  // Zeroes both forms of a series that no thread writes any more (removed, about to be reused).
+  void ZeroSeries(const SeriesCells& s);
+  // Returns a series' per-CPU cells, if it has any, when its family is destroyed.
+  void FreeSeries(const SeriesCells& s) ABSL_LOCKS_EXCLUDED(alloc_mu_);
+  // The per-CPU bytes promoted series may take in all (process-wide; every agent sets it from
+  // its options when it is made). Series promoted before a lower limit keep their cells.
+  void SetPerCpuLimit(size_t bytes) ABSL_LOCKS_EXCLUDED(alloc_mu_);
+  size_t per_cpu_limit() const { return per_cpu_limit_.load(std::memory_order_relaxed); }
+  // The per-CPU bytes and the number of series promoted so far (live ones; for tests, the
+  // benchmark and the agent's own metrics).
+  size_t promoted_bytes() const { return promoted_bytes_.load(std::memory_order_relaxed); }
+  size_t promoted_series() const { return promoted_series_.load(std::memory_order_relaxed); }
 
   // A range of `n` zeroed cells (1 <= n <= kChunkCells) inside one chunk, starting at an even
   // cell (16-byte aligned), or -1 when the store is exhausted.
   int64_t Allocate(uint32_t n) ABSL_LOCKS_EXCLUDED(alloc_mu_);
   void Free(uint64_t base, uint32_t n) ABSL_LOCKS_EXCLUDED(alloc_mu_);
-  // Zeroes cells [base, base + n) in every copy, for a range that stays allocated and that no
-  // thread writes any more (a removed series about to be reused).
-  void Zero(uint64_t base, uint32_t n) { ZeroRange(base, n); }
 
   // Sums cells [base, base + n) over all copies into `out` (overwritten). Lock-free.
   void Sum(uint64_t base, uint32_t n, double* out) const;
@@ -76,8 +123,12 @@ class CellStore {
 
  private:
   CellStore();
+  int64_t AllocateLocked(uint32_t n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(alloc_mu_);
+  void FreeLocked(uint64_t base, uint32_t n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(alloc_mu_);
   Cell* ChunkFor(uint64_t chunk_index);  // allocates the chunk when it does not exist yet
   void ZeroRange(uint64_t base, uint32_t n);
+  // Adds the sums of cells [base, base + n) over all copies to `out`.
+  void Accumulate(uint64_t base, uint32_t n, double* out) const;
   // The calling thread's fallback stripe copy of the cell whose CPU-0 copy is `cpu0`.
   Cell* StripeCopy(Cell* cpu0);
   static void CasAdd(Cell* cell, double amount);
@@ -88,6 +139,11 @@ class CellStore {
   internal::Mutex alloc_mu_;
   uint64_t next_ ABSL_GUARDED_BY(alloc_mu_) = 0;
   std::map<uint32_t, std::vector<uint64_t>> free_ ABSL_GUARDED_BY(alloc_mu_);
+  // Written under alloc_mu_; atomics so that records and readers may look without it.
+  std::atomic<size_t> per_cpu_limit_{kDefaultPerCpuLimitBytes};
+  std::atomic<size_t> promoted_bytes_{0};
+  std::atomic<size_t> promoted_series_{0};
+  std::atomic<bool> full_{false};  // the last promotion did not fit: votes stop trying
 };
 
 // Makes the store keep `cpus` CPU copies instead of the machine's, to emulate a bigger host

@@ -76,11 +76,7 @@ Family::~Family() {
   if (overflow_) FreeCells(*overflow_);
 }
 
-void Family::FreeCells(const Series& s) {
-  CellStore& store = CellStore::Get();
-  store.Free(s.cell, cells_per_series_);
-  if (s.native != nullptr) store.Free(s.native_cell, s.native->cells());
-}
+void Family::FreeCells(const Series& s) { CellStore::Get().FreeSeries(s); }
 
 bool operator==(const HistogramExtras& a, const HistogramExtras& b) {
   if (a.exemplars != b.exemplars || a.native != b.native) return false;
@@ -174,8 +170,7 @@ void Family::ReclaimLocked() {
   if (!ReclaimGrace()) return;  // tried again at the next removal or visit
   CellStore& store = CellStore::Get();
   for (std::unique_ptr<Series>& s : retiring_) {
-    store.Zero(s->cell, cells_per_series_);
-    if (s->native != nullptr) store.Zero(s->native_cell, s->native->cells());
+    store.ZeroSeries(*s);  // both forms; a promoted series stays promoted
     if (s->exemplars != nullptr) {
       for (uint32_t i = 0; i <= s->num_bounds; ++i) s->exemplars[i].Clear();
     }
@@ -208,21 +203,12 @@ size_t Family::reusable_series() {
 }
 
 std::unique_ptr<Series> Family::NewSeries(std::vector<std::string> values) {
-  CellStore& store = CellStore::Get();
-  int64_t cell = store.Allocate(cells_per_series_);
-  if (cell < 0) return nullptr;
+  // Every series starts shared; the record path promotes the busy ones to per-CPU cells.
   auto s = std::make_unique<Series>();
-  s->cell = static_cast<uint64_t>(cell);
-  s->cpu0 = store.CpuZeroCopy(s->cell);  // maps the chunk now: records skip the table
-  if (extras_.native) {
-    const int64_t native = store.Allocate(extras_.native_layout.cells());
-    if (native < 0) {
-      store.Free(s->cell, cells_per_series_);
-      return nullptr;
-    }
-    s->native = &extras_.native_layout;
-    s->native_cell = static_cast<uint64_t>(native);
-  }
+  s->num_cells = cells_per_series_;
+  if (extras_.native) s->native = &extras_.native_layout;
+  s->shared_cells = CellStore::AllocateShared(s->num_cells + s->native_cells());
+  s->shared = s->shared_cells.get();
   if (extras_.exemplars) {
     s->exemplars = std::make_unique<ExemplarSlot[]>(bounds_.size() + 1);
   }
@@ -254,7 +240,7 @@ void Family::NoteOverflow() {
     counter = overflow_family_->Find(absl::MakeConstSpan(&label, 1));  // same series every time
     overflow_counter_.store(counter, std::memory_order_release);
   }
-  AddToCell(counter->cell, 1.0);
+  AddToSeries(*counter, 1.0);
 }
 
 Series* Family::Find(absl::Span<const absl::string_view> values) {
@@ -339,13 +325,14 @@ void Family::HideUnobserved(uint64_t round) {
 }
 
 void Family::SetValue(Series* series, double value) {
-  const double shares = CellStore::Get().ReadF64(series->cell);
+  double shares = 0;
+  CellStore::Get().SumSeries(*series, 0, 1, &shares);
   series->value_base.store(value - shares, std::memory_order_relaxed);
 }
 
 void Family::ReadValues(const Series* series, double* values) {
   const Family& f = *series->family;
-  CellStore::Get().Sum(series->cell, f.cells_per_series_, values);
+  CellStore::Get().SumSeries(*series, 0, f.cells_per_series_, values);
   if (f.type_ == MetricType::kHistogram) {
     series->layout().Fold(values, values);
   } else {
@@ -355,7 +342,7 @@ void Family::ReadValues(const Series* series, double* values) {
 
 bool Family::ReadNative(const Series* series, double* cells) {
   if (series->native == nullptr) return false;
-  CellStore::Get().Sum(series->native_cell, series->native->cells(), cells);
+  CellStore::Get().SumSeries(*series, series->num_cells, series->native->cells(), cells);
   return true;
 }
 

@@ -62,6 +62,7 @@ absl::StatusOr<HistogramExtras> ExtrasOf(absl::string_view metric,
 
 struct Series : SeriesCells {
   Family* family = nullptr;
+  SharedCells shared_cells;                   // SeriesCells::shared
   std::unique_ptr<ExemplarSlot[]> exemplars;  // one per bucket, when the family keeps them
   std::vector<std::string> values;            // repaired label values
   std::string labels_text;                    // `a="x",b="y"`, escaped, no braces

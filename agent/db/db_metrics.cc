@@ -130,7 +130,7 @@ void DbMetrics::Detected(RequestDb& db, const Call& call) {
   const std::string& table = call.duration->values[2];
   const absl::string_view labels[] = {
       route != nullptr ? absl::string_view(route->route) : absl::string_view("unknown"), table};
-  AddToCell(n_plus_one_->Find(labels)->cell, 1.0);
+  AddToSeries(*n_plus_one_->Find(labels), 1.0);
   // The statement table's text (normalized, cut at 1,024 bytes; "(other statements)" once the
   // table is full).
   db.statement = call.stats != nullptr ? call.stats->text : std::string();

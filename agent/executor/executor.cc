@@ -6,15 +6,15 @@
 namespace vitals {
 TaskTicket ExecutorMonitor::Submitted() const {
   if (!valid()) return TaskTicket();
-  internal::AddToCell(pool_->queued->cell, 1.0);
-  if (pool_->remaining != nullptr) internal::AddToCell(pool_->remaining->cell, -1.0);
+  internal::AddToSeries(*pool_->queued, 1.0);
+  if (pool_->remaining != nullptr) internal::AddToSeries(*pool_->remaining, -1.0);
   return TaskTicket(pool_->clock->NowNanos());
 }
 
 void ExecutorMonitor::Discarded(const TaskTicket& ticket) const {
   if (!valid() || !ticket.submitted()) return;
-  internal::AddToCell(pool_->queued->cell, -1.0);
-  if (pool_->remaining != nullptr) internal::AddToCell(pool_->remaining->cell, 1.0);
+  internal::AddToSeries(*pool_->queued, -1.0);
+  if (pool_->remaining != nullptr) internal::AddToSeries(*pool_->remaining, 1.0);
 }
 
 void ExecutorMonitor::SetPoolSize(int threads) const {
@@ -33,14 +33,14 @@ TaskScope::TaskScope(const ExecutorMonitor& pool, const TaskTicket& ticket, absl
   }
   start_ = pool_->clock->NowNanos();
   if (ticket.submitted()) {
-    internal::AddToCell(pool_->queued->cell, -1.0);
-    if (pool_->remaining != nullptr) internal::AddToCell(pool_->remaining->cell, 1.0);
+    internal::AddToSeries(*pool_->queued, -1.0);
+    if (pool_->remaining != nullptr) internal::AddToSeries(*pool_->remaining, 1.0);
     internal::ObserveInto(*pool_->idle, internal::ObservedSeconds(start_ - ticket.submit_nanos_));
   }
-  internal::AddToCell(pool_->active->cell, 1.0);
+  internal::AddToSeries(*pool_->active, 1.0);
   if (pool_->stall_nanos > 0) {
     slot_ = pool_->running.Claim(start_, name);
-    if (slot_ == internal::RunningTasks::kNoSlot) internal::AddToCell(pool_->unwatched->cell, 1.0);
+    if (slot_ == internal::RunningTasks::kNoSlot) internal::AddToSeries(*pool_->unwatched, 1.0);
   }
 }
 
@@ -51,8 +51,8 @@ absl::Duration TaskScope::Finish() {
   const int64_t nanos = pool_->clock->NowNanos() - start_;
   pool_->running.Release(slot_);
   internal::ObserveInto(*pool_->run, internal::ObservedSeconds(nanos));
-  internal::AddToCell(pool_->completed->cell, 1.0);
-  internal::AddToCell(pool_->active->cell, -1.0);
+  internal::AddToSeries(*pool_->completed, 1.0);
+  internal::AddToSeries(*pool_->active, -1.0);
   return absl::Nanoseconds(nanos);
 }
 

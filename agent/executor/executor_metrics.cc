@@ -151,7 +151,7 @@ int ExecutorMetrics::CheckStalls(ExecutorPool& pool) {
     still.insert(task.id);
     if (pool.reported.contains(task.id)) return;
     ++reported;
-    AddToCell(pool.stalled->cell, 1.0);
+    AddToSeries(*pool.stalled, 1.0);
     if (pool.log != nullptr) {
       pool.log->Log(LogSeverity::kWarning,
                     absl::StrFormat("executor \"%s\": task \"%s\" has been running for %.1f s "

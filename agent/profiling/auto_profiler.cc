@@ -191,7 +191,7 @@ void AutoProfiler::CaptureOne(const Trigger& trigger) {
       }
     }
   }
-  AddToCell(captured_->cell, 1.0);
+  AddToSeries(*captured_, 1.0);
   std::string where;
   {
     MutexLock lock(&mu_);

@@ -39,7 +39,7 @@ void RouteHandle::RecordBodySizes(int status, int64_t request_bytes, int64_t res
 }
 
 void RouteHandle::AddActive(double delta) const {
-  if (ABSL_PREDICT_TRUE(valid())) internal::AddToCell(route_->active->cell, delta);
+  if (ABSL_PREDICT_TRUE(valid())) internal::AddToSeries(*route_->active, delta);
 }
 
 // The request path is this file: RequestScope's constructor and End, with RequestDbScope's Begin
@@ -72,11 +72,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void RequestDbScope::EndNow(bool record) {
     if (ABSL_PREDICT_TRUE(!used)) {
       // No database call: count the request in the le="0" bucket (the count of its pair); the
       // sum does not change.
-      if (ABSL_PREDICT_TRUE(route_->db_queries_none_cpu0 != nullptr)) {
-        internal::AddToCellAt(route_->db_queries_none_cpu0, 1.0);
-      } else {
-        internal::AddToCell(route_->db_queries_none, 1.0);
-      }
+      internal::AddToSeries(*route_->db_queries, 1.0, internal::HistogramLayout::pair(0));
     } else {
       internal::ObserveInto(*route_->db_queries,
                             static_cast<double>(db->queries.load(std::memory_order_relaxed)));

@@ -125,7 +125,6 @@ RequestMetrics::RequestMetrics(Family* duration, Family* active, Family* slow, F
   overflow.active = active_->overflow_series_unmarked();
   overflow.slow = slow_->overflow_series_unmarked();
   overflow.db_queries = db_queries_->overflow_series_unmarked();
-  overflow.SetDbQueriesNone();
 }
 
 RouteEntry* RequestMetrics::FindRoute(absl::string_view method, absl::string_view route) {
@@ -139,7 +138,6 @@ RouteEntry* RequestMetrics::FindRoute(absl::string_view method, absl::string_vie
         entry->active = active_->Find(key);
         entry->slow = slow_->Find(key);
         entry->db_queries = db_queries_->Find(key);
-        entry->SetDbQueriesNone();
         return entry;
       },
       [this] {
@@ -190,7 +188,7 @@ void RequestMetrics::OfferExemplar(Series* series, uint32_t bucket, double secon
 }
 
 void RequestMetrics::RecordSlow(RouteEntry* entry, int status, int64_t nanos) {
-  AddToCell(entry->slow->cell, 1.0);
+  AddToSeries(*entry->slow, 1.0);
   const int64_t now = clock_->NowNanos();
   LogSlow(*entry, status, nanos);
   slow_ring_.Add(entry, status, nanos, now);

@@ -45,15 +45,9 @@ struct RouteEntry : RouteLabels {
   Series* active = nullptr;
   int in_flight = 0;  // RefreshActive's tally (under the registry's refresh lock)
   Series* slow = nullptr;
-  Series* db_queries = nullptr;  // http_server_request_db_queries
-  // ... its le="0" count: the cell of a request without database calls, and its CPU-0 copy
-  // (null if unresolved: the cell is used then).
-  uint64_t db_queries_none = 0;
-  Cell* db_queries_none_cpu0 = nullptr;
-  void SetDbQueriesNone() {
-    db_queries_none = db_queries->cell + HistogramLayout::pair(0);
-    db_queries_none_cpu0 = db_queries->cpu0;  // pair(0) is its first cell
-  }
+  // http_server_request_db_queries; a request without database calls adds 1 to the count of
+  // its le="0" bucket (pair(0)), and nothing to the sum.
+  Series* db_queries = nullptr;
   bool overflow = false;
   SeriesSlots by_status;  // the duration series of each status code seen
   // The body-size series of each status code seen (Options::body_sizes only).

@@ -12,6 +12,7 @@
 #include "absl/strings/strip.h"
 #include "agent/base/listen_address.h"
 #include "agent/base/procfs.h"
+#include "agent/core/cell_store.h"
 #include "agent/core/family_spec.h"
 #include "agent/http/basic_auth.h"
 #include "agent/root/options_table.h"
@@ -57,6 +58,7 @@ AgentImpl::AgentImpl(Options options) : options_(std::move(options)) {
       std::make_unique<RateLimitedLog>(log_sink_, &Clock::Steady(), options_.log_lines_per_second,
                                        options_.log_burst, options_.log_level);
   for (const std::string& w : warnings) log_->Write(LogSeverity::kWarning, w);
+  CellStore::Get().SetPerCpuLimit(static_cast<size_t>(options_.per_cpu_memory_mib) << 20);
   registry_ = std::make_unique<Registry>(static_cast<size_t>(options_.series_limit), clock_);
   registry_->ConfigureCallbacks(options_.callback_timeout, log_.get());
   auto requests = RequestMetrics::Create(*registry_, options_, clock_, log_.get());

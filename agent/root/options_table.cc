@@ -314,6 +314,8 @@ std::vector<OptionSpec> MakeTable() {
                        absl::InfiniteDuration(), false, "e.g. `250ms`"));
   t.push_back(Int(&Options::series_limit, "series_limit", "VITALS_SERIES_LIMIT", 1, 1000000,
                   "label sets per metric family"));
+  t.push_back(Int(&Options::per_cpu_memory_mib, "per_cpu_memory_mib", "VITALS_PER_CPU_MEMORY_MIB",
+                  0, 1 << 20, "MiB the per-CPU cells of busy series may take, process-wide"));
   t.push_back(Duration(&Options::callback_timeout, "callback_timeout", "VITALS_CALLBACK_TIMEOUT",
                        absl::Milliseconds(1), absl::Minutes(1), false,
                        "how long a scrape waits for the scrape-time callbacks"));

@@ -17,7 +17,7 @@ void UpstreamHandle::RecordError(absl::string_view error_type, absl::Duration du
 }
 
 void UpstreamHandle::AddActive(double delta) const {
-  if (ABSL_PREDICT_TRUE(valid())) internal::AddToCell(entry_->active->cell, delta);
+  if (ABSL_PREDICT_TRUE(valid())) internal::AddToSeries(*entry_->active, delta);
 }
 
 ClientCallScope::ClientCallScope(const UpstreamHandle& upstream) : upstream_(upstream) {

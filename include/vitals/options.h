@@ -125,6 +125,13 @@ struct Options {
   // `vitals_series_overflow_total{metric}`. Env: VITALS_SERIES_LIMIT.
   int series_limit = 2000;
 
+  // The memory, in MiB, that the per-CPU cells of busy series may take in the whole process
+  // (every agent sets it when it is made). A series starts with one shared copy of its cells
+  // (8 bytes each); one written often moves to per-CPU cells (8 bytes each per CPU, plus one)
+  // while they fit here, and keeps its shared form otherwise. See docs/architecture.md,
+  // "Memory per series". Env: VITALS_PER_CPU_MEMORY_MIB.
+  int per_cpu_memory_mib = 16;
+
   // How long a scrape (or push, or live-page sample) waits for the scrape-time callbacks
   // (vitals/callback.h) before it serves their last values; a callback still running then is
   // counted in `vitals_callback_failures_total{reason="timeout"}` and logged.

@@ -1,7 +1,8 @@
 // vitals/detail/cells.h: the per-CPU cells behind every metric. Not API; shipped because the
 // hot-path recording calls are inline.
 //
-// Every series owns a small, contiguous range of cell indices. Each cell exists once per CPU
+// A series written often owns a small, contiguous range of cell indices in the cell store
+// (until then, one shared copy of its cells: SeriesCells). Each cell exists once per CPU
 // (8-byte doubles; a CPU's copies of 1,024 consecutive cells form an 8 KiB block, so two CPUs
 // never share a cache line). A record adds to the copy of the CPU it runs on inside a
 // restartable sequence (Linux rseq, registered for every thread by glibc 2.35 and later): a
@@ -281,11 +282,30 @@ struct HistogramLayout {
 inline constexpr uint32_t kExponentIndexSize = 2049;
 
 // The part of a series the hot path reads.
+//
+// A series has two forms (docs/architecture.md, "Memory per series"). It starts *shared*: one
+// copy of its cells (`shared`, on lines of its own), added to with a compare-and-swap, which
+// costs 8 bytes a cell on any host. A series written often is *promoted* to per-CPU cells: a
+// range in the cell store, one copy per CPU, added to in a restartable sequence. Promotion
+// happens once, on the record path, when a sampled count of the series' shared records reaches
+// a threshold or two threads collided on its shared cells (CellStore::NoteSharedRecord), and
+// only while the process's per-CPU cells stay under their limit (Options::per_cpu_memory_mib);
+// the shared cells are kept and summed with the per-CPU ones for ever, so no record is moved
+// and totals stay exact.
 struct SeriesCells {
-  uint64_t cell = 0;
-  // The CPU-0 copy of `cell`, resolved when the series is made (its chunk mapped then); null
-  // when no chunk could be mapped, and records go by `cell` (and are dropped if it never can).
-  Cell* cpu0 = nullptr;
+  // The per-CPU form's CPU-0 copy of the first cell, null while the series is shared. Set once
+  // (release) after `cell`, `native_cell` and `native_cpu0`, which readers trust after an
+  // acquire load of it.
+  std::atomic<Cell*> cpu0{nullptr};
+  uint64_t cell = 0;         // the per-CPU form's first cell in the store
+  uint64_t native_cell = 0;  // and that of its native buckets
+  Cell* native_cpu0 = nullptr;
+  // The shared form: the `num_cells` classic cells, then the native cells; never null for a
+  // series of a family (owned by it), 16-byte aligned.
+  Cell* shared = nullptr;
+  uint32_t num_cells = 1;  // classic cells: 1 for a counter or gauge, layout().cells() else
+  // Sampled shared records and collisions, towards promotion (CellStore::NoteSharedRecord).
+  mutable std::atomic<uint32_t> votes{0};
   const double* bounds = nullptr;
   uint32_t num_bounds = 0;
   // For histograms, an index by binary exponent that narrows a value's bucket to the few
@@ -293,22 +313,42 @@ struct SeriesCells {
   // smallest positive double whose biased exponent is e (below 0 for e = 0, below +Inf for
   // e = 2047), and by_exponent[2048] is num_bounds. nullptr when there is none.
   const uint16_t* by_exponent = nullptr;
-  // For histograms that also keep native buckets: their layout (the family's) and the first of
-  // their cells; null when the family has none.
+  // For histograms that also keep native buckets: their layout (the family's); null when the
+  // family has none. Native cell k is shared[num_cells + k], or native_cpu0 + k per CPU.
   const NativeLayout* native = nullptr;
-  uint64_t native_cell = 0;
   // Moved by each removal of the series (MetricFamily::Remove): a handle keeps the generation
   // it was made at and records only while they match (AddToCellChecked, ObserveIntoChecked).
-  // The fields above never change while the family lives: a removed series' cells and this
-  // struct are reused, whole, by a later series of the same family.
+  // The layout fields never change while the family lives: a removed series' cells (both
+  // forms) and this struct are reused, whole, by a later series of the same family.
   std::atomic<uint32_t> generation{0};
   HistogramLayout layout() const { return HistogramLayout{num_bounds}; }
+  uint32_t native_cells() const { return native == nullptr ? 0 : native->cells(); }
 };
 
-// The fallback of the checked adds below (no rseq for this thread, or no CPU-0 copy): adds
-// `amount` to `index` (a pair at an even index when `pair`) while `s`'s generation is
-// `expected`, counted as a checked writer the reclaimer waits for (agent/core/series_reclaim.h).
-VITALS_EXPORT void SlowAddChecked(const SeriesCells& s, uint32_t expected, uint64_t index,
+// Adds `amount` (`pair`: 1 and `amount` to the pair) to cell `offset` of `s`'s shared form,
+// and counts the record towards the series' promotion (which it may perform). Out of line:
+// the path of series written rarely.
+VITALS_EXPORT void SharedAdd(const SeriesCells& s, uint32_t offset, double amount, bool pair);
+
+// Adds `amount` to cell `offset` of series `s` (a counter's or gauge's 0; the agent's own
+// series, which are never removed). Cost: one load of `s` and a restartable add once the
+// series is per-CPU (about 2-4 ns); a compare-and-swap add on the shared form before.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void AddToSeries(const SeriesCells& s, double amount,
+                                                     uint32_t offset = 0) {
+  Cell* cpu0 = s.cpu0.load(std::memory_order_acquire);
+  if (ABSL_PREDICT_TRUE(cpu0 != nullptr)) {
+    AddToCellAt(cpu0 + offset, amount);
+    return;
+  }
+  SharedAdd(s, offset, amount, /*pair=*/false);
+}
+
+// The slow path of the checked adds below (the shared form, no rseq for this thread, or a CPU
+// without a copy): adds `amount` to cell `offset` of `s` (a pair at an even offset when
+// `pair`; offsets from num_cells on are native cells) while `s`'s generation is `expected`.
+// What does not run in a restartable sequence runs counted as a checked writer, which the
+// reclaimer waits for (agent/core/series_reclaim.h).
+VITALS_EXPORT void SlowAddChecked(const SeriesCells& s, uint32_t expected, uint32_t offset,
                                   double amount, bool pair);
 
 // Adds `amount` to `s`'s cell while its generation is `expected` (a public handle's
@@ -317,13 +357,13 @@ VITALS_EXPORT void SlowAddChecked(const SeriesCells& s, uint32_t expected, uint6
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline void AddToCellChecked(const SeriesCells& s, uint32_t expected,
                                                           double amount) {
 #ifdef VITALS_HAVE_RSEQ
-  if (ABSL_PREDICT_TRUE(s.cpu0 != nullptr) &&
-      ABSL_PREDICT_TRUE(RestartableAddChecked<Cell>(s.cpu0, amount, &s.generation, expected) >=
-                        0)) {
+  Cell* cpu0 = s.cpu0.load(std::memory_order_acquire);
+  if (ABSL_PREDICT_TRUE(cpu0 != nullptr) &&
+      ABSL_PREDICT_TRUE(RestartableAddChecked<Cell>(cpu0, amount, &s.generation, expected) >= 0)) {
     return;
   }
 #endif
-  SlowAddChecked(s, expected, s.cell, amount, /*pair=*/false);
+  SlowAddChecked(s, expected, 0, amount, /*pair=*/false);
 }
 
 // The number of bounds in [lo, hi) below `value`, plus lo: a scan for a few, else a binary
@@ -391,14 +431,16 @@ inline constexpr uint32_t kNoBucket = ~uint32_t{0};
 
 // One restartable add of (1, value) to the bucket's pair on the running CPU's copy; with
 // native buckets, one more restartable add of 1 to the native bucket's cell. Returns the
-// classic bucket it counted (for its exemplar), or kNoBucket for a NaN.
+// classic bucket it counted (for its exemplar), or kNoBucket for a NaN. (A shared series:
+// compare-and-swap adds to its shared cells instead.)
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline uint32_t ObserveInto(const SeriesCells& s, double value) {
   if (ABSL_PREDICT_FALSE(value != value)) return kNoBucket;  // NaN
   const uint32_t bucket = BucketIndex(s.bounds, s.num_bounds, value, s.by_exponent);
-  if (ABSL_PREDICT_TRUE(s.cpu0 != nullptr)) {
-    AddToPairAt(s.cpu0 + HistogramLayout::pair(bucket), value);
+  Cell* cpu0 = s.cpu0.load(std::memory_order_acquire);
+  if (ABSL_PREDICT_TRUE(cpu0 != nullptr)) {
+    AddToPairAt(cpu0 + HistogramLayout::pair(bucket), value);
   } else {
-    AddToPair(s.cell + HistogramLayout::pair(bucket), value);
+    SharedAdd(s, HistogramLayout::pair(bucket), value, /*pair=*/true);
   }
   if (ABSL_PREDICT_FALSE(s.native != nullptr)) AddToNativeBucket(s, value);
   return bucket;
@@ -415,13 +457,14 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline uint32_t ObserveIntoChecked(const SeriesCell
   const uint32_t bucket = BucketIndex(s.bounds, s.num_bounds, value, s.by_exponent);
   bool done = false;
 #if defined(VITALS_HAVE_RSEQ) && defined(__SSE2__)
-  if (ABSL_PREDICT_TRUE(s.cpu0 != nullptr)) {
-    done = RestartableAddChecked<CellPair>(s.cpu0 + HistogramLayout::pair(bucket),
+  Cell* cpu0 = s.cpu0.load(std::memory_order_acquire);
+  if (ABSL_PREDICT_TRUE(cpu0 != nullptr)) {
+    done = RestartableAddChecked<CellPair>(cpu0 + HistogramLayout::pair(bucket),
                                            _mm_set_pd(value, 1.0), &s.generation, expected) >= 0;
   }
 #endif
   if (ABSL_PREDICT_FALSE(!done)) {
-    SlowAddChecked(s, expected, s.cell + HistogramLayout::pair(bucket), value, /*pair=*/true);
+    SlowAddChecked(s, expected, HistogramLayout::pair(bucket), value, /*pair=*/true);
   }
   if (ABSL_PREDICT_FALSE(s.native != nullptr)) AddToNativeBucketChecked(s, expected, value);
   return bucket;

@@ -15,8 +15,10 @@
 
 #include "agent/core/family.h"
 #include "agent/core/registry.h"
+#include "tests/support/agent_internals.h"
 #include "tests/support/fakes.h"
 #include "tests/support/fixtures.h"
+#include "tests/support/metrics_text.h"
 #include "tests/support/process.h"
 #include "vitals/agent.h"
 
@@ -439,6 +441,148 @@ TEST_CASE("scrapes while threads record see growing values and exact totals",
   CHECK(scrapes.load() >= 2);
   CHECK(regressions.load() == 0);
   CHECK(c->Value() == double{kWriters} * kPerWriter);
+}
+
+// A series' per-CPU bytes: its classic and native cells in every copy.
+size_t PerCpuBytes(const vitals::internal::SeriesCells& s) {
+  return size_t{s.num_cells + s.native_cells()} * CellStore::Get().copies() * 8;
+}
+
+bool PerCpu(const vitals::internal::SeriesCells& s) { return s.cpu0.load() != nullptr; }
+
+vitals::HistogramFeatures NativeOn() {
+  vitals::HistogramFeatures f;
+  f.native = true;
+  return f;
+}
+
+TEST_CASE("a series starts shared and moves to per-CPU cells once written often", "[cells]") {
+  vitals::Agent agent(vitals_test::QuietOptions());
+  vitals::Counter c = *agent.AddCounter("forms_total", "Forms.")->WithLabels({});
+  vitals::Histogram h =
+      *agent.AddHistogram("forms_seconds", "Forms.", {0.1, 1}, {}, NativeOn())->WithLabels({});
+  vitals::internal::Series* cs = vitals_test::SeriesNamed(agent, "forms_total");
+  vitals::internal::Series* hs = vitals_test::SeriesNamed(agent, "forms_seconds");
+  REQUIRE(cs != nullptr);
+  REQUIRE(hs != nullptr);
+  CHECK_FALSE(PerCpu(*cs));
+  CHECK_FALSE(PerCpu(*hs));
+  // One thread's 100 records cast at most two votes (one in 64): both stay shared.
+  for (int i = 0; i < 100; ++i) {
+    c.Increment();
+    h.Observe(0.5);
+  }
+  CHECK_FALSE(PerCpu(*cs));
+  CHECK_FALSE(PerCpu(*hs));
+  CHECK(c.Value() == 100);
+  CHECK(h.Count() == 100);
+  // 320 more cast at least five: both move (to the fallback stripes where rseq is off).
+  for (int i = 0; i < 320; ++i) {
+    c.Increment(2);
+    h.Observe(0.05);
+  }
+  CHECK(PerCpu(*cs));
+  CHECK(PerCpu(*hs));
+  for (int i = 0; i < 1000; ++i) {
+    c.Increment();
+    h.Observe(2);
+  }
+  // Nothing moved between the forms: each holds what was recorded while it was the one used.
+  CHECK(c.Value() == 100 + 640 + 1000);
+  CHECK(h.Count() == 1420);
+  CHECK(h.Sum() == Approx(100 * 0.5 + 320 * 0.05 + 1000 * 2.0));
+  const std::string body = agent.RenderText();
+  CHECK(body.find("forms_seconds_bucket{le=\"0.1\"} 320\n") != std::string::npos);
+  CHECK(body.find("forms_seconds_bucket{le=\"1\"} 420\n") != std::string::npos);
+  CHECK(body.find("forms_seconds_count 1420\n") != std::string::npos);
+  CHECK(body.find("forms_total 1740\n") != std::string::npos);
+}
+
+TEST_CASE("the per-CPU memory limit bounds promotion: the rest stay shared and exact", "[cells]") {
+  CellStore& store = CellStore::Get();
+  vitals::Options o = vitals_test::QuietOptions();
+  o.per_cpu_memory_mib = 0;  // nothing more may move
+  vitals::Agent agent(o);
+  CHECK(store.per_cpu_limit() == 0);
+  auto family = agent.AddHistogram("bounded_seconds", "Bounded.", {0.1, 1}, {"i"});
+  std::vector<vitals::Histogram> hs;
+  std::vector<vitals::internal::Series*> series;
+  for (int i = 0; i < 5; ++i) {
+    hs.push_back(*family->WithLabels({std::to_string(i)}));
+    series.push_back(vitals_test::SeriesNamed(agent, "bounded_seconds", {std::to_string(i)}));
+    REQUIRE(series.back() != nullptr);
+  }
+  for (int r = 0; r < 1000; ++r) hs[0].Observe(0.5);
+  CHECK_FALSE(PerCpu(*series[0]));
+  CHECK(hs[0].Count() == 1000);
+  // Room for three more such series: the first three written often move, the others stay.
+  store.SetPerCpuLimit(store.promoted_bytes() + 3 * PerCpuBytes(*series[0]));
+  for (int i = 0; i < 5; ++i) {
+    for (int r = 0; r < 1000; ++r) hs[i].Observe(0.05);
+  }
+  int per_cpu = 0;
+  for (auto* s : series) per_cpu += PerCpu(*s) ? 1 : 0;
+  CHECK(store.promoted_bytes() <= store.per_cpu_limit());
+  // The agent's own series may take a share of the room meanwhile; never more than it has.
+  CHECK(per_cpu >= 1);
+  CHECK(per_cpu <= 3);
+  CHECK_FALSE(PerCpu(*series[4]));
+  for (int i = 0; i < 5; ++i) CHECK(hs[i].Count() == (i == 0 ? 2000 : 1000));
+  store.SetPerCpuLimit(vitals::internal::kDefaultPerCpuLimitBytes);
+}
+
+TEST_CASE("totals stay exact while writers race scrapes and the move to per-CPU cells",
+          "[cells][concurrency]") {
+  vitals::Agent agent(vitals_test::QuietOptions());
+  vitals::Counter c = *agent.AddCounter("moving_total", "Moving.")->WithLabels({});
+  vitals::Histogram h =
+      *agent.AddHistogram("moving_seconds", "Moving.", {0.1, 1}, {}, NativeOn())->WithLabels({});
+  vitals::internal::Series* hs = vitals_test::SeriesNamed(agent, "moving_seconds");
+  REQUIRE(hs != nullptr);
+  constexpr int kWriters = 4;
+  constexpr int kPerWriter = 20000;
+  std::atomic<int> ready{0}, done{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < kWriters; ++t) {
+    writers.emplace_back([&] {
+      ready.fetch_add(1);
+      while (!go.load()) {
+      }
+      for (int i = 0; i < kPerWriter; ++i) {
+        c.Increment();
+        h.Observe(i % 2 == 0 ? 0.05 : 0.5);
+      }
+      done.fetch_add(1);
+    });
+  }
+  std::atomic<int> regressions{0}, scrapes{0};
+  std::thread scraper([&] {
+    double last_count = 0, last_total = 0;
+    while (done.load() < kWriters) {
+      const std::string body = agent.RenderText();
+      const double count = vitals_test::SampleValue(body, "moving_seconds_count");
+      const double total = vitals_test::SampleValue(body, "moving_total");
+      if (count < last_count || total < last_total) regressions.fetch_add(1);
+      last_count = count;
+      last_total = total;
+      scrapes.fetch_add(1);
+    }
+  });
+  while (ready.load() < kWriters) {
+  }
+  go = true;  // every writer starts on the shared form at once
+  for (auto& w : writers) w.join();
+  scraper.join();
+  CHECK(regressions.load() == 0);
+  CHECK(scrapes.load() >= 1);
+  CHECK(PerCpu(*hs));
+  CHECK(c.Value() == double{kWriters} * kPerWriter);
+  CHECK(h.Count() == uint64_t{kWriters} * kPerWriter);
+  CHECK(h.Sum() == Approx(kWriters * kPerWriter / 2 * 0.55));
+  const std::string body = agent.RenderText();
+  CHECK(vitals_test::SampleValue(body, "moving_seconds_bucket{le=\"0.1\"}") ==
+        kWriters * kPerWriter / 2);
 }
 
 TEST_CASE("the CPU count comes from the kernel's present list", "[cells]") {

@@ -16,6 +16,7 @@
 #include "agent/root/agent_access.h"
 #include "agent/root/agent_impl.h"
 #include "exporters/text_format.h"
+#include "tests/support/agent_internals.h"
 #include "tests/support/fakes.h"
 #include "tests/support/metrics_text.h"
 #include "vitals/agent.h"
@@ -128,14 +129,7 @@ TEST_CASE("an info metric is OpenMetrics' info type and a gauge of 1 in the text
 
 namespace {
 
-vitals::internal::Family* FamilyNamed(vitals::Agent& agent, const std::string& name) {
-  vitals::internal::Family* found = nullptr;
-  vitals::internal::AgentAccess::Impl(agent).registry().ForEachFamily(
-      [&](vitals::internal::Family& f) {
-        if (f.name() == name) found = &f;
-      });
-  return found;
-}
+using vitals_test::FamilyNamed;
 
 TEST_CASE("a removed series leaves the exposition, and its handles record nothing",
           "[metrics][cells]") {
