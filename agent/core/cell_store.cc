@@ -250,6 +250,7 @@ void CellStore::SumSeries(const SeriesCells& s, uint32_t offset, uint32_t n, dou
 }
 
 void CellStore::ZeroSeries(const SeriesCells& s) {
+  s.votes.store(0, std::memory_order_relaxed);  // a new series: busy or not, it shows anew
   const uint32_t n = s.num_cells + s.native_cells();
   for (uint32_t i = 0; i < n; ++i) s.shared[i].store(0, std::memory_order_relaxed);
   if (s.cpu0.load(std::memory_order_acquire) == nullptr) return;

@@ -74,7 +74,8 @@ class CellStore {
   // Sums cells [offset, offset + n) of series `s`, both forms, into `out` (overwritten). The
   // range is within the classic cells or within the native ones. Lock-free.
   void SumSeries(const SeriesCells& s, uint32_t offset, uint32_t n, double* out) const;
-  // Zeroes both forms of a series that no thread writes any more (removed, about to be reused).
+  // Zeroes both forms of a series that no thread writes any more (removed, about to be reused),
+  // and its votes; a promoted series stays promoted.
   void ZeroSeries(const SeriesCells& s);
   // Returns a series' per-CPU cells, if it has any, when its family is destroyed.
   void FreeSeries(const SeriesCells& s) ABSL_LOCKS_EXCLUDED(alloc_mu_);
