@@ -260,6 +260,21 @@ def overview():
         "(VITALS_SLOW_REQUEST_THRESHOLD, default 1 s); each also logged one warning.", "reqps",
         [target('sum by (http_route) (rate(http_server_slow_requests_total{%s}[%s]))'
                 % (SEL_ROUTE, rate), "{{http_route}}")]), 12, 8))
+    p.append(L.place(timeseries(
+        "Where the time goes, by route", "Seconds per second each route spent in database "
+        "calls (db), outbound calls (outbound) and its own code (self); calls that overlap "
+        "count once. Divide by the request rate for the time per request. A route whose db or "
+        "outbound share dominates waits on its dependencies; see the sequential-calls panel "
+        "for calls that could overlap.", "s",
+        [target('sum by (http_route, part) (rate(vitals_http_server_request_time_seconds_total'
+                '{%s}[%s]))' % (SEL_ROUTE, rate), "{{http_route}} {{part}}")], stack=True), 12, 8))
+    p.append(L.place(timeseries(
+        "Requests with sequential calls", "Requests per second that made several database or "
+        "outbound calls one after another, none overlapping, taking at least "
+        "VITALS_SEQUENTIAL_CALLS_PERCENT (50%) of the request: candidates for running those "
+        "calls concurrently. The service logs each route's calls once a minute.", "reqps",
+        [target('sum by (http_route) (rate(vitals_http_server_sequential_calls_total{%s}[%s]))'
+                % (SEL_ROUTE, rate), "{{http_route}}")]), 12, 8))
     p.append(L.place(table(
         "Slowest routes (p99, last 5 minutes)", "Routes ranked by their 99th percentile "
         "duration over the last 5 minutes (computed here, so it needs no recording rule).", "s",

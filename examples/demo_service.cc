@@ -11,8 +11,9 @@
 // POST /memory/free (gives it all back), GET /delay/:ms (sleeps that many milliseconds, at most
 // 2000: a latency a test controls), POST /checkout (reserves the item on an "inventory" upstream of
 // three instances, one slow and flaky, in round robin, each behind a circuit breaker: see
-// InventoryUpstreams), POST /reports?count=N (queues N reports on a pool of two workers: see
-// ReportWorkers).
+// InventoryUpstreams), GET /checkout/quote/sequential and /parallel (a quote from each inventory
+// instance, one after another or all at once), POST /reports?count=N (queues N reports on a
+// pool of two workers: see ReportWorkers).
 //
 // The load generator sends a W3C `traceparent` header with every request, as a traced client
 // would, so the request-duration buckets carry exemplars; --trace-log appends each trace id it
@@ -195,8 +196,12 @@ void GenerateLoad(int port, double rps, int seed, std::FILE* trace_log, bool bur
     } else if (p < 56) {
       // Ids from a small range: once each was imported, every import fails on the key.
       client.Post(("/orders/import/" + std::to_string(2001 + pick(rng))).c_str(), "", "text/plain");
-    } else if (p < 70) {
+    } else if (p < 66) {
       client.Get("/search?q=widgets");
+    } else if (p < 68) {
+      client.Get("/checkout/quote/sequential");
+    } else if (p < 70) {
+      client.Get("/checkout/quote/parallel");
     } else if (p < 80) {
       client.Get("/flaky");
     } else if (p < 87) {
@@ -259,6 +264,10 @@ class InventoryUpstreams {
         }
         res.set_content("{\"reserved\":true}", "application/json");
       });
+      inst->server.Get("/quote", [](const httplib::Request&, httplib::Response& res) {
+        SleepMs(3);  // every instance quotes quickly, the flaky one too
+        res.set_content("{\"price\":42}", "application/json");
+      });
       const int port = inst->server.bind_to_any_port("127.0.0.1");
       if (port <= 0) continue;
       inst->thread = std::thread([s = &inst->server] { s->listen_after_bind(); });
@@ -280,6 +289,33 @@ class InventoryUpstreams {
   ~InventoryUpstreams() {
     for (auto& inst : instances_) inst->server.stop();
     for (auto& inst : instances_) inst->thread.join();
+  }
+
+  // Asks every instance for a quote, one after another (GET /checkout/quote/sequential: the
+  // calls could overlap, and vitals_http_server_sequential_calls_total says so) or all at once
+  // on threads of their own, each bound to the request with a vitals::RequestContext
+  // (GET /checkout/quote/parallel: the same calls, about a third of the time).
+  int Quotes(bool parallel) {
+    std::atomic<int> answered{0};
+    auto ask = [&](Instance& inst) {
+      std::lock_guard<std::mutex> lock(inst.mu);  // one call at a time per client
+      auto res = inst.client->Get("/quote");
+      if (res && res->status == 200) answered.fetch_add(1);
+    };
+    if (!parallel) {
+      for (auto& inst : instances_) ask(*inst);
+      return answered.load();
+    }
+    const vitals::RequestContext request = vitals::RequestContext::Current();
+    std::vector<std::thread> calls;
+    for (auto& inst : instances_) {
+      calls.emplace_back([&, i = inst.get()] {
+        vitals::RequestContext::Bind bind(request);  // the call counts for the request
+        ask(*i);
+      });
+    }
+    for (auto& t : calls) t.join();
+    return answered.load();
   }
 
   // Reserves `item` on the next instance whose breaker lets the call through, then once more
@@ -453,6 +489,16 @@ int main(int argc, char** argv) {
       res.set_content("{\"ok\":false}", "application/json");
     }
   });
+  routes.Get("/checkout/quote/sequential",
+             [&inventory](const httplib::Request&, httplib::Response& res) {
+               res.set_content("{\"quotes\":" + std::to_string(inventory.Quotes(false)) + "}",
+                               "application/json");
+             });
+  routes.Get("/checkout/quote/parallel",
+             [&inventory](const httplib::Request&, httplib::Response& res) {
+               res.set_content("{\"quotes\":" + std::to_string(inventory.Quotes(true)) + "}",
+                               "application/json");
+             });
   ReportWorkers reports(agent);
   routes.Post("/reports", [&reports](const httplib::Request& req, httplib::Response& res) {
     const int count = std::clamp(

@@ -100,6 +100,15 @@ std::string LiveEndpoint::RenderJson(const LiveView& v) {
       Num(out, f, "requests", r.requests);
       Num(out, f, "errors", r.errors);
       Num(out, f, "mean_seconds", r.requests > 0 ? r.seconds / r.requests : 0);
+      Field(out, f, "time_seconds", [&] {
+        out += '{';
+        bool g = true;
+        Num(out, g, "db", r.time_parts[0]);
+        Num(out, g, "outbound", r.time_parts[1]);
+        Num(out, g, "self", r.time_parts[2]);
+        out += '}';
+      });
+      Num(out, f, "sequential_requests", r.sequential);
     });
   });
   Field(out, first, "memory", [&] {

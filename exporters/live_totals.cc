@@ -83,6 +83,22 @@ LiveTotals ReadLiveTotals(internal::Registry& registry) {
         const absl::string_view status = LabelValue(f, s, "http_response_status_code");
         if (!status.empty() && status[0] == '5') r.errors += count;
       });
+    } else if (name == "vitals_http_server_request_time_seconds_total") {
+      f.Visit([&](const internal::Series& s, const double* v) {
+        const absl::string_view part = LabelValue(f, s, "part");
+        const int i = part == "db" ? 0 : part == "outbound" ? 1 : part == "self" ? 2 : -1;
+        if (i < 0) return;  // the overflow series
+        // Only routes that served requests (the duration family was made, and is visited, first).
+        auto r = routes.find({std::string(LabelValue(f, s, "http_request_method")),
+                              std::string(LabelValue(f, s, "http_route"))});
+        if (r != routes.end()) r->second.time_parts[i] += v[0];
+      });
+    } else if (name == "vitals_http_server_sequential_calls_total") {
+      f.Visit([&](const internal::Series& s, const double* v) {
+        auto r = routes.find({std::string(LabelValue(f, s, "http_request_method")),
+                              std::string(LabelValue(f, s, "http_route"))});
+        if (r != routes.end()) r->second.sequential += v[0];
+      });
     } else if (auto m = memory.find(name); m != memory.end()) {
       f.Visit([&](const internal::Series&, const double* v) { t.memory.*(m->second) = v[0]; });
     } else if (name == "vitals_heap_reserved_bytes") {

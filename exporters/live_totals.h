@@ -27,6 +27,10 @@ struct LiveTotals {
     double requests = 0, errors = 0;  // errors: answered 5xx
     double seconds = 0;               // time in them, all together
     std::vector<double> buckets;      // per bucket (not cumulative), +Inf last; see bounds
+    // vitals_http_server_request_time_seconds_total by part (db, outbound, self), and
+    // vitals_http_server_sequential_calls_total.
+    double time_parts[3] = {0, 0, 0};
+    double sequential = 0;
   };
   std::vector<Route> routes;                // by method and route
   std::vector<double> route_bucket_bounds;  // the upper bounds of Route::buckets but +Inf

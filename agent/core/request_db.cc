@@ -42,6 +42,25 @@ constexpr uint64_t Key(uint64_t hash) {
 
 }  // namespace
 
+void RequestDb::LogCall(CallKind kind, const void* what, int64_t start, int64_t end) {
+  if (!used.load(std::memory_order_relaxed)) used.store(true, std::memory_order_relaxed);
+  const uint32_t i = calls.fetch_add(1, std::memory_order_relaxed);
+  if (i >= kCallSlots) {
+    unlogged_nanos[static_cast<int>(kind)].fetch_add(end - start, std::memory_order_relaxed);
+    return;
+  }
+  CallSlot& slot = call_slots[i];
+  slot.start.store(start, std::memory_order_relaxed);
+  slot.what.store(what, std::memory_order_relaxed);
+  slot.kind.store(static_cast<uint8_t>(kind), std::memory_order_relaxed);
+  slot.end.store(end > start ? end : start + 1, std::memory_order_release);  // never 0
+}
+
+void RequestDb::LogCallNanos(CallKind kind, int64_t nanos) {
+  if (!used.load(std::memory_order_relaxed)) used.store(true, std::memory_order_relaxed);
+  unlogged_nanos[static_cast<int>(kind)].fetch_add(nanos, std::memory_order_relaxed);
+}
+
 uint32_t RequestDb::Count(uint64_t hash) {
   const uint64_t key = Key(hash);
   if (!used.load(std::memory_order_relaxed)) used.store(true, std::memory_order_relaxed);

@@ -6,6 +6,10 @@
 // check the generation before counting, so a context that outlives its request counts nothing.
 // RequestDbs are never freed, only reused, so a stale pointer always points at a RequestDb.
 //
+// It also logs the request's calls, database and outbound, for its time breakdown and the
+// sequential-call check: the first kCallSlots with their start and end, the rest (and calls
+// recorded by duration alone) as sums per kind.
+//
 // Bookkeeping is bounded: kSlots distinct statements per request are counted for N+1 (more are
 // counted in the total only). All fields are atomics: a request's threads may record at once.
 
@@ -28,8 +32,22 @@ struct RouteLabels {
   std::string route;   // the route template, repaired and cut
 };
 
+// What kind of call a request made.
+enum class CallKind : uint8_t { kDb = 0, kOutbound = 1 };
+inline constexpr int kCallKinds = 2;
+
+// One logged call: start and end in the agent clock's nanoseconds, and what it was (the
+// statement's StatementStats or the outbound UpstreamEntry, by kind; null if unknown).
+struct CallSlot {
+  std::atomic<int64_t> start{0};
+  std::atomic<int64_t> end{0};  // written last (release); 0 while the slot is being written
+  std::atomic<const void*> what{nullptr};
+  std::atomic<uint8_t> kind{0};
+};
+
 struct RequestDb {
   static constexpr int kSlots = 32;
+  static constexpr int kCallSlots = 16;
   static constexpr uint64_t kCountMask = 0xffff;  // low 16 bits: count (saturating)
 
   // What every request touches, in its first cache line: a request without database calls
@@ -42,7 +60,7 @@ struct RequestDb {
   std::atomic<const void*> owner{nullptr};
   std::atomic<int64_t> started{0};
   std::atomic<uint32_t> queries{0};
-  std::atomic<bool> used{false};       // a database call was counted (set before `queries`)
+  std::atomic<bool> used{false};  // a call was counted or logged (set before `queries`, `calls`)
   std::atomic<bool> detecting{false};  // an N+1 was detected (one per request)
   std::atomic<bool> detected{false};   // ... and `statement`/`table` are written
   RequestDb* next_created = nullptr;   // every RequestDb ever made, newest first; immutable
@@ -50,12 +68,22 @@ struct RequestDb {
   std::string statement;  // written once, before `detected` (release)
   std::string table;
   std::atomic<uint64_t> slots[kSlots] = {};  // [statement hash:48 | count:16], 0 = empty
+  // The call log: slots claimed (may pass kCallSlots), the slots, and per kind the nanoseconds
+  // of calls that had no slot or no start and end.
+  std::atomic<uint32_t> calls{0};
+  CallSlot call_slots[kCallSlots];
+  std::atomic<int64_t> unlogged_nanos[kCallKinds] = {};
 
   // Counts one call of the statement with `hash` (and one in `queries`); returns its count in
   // this request, or 0 when the table is full.
   uint32_t Count(uint64_t hash);
   // The count of `hash`, 0 if untracked.
   uint32_t CountOf(uint64_t hash) const;
+  // Logs a call from `start` to `end` (agent clock nanoseconds). Lock-free: one add on this
+  // request's line and four stores to a slot of its own.
+  void LogCall(CallKind kind, const void* what, int64_t start, int64_t end);
+  // Logs a call known only by its duration (a duration-only Record).
+  void LogCallNanos(CallKind kind, int64_t nanos);
 };
 
 struct CurrentRequest {
@@ -75,11 +103,16 @@ struct ThreadRequests {
   // This thread's spare RequestDb: the one its last request gave back, so a thread serving one
   // request at a time takes and returns it without a lock or an allocation.
   RequestDb* spare = nullptr;
+  // A request that made calls and ended its bookkeeping on this thread, whose duration is still
+  // to be recorded here (an adapter records it after its RequestDbScope ended): its route (the
+  // request feature's RouteEntry), and the seconds its calls took; null when none.
+  const RouteLabels* pending_route = nullptr;
+  double pending_calls_seconds = 0;
 };
 // Initial-exec: its offset from the thread pointer is fixed at load time, so an access is one
 // %fs-relative instruction instead of a read of the thread pointer first (as tcmalloc does for
 // its per-thread caches). Fine in an executable and in shared libraries loaded with it; one
-// dlopen'ed late takes the 32 bytes from glibc's static TLS reserve.
+// dlopen'ed late takes the 48 bytes from glibc's static TLS reserve.
 extern __thread ThreadRequests tls_requests __attribute__((tls_model("initial-exec")));
 inline ThreadRequests& ThisThreadRequests() { return tls_requests; }
 inline CurrentRequest& ThreadCurrentRequest() { return tls_requests.current; }
@@ -116,7 +149,7 @@ class RequestObserver {
   virtual void RequestFinished(const RouteLabels& route, const RequestDb& db) = 0;
 };
 // Ends the RequestDb's request: later records through old contexts count nothing. `used`: the
-// request made a database call (db->used, as the caller read it already).
+// request made a database or outbound call (db->used, as the caller read it already).
 inline void ReleaseRequestDb(RequestDb* db, bool used, ThreadRequests& thread) {
   // First end the request for every context, then clean up for the next one. One writer at a
   // time (the thread ending the request), so a plain store, not a locked read-modify-write. A
@@ -131,6 +164,11 @@ inline void ReleaseRequestDb(RequestDb* db, bool used, ThreadRequests& thread) {
     for (auto& slot : db->slots) slot.store(0, std::memory_order_relaxed);
     db->detected.store(false, std::memory_order_relaxed);
     db->detecting.store(false, std::memory_order_relaxed);
+    const uint32_t logged = db->calls.exchange(0, std::memory_order_relaxed);
+    for (uint32_t i = 0; i < logged && i < RequestDb::kCallSlots; ++i) {
+      db->call_slots[i].end.store(0, std::memory_order_relaxed);
+    }
+    for (auto& n : db->unlogged_nanos) n.store(0, std::memory_order_relaxed);
   }
   if (ABSL_PREDICT_TRUE(thread.spare == nullptr)) {
     thread.spare = db;

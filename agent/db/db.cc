@@ -34,8 +34,8 @@ void DbOperation::Finish() {
   if (done_) return;
   done_ = true;
   if (ABSL_PREDICT_FALSE(!internal::AgentAlive(life_))) return;  // the agent is gone
-  metrics_->Record(internal::DbMetrics::Call{duration_, stats_, hash_},
-                   metrics_->clock().NowNanos() - start_nanos_, failed_ ? error_ : "");
+  metrics_->Record(internal::DbMetrics::Call{duration_, stats_, hash_}, start_nanos_,
+                   metrics_->clock().NowNanos(), failed_ ? error_ : "");
 }
 
 RequestContext RequestContext::Current() {

@@ -108,7 +108,8 @@ DbMetrics::Call DbMetrics::Resolve(absl::string_view system, absl::string_view s
   return e.call;
 }
 
-void DbMetrics::Record(const Call& call, int64_t nanos, absl::string_view error_type) {
+void DbMetrics::RecordCall(const Call& call, int64_t nanos, int64_t start_nanos, int64_t end_nanos,
+                           absl::string_view error_type) {
   Series* series = call.duration;
   if (ABSL_PREDICT_FALSE(!error_type.empty())) {
     // The failed call's series: the same system, operation and table, with its error type.
@@ -121,6 +122,12 @@ void DbMetrics::Record(const Call& call, int64_t nanos, absl::string_view error_
 
   RequestDb* db = ThreadCurrentRequest().Live();
   if (db == nullptr) return;
+  if (end_nanos >= start_nanos) {
+    db->LogCall(CallKind::kDb, call.stats != nullptr ? &call.stats->text : nullptr, start_nanos,
+                end_nanos);
+  } else {
+    db->LogCallNanos(CallKind::kDb, ObservedNanos(nanos));
+  }
   if (db->Count(call.hash) == threshold_) Detected(*db, call);
 }
 

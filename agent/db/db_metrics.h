@@ -43,13 +43,24 @@ class DbMetrics : public RequestObserver {
   // its series and statement-table entry. Lock-free for a statement seen before.
   Call Resolve(absl::string_view system, absl::string_view statement);
 
-  // Records one call that took `nanos` (a negative time counts as zero); a non-empty
+  // Records a call that ran from `start_nanos` to `end_nanos` (the agent clock): its duration
+  // (a negative time counts as zero), its statement's stats, and, for the request current on
+  // this thread, its N+1 count and its place in the request's call log. A non-empty
   // `error_type` marks it failed (the series with that `error_type` label, found per call).
-  void Record(const Call& call, int64_t nanos, absl::string_view error_type = {});
+  void Record(const Call& call, int64_t start_nanos, int64_t end_nanos,
+              absl::string_view error_type = {}) {
+    RecordCall(call, end_nanos - start_nanos, start_nanos, end_nanos, error_type);
+  }
+  // The same for a call known by its duration only (the request's breakdown counts it as
+  // overlapping nothing).
   void Record(absl::string_view system, absl::string_view statement, int64_t nanos,
               absl::string_view error_type = {}) {
-    Record(Resolve(system, statement), nanos, error_type);
+    RecordCall(Resolve(system, statement), nanos, 0, -1, error_type);
   }
+
+  // `end_nanos` < `start_nanos`: only `nanos` is known.
+  void RecordCall(const Call& call, int64_t nanos, int64_t start_nanos, int64_t end_nanos,
+                  absl::string_view error_type);
 
   // A request ends: logs its N+1 detection, if any, with the final count.
   void RequestFinished(const RouteLabels& route, const RequestDb& db) override;

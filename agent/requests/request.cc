@@ -61,6 +61,7 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void RequestDbScope::Begin(const RouteHandle
   db->owner.store(metrics, std::memory_order_release);
   prev_db_ = thread.current.db;
   prev_generation_ = thread.current.generation;
+  thread.pending_route = nullptr;  // an earlier request's calls no longer wait for a record
   thread.current.db = db;
   thread.current.generation = db->generation.load(std::memory_order_relaxed);
 }
@@ -74,8 +75,11 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void RequestDbScope::EndNow(bool record) {
       // sum does not change.
       internal::AddToSeries(*route_->db_queries, 1.0, internal::HistogramLayout::pair(0));
     } else {
+      // A database or outbound call: the query count (0 for outbound calls only), the time
+      // breakdown's call parts, and the N+1 report.
       internal::ObserveInto(*route_->db_queries,
                             static_cast<double>(db->queries.load(std::memory_order_relaxed)));
+      metrics_->EndCalls(route_, *db, internal::ThisThreadRequests());
       internal::RequestObserver* o = metrics_->observer();
       if (o != nullptr && db->detected.load(std::memory_order_acquire)) {
         o->RequestFinished(*route_, *db);  // only requests with an N+1 detection
@@ -111,13 +115,16 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool RequestScope::Complete(int64_t& end_sta
     return false;
   }
   internal::RequestMetrics* metrics = db_scope_.metrics_;
+  internal::RouteEntry* route = db_scope_.route_;
   end_stamp = metrics->StampOf(raw);
-  metrics->RecordStamps(db_scope_.route_, status_, start_stamp_, end_stamp,
+  // The bookkeeping first: a request that made calls leaves their time for RecordStamps to
+  // take from the request's own.
+  db_scope_.EndNow(/*record=*/true);
+  metrics->RecordStamps(route, status_, start_stamp_, end_stamp,
                         trace_.valid() ? &trace_ : nullptr);
   if (ABSL_PREDICT_FALSE((request_bytes_ & response_bytes_) >= 0)) {  // either set
-    metrics->RecordBodySizes(db_scope_.route_, status_, request_bytes_, response_bytes_);
+    metrics->RecordBodySizes(route, status_, request_bytes_, response_bytes_);
   }
-  db_scope_.EndNow(/*record=*/true);
   return true;
 }
 

@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "agent/core/family_spec.h"
 #include "agent/core/text_escape.h"
+#include "agent/requests/call_breakdown.h"
 
 namespace vitals {
 namespace internal {
@@ -61,6 +62,28 @@ absl::StatusOr<std::unique_ptr<RequestMetrics>> RequestMetrics::Create(Registry&
       new RequestMetrics(duration, active, slow, db_queries, clock, log,
                          absl::ToInt64Nanoseconds(options.slow_request_threshold),
                          static_cast<size_t>(options.series_limit)));
+  s = CreateFamilies(
+      registry,
+      {{&m->time_,
+        "vitals_http_server_request_time_seconds_total",
+        "Where HTTP server requests spent their time, by method, route and part: db (database "
+        "calls through vitals/db.h), outbound (calls through vitals/client.h) and self (the "
+        "rest). Calls that overlap are counted once.",
+        MetricType::kCounter,
+        {"http_request_method", "http_route", "part"}},
+       {&m->sequential_,
+        "vitals_http_server_sequential_calls_total",
+        absl::StrCat("HTTP server requests that made at least ", options.sequential_calls_min,
+                     " database or outbound calls one after another, none overlapping, together "
+                     "at least ",
+                     options.sequential_calls_percent,
+                     "% of the request: calls that could perhaps run concurrently."),
+        MetricType::kCounter,
+        {"http_request_method", "http_route"}}});
+  if (!s.ok()) return s;
+  m->sequential_min_calls_ = options.sequential_calls_min;
+  m->sequential_min_share_ = options.sequential_calls_percent / 100.0;
+  m->SetRouteSeries(m->routes_.overflow(), /*overflow=*/true);
   if (options.body_sizes) {
     const std::vector<std::string> labels = {"http_request_method", "http_route",
                                              "http_response_status_code"};
@@ -138,6 +161,7 @@ RouteEntry* RequestMetrics::FindRoute(absl::string_view method, absl::string_vie
         entry->active = active_->Find(key);
         entry->slow = slow_->Find(key);
         entry->db_queries = db_queries_->Find(key);
+        SetRouteSeries(*entry, /*overflow=*/false);
         return entry;
       },
       [this] {
@@ -204,6 +228,73 @@ RequestMetrics::InFlight RequestMetrics::RequestsInFlight() const {
     in_flight.oldest_nanos = std::max(in_flight.oldest_nanos, NanosSince(started));
   }
   return in_flight;
+}
+
+void RequestMetrics::SetRouteSeries(RouteEntry& entry, bool overflow) {
+  for (int part = 0; part < kTimeParts; ++part) {
+    if (overflow) {
+      entry.time_parts[part] = time_->overflow_series_unmarked();
+    } else {
+      const absl::string_view key[3] = {entry.method, entry.route, kTimePartNames[part]};
+      entry.time_parts[part] = time_->Find(key);
+    }
+  }
+  if (overflow) {
+    entry.sequential = sequential_->overflow_series_unmarked();
+  } else {
+    const absl::string_view key[2] = {entry.method, entry.route};
+    entry.sequential = sequential_->Find(key);
+  }
+}
+
+namespace {
+// The breakdown of the last request that made calls on this thread, kept until its duration
+// is recorded (the sequential-call line lists its calls). Touched only by requests with calls.
+thread_local CallBreakdown tls_breakdown;
+}  // namespace
+
+void RequestMetrics::EndCalls(RouteEntry* entry, const RequestDb& db, ThreadRequests& thread) {
+  CallBreakdown& b = tls_breakdown;
+  BreakDown(db, sequential_min_calls_, &b);
+  for (int k = 0; k < kCallKinds; ++k) {
+    if (b.part_nanos[k] > 0) AddToSeries(*entry->time_parts[k], ObservedSeconds(b.part_nanos[k]));
+  }
+  thread.pending_route = entry;
+  thread.pending_calls_seconds = ObservedSeconds(b.calls_nanos);
+}
+
+double RequestMetrics::FinishCalls(RouteEntry* entry, ThreadRequests& thread, double seconds,
+                                   int64_t nanos) {
+  thread.pending_route = nullptr;
+  if (Sequential(tls_breakdown, nanos, sequential_min_share_)) {
+    AddToSeries(*entry->sequential, 1.0);
+    LogSequential(*entry, nanos);
+  }
+  return std::max(0.0, seconds - thread.pending_calls_seconds);
+}
+
+void RequestMetrics::LogSequential(RouteEntry& entry, int64_t nanos) {
+  // At most one line per route a minute, lock-free, like the slow-request line.
+  slow_log_.Log(entry.sequential_log, LogSeverity::kWarning, [&] {
+    const CallBreakdown& b = tls_breakdown;
+    std::string route;
+    AppendEscapedLabelValue(route, entry.route);
+    std::string line = absl::StrFormat(
+        "sequential calls: method=%s route=\"%s\" calls=%d calls_ms=%.1f duration_ms=%.1f "
+        "(none overlapped; could they run concurrently?):",
+        entry.method, route, b.logged, static_cast<double>(b.sum_of_calls_nanos) / 1e6,
+        static_cast<double>(nanos) / 1e6);
+    for (int i = 0; i < b.logged; ++i) {
+      const LoggedCall& c = b.calls[i];
+      std::string what;
+      AppendEscapedLabelValue(
+          what, c.what != nullptr ? absl::string_view(*c.what) : absl::string_view("(unknown)"));
+      absl::StrAppendFormat(&line, " %s \"%s\" %.1fms;",
+                            c.kind == CallKind::kDb ? "db" : "outbound", what.substr(0, 200),
+                            static_cast<double>(c.end - c.start) / 1e6);
+    }
+    return line;
+  });
 }
 
 void RequestMetrics::LogSlow(RouteEntry& entry, int status, int64_t nanos) {

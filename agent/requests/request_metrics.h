@@ -39,6 +39,12 @@ std::vector<double> DbQueriesPerRequestBuckets();
 // Buckets of the body-size histograms (Options::body_sizes): 64 B to 16 MiB, a factor of 4 apart.
 std::vector<double> BodySizeBuckets();
 
+// The parts of a request's time (vitals_http_server_request_time_seconds_total{part}): its
+// database calls, its outbound calls (CallKind's order) and its own.
+inline constexpr int kTimeParts = 3;
+inline constexpr int kSelfPart = 2;
+inline constexpr const char* kTimePartNames[kTimeParts] = {"db", "outbound", "self"};
+
 struct RouteEntry : RouteLabels {
   // http_server_active_requests: the requests in flight on this route, counted from the
   // RequestDbs at each render (RefreshActive), plus RouteHandle::AddActive's adds in its cells.
@@ -54,6 +60,11 @@ struct RouteEntry : RouteLabels {
   SeriesSlots request_size_by_status;
   SeriesSlots response_size_by_status;
   LogThrottle::Gate slow_log;  // one slow-request line per route a minute; slow requests only
+  // vitals_http_server_request_time_seconds_total by part, and
+  // vitals_http_server_sequential_calls_total.
+  Series* time_parts[kTimeParts] = {};
+  Series* sequential = nullptr;
+  LogThrottle::Gate sequential_log;  // one sequential-calls line per route a minute
 };
 
 class RequestMetrics {
@@ -75,6 +86,7 @@ class RequestMetrics {
     Series* series = DurationSeries(entry, status);
     const double seconds = ObservedSeconds(nanos);
     const uint32_t bucket = ObserveInto(*series, seconds);
+    AddSelfTime(entry, seconds, nanos);
     if (ABSL_PREDICT_FALSE(trace != nullptr)) {
       OfferExemplar(series, bucket, seconds, *trace, clock_->NowNanos());
     }
@@ -90,6 +102,7 @@ class RequestMetrics {
     ABSL_ASSUME(seconds == seconds);  // an integer times a finite constant: ObserveInto's NaN
                                       // test folds away
     const uint32_t bucket = ObserveInto(*series, seconds);
+    AddSelfTime(entry, seconds, -1, start_stamp, end_stamp);
     if (ABSL_PREDICT_FALSE(trace != nullptr)) {
       OfferExemplar(series, bucket, seconds, *trace, StampNanos(end_stamp));
     }
@@ -97,6 +110,23 @@ class RequestMetrics {
       RecordSlow(entry, status, NanosBetween(start_stamp, end_stamp));
     }
   }
+  // Adds a request's own time to its route's "self" part: its `seconds`, less what its calls
+  // took when this thread ended the bookkeeping of a request on `entry` that made calls (then
+  // also the sequential-call check, which needs the wall time: `nanos`, or the stamps when it
+  // is -1). One thread-local load and one per-CPU add for a request without calls.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void AddSelfTime(RouteEntry* entry, double seconds, int64_t nanos,
+                                                int64_t start_stamp = 0, int64_t end_stamp = 0) {
+    ThreadRequests& thread = ThisThreadRequests();
+    if (ABSL_PREDICT_FALSE(thread.pending_route == entry)) {
+      seconds = FinishCalls(entry, thread, seconds,
+                            nanos >= 0 ? nanos : NanosBetween(start_stamp, end_stamp));
+    }
+    AddToSeries(*entry->time_parts[kSelfPart], seconds);
+  }
+  // Ends the bookkeeping of the calls of a request on `entry` whose RequestDb `db` says it made
+  // some: adds their parts, and leaves the rest to AddSelfTime on this thread.
+  void EndCalls(RouteEntry* entry, const RequestDb& db, ThreadRequests& thread);
+
   // The duration series of `status` on `entry`: a slot probe, or the family's lookup the first
   // time.
   ABSL_ATTRIBUTE_ALWAYS_INLINE Series* DurationSeries(RouteEntry* entry, int status) {
@@ -181,6 +211,11 @@ class RequestMetrics {
   void OfferExemplar(Series* series, uint32_t bucket, double seconds, const TraceContext& trace,
                      int64_t end_nanos);
   void RecordSlow(RouteEntry* entry, int status, int64_t nanos);
+  // Resolves the breakdown's series of a route (the overflow route: the overflow series).
+  void SetRouteSeries(RouteEntry& entry, bool overflow);
+  // AddSelfTime's rare part: the request's own seconds, and its sequential-call check.
+  double FinishCalls(RouteEntry* entry, ThreadRequests& thread, double seconds, int64_t nanos);
+  void LogSequential(RouteEntry& entry, int64_t nanos);
   // Sets every route's active-requests gauge to its requests in flight (a refresher: before
   // each render). A request costs no add for it: it is in flight while its RequestDb says so.
   void RefreshActive();
@@ -190,6 +225,10 @@ class RequestMetrics {
   Family* const active_;
   Family* const slow_;
   Family* const db_queries_;
+  Family* time_ = nullptr;        // vitals_http_server_request_time_seconds_total
+  Family* sequential_ = nullptr;  // vitals_http_server_sequential_calls_total
+  int sequential_min_calls_ = 3;
+  double sequential_min_share_ = 0.5;
   Family* request_size_ = nullptr;   // http_server_request_body_size_bytes, or null (off)
   Family* response_size_ = nullptr;  // http_server_response_body_size_bytes, or null (off)
   Registry* registry_ = nullptr;

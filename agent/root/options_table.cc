@@ -457,6 +457,12 @@ std::vector<OptionSpec> MakeTable() {
   t.push_back(Int(&Options::n_plus_one_threshold, "n_plus_one_threshold",
                   "VITALS_N_PLUS_ONE_THRESHOLD", 2, 100000,
                   "repeats of one statement in one request that count as N+1"));
+  t.push_back(Int(&Options::sequential_calls_min, "sequential_calls_min",
+                  "VITALS_SEQUENTIAL_CALLS_MIN", 2, 1000,
+                  "calls one after another that make a request's calls sequential"));
+  t.push_back(Int(&Options::sequential_calls_percent, "sequential_calls_percent",
+                  "VITALS_SEQUENTIAL_CALLS_PERCENT", 1, 100,
+                  "share of a request its sequential calls must take"));
   t.push_back(Bool(&Options::profiling, "profiling", "VITALS_PROFILING", "serve `/debug/pprof/*`"));
   t.push_back(Duration(&Options::profile_max_duration, "profile_max_duration",
                        "VITALS_PROFILE_MAX_DURATION", absl::Seconds(1), absl::Hours(1), false,

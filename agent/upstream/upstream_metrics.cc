@@ -3,6 +3,7 @@
 #include <charconv>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "agent/core/family_spec.h"
 #include "agent/core/names.h"
 #include "agent/core/text_escape.h"
@@ -47,6 +48,7 @@ UpstreamMetrics::UpstreamMetrics(Family* duration, Family* active, const Clock* 
     : duration_(duration), active_(active), clock_(clock), table_(limit) {
   UpstreamEntry& overflow = table_.overflow();
   overflow.method = overflow.address = overflow.port = std::string(kOverflowLabelValue);
+  overflow.label = "(other peers)";
   overflow.overflow = true;
   overflow.active = active_->overflow_series_unmarked();
 }
@@ -62,6 +64,7 @@ UpstreamEntry* UpstreamMetrics::Find(absl::string_view method, absl::string_view
         entry->method = std::string(key[0]);
         entry->address = RepairUtf8(address, kMaxLabelValueBytes);
         entry->port = std::string(key[2]);
+        entry->label = absl::StrCat(entry->method, " ", entry->address, ":", entry->port);
         entry->active = active_->Find(key);
         return entry;
       },

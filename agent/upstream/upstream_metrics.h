@@ -28,6 +28,7 @@ namespace internal {
 
 struct UpstreamEntry {
   std::string method, address, port;  // label values, repaired
+  std::string label;                  // "GET address:port", for the sequential-call log
   Series* active = nullptr;
   SeriesSlots by_status;  // duration series by status code
   bool overflow = false;

@@ -90,6 +90,24 @@
       return el('div', { class: 'tile' }, value, el('div', { class: 'k', text: k }));
     }));
   }
+  // A route's time split (db, outbound, self since start) as one stacked bar.
+  const PARTS = ['db', 'outbound', 'self'];
+  function split(t) {
+    const total = t ? PARTS.reduce((a, p) => a + (t[p] || 0), 0) : 0;
+    const box = el('span', { class: 'split' });
+    if (total > 0) {
+      for (const p of PARTS) {
+        const b = el('b', { class: p });
+        b.style.width = ((t[p] || 0) / total * 100).toFixed(1) + '%';
+        box.append(b);
+      }
+    }
+    return box;
+  }
+  function splitTitle(t) {
+    const total = t ? PARTS.reduce((a, p) => a + (t[p] || 0), 0) : 0;
+    return total > 0 ? PARTS.map((p) => p + ' ' + percent((t[p] || 0) / total)).join(' · ') : 'no time recorded';
+  }
   function bar(used, max) {
     const share = isNum(used) && isNum(max) && max > 0 ? Math.min(1, used / max) : 0;
     const b = el('b');
@@ -231,6 +249,9 @@
           { text: quantile(last(s[key + 'p95'])), num: true, field: 'p95' },
           { text: quantile(last(s[key + 'p99'])), num: true, field: 'p99' },
           { text: seconds(r.mean_seconds), num: true, field: 'mean' },
+          { node: split(r.time_seconds), field: 'split', title: splitTitle(r.time_seconds) },
+          { text: count(r.sequential_requests), num: true, field: 'sequential',
+            cls: r.sequential_requests > 0 ? 'warn' : '' },
         ],
       };
     }), 'no requests recorded yet');

@@ -158,6 +158,14 @@ struct Options {
   // Env: VITALS_N_PLUS_ONE_THRESHOLD.
   int n_plus_one_threshold = 5;
 
+  // A request that makes at least `sequential_calls_min` database or outbound calls one after
+  // another, none overlapping, which together take at least `sequential_calls_percent` of
+  // its time, counts in `vitals_http_server_sequential_calls_total` and logs one warning with
+  // its calls (at most one line per route a minute): calls that could perhaps run concurrently.
+  // Env: VITALS_SEQUENTIAL_CALLS_MIN, VITALS_SEQUENTIAL_CALLS_PERCENT.
+  int sequential_calls_min = 3;
+  int sequential_calls_percent = 50;
+
   // --- Process and heap sampling (see vitals/process.h) ---
 
   // Serve the `process_*`, `process_heap_bytes` and `vitals_heap_*` metrics, sampled by a

@@ -117,6 +117,9 @@ async function numbers(browser) {
     for (let i = 0; i < 25; i++) await get(demo.app + '/products/7');
     for (let i = 0; i < 12; i++) await get(demo.app + '/flaky');
     for (let i = 0; i < 3; i++) await get(demo.app + '/orders/recent/n-plus-one');
+    // Three quotes asked one after another (flagged as sequential), two asked all at once.
+    for (let i = 0; i < 3; i++) await get(demo.app + '/checkout/quote/sequential');
+    for (let i = 0; i < 2; i++) await get(demo.app + '/checkout/quote/parallel');
     const metrics = (await get(demo.agent + '/metrics')).body;
     const count = (route, pred) => metricSum(metrics, 'http_server_request_duration_seconds_count',
       { http_request_method: 'GET', http_route: route }, pred);
@@ -132,6 +135,29 @@ async function numbers(browser) {
     assert.equal(await num('routes', 'GET /flaky', 'requests'), 12);
     assert.equal(await num('routes', 'GET /flaky', 'errors'), flaky5xx);
     assert.equal(await num('routes', 'GET /orders/recent/n-plus-one', 'requests'), 3);
+    // The time split and the sequential calls, as /metrics has them.
+    const sequential = (route) => metricSum(metrics, 'vitals_http_server_sequential_calls_total',
+      { http_request_method: 'GET', http_route: route });
+    assert.equal(sequential('/checkout/quote/sequential'), 3);
+    assert.equal(sequential('/checkout/quote/parallel'), 0);
+    assert.equal(await num('routes', 'GET /checkout/quote/sequential', 'sequential'), 3);
+    assert.equal(await num('routes', 'GET /checkout/quote/parallel', 'sequential'), 0);
+    for (const route of ['/checkout/quote/sequential', '/orders/recent/n-plus-one']) {
+      const part = (p) => metricSum(metrics, 'vitals_http_server_request_time_seconds_total',
+        { http_request_method: 'GET', http_route: route, part: p });
+      const title = await page.locator(`#routes tr[data-key="GET ${route}"] td[data-field="split"]`).getAttribute('title');
+      const share = (p) => Number(title.match(new RegExp(p + ' ([0-9.]+) %'))[1]) / 100;
+      const total = part('db') + part('outbound') + part('self');
+      for (const p of ['db', 'outbound', 'self']) {
+        assert.ok(Math.abs(share(p) - part(p) / total) < 0.01, `${route} ${p}: "${title}"`);
+      }
+      const segments = await page.locator(`#routes tr[data-key="GET ${route}"] td[data-field="split"] b`).count();
+      assert.equal(segments, 3);
+    }
+    assert.ok(metricSum(metrics, 'vitals_http_server_request_time_seconds_total',
+      { http_route: '/checkout/quote/sequential', part: 'outbound' }) > 0.009);  // 3 calls of 3 ms
+    assert.ok(metricSum(metrics, 'vitals_http_server_request_time_seconds_total',
+      { http_route: '/orders/recent/n-plus-one', part: 'db' }) > 0);
     assert.equal(await num('cache-table', 'products', 'hits'),
       metricSum(metrics, 'cache_gets_total', { cache: 'products', result: 'hit' }));
     assert.equal(await num('cache-table', 'products', 'misses'),
