@@ -104,7 +104,7 @@ struct Fixture : vitals_test::ClockAndLog {
   }
 };
 
-TEST_CASE("a request's time splits into db, outbound and self; overlaps count once",
+TEST_CASE("a request's time splits into db, outbound and self, and overlaps count once",
           "[breakdown]") {
   Fixture f;
   vitals::UpstreamHandle peer = f.agent.Upstream("GET", "pricing", 443);
@@ -138,8 +138,9 @@ TEST_CASE("a request's time splits into db, outbound and self; overlaps count on
                                  "code=\"200\"}") == Approx(0.105));
 }
 
-TEST_CASE("sequential calls are flagged and logged with their calls; their parallel twin is not",
-          "[breakdown][concurrency]") {
+TEST_CASE(
+    "sequential calls are flagged and logged with their calls, and their parallel twin is not",
+    "[breakdown][concurrency]") {
   Fixture f;
   vitals::UpstreamHandle a = f.agent.Upstream("GET", "inventory-1", 80);
   vitals::UpstreamHandle b = f.agent.Upstream("GET", "inventory-2", 80);
