@@ -7,6 +7,7 @@
 #include "agent/base/web_escape.h"
 #include "agent/core/text_escape.h"
 #include "agent/http/basic_auth.h"
+#include "exporters/live_history.h"
 #include "exporters/live_page/live_page.h"
 
 namespace vitals {
@@ -122,6 +123,35 @@ std::string LiveEndpoint::RenderJson(const LiveView& v) {
     Num(out, f, "threads", t.memory.threads);
     Num(out, f, "open_fds", t.memory.open_fds);
     out += '}';
+  });
+  Field(out, first, "upstreams", [&] {
+    Array(out, t.upstreams, [&](const LiveTotals::Upstream& u, bool& f) {
+      Str(out, f, "peer", u.peer);
+      Num(out, f, "calls", u.calls);
+      Num(out, f, "errors", u.errors);
+      // Since the start; the history has the recent p99 (upstream:<peer>:p99).
+      Num(out, f, "p99_seconds", BucketQuantile(0.99, t.upstream_bucket_bounds, u.buckets));
+    });
+  });
+  Field(out, first, "breakers", [&] {
+    Array(out, t.breakers, [&](const LiveTotals::Breaker& b, bool& f) {
+      Str(out, f, "name", b.name);
+      Str(out, f, "state", b.state);
+      Num(out, f, "failure_rate_percent", b.failure_rate);
+      Num(out, f, "not_permitted", b.not_permitted);
+    });
+  });
+  Field(out, first, "executors", [&] {
+    Array(out, t.executors, [&](const LiveTotals::Executor& e, bool& f) {
+      Str(out, f, "name", e.name);
+      Num(out, f, "active", e.active);
+      Num(out, f, "pool_size", e.pool_size);
+      Num(out, f, "queued", e.queued);
+      Num(out, f, "completed", e.completed);
+      Num(out, f, "stalled", e.stalled);
+      Num(out, f, "waits", e.waits);
+      Num(out, f, "mean_wait_seconds", e.waits > 0 ? e.wait_seconds / e.waits : 0);
+    });
   });
   Field(out, first, "caches", [&] {
     Array(out, t.caches, [&](const LiveTotals::Cache& c, bool& f) {

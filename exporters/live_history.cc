@@ -54,26 +54,46 @@ void LiveHistory::Sample(absl::Time now) {
   auto add_known = [&point](std::string key, double v) {
     if (v == v) point.emplace_back(std::move(key), v);  // NaN: the family is absent
   };
-  std::map<std::string, RouteTotals> routes;
-  const RouteTotals none;  // a route new since the last point started from zero
-  for (const LiveTotals::Route& r : t.routes) {
-    const std::string key = absl::StrCat(r.method, " ", r.route);
-    RouteTotals& now_r = routes[key];
-    now_r = {r.requests, r.errors, r.buckets};
-    if (!(seconds > 0)) continue;
-    auto it = last_routes_.find(key);
-    const RouteTotals& prev = it != last_routes_.end() ? it->second : none;
-    const double delta = r.requests - prev.count;
-    const std::string k = absl::StrCat("route:", key, ":");
-    point.emplace_back(k + "rate", delta / seconds);
-    point.emplace_back(k + "error_ratio", delta > 0 ? (r.errors - prev.errors) / delta : kNaN);
-    std::vector<double> d(r.buckets.size());
+  // Per route or peer: the interval's rate, error ratio and quantiles, from the totals now and
+  // at the last point (a key new since then started from zero).
+  auto rates = [&](const std::string& key, const RouteTotals& now_totals,
+                   const std::map<std::string, RouteTotals>& last,
+                   const std::vector<double>& bounds, std::initializer_list<double> quantiles) {
+    if (!(seconds > 0)) return;
+    static const RouteTotals none;
+    auto it = last.find(key);
+    const RouteTotals& prev = it != last.end() ? it->second : none;
+    const double delta = now_totals.count - prev.count;
+    point.emplace_back(key + ":rate", delta / seconds);
+    point.emplace_back(key + ":error_ratio",
+                       delta > 0 ? (now_totals.errors - prev.errors) / delta : kNaN);
+    std::vector<double> d(now_totals.buckets.size());
     for (size_t i = 0; i < d.size(); ++i) {
-      d[i] = r.buckets[i] - (i < prev.buckets.size() ? prev.buckets[i] : 0);
+      d[i] = now_totals.buckets[i] - (i < prev.buckets.size() ? prev.buckets[i] : 0);
     }
-    point.emplace_back(k + "p50", BucketQuantile(0.50, t.route_bucket_bounds, d));
-    point.emplace_back(k + "p95", BucketQuantile(0.95, t.route_bucket_bounds, d));
-    point.emplace_back(k + "p99", BucketQuantile(0.99, t.route_bucket_bounds, d));
+    for (double q : quantiles) {
+      point.emplace_back(absl::StrCat(key, ":p", static_cast<int>(q * 100 + 0.5)),
+                         BucketQuantile(q, bounds, d));
+    }
+  };
+  std::map<std::string, RouteTotals> routes;
+  for (const LiveTotals::Route& r : t.routes) {
+    const std::string key = absl::StrCat("route:", r.method, " ", r.route);
+    rates(key, routes[key] = {r.requests, r.errors, r.buckets}, last_routes_, t.route_bucket_bounds,
+          {0.50, 0.95, 0.99});
+  }
+  std::map<std::string, RouteTotals> upstreams;
+  for (const LiveTotals::Upstream& u : t.upstreams) {
+    const std::string key = absl::StrCat("upstream:", u.peer);
+    rates(key, upstreams[key] = {u.calls, u.errors, u.buckets}, last_upstreams_,
+          t.upstream_bucket_bounds, {0.99});
+  }
+  for (const LiveTotals::Breaker& b : t.breakers) {
+    const double state = b.state == "closed"      ? 0
+                         : b.state == "half_open" ? 1
+                         : b.state == "open"      ? 2
+                                                  : kNaN;
+    add_known(absl::StrCat("breaker:", b.name, ":state"), state);
   }
   add_known("memory:rss", t.memory.rss);
   add_known("memory:heap", t.memory.heap);
@@ -97,6 +117,7 @@ void LiveHistory::Sample(absl::Time now) {
   ring_.Append(static_cast<double>(absl::ToUnixMicros(now)) * 1e-6, point);
   last_time_ = now;
   last_routes_ = std::move(routes);
+  last_upstreams_ = std::move(upstreams);
   last_cache_gets_ = std::move(cache_gets);
 }
 

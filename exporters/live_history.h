@@ -12,6 +12,9 @@
 //                                         process_heap_bytes, vitals_heap_growth_bytes_per_second
 //   cache:<name>:hit_ratio, cache:<name>:size
 //   pool:<name>:used, pool:<name>:pending
+//   upstream:<address:port>:rate|error_ratio|p99   outbound calls, as the route keys
+//   breaker:<name>:state                  0 closed, 1 half open, 2 open (the page finds the
+//                                         last change in it)
 // A rate, ratio or quantile needs two points: the first point after the start has none.
 //
 // Thread-safety: Sample() from one thread at a time (the agent's history thread, or a test);
@@ -62,6 +65,7 @@ class LiveHistory {
   internal::SeriesRing ring_;
   absl::Time last_time_ = absl::InfinitePast();
   std::map<std::string, RouteTotals> last_routes_;
+  std::map<std::string, RouteTotals> last_upstreams_;                 // by peer
   std::map<std::string, std::pair<double, double>> last_cache_gets_;  // hits, misses
 };
 

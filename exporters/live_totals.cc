@@ -3,6 +3,8 @@
 #include <map>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+
 namespace vitals {
 namespace exporters {
 
@@ -25,6 +27,18 @@ void PerLabel(internal::Family& f, absl::string_view label, std::map<std::string
     Entry& e = out[std::string(LabelValue(f, s, label))];
     e.*field = (e.*field == e.*field ? e.*field : 0) + v[0];  // NaN (absent) counts as 0
   });
+}
+
+// Adds a histogram series' per-bucket counts `v` to `buckets`; returns their sum.
+double AddBuckets(const internal::HistogramLayout& layout, const double* v,
+                  std::vector<double>& buckets) {
+  buckets.resize(layout.buckets(), 0);
+  double count = 0;
+  for (uint32_t i = 0; i < layout.buckets(); ++i) {
+    buckets[i] += v[i];
+    count += v[i];
+  }
+  return count;
 }
 
 template <typename Entry>
@@ -64,6 +78,16 @@ LiveTotals ReadLiveTotals(internal::Registry& registry) {
       {"db_client_connection_timeouts_total", &LiveTotals::Pool::timeouts},
   };
   constexpr absl::string_view kPool = "db_client_connection_pool_name";
+  std::map<std::string, LiveTotals::Upstream> upstreams;
+  std::map<std::string, LiveTotals::Breaker> breakers;
+  std::map<std::string, LiveTotals::Executor> executors;
+  const std::map<std::string, double LiveTotals::Executor::*> executor_fields = {
+      {"executor_active_threads", &LiveTotals::Executor::active},
+      {"executor_pool_size_threads", &LiveTotals::Executor::pool_size},
+      {"executor_queued_tasks", &LiveTotals::Executor::queued},
+      {"executor_completed_tasks_total", &LiveTotals::Executor::completed},
+      {"vitals_executor_stalled_tasks_total", &LiveTotals::Executor::stalled},
+  };
   registry.ForEachFamily([&](internal::Family& f) {
     const std::string& name = f.name();
     if (name == "http_server_request_duration_seconds") {
@@ -72,12 +96,7 @@ LiveTotals ReadLiveTotals(internal::Registry& registry) {
       f.Visit([&](const internal::Series& s, const double* v) {
         LiveTotals::Route& r = routes[{std::string(LabelValue(f, s, "http_request_method")),
                                        std::string(LabelValue(f, s, "http_route"))}];
-        r.buckets.resize(layout.buckets(), 0);
-        double count = 0;
-        for (uint32_t i = 0; i < layout.buckets(); ++i) {
-          r.buckets[i] += v[i];
-          count += v[i];
-        }
+        const double count = AddBuckets(layout, v, r.buckets);
         r.requests += count;
         r.seconds += v[layout.sum()];
         const absl::string_view status = LabelValue(f, s, "http_response_status_code");
@@ -98,6 +117,38 @@ LiveTotals ReadLiveTotals(internal::Registry& registry) {
         auto r = routes.find({std::string(LabelValue(f, s, "http_request_method")),
                               std::string(LabelValue(f, s, "http_route"))});
         if (r != routes.end()) r->second.sequential += v[0];
+      });
+    } else if (name == "http_client_request_duration_seconds") {
+      const internal::HistogramLayout layout{static_cast<uint32_t>(f.bounds().size())};
+      t.upstream_bucket_bounds = f.bounds();
+      f.Visit([&](const internal::Series& s, const double* v) {
+        LiveTotals::Upstream& u = upstreams[absl::StrCat(LabelValue(f, s, "server_address"), ":",
+                                                         LabelValue(f, s, "server_port"))];
+        const double count = AddBuckets(layout, v, u.buckets);
+        u.calls += count;
+        const absl::string_view status = LabelValue(f, s, "http_response_status_code");
+        if (!LabelValue(f, s, "error_type").empty() || (!status.empty() && status[0] == '5')) {
+          u.errors += count;
+        }
+      });
+    } else if (name == "resilience4j_circuitbreaker_state") {
+      f.Visit([&](const internal::Series& s, const double* v) {
+        if (v[0] == 1)
+          breakers[std::string(LabelValue(f, s, "name"))].state =
+              std::string(LabelValue(f, s, "state"));
+      });
+    } else if (name == "resilience4j_circuitbreaker_failure_rate") {
+      PerLabel(f, "name", breakers, &LiveTotals::Breaker::failure_rate);
+    } else if (name == "resilience4j_circuitbreaker_not_permitted_calls_total") {
+      PerLabel(f, "name", breakers, &LiveTotals::Breaker::not_permitted);
+    } else if (auto e = executor_fields.find(name); e != executor_fields.end()) {
+      PerLabel(f, "name", executors, e->second);
+    } else if (name == "executor_idle_seconds") {
+      const internal::HistogramLayout layout{static_cast<uint32_t>(f.bounds().size())};
+      f.Visit([&](const internal::Series& s, const double* v) {
+        LiveTotals::Executor& e = executors[std::string(LabelValue(f, s, "name"))];
+        for (uint32_t i = 0; i < layout.buckets(); ++i) e.waits += v[i];
+        e.wait_seconds += v[layout.sum()];
       });
     } else if (auto m = memory.find(name); m != memory.end()) {
       f.Visit([&](const internal::Series&, const double* v) { t.memory.*(m->second) = v[0]; });
@@ -134,6 +185,12 @@ LiveTotals ReadLiveTotals(internal::Registry& registry) {
     r.route = key.second;
     t.routes.push_back(std::move(r));
   }
+  for (auto& [peer, u] : upstreams) {
+    u.peer = peer;
+    t.upstreams.push_back(std::move(u));
+  }
+  t.breakers = Named(breakers);
+  t.executors = Named(executors);
   t.caches = Named(caches);
   t.pools = Named(pools);
   return t;

@@ -49,6 +49,29 @@ struct LiveTotals {
     double waits = 0, wait_seconds = 0;  // callers that waited, and their time in all
   };
   std::vector<Pool> pools;  // by name
+  // One per peer (server_address:server_port) of http_client_request_duration_seconds.
+  struct Upstream {
+    std::string peer;
+    double calls = 0, errors = 0;  // errors: answered 5xx, or failed with an error_type
+    std::vector<double> buckets;   // per bucket, +Inf last; see upstream_bucket_bounds
+  };
+  std::vector<Upstream> upstreams;  // by peer
+  std::vector<double> upstream_bucket_bounds;
+  // One per resilience4j_circuitbreaker_* name.
+  struct Breaker {
+    std::string name;
+    std::string state;  // closed, open or half_open; empty when unknown
+    double failure_rate = kUnknown, not_permitted = 0;
+  };
+  std::vector<Breaker> breakers;  // by name
+  // One per executor_* / vitals_executor_* name.
+  struct Executor {
+    std::string name;
+    double active = kUnknown, pool_size = kUnknown, queued = kUnknown, completed = kUnknown,
+           stalled = kUnknown;
+    double waits = 0, wait_seconds = 0;  // tasks started, and their queue waits in all
+  };
+  std::vector<Executor> executors;  // by name
   // The process, NaN where process metrics are off or the figure is unknown.
   struct Memory {
     double rss = kUnknown, heap = kUnknown, heap_growth = kUnknown, cpu_seconds = kUnknown,

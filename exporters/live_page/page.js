@@ -342,6 +342,58 @@
     })), 'no connection pools registered');
   }
 
+  // When the series' last value took over, from the history: the time of the first point of
+  // its final run of equal values (NaN when that run fills the window).
+  function since(h, values) {
+    if (!values || values.length === 0) return NaN;
+    const v = values[values.length - 1];
+    for (let i = values.length - 2; i >= 0; i--) if (values[i] !== v) return h.times[i + 1];
+    return NaN;
+  }
+  function drawDependencies(d) {
+    const h = d.history, s = h.series || {};
+    fillTable('upstreams', d.upstreams.map((u) => {
+      const key = 'upstream:' + u.peer + ':';
+      return {
+        key: u.peer,
+        cells: [
+          { text: u.peer, cls: 'code' },
+          { text: count(u.calls), num: true, field: 'calls' },
+          { text: rate(last(s[key + 'rate'])), num: true, field: 'rate' },
+          { text: percent(u.calls > 0 ? u.errors / u.calls : NaN), num: true, field: 'errors',
+            cls: u.errors / u.calls > 0.01 ? 'bad' : '' },
+          { text: quantile(last(s[key + 'p99'])), num: true, field: 'p99' },
+          { text: quantile(u.p99_seconds), num: true, field: 'p99_total' },
+        ],
+      };
+    }), 'no outbound calls recorded');
+    fillTable('breakers', d.breakers.map((b) => {
+      const changed = since(h, s['breaker:' + b.name + ':state']);
+      return {
+        key: b.name,
+        cells: [
+          { text: b.name, cls: 'code' },
+          { text: b.state || '–', field: 'state', cls: b.state === 'open' ? 'bad' : b.state === 'half_open' ? 'warn' : '' },
+          { text: isNum(changed) ? ago(changed, d.time) : 'before the history', field: 'since' },
+          { text: b.failure_rate_percent >= 0 ? b.failure_rate_percent.toFixed(1) + ' %' : '–', num: true },
+          { text: count(b.not_permitted), num: true, field: 'refused', cls: b.not_permitted > 0 ? 'warn' : '' },
+        ],
+      };
+    }), 'no circuit breakers registered');
+    fillTable('executors', d.executors.map((e) => ({
+      key: e.name,
+      cells: [
+        { text: e.name, cls: 'code' },
+        { node: el('span', {}, bar(e.active, e.pool_size), count(e.active) + ' / ' + count(e.pool_size)), field: 'busy' },
+        { text: count(e.queued), num: true, field: 'queued', cls: e.queued > 0 ? 'warn' : '' },
+        { text: count(e.completed), num: true, field: 'completed' },
+        { text: count(e.waits), num: true, field: 'waits' },
+        { text: seconds(e.mean_wait_seconds), num: true },
+        { text: count(e.stalled), num: true, field: 'stalled', cls: e.stalled > 0 ? 'bad' : '' },
+      ],
+    })), 'no thread pools registered');
+  }
+
   // ---- profiling: profile.proto decoding and the flame graph --------------------------------
   // A reader of protobuf wire format: varints as Numbers (exact below 2^53).
   function Reader(buf) { this.b = buf; this.p = 0; }
@@ -628,6 +680,7 @@
     drawMemory(d);
     drawCaches(d);
     drawDatabase(d);
+    drawDependencies(d);
     drawProfiling(d);
   }
   let timer = null;

@@ -13,6 +13,10 @@
 #include "tests/support/process.h"
 #include "tests/support/sockets.h"
 #include "vitals/agent.h"
+#include "vitals/circuit_breaker.h"
+#include "vitals/client.h"
+#include "vitals/executor.h"
+#include "vitals/request.h"
 
 namespace {
 
@@ -179,6 +183,63 @@ TEST_CASE("/vitals.json's routes, caches, pools and memory equal what /metrics s
   // Profiling is off in this agent: the page is told so, and not allowed.
   CHECK(PythonOnJson(json, "d['profiling']") ==
         "{'enabled': False, 'allowed': False, 'auto': False}");
+  agent.Stop();
+}
+
+TEST_CASE("/vitals.json's time split, peers, breakers and thread pools equal what was recorded",
+          "[live]") {
+  Fixture f;
+  vitals::Agent agent(f.Opts());
+  REQUIRE(agent.Start().ok());
+  const vitals::UpstreamHandle peer = agent.Upstream("GET", "stock", 8080);
+  {
+    vitals::RequestScope request(agent, "GET", "/cart");
+    {
+      vitals::ClientCallScope call(peer);
+      f.clock.AdvanceMs(30);
+      call.set_status(200);
+    }
+    f.clock.AdvanceMs(10);
+  }
+  peer.Record(503, absl::Milliseconds(5));
+  peer.RecordError("timeout", absl::Milliseconds(5));
+  peer.Record(200, absl::Milliseconds(5));
+  vitals::CircuitBreakerOptions options;
+  options.minimum_number_of_calls = 2;
+  options.sliding_window_size = 2;
+  vitals::CircuitBreaker breaker("stock", options, &agent);
+  for (int i = 0; i < 2; ++i) {
+    auto permit = breaker.TryAcquire();
+    REQUIRE(permit);
+    breaker.OnFailure(permit, absl::Milliseconds(1));
+  }
+  CHECK_FALSE(breaker.TryAcquire());  // open: refused
+  const vitals::ExecutorMonitor pool = *agent.Executor("jobs", vitals::ExecutorOptions{});
+  const vitals::TaskTicket ticket = pool.Submitted();
+  f.clock.AdvanceMs(4);
+  { vitals::TaskScope task(pool, ticket, "job"); }
+
+  const std::string json = vitals_test::BodyOf(Get(agent.port(), "/vitals.json"));
+  CHECK(PythonOnJson(json,
+                     "[(r['route'], {k: round(v, 6) for k, v in r['time_seconds'].items()}, "
+                     "r['sequential_requests']) for r in d['routes']]") ==
+        "[('/cart', {'db': 0, 'outbound': 0.03, 'self': 0.01}, 0)]");
+  CHECK(PythonOnJson(json, "[(u['peer'], u['calls'], u['errors']) for u in d['upstreams']]") ==
+        "[('stock:8080', 4, 2)]");
+  CHECK(PythonOnJson(json,
+                     "[(b['name'], b['state'], b['not_permitted']) for b in "
+                     "d['breakers']]") == "[('stock', 'open', 1)]");
+  // The failure rate as the gauge says it.
+  const std::string text = agent.RenderText();
+  const std::string gauge = "resilience4j_circuitbreaker_failure_rate{name=\"stock\"} ";
+  const size_t at = text.find(gauge);
+  REQUIRE(at != std::string::npos);
+  CHECK(PythonOnJson(json, "d['breakers'][0]['failure_rate_percent']") ==
+        text.substr(at + gauge.size(), text.find('\n', at) - at - gauge.size()));
+  CHECK(PythonOnJson(json,
+                     "[(e['name'], e['active'], e['queued'], e['completed'], e['waits'], "
+                     "round(e['mean_wait_seconds'], 6)) for e in d['executors']]") ==
+        "[('jobs', 0, 0, 1, 1, 0.004)]");
   agent.Stop();
 }
 
