@@ -218,8 +218,10 @@ TEST_CASE("slow requests from many threads: every one counted, no torn entry kep
   constexpr int kPerThread = 20000;
   std::atomic<bool> done{false};
   std::atomic<int> torn{0}, reads{0};
+  // The writers start once the reader has read once, and the reader reads until they are done
+  // (then once more): reads and writes overlap, however the threads are scheduled.
   std::thread reader([&] {
-    while (!done.load()) {
+    do {
       for (const auto& e : ring.Read()) {
         // Every writer keeps status, duration and time tied to its route: a mix is a torn read.
         const int r = static_cast<int>(e.route - routes);
@@ -229,11 +231,13 @@ TEST_CASE("slow requests from many threads: every one counted, no torn entry kep
         }
       }
       reads.fetch_add(1);
-    }
+    } while (!done.load());
   });
   std::vector<std::thread> writers;
   for (int t = 0; t < kThreads; ++t) {
     writers.emplace_back([&, t] {
+      while (reads.load() == 0) {
+      }
       for (int i = 0; i < kPerThread; ++i) {
         ring.Add(&routes[t], 500 + t, t * 1000 + 7, t * 1'000'000 + 3);
       }
