@@ -89,7 +89,7 @@ void Vitals(benchmark::State& state, int series, bool native) {
     // write them.
     double shared_bytes = 0;
     f->Visit([&](const vitals::internal::Series& s, const double*) {
-      shared_bytes += ((s.num_cells + s.native_cells()) * 8 + 63) / 64 * 64;
+      shared_bytes += static_cast<double>(store.SharedBytes(s.num_cells + s.native_cells()));
       if (s.cpu0.load() == nullptr) return;  // shared: one copy, already written
       for (uint32_t copy = 0; copy < store.copies(); ++copy) {
         store.AddToCopyForBenchmark(s.cell, f->cells_per_series(), copy, 1.0);

@@ -192,7 +192,8 @@ void SeriesMemory(benchmark::State& state, const char* name, const vitals::Histo
         });
     const double slots =
         f.exemplars ? (kBuckets.size() + 1) * sizeof(vitals::internal::ExemplarSlot) : 0;
-    state.counters["shared_bytes_per_series"] = (shared_cells * 8 + 63) / 64 * 64;
+    state.counters["shared_bytes_per_series"] =
+        static_cast<double>(vitals::internal::CellStore::SharedBytes(shared_cells));
     state.counters["per_cpu_bytes_per_promoted"] =
         promoted == 0 ? 0 : static_cast<double>(store.promoted_bytes() - per_cpu_before) / promoted;
     state.counters["promoted_series"] = promoted;

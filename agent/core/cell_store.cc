@@ -102,25 +102,11 @@ Cell* PerCpuAt(const SeriesCells& s, Cell* cpu0, uint32_t offset) {
   return offset < s.num_cells ? cpu0 + offset : s.native_cpu0 + (offset - s.num_cells);
 }
 
-// A compare-and-swap add of `amount` to `cell`; true when another thread's write came between
-// the load and the first compare-and-swap (a collision).
-bool SharedCasAdd(Cell* cell, double amount) {
-  uint64_t old = cell->load(std::memory_order_relaxed);
-  if (cell->compare_exchange_strong(old, DoubleToCell(CellToDouble(old) + amount),
-                                    std::memory_order_relaxed)) {
-    return false;
-  }
-  while (!cell->compare_exchange_weak(old, DoubleToCell(CellToDouble(old) + amount),
-                                      std::memory_order_relaxed)) {
-  }
-  return true;
-}
-
 bool SharedCas(const SeriesCells& s, uint32_t offset, double amount, bool pair) {
   Cell* cell = s.shared + offset;
-  if (!pair) return SharedCasAdd(cell, amount);
-  const bool collided = SharedCasAdd(cell, 1.0);  // the count, then the sum
-  return SharedCasAdd(cell + 1, amount) || collided;
+  if (!pair) return CellStore::CasAdd(cell, amount);
+  const bool collided = CellStore::CasAdd(cell, 1.0);  // the count, then the sum
+  return CellStore::CasAdd(cell + 1, amount) || collided;
 }
 
 // Shared records of this thread, one in kVoteEvery of which votes.
@@ -143,13 +129,7 @@ void SharedAdd(const SeriesCells& s, uint32_t offset, double amount, bool pair) 
 }
 
 void AddToNativeBucket(const SeriesCells& s, double value) {
-  const uint32_t k = NativeCell(*s.native, value);
-  Cell* cpu0 = s.cpu0.load(std::memory_order_acquire);
-  if (cpu0 != nullptr) {
-    AddToCellAt(s.native_cpu0 + k, 1.0);
-  } else {
-    SharedAdd(s, s.num_cells + k, 1.0, /*pair=*/false);
-  }
+  SharedAdd(s, s.num_cells + NativeCell(*s.native, value), 1.0, /*pair=*/false);  // either form
 }
 
 void SlowAddChecked(const SeriesCells& s, uint32_t expected, uint32_t offset, double amount,
@@ -189,7 +169,7 @@ void SharedCellsDelete::operator()(Cell* cells) const {
 }
 
 SharedCells CellStore::AllocateShared(uint32_t n) {
-  const size_t bytes = (size_t{n} * sizeof(Cell) + 63) / 64 * 64;
+  const size_t bytes = SharedBytes(n);
   Cell* cells = static_cast<Cell*>(::operator new (bytes, std::align_val_t{64}));
   for (size_t i = 0; i < bytes / sizeof(Cell); ++i) new (&cells[i]) Cell(0);
   return SharedCells(cells);
@@ -209,7 +189,7 @@ bool CellStore::Promote(SeriesCells& s) {
   if (!alloc_mu_.TryLock()) return false;
   bool promoted = s.cpu0.load(std::memory_order_relaxed) != nullptr;
   const uint32_t native = s.native_cells();
-  const size_t bytes = size_t{s.num_cells + native} * copies() * sizeof(Cell);
+  const size_t bytes = PerCpuBytes(s);
   if (!promoted) {
     if (promoted_bytes_.load(std::memory_order_relaxed) + bytes > per_cpu_limit()) {
       full_.store(true, std::memory_order_relaxed);
@@ -263,8 +243,7 @@ void CellStore::FreeSeries(const SeriesCells& s) {
   internal::MutexLock lock(&alloc_mu_);
   FreeLocked(s.cell, s.num_cells);
   if (s.native != nullptr) FreeLocked(s.native_cell, s.native->cells());
-  promoted_bytes_.fetch_sub(size_t{s.num_cells + s.native_cells()} * copies() * sizeof(Cell),
-                            std::memory_order_relaxed);
+  promoted_bytes_.fetch_sub(PerCpuBytes(s), std::memory_order_relaxed);
   promoted_series_.fetch_sub(1, std::memory_order_relaxed);
   full_.store(false, std::memory_order_relaxed);
 }
@@ -305,24 +284,28 @@ __thread uint32_t tls_stripe_plus_one = 0;
 
 Cell* CellStore::StripeCopy(Cell* cpu0) {
   // New threads are spread over the stripes round-robin; a thread that meets contention moves
-  // on (CasAdd), as Java's LongAdder does, so threads that collide part again.
+  // on (StripeCasAdd), as Java's LongAdder does, so threads that collide part again.
   if (tls_stripe_plus_one == 0) {
     tls_stripe_plus_one = next_stripe_.fetch_add(1, std::memory_order_relaxed) % stripes_ + 1;
   }
   return cpu0 + size_t{g_cell_table.cpus + tls_stripe_plus_one - 1} * kChunkCells;
 }
 
-void CellStore::CasAdd(Cell* cell, double amount) {
+bool CellStore::CasAdd(Cell* cell, double amount) {
   uint64_t old = cell->load(std::memory_order_relaxed);
   if (cell->compare_exchange_strong(old, DoubleToCell(CellToDouble(old) + amount),
                                     std::memory_order_relaxed)) {
-    return;
+    return false;
   }
-  // Another thread writes this stripe: finish the add, then take the next stripe from now on.
   while (!cell->compare_exchange_weak(old, DoubleToCell(CellToDouble(old) + amount),
                                       std::memory_order_relaxed)) {
   }
-  tls_stripe_plus_one = tls_stripe_plus_one % Get().stripes_ + 1;
+  return true;
+}
+
+void CellStore::StripeCasAdd(Cell* cell, double amount) {
+  // Another thread writes this stripe: the add is done, take the next stripe from now on.
+  if (CasAdd(cell, amount)) tls_stripe_plus_one = tls_stripe_plus_one % Get().stripes_ + 1;
 }
 
 Cell* CellStore::CpuZeroCopy(uint64_t index) {
@@ -340,7 +323,7 @@ void CellStore::SlowAdd(uint64_t index, double amount) {
   FallbackAdd(cpu0, amount);
 }
 
-void CellStore::FallbackAdd(Cell* cpu0, double amount) { CasAdd(StripeCopy(cpu0), amount); }
+void CellStore::FallbackAdd(Cell* cpu0, double amount) { StripeCasAdd(StripeCopy(cpu0), amount); }
 
 void CellStore::SlowAddPair(uint64_t index, double value) {
   Cell* cpu0 = (index & 1) == 0 ? CpuZeroCopy(index) : nullptr;
@@ -352,8 +335,8 @@ void CellStore::SlowAddPair(uint64_t index, double value) {
 void CellStore::FallbackAddPair(Cell* cpu0, double value) {
   // The count, then the sum, each a compare-and-swap add on this thread's stripe.
   Cell* stripe = StripeCopy(cpu0);
-  CasAdd(stripe, 1.0);
-  CasAdd(stripe + 1, value);
+  StripeCasAdd(stripe, 1.0);
+  StripeCasAdd(stripe + 1, value);
 }
 
 int64_t CellStore::Allocate(uint32_t n) {

@@ -60,8 +60,18 @@ class CellStore {
  public:
   static CellStore& Get();
 
-  // `n` zeroed shared cells on cache lines of their own (a multiple of 64 bytes).
+  // `n` zeroed shared cells on cache lines of their own: SharedBytes(n) bytes.
   static SharedCells AllocateShared(uint32_t n);
+  static constexpr size_t SharedBytes(uint32_t n) {
+    return (size_t{n} * sizeof(Cell) + 63) / 64 * 64;
+  }
+  // The bytes of `s`'s per-CPU form: its classic and native cells in every copy.
+  size_t PerCpuBytes(const SeriesCells& s) const {
+    return size_t{s.num_cells + s.native_cells()} * copies() * sizeof(Cell);
+  }
+  // A compare-and-swap add of `amount` to `cell`; true when another thread's write came between
+  // its load and its first compare-and-swap (a collision).
+  static bool CasAdd(Cell* cell, double amount);
 
   // Promotes `s` to per-CPU cells (without rseq: to the fallback stripes) unless it is
   // already, the limit would be passed, or another thread holds the allocation lock (then a
@@ -132,7 +142,8 @@ class CellStore {
   void Accumulate(uint64_t base, uint32_t n, double* out) const;
   // The calling thread's fallback stripe copy of the cell whose CPU-0 copy is `cpu0`.
   Cell* StripeCopy(Cell* cpu0);
-  static void CasAdd(Cell* cell, double amount);
+  // The add to the calling thread's stripe `cell`; a thread that met another there moves on.
+  void StripeCasAdd(Cell* cell, double amount);
 
   uint32_t stripes_ = 1;  // fallback copies after the CPU copies
   std::atomic<uint32_t> next_stripe_{0};

@@ -105,14 +105,13 @@ struct ThreadRequests {
   RequestDb* spare = nullptr;
   // A request that made calls and ended its bookkeeping on this thread, whose duration is still
   // to be recorded here (an adapter records it after its RequestDbScope ended): its route (the
-  // request feature's RouteEntry), and the seconds its calls took; null when none.
+  // request feature's RouteEntry; its calls' breakdown is kept by that feature); null when none.
   const RouteLabels* pending_route = nullptr;
-  double pending_calls_seconds = 0;
 };
 // Initial-exec: its offset from the thread pointer is fixed at load time, so an access is one
 // %fs-relative instruction instead of a read of the thread pointer first (as tcmalloc does for
 // its per-thread caches). Fine in an executable and in shared libraries loaded with it; one
-// dlopen'ed late takes the 48 bytes from glibc's static TLS reserve.
+// dlopen'ed late takes the 40 bytes from glibc's static TLS reserve.
 extern __thread ThreadRequests tls_requests __attribute__((tls_model("initial-exec")));
 inline ThreadRequests& ThisThreadRequests() { return tls_requests; }
 inline CurrentRequest& ThreadCurrentRequest() { return tls_requests.current; }

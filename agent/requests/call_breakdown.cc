@@ -60,7 +60,6 @@ void BreakDown(const RequestDb& db, int min_calls, CallBreakdown* out) {
     sum_of_calls += unlogged;
   }
   out->sum_of_calls_nanos = sum_of_calls;
-  out->calls_nanos = out->part_nanos[0] + out->part_nanos[1];
   if (logged >= min_calls) {
     bool overlap = false;
     for (int i = 1; i < logged && !overlap; ++i) overlap = calls[i].start < calls[i - 1].end;

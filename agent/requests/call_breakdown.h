@@ -37,12 +37,13 @@ struct LoggedCall {
 
 struct CallBreakdown {
   int64_t part_nanos[kCallKinds] = {};  // by CallKind
-  int64_t calls_nanos = 0;              // the sum of the parts
   // The logged calls in order of their start (the first `logged` of `calls`).
   LoggedCall calls[RequestDb::kCallSlots];
   int logged = 0;
   int64_t sum_of_calls_nanos = 0;  // every call's own duration added up
   bool one_after_another = false;
+  // The time in calls: the sum of the parts.
+  int64_t calls_nanos() const { return part_nanos[0] + part_nanos[1]; }
 };
 
 // The parts of the request whose calls `db` logged.

@@ -259,8 +259,7 @@ void RequestMetrics::EndCalls(RouteEntry* entry, const RequestDb& db, ThreadRequ
   for (int k = 0; k < kCallKinds; ++k) {
     if (b.part_nanos[k] > 0) AddToSeries(*entry->time_parts[k], ObservedSeconds(b.part_nanos[k]));
   }
-  thread.pending_route = entry;
-  thread.pending_calls_seconds = ObservedSeconds(b.calls_nanos);
+  thread.pending_route = entry;  // FinishCalls reads the rest from tls_breakdown
 }
 
 double RequestMetrics::FinishCalls(RouteEntry* entry, ThreadRequests& thread, double seconds,
@@ -270,7 +269,7 @@ double RequestMetrics::FinishCalls(RouteEntry* entry, ThreadRequests& thread, do
     AddToSeries(*entry->sequential, 1.0);
     LogSequential(*entry, nanos);
   }
-  return std::max(0.0, seconds - thread.pending_calls_seconds);
+  return std::max(0.0, seconds - ObservedSeconds(tls_breakdown.calls_nanos()));
 }
 
 void RequestMetrics::LogSequential(RouteEntry& entry, int64_t nanos) {
@@ -289,9 +288,8 @@ void RequestMetrics::LogSequential(RouteEntry& entry, int64_t nanos) {
       std::string what;
       AppendEscapedLabelValue(
           what, c.what != nullptr ? absl::string_view(*c.what) : absl::string_view("(unknown)"));
-      absl::StrAppendFormat(&line, " %s \"%s\" %.1fms;",
-                            c.kind == CallKind::kDb ? "db" : "outbound", what.substr(0, 200),
-                            static_cast<double>(c.end - c.start) / 1e6);
+      absl::StrAppendFormat(&line, " %s \"%s\" %.1fms;", kTimePartNames[static_cast<int>(c.kind)],
+                            what.substr(0, 200), static_cast<double>(c.end - c.start) / 1e6);
     }
     return line;
   });

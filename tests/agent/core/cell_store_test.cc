@@ -443,11 +443,6 @@ TEST_CASE("scrapes while threads record see growing values and exact totals",
   CHECK(c->Value() == double{kWriters} * kPerWriter);
 }
 
-// A series' per-CPU bytes: its classic and native cells in every copy.
-size_t PerCpuBytes(const vitals::internal::SeriesCells& s) {
-  return size_t{s.num_cells + s.native_cells()} * CellStore::Get().copies() * 8;
-}
-
 bool PerCpu(const vitals::internal::SeriesCells& s) { return s.cpu0.load() != nullptr; }
 
 vitals::HistogramFeatures NativeOn() {
@@ -518,7 +513,7 @@ TEST_CASE("the per-CPU memory limit bounds promotion: the rest stay shared and e
   CHECK_FALSE(PerCpu(*series[0]));
   CHECK(hs[0].Count() == 1000);
   // Room for three more such series: the first three written often move, the others stay.
-  store.SetPerCpuLimit(store.promoted_bytes() + 3 * PerCpuBytes(*series[0]));
+  store.SetPerCpuLimit(store.promoted_bytes() + 3 * store.PerCpuBytes(*series[0]));
   for (int i = 0; i < 5; ++i) {
     for (int r = 0; r < 1000; ++r) hs[i].Observe(0.05);
   }

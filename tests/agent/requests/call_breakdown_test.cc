@@ -38,7 +38,7 @@ TEST_CASE("a stretch where both kinds of call run counts half to each, once", "[
   BreakDown(l.db, 3, &b);
   CHECK(b.part_nanos[0] == 15 * kMs);  // 10 alone, 10 shared
   CHECK(b.part_nanos[1] == 25 * kMs);  // 20 alone, 10 shared
-  CHECK(b.calls_nanos == 40 * kMs);    // the union, not the 50 of the two durations
+  CHECK(b.calls_nanos() == 40 * kMs);  // the union, not the 50 of the two durations
   CHECK(b.sum_of_calls_nanos == 50 * kMs);
   CHECK(b.logged == 2);
   CHECK_FALSE(b.one_after_another);  // fewer than 3 calls
