@@ -153,6 +153,21 @@ std::string LiveEndpoint::RenderJson(const LiveView& v) {
       Num(out, f, "mean_wait_seconds", e.waits > 0 ? e.wait_seconds / e.waits : 0);
     });
   });
+  Field(out, first, "threads", [&] {
+    out += '{';
+    bool f = true;
+    Num(out, f, "count", v.threads.count);
+    Num(out, f, "window_seconds", v.threads.window_seconds);
+    Field(out, f, "busiest", [&] {
+      Array(out, v.threads.busiest, [&](const LiveView::Thread& th, bool& g) {
+        Num(out, g, "tid", th.tid);
+        Str(out, g, "name", th.name);
+        Num(out, g, "cpu_seconds", th.cpu_seconds);
+        Num(out, g, "cpu_percent", th.cpu_share * 100);
+      });
+    });
+    out += '}';
+  });
   Field(out, first, "caches", [&] {
     Array(out, t.caches, [&](const LiveTotals::Cache& c, bool& f) {
       Str(out, f, "name", c.name);

@@ -64,6 +64,17 @@ struct LiveView {
     absl::Time last_at;
   };
   std::vector<NPlusOne> n_plus_one;  // most recent first
+  // The process's threads: how many, and the busiest by CPU over `window_seconds`.
+  struct Thread {
+    int tid = 0;
+    std::string name;
+    double cpu_seconds = 0, cpu_share = 0;  // since it started; of one CPU over the window
+  };
+  struct Threads {
+    int count = 0;
+    double window_seconds = 0;
+    std::vector<Thread> busiest;  // most CPU first
+  } threads;
   // Recent points (exporters/live_history.h names the keys), and their spacing.
   double history_interval_seconds = 0;
   internal::SeriesRing::Snapshot history;

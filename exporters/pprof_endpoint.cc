@@ -115,6 +115,12 @@ std::vector<http::HttpRoute> PprofEndpoint::Routes() {
                          method(&PprofEndpoint::Symbol), kSlow, kMaxSymbolBody));
   routes.push_back(
       route("/debug/pprof/cmdline", "the command line", method(&PprofEndpoint::Cmdline)));
+  routes.push_back(route("/debug/pprof/goroutine",
+                         "every thread's stack: ?debug=2 text, else gzipped profile.proto",
+                         method(&PprofEndpoint::Goroutine), kSlow));
+  routes.push_back(route("/debug/pprof/mutex",
+                         "absl::Mutex contention: ?seconds=N, ?debug=1 (gzipped profile.proto)",
+                         method(&PprofEndpoint::Mutex), kSlow));
   routes.push_back(route("/debug/pprof/auto/", "automatic CPU profiles of slow-request bursts",
                          method(&PprofEndpoint::AutoIndexHtml)));
   routes.push_back(route("/debug/pprof/auto", "", method(&PprofEndpoint::AutoIndexHtml)));
@@ -159,6 +165,10 @@ void PprofEndpoint::Index(const http::HttpRequest&, http::HttpResponse& resp) {
       "  /debug/pprof/growth             where the heap grew (tcmalloc)\n"
       "  /debug/pprof/symbol             symbol lookup (used by pprof)\n"
       "  /debug/pprof/cmdline            the command line\n"
+      "  /debug/pprof/goroutine          every thread's stack (?debug=2: readable text; "
+      "?debug=1: identical stacks counted)\n"
+      "  /debug/pprof/mutex              absl::Mutex contention (?seconds=N: over the next N "
+      "seconds; VITALS_MUTEX_PROFILE_FRACTION turns it on)\n"
       "  /debug/pprof/auto/              CPU profiles captured when slow requests burst (",
       source_->auto_profiles_enabled() ? "on" : "off; VITALS_AUTO_PROFILE=1",
       ")\n"
@@ -320,6 +330,57 @@ void PprofEndpoint::Symbol(const http::HttpRequest& req, http::HttpResponse& res
     return;
   }
   resp.body = *std::move(symbols);
+}
+
+bool PprofEndpoint::DebugParam(const http::HttpRequest& req, int max, int* debug,
+                               http::HttpResponse& resp) {
+  *debug = 0;
+  std::string value;
+  if (http::QueryParam(req.query, "debug", &value) &&
+      (!absl::SimpleAtoi(value, debug) || *debug < 0 || *debug > max)) {
+    http::HttpFail(
+        resp, 400,
+        absl::StrCat("debug=\"", value.substr(0, 40), "\" is not a whole number from 0 to ", max));
+    return false;
+  }
+  return true;
+}
+
+void PprofEndpoint::Mutex(const http::HttpRequest& req, http::HttpResponse& resp) {
+  int debug = 0;
+  if (!DebugParam(req, 1, &debug, resp)) return;
+  int64_t seconds = 0;
+  std::string value;
+  if (http::QueryParam(req.query, "seconds", &value) &&
+      (!absl::SimpleAtoi(value, &seconds) || seconds <= 0 ||
+       absl::Seconds(seconds) > source_->max_cpu_profile())) {
+    http::HttpFail(
+        resp, 400,
+        absl::StrCat("seconds=\"", value.substr(0, 40), "\" is not a whole number from 1 to ",
+                     absl::ToInt64Seconds(source_->max_cpu_profile()),
+                     " (VITALS_PROFILE_MAX_DURATION)"));
+    return;
+  }
+  auto profile =
+      source_->MutexContention(seconds, debug, [&req] { return req.cancel.cancelled(); });
+  if (debug == 0 || !profile.ok()) {
+    ServeProfile(std::move(profile), "mutex", resp);
+    return;
+  }
+  resp.content_type = "text/plain; charset=utf-8";
+  resp.body = *std::move(profile);
+}
+
+void PprofEndpoint::Goroutine(const http::HttpRequest& req, http::HttpResponse& resp) {
+  int debug = 0;
+  if (!DebugParam(req, 2, &debug, resp)) return;
+  auto dump = source_->ThreadStacks(debug, [&req] { return req.cancel.cancelled(); });
+  if (debug == 0 || !dump.ok()) {
+    ServeProfile(std::move(dump), "goroutine", resp);
+    return;
+  }
+  resp.content_type = "text/plain; charset=utf-8";
+  resp.body = *std::move(dump);
 }
 
 void PprofEndpoint::Cmdline(const http::HttpRequest&, http::HttpResponse& resp) {

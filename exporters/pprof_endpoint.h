@@ -8,6 +8,10 @@
 //   /debug/pprof/growth       tcmalloc heap growth stacks
 //   /debug/pprof/symbol       GET: "num_symbols: 1"; POST "0xA+0xB": "0xA name" lines
 //   /debug/pprof/cmdline      the command line: arguments joined by NUL, none at the end (Go's)
+//   /debug/pprof/goroutine    every thread's stack (Go's name): ?debug=2 readable text, debug=1
+//                             identical stacks counted, else gzipped profile.proto
+//   /debug/pprof/mutex        absl::Mutex contention (Go's mutex profile): ?seconds=N a delta,
+//                             ?debug=1 Go's text; 501 while off and empty
 //   /debug/pprof/auto/        automatic profiles (HTML); index.json the same as JSON;
 //                             profile?id=N one of them
 //   /debug/gperftools/pprof/  profile, heap, growth, symbol, cmdline in gperftools' legacy
@@ -57,6 +61,14 @@ class ProfileSource {
   // Answers a pprof symbol request body ("0xA+0xB"): "0x<addr> <name>" lines.
   virtual absl::StatusOr<std::string> Symbolize(absl::string_view body,
                                                 const std::function<bool()>& cancelled) = 0;
+  // Every thread's stack: `debug` 0 (gzipped profile.proto), 1 or 2 (text); see
+  // agent/profiling/thread_dump.h.
+  virtual absl::StatusOr<std::string> ThreadStacks(int debug,
+                                                   const std::function<bool()>& cancelled) = 0;
+  // The absl::Mutex contention profile (agent/profiling/mutex_profile.h): since recording
+  // began, or what `seconds` > 0 added.
+  virtual absl::StatusOr<std::string> MutexContention(int64_t seconds, int debug,
+                                                      const std::function<bool()>& cancelled) = 0;
   // Whether automatic profiles are on; the kept ones, newest first; one of them (NotFound when
   // it is not kept).
   virtual bool auto_profiles_enabled() const = 0;
@@ -97,6 +109,11 @@ class PprofEndpoint {
   static constexpr size_t kMaxSymbolBody = 2 << 20;
   void Symbol(const http::HttpRequest& req, http::HttpResponse& resp);
   void Cmdline(const http::HttpRequest& req, http::HttpResponse& resp);
+  void Goroutine(const http::HttpRequest& req, http::HttpResponse& resp);
+  void Mutex(const http::HttpRequest& req, http::HttpResponse& resp);
+  // ?debug=N within [0, max]: false, with a 400 in `resp`, when it is something else.
+  static bool DebugParam(const http::HttpRequest& req, int max, int* debug,
+                         http::HttpResponse& resp);
 
   const bool enabled_;
   const std::string basic_auth_;  // "user:password", or empty

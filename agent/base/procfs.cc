@@ -44,6 +44,10 @@ absl::StatusOr<ProcStat> ParseProcStat(absl::string_view text) {
         absl::StrCat("stat: ", f.size() + 2, " fields, want at least ", kRss + 3 + 1));
   }
   ProcStat s;
+  if (const size_t open = text.find('('); open != absl::string_view::npos && open < close) {
+    s.comm = std::string(text.substr(open + 1, close - open - 1));
+  }
+  if (!f[0].empty()) s.state = f[0][0];
   if (!absl::SimpleAtoi(f[kUtime], &s.utime_ticks) ||
       !absl::SimpleAtoi(f[kStime], &s.stime_ticks) ||
       !absl::SimpleAtoi(f[kThreads], &s.num_threads) ||

@@ -18,6 +18,8 @@ namespace internal {
 
 // From /proc/<pid>/stat.
 struct ProcStat {
+  std::string comm;  // the command (a thread's name), without its parentheses
+  char state = '?';  // R running, S sleeping, D disk sleep, T stopped, t traced, Z zombie, ...
   uint64_t utime_ticks = 0;  // user CPU time, in clock ticks
   uint64_t stime_ticks = 0;  // system CPU time, in clock ticks
   int64_t num_threads = 0;

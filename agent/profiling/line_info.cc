@@ -1,20 +1,11 @@
 #include "agent/profiling/line_info.h"
 
-#include <dlfcn.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
-
-#if __has_include(<elfutils/libdwfl.h>)
-#include <dwarf.h>
-#include <elfutils/libdw.h>
-#include <elfutils/libdwfl.h>
-#define VITALS_HAVE_LIBDWFL 1
-#endif
+#include "agent/profiling/libdw_api.h"
 
 namespace vitals {
 namespace internal {
@@ -22,78 +13,7 @@ namespace internal {
 #ifdef VITALS_HAVE_LIBDWFL
 namespace {
 
-// The libdw entry points, resolved once from libdw.so.1.
-struct Api {
-  decltype(&dwfl_begin) begin = nullptr;
-  decltype(&dwfl_end) end = nullptr;
-  decltype(&dwfl_report_begin) report_begin = nullptr;
-  decltype(&dwfl_report_end) report_end = nullptr;
-  decltype(&dwfl_linux_proc_report) proc_report = nullptr;
-  decltype(&dwfl_linux_proc_find_elf) proc_find_elf = nullptr;
-  decltype(&dwfl_addrmodule) addrmodule = nullptr;
-  decltype(&dwfl_module_getsrc) getsrc = nullptr;
-  decltype(&dwfl_lineinfo) lineinfo = nullptr;
-  decltype(&dwfl_module_addrdie) addrdie = nullptr;
-  decltype(&dwarf_tag) tag = nullptr;
-  decltype(&dwarf_attr) attr = nullptr;
-  decltype(&dwarf_attr_integrate) attr_integrate = nullptr;
-  decltype(&dwarf_formstring) formstring = nullptr;
-  decltype(&dwarf_formudata) formudata = nullptr;
-  decltype(&dwarf_getsrcfiles) getsrcfiles = nullptr;
-  decltype(&dwarf_filesrc) filesrc = nullptr;
-  decltype(&dwarf_child) child = nullptr;
-  decltype(&dwarf_siblingof) siblingof = nullptr;
-  decltype(&dwarf_ranges) ranges = nullptr;
-  decltype(&dwarf_haspc) haspc = nullptr;
-  decltype(&dwarf_dieoffset) dieoffset = nullptr;
-};
-
-template <typename Fn>
-bool Resolve(void* lib, const char* name, Fn* fn) {
-  *fn = reinterpret_cast<Fn>(dlsym(lib, name));
-  return *fn != nullptr;
-}
-
-const Api* LoadApi() {
-  static const Api* api = []() -> const Api* {
-    void* lib = dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (lib == nullptr) return nullptr;
-    auto* a = new Api;
-    const bool ok =
-        Resolve(lib, "dwfl_begin", &a->begin) && Resolve(lib, "dwfl_end", &a->end) &&
-        Resolve(lib, "dwfl_report_begin", &a->report_begin) &&
-        Resolve(lib, "dwfl_report_end", &a->report_end) &&
-        Resolve(lib, "dwfl_linux_proc_report", &a->proc_report) &&
-        Resolve(lib, "dwfl_linux_proc_find_elf", &a->proc_find_elf) &&
-        Resolve(lib, "dwfl_addrmodule", &a->addrmodule) &&
-        Resolve(lib, "dwfl_module_getsrc", &a->getsrc) &&
-        Resolve(lib, "dwfl_lineinfo", &a->lineinfo) &&
-        Resolve(lib, "dwfl_module_addrdie", &a->addrdie) &&
-
-        Resolve(lib, "dwarf_tag", &a->tag) && Resolve(lib, "dwarf_attr", &a->attr) &&
-        Resolve(lib, "dwarf_attr_integrate", &a->attr_integrate) &&
-        Resolve(lib, "dwarf_formstring", &a->formstring) &&
-        Resolve(lib, "dwarf_formudata", &a->formudata) &&
-        Resolve(lib, "dwarf_getsrcfiles", &a->getsrcfiles) &&
-        Resolve(lib, "dwarf_filesrc", &a->filesrc) && Resolve(lib, "dwarf_child", &a->child) &&
-        Resolve(lib, "dwarf_siblingof", &a->siblingof) &&
-        Resolve(lib, "dwarf_ranges", &a->ranges) && Resolve(lib, "dwarf_haspc", &a->haspc) &&
-        Resolve(lib, "dwarf_dieoffset", &a->dieoffset);
-    if (!ok) {
-      delete a;
-      dlclose(lib);
-      return nullptr;
-    }
-    return a;  // kept for the life of the process, like the library
-  }();
-  return api;
-}
-
-// Debug information comes from the object itself only: no separate files, no debuginfod.
-int NoSeparateDebugInfo(Dwfl_Module*, void**, const char*, Dwarf_Addr, const char*, const char*,
-                        GElf_Word, char**) {
-  return -1;
-}
+using Api = LibdwApi;
 
 // The linkage name of a function DIE (following its abstract origin and specification), else
 // its plain name, else "".
@@ -173,26 +93,15 @@ struct LineInfo::Session {
 
 LineInfo::LineInfo(std::unique_ptr<Session> session) : session_(std::move(session)) {}
 
-bool LineInfo::Available() { return LoadApi() != nullptr; }
+bool LineInfo::Available() { return LoadLibdw() != nullptr; }
 
 std::unique_ptr<LineInfo> LineInfo::ForThisProcess() {
-  const Api* api = LoadApi();
+  const Api* api = LoadLibdw();
   if (api == nullptr) return nullptr;
-  static Dwfl_Callbacks* callbacks = [api] {
-    auto* c = new Dwfl_Callbacks{};
-    c->find_elf = api->proc_find_elf;
-    c->find_debuginfo = &NoSeparateDebugInfo;
-    return c;
-  }();
   auto session = std::make_unique<Session>();
   session->api = api;
-  session->dwfl = api->begin(callbacks);
+  session->dwfl = BeginProcessSession(*api);
   if (session->dwfl == nullptr) return nullptr;
-  api->report_begin(session->dwfl);
-  if (api->proc_report(session->dwfl, getpid()) != 0 ||
-      api->report_end(session->dwfl, nullptr, nullptr) != 0) {
-    return nullptr;
-  }
   return std::unique_ptr<LineInfo>(new LineInfo(std::move(session)));
 }
 

@@ -252,6 +252,12 @@ std::string EncodeProfile(const ProfileData& data, const ElfSymbols& symbols, Li
     }
     msg.Packed(1, ids);
     msg.Packed(2, s.values);
+    for (const auto& [key, value] : s.labels) {
+      sub.Clear();
+      sub.Int64(1, strings.Index(key));
+      sub.Int64(2, strings.Index(value));
+      msg.Message(3, sub);
+    }
     out.Message(kSample, msg);
   }
 
@@ -318,16 +324,20 @@ namespace {
 
 absl::StatusOr<std::string> Finish(absl::StatusOr<ProfileData> data) {
   if (!data.ok()) return data.status();
+  return ProfileToPprof(*data);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ProfileToPprof(const ProfileData& data) {
   auto symbols = ElfSymbols::ForThisProcess();
   if (!symbols.ok()) return symbols.status();
   std::unique_ptr<LineInfo> lines = LineInfo::ForThisProcess();
-  const std::string proto = EncodeProfile(*data, **symbols, lines.get());
+  const std::string proto = EncodeProfile(data, **symbols, lines.get());
   std::string gz;
   if (!GzipCompress(proto, gz, 6)) return absl::InternalError("cannot gzip the profile");
   return gz;
 }
-
-}  // namespace
 
 absl::StatusOr<std::string> CpuProfileToPprof(absl::string_view legacy, int64_t time_nanos,
                                               int64_t duration_nanos) {

@@ -35,6 +35,7 @@ namespace internal {
 struct ProfileSample {
   std::vector<uint64_t> pcs;  // leaf first, already adjusted to land in their instruction
   std::vector<int64_t> values;
+  std::vector<std::pair<std::string, std::string>> labels;  // (key, string value)
 };
 
 struct ProfileData {
@@ -68,6 +69,9 @@ std::string EncodeProfile(const ProfileData& data, const ElfSymbols& symbols, Li
 absl::StatusOr<std::string> CpuProfileToPprof(absl::string_view legacy, int64_t time_nanos,
                                               int64_t duration_nanos);
 absl::StatusOr<std::string> HeapProfileToPprof(absl::string_view legacy, int64_t time_nanos);
+
+// Symbolize with this process's objects, encode and gzip a profile built in the process.
+absl::StatusOr<std::string> ProfileToPprof(const ProfileData& data);
 
 }  // namespace internal
 }  // namespace vitals

@@ -158,6 +158,9 @@ AgentImpl::AgentImpl(Options options) : options_(std::move(options)) {
       init_status_ = created.status();
     }
   }
+  if (options_.mutex_profile_fraction > 0) {
+    MutexProfile::SetFraction(options_.mutex_profile_fraction);
+  }
   profiling_source_ = std::make_unique<ProfilingSource>(profiler_.get(), auto_profiler_.get());
   pprof_ = std::make_unique<exporters::PprofEndpoint>(options_, profiling_source_.get());
   // The live page's history: 15 minutes of points at the sample interval (at least 16 points,
@@ -172,7 +175,7 @@ AgentImpl::AgentImpl(Options options) : options_(std::move(options)) {
   live.auto_profile = options_.auto_profile;
   live.interval = options_.sample_interval;
   live_source_ = std::make_unique<LiveSource>(live, clock_, registry_.get(), requests_.get(),
-                                              db_.get(), live_history_.get());
+                                              db_.get(), live_history_.get(), options_.proc_root);
   exporters::PprofEndpoint* pprof = pprof_.get();
   live_ = std::make_unique<exporters::LiveEndpoint>(
       options_, live_source_.get(),

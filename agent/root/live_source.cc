@@ -37,6 +37,13 @@ exporters::LiveView LiveSource::View() {
           p.requests, p.last_calls, p.max_calls, wall(p.last_at_nanos)});
     }
   }
+  const ThreadCpu::Look threads = threads_.Take();
+  v.threads.count = threads.count;
+  v.threads.window_seconds = threads.window_seconds;
+  for (const ThreadCpu::Thread& t : threads.busiest) {
+    v.threads.busiest.push_back(
+        exporters::LiveView::Thread{t.tid, t.name, t.cpu_seconds, t.cpu_share});
+  }
   v.history_interval_seconds = absl::ToDoubleSeconds(config_.interval);
   v.history = history_->Read();
   return v;

@@ -12,6 +12,7 @@
 
 #include "agent/core/registry.h"
 #include "agent/db/db_metrics.h"
+#include "agent/process/thread_cpu.h"
 #include "agent/requests/request_metrics.h"
 #include "exporters/live_endpoint.h"
 #include "exporters/live_history.h"
@@ -32,15 +33,17 @@ class LiveSource : public exporters::LiveSource {
     absl::Duration interval;       // of the history's points
   };
 
-  // `db` may be null (no database feature).
+  // `db` may be null (no database feature). `proc_root` is where /proc is mounted.
   LiveSource(Config config, const Clock* clock, Registry* registry, const RequestMetrics* requests,
-             const DbMetrics* db, const exporters::LiveHistory* history)
+             const DbMetrics* db, const exporters::LiveHistory* history,
+             const std::string& proc_root = "/proc")
       : config_(std::move(config)),
         clock_(clock),
         registry_(registry),
         requests_(requests),
         db_(db),
-        history_(history) {}
+        history_(history),
+        threads_(ThreadCpu::Config{proc_root}, clock) {}
 
   exporters::LiveView View() override;
 
@@ -51,6 +54,7 @@ class LiveSource : public exporters::LiveSource {
   const RequestMetrics* requests_;
   const DbMetrics* db_;
   const exporters::LiveHistory* history_;
+  ThreadCpu threads_;
 };
 
 }  // namespace internal

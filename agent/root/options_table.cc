@@ -473,6 +473,9 @@ std::vector<OptionSpec> MakeTable() {
                      Credentials("profiling_basic_auth", &Options::profiling_basic_auth)));
   t.back().fail_closed = true;
   MakeSecret(t.back(), &Options::profiling_basic_auth);
+  t.push_back(Int(&Options::mutex_profile_fraction, "mutex_profile_fraction",
+                  "VITALS_MUTEX_PROFILE_FRACTION", 0, 1000000000,
+                  "record one `absl::Mutex` contention in N for `/debug/pprof/mutex`; 0 = off"));
   {
     OptionSpec spec = Bool(&Options::auto_profile, "auto_profile", "VITALS_AUTO_PROFILE",
                            "capture a CPU profile when slow requests burst; needs `profiling`");

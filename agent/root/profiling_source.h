@@ -10,7 +10,9 @@
 
 #include "agent/profiling/auto_profiler.h"
 #include "agent/profiling/heap_profile.h"
+#include "agent/profiling/mutex_profile.h"
 #include "agent/profiling/profiler.h"
+#include "agent/profiling/thread_dump.h"
 #include "exporters/pprof_endpoint.h"
 
 namespace vitals {
@@ -36,6 +38,14 @@ class ProfilingSource : public exporters::ProfileSource {
   absl::StatusOr<std::string> Symbolize(absl::string_view body,
                                         const std::function<bool()>& cancelled) override {
     return SymbolizeForPprof(body, cancelled);
+  }
+  absl::StatusOr<std::string> ThreadStacks(int debug,
+                                           const std::function<bool()>& cancelled) override {
+    return ThreadDump(ThreadStackOptions{}, debug, cancelled);
+  }
+  absl::StatusOr<std::string> MutexContention(int64_t seconds, int debug,
+                                              const std::function<bool()>& cancelled) override {
+    return MutexProfile::Serve(seconds, debug, cancelled);
   }
   bool auto_profiles_enabled() const override { return auto_profiler_ != nullptr; }
   std::vector<AutoProfileInfo> AutoProfiles() override {

@@ -394,6 +394,43 @@
     })), 'no thread pools registered');
   }
 
+  // ---- threads: the busiest by CPU, and every stack on demand ---------------------------------
+  function drawThreads(d) {
+    const t = d.threads;
+    $('thread-count').textContent = count(t.count);
+    fillTable('busy-threads', t.busiest.map((b) => ({
+      key: b.tid,
+      cells: [
+        { text: b.name, cls: 'code', field: 'name' },
+        { text: String(b.tid), num: true, field: 'tid' },
+        { text: t.window_seconds > 0 ? b.cpu_percent.toFixed(1) + ' %' : '–', num: true, field: 'cpu' },
+        { text: seconds(b.cpu_seconds), num: true },
+      ],
+    })), 'no threads read');
+    $('threads-window').textContent = t.window_seconds > 0
+      ? 'CPU now: share of one CPU over the last ' + seconds(t.window_seconds) + '.'
+      : 'CPU now: shown from the next refresh on.';
+    const p = d.profiling, button = $('stacks-button');
+    button.disabled = !(p.enabled && p.allowed);
+    button.title = !p.enabled ? 'needs profiling: VITALS_PROFILING=1'
+      : !p.allowed ? 'profiling answers loopback clients, or with VITALS_PROFILING_BASIC_AUTH' : '';
+  }
+  async function showStacks() {
+    const status = $('stacks-status'), out = $('stacks');
+    status.textContent = 'taking stacks…';
+    try {
+      const resp = await fetch('/debug/pprof/goroutine?debug=2', { cache: 'no-store' });
+      const text = await resp.text();
+      if (!resp.ok) throw new Error('HTTP ' + resp.status + ': ' + text.trim());
+      out.textContent = text;
+      out.hidden = false;
+      const last = text.trim().split('\n').pop();
+      status.textContent = last + ' · ' + new Date().toLocaleTimeString();
+    } catch (e) {
+      status.textContent = e.message;
+    }
+  }
+
   // ---- profiling: profile.proto decoding and the flame graph --------------------------------
   // A reader of protobuf wire format: varints as Numbers (exact below 2^53).
   function Reader(buf) { this.b = buf; this.p = 0; }
@@ -681,6 +718,7 @@
     drawCaches(d);
     drawDatabase(d);
     drawDependencies(d);
+    drawThreads(d);
     drawProfiling(d);
   }
   let timer = null;
@@ -723,6 +761,7 @@
   });
   $('quantile').addEventListener('change', () => { if (page.doc) drawRequests(page.doc); });
   $('profile-button').addEventListener('click', takeProfile);
+  $('stacks-button').addEventListener('click', showStacks);
   window.addEventListener('resize', () => { if (page.doc) draw(page.doc); });
   setupFlame();
   refresh();

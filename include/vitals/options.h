@@ -213,6 +213,11 @@ struct Options {
   // address. Empty: it answers loopback clients only. Env: VITALS_PROFILING_BASIC_AUTH.
   std::string profiling_basic_auth;
 
+  // Record absl::Mutex contention for /debug/pprof/mutex, as Go's SetMutexProfileFraction: 0
+  // off, 1 every contended release, N one in N. Process-wide (vitals::SetMutexProfileFraction);
+  // an agent sets it when it starts if it is above 0. Env: VITALS_MUTEX_PROFILE_FRACTION.
+  int mutex_profile_fraction = 0;
+
   // Capture a CPU profile by itself when slow requests burst: when at least
   // `auto_profile_slow_requests` requests of `slow_request_threshold` or more end within 10 s,
   // the agent profiles for `auto_profile_duration`, at most once per `auto_profile_cooldown`,

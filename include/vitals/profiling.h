@@ -8,7 +8,7 @@
 // file, line and inlined calls where an object carries DWARF. gperftools' own formats stay
 // available for `google-pprof`.
 //
-// Thread-safety: plain value types.
+// Thread-safety: plain value types, and SetMutexProfileFraction (thread-safe).
 
 #ifndef VITALS_PROFILING_H_
 #define VITALS_PROFILING_H_
@@ -44,6 +44,15 @@ struct AutoProfileInfo {
   std::vector<AutoProfileRoute> routes;
   size_t bytes = 0;  // size of the gzipped profile.proto
 };
+
+// Turns the absl::Mutex contention profile (/debug/pprof/mutex) on or off, as Go's
+// runtime.SetMutexProfileFraction: 0 off, 1 every contention, N one in N on average (the
+// profile scales what it kept by N). A negative value only reads it. Returns the previous
+// fraction. Process-wide; Options::mutex_profile_fraction sets it when an agent starts.
+// Cost: nothing until first turned on; then, per contended absl::Mutex release, one atomic
+// load when off, and a stack trace (a few microseconds) for each kept event. Uncontended locks
+// never pay. Thread-safe.
+int SetMutexProfileFraction(int fraction);
 
 }  // namespace vitals
 

@@ -200,6 +200,23 @@ async function numbers(browser) {
     assert.equal(await page.locator('[data-field="allocator"]').innerText(),
       metrics.match(/vitals_heap_reserved_bytes\{allocator="([^"]+)"\}/)[1]);
 
+    // Threads: the count and the busiest by CPU as /vitals.json has them; the share of a CPU
+    // once two looks a second apart exist; every stack on demand, from /debug/pprof/goroutine.
+    await page.waitForFunction(() => window.vitalsPage.doc.threads.window_seconds > 0, null, { timeout: 30000 });
+    const threads = await page.evaluate(() => window.vitalsPage.doc.threads);
+    assert.equal(Number(await page.locator('#thread-count').innerText()), threads.count);
+    assert.ok(threads.count >= 5 && threads.busiest.length >= 3, JSON.stringify(threads));
+    const top = threads.busiest[0];
+    assert.equal(await cell('busy-threads', top.tid, 'name'), top.name);
+    assert.match(await cell('busy-threads', top.tid, 'cpu'), /^[0-9]+\.[0-9] %$/);
+    await page.click('#stacks-button');
+    await page.waitForFunction(() => !document.getElementById('stacks').hidden, null, { timeout: 30000 });
+    const stacks = await page.locator('#stacks').innerText();
+    assert.match(stacks, new RegExp(`thread ${top.tid} "`));
+    assert.match(stacks, /\[futex, sleeping, [0-9.]+ s CPU\]:/);
+    assert.match(stacks, /threads: \d+, stacks taken: \d+/);
+    assert.match(await page.locator('#stacks-status').innerText(), /^threads: \d+, stacks taken: \d+ · /);
+
     // Charts: the history has points once a few intervals have passed; lines are drawn.
     await page.waitForFunction(() => window.vitalsPage.doc && window.vitalsPage.doc.history.times.length >= 4, null, { timeout: 30000 });
     // Lookups in two intervals in a row, so the hit ratio has two points (none without lookups).
@@ -288,6 +305,8 @@ async function profilingOff(browser) {
     assert.equal(await page.locator('#profiling-on').isHidden(), true);
     assert.match(await page.locator('#profiling-off').innerText(), /Profiling is off\. Start the service with VITALS_PROFILING=1/);
     assert.equal(await page.locator('#profile-button').isVisible(), false);
+    assert.equal(await page.locator('#stacks-button').isDisabled(), true);
+    assert.match(await page.locator('#stacks-button').getAttribute('title'), /VITALS_PROFILING=1/);
     // The footer offers no profiling link, and the page asked nothing of /debug/.
     assert.equal(await page.locator('footer a[href^="/debug/"]').count(), 0);
     assert.deepEqual(log.requests.filter((u) => u.includes('/debug/')), []);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <string>
 
 #include "agent/root/agent_access.h"
@@ -240,6 +241,39 @@ TEST_CASE("/vitals.json's time split, peers, breakers and thread pools equal wha
                      "[(e['name'], e['active'], e['queued'], e['completed'], e['waits'], "
                      "round(e['mean_wait_seconds'], 6)) for e in d['executors']]") ==
         "[('jobs', 0, 0, 1, 1, 0.004)]");
+  agent.Stop();
+}
+
+TEST_CASE("/vitals.json counts the threads and names the busiest by CPU since the last look",
+          "[live]") {
+  Fixture f;
+  vitals_test::TempDir proc;
+  const long hz = sysconf(_SC_CLK_TCK);
+  auto thread = [&](int tid, const std::string& name, long ticks) {
+    const std::string dir = proc.path() + "/self/task/" + std::to_string(tid);
+    std::filesystem::create_directories(dir);
+    vitals_test::WriteFile(dir + "/stat", std::to_string(tid) + " (" + name +
+                                              ") S 1 1 1 0 -1 0 0 0 0 0 " + std::to_string(ticks) +
+                                              " 0 0 0 20 0 1 0 100 1000 10 0\n");
+  };
+  thread(1, "main", 10 * hz);
+  thread(2, "worker \"7\"", 0);  // a name the JSON must escape
+  vitals::Options o = f.Opts();
+  o.proc_root = proc.path();
+  vitals::Agent agent(o);
+  REQUIRE(agent.Start().ok());
+  std::string json = vitals_test::BodyOf(Get(agent.port(), "/vitals.json"));
+  CHECK(PythonOnJson(json,
+                     "(d['threads']['count'], d['threads']['window_seconds'], "
+                     "[(t['tid'], t['name'], t['cpu_seconds']) for t in "
+                     "d['threads']['busiest']])") ==
+        "(2, 0, [(1, 'main', 10), (2, 'worker \"7\"', 0)])");
+  thread(2, "worker \"7\"", hz / 2);  // half a CPU-second in the next second
+  f.clock.AdvanceMs(1000);
+  json = vitals_test::BodyOf(Get(agent.port(), "/vitals.json"));
+  CHECK(PythonOnJson(json,
+                     "(d['threads']['window_seconds'], d['threads']['busiest'][0]['tid'], "
+                     "round(d['threads']['busiest'][0]['cpu_percent']))") == "(1, 2, 50)");
   agent.Stop();
 }
 

@@ -32,6 +32,8 @@ TEST_CASE("ParseProcStat reads the fields after the last parenthesis", "[procfs]
   CHECK(s->start_ticks == 12345);
   CHECK(s->vsize_bytes == 104857600);
   CHECK(s->rss_pages == 2560);
+  CHECK(s->comm == "a) (b c");
+  CHECK(s->state == 'S');
 }
 
 TEST_CASE("ParseProcStat rejects truncated or garbled text with a reason", "[procfs]") {
