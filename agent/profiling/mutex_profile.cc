@@ -85,6 +85,9 @@ int MutexProfile::SetFraction(int fraction) {
   if (fraction < 0) return g_fraction.load(std::memory_order_relaxed);
   if (fraction > 0) {
     static const bool registered = [] {
+      // The first backtrace() loads libgcc_s's unwinder; do it here, not inside a release.
+      void* warm[2];
+      backtrace(warm, 2);
       absl::RegisterMutexTracer(&Hook);
       return true;
     }();

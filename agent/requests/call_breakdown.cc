@@ -60,7 +60,18 @@ void BreakDown(const RequestDb& db, int min_calls, CallBreakdown* out) {
     sum_of_calls += unlogged;
   }
   out->sum_of_calls_nanos = sum_of_calls;
-  if (logged >= min_calls) {
+  // A database statement the request already ran counts once: repeats are an N+1 pattern
+  // (vitals_db_n_plus_one_total), whose fix is one query, not concurrency.
+  int counted = 0;
+  for (int i = 0; i < logged; ++i) {
+    bool repeat = false;
+    for (int j = 0; j < i && !repeat && calls[i].kind == CallKind::kDb && calls[i].what != nullptr;
+         ++j) {
+      repeat = calls[j].kind == CallKind::kDb && calls[j].what == calls[i].what;
+    }
+    counted += repeat ? 0 : 1;
+  }
+  if (counted >= min_calls) {
     bool overlap = false;
     for (int i = 1; i < logged && !overlap; ++i) overlap = calls[i].start < calls[i - 1].end;
     out->one_after_another = !overlap;

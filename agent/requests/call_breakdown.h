@@ -11,7 +11,9 @@
 //
 // It also finds calls that ran one after another when they could have overlapped: at least
 // `min_calls` logged calls, no two of which overlap (`one_after_another`); Sequential() then
-// asks whether they took at least a share of the request.
+// asks whether they took at least a share of the request. A database statement the request
+// already ran does not count again toward `min_calls`: repeats are the N+1 pattern, whose fix
+// is one query rather than concurrency (vitals/db.h counts them).
 //
 // Thread-safety: BreakDown reads the RequestDb with acquire loads and writes only its result;
 // call it on the thread that ends the request. Cost: a sort and a sweep over at most

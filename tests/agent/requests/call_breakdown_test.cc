@@ -73,6 +73,24 @@ TEST_CASE("calls one after another are sequential when they take the share", "[b
   CHECK_FALSE(four.one_after_another);
 }
 
+TEST_CASE("a repeated statement counts once toward sequential calls: that is N+1, not this",
+          "[breakdown]") {
+  const std::string orders = "SELECT ... FROM orders",
+                    users = "SELECT name FROM users WHERE id = ?";
+  RequestDb db;
+  db.LogCall(CallKind::kDb, &orders, 0, kMs);
+  for (int i = 1; i <= 10; ++i) db.LogCall(CallKind::kDb, &users, i * kMs, (i + 1) * kMs);
+  CallBreakdown b;
+  BreakDown(db, 3, &b);
+  CHECK_FALSE(b.one_after_another);  // two distinct statements
+  CHECK_FALSE(vitals::internal::Sequential(b, 12 * kMs, 0.5));
+  // One more distinct call (an outbound one) makes three: then they are sequential.
+  db.LogCall(CallKind::kOutbound, &orders, 11 * kMs, 12 * kMs);
+  BreakDown(db, 3, &b);
+  CHECK(b.one_after_another);
+  CHECK(vitals::internal::Sequential(b, 12 * kMs, 0.5));
+}
+
 TEST_CASE("calls past the log and calls known by duration count as overlapping nothing",
           "[breakdown]") {
   Logged l;
