@@ -23,6 +23,7 @@ namespace internal {
 namespace {
 
 std::atomic<int> g_fraction{0};
+std::atomic<bool> g_hooked{false};
 
 struct Table {
   std::mutex mu;  // not absl::Mutex: contention on it would call the hook again
@@ -89,6 +90,7 @@ int MutexProfile::SetFraction(int fraction) {
       void* warm[2];
       backtrace(warm, 2);
       absl::RegisterMutexTracer(&Hook);
+      g_hooked.store(true, std::memory_order_release);
       return true;
     }();
     (void)registered;
@@ -97,6 +99,8 @@ int MutexProfile::SetFraction(int fraction) {
 }
 
 int MutexProfile::fraction() { return g_fraction.load(std::memory_order_relaxed); }
+
+bool MutexProfile::hooked() { return g_hooked.load(std::memory_order_acquire); }
 
 __attribute__((noinline)) void MutexProfile::Record(int64_t wait_cycles) {
   RecordHere(wait_cycles);

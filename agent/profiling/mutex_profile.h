@@ -57,6 +57,9 @@ class MutexProfile {
   // the previous one; negative values leave it as is (Go's convention).
   static int SetFraction(int fraction);
   static int fraction();
+  // Whether the hook has been registered with abseil in this process (it never is until a
+  // fraction above 0 is first set).
+  static bool hooked();
 
   // Everything recorded since the process started recording.
   static Snapshot Take();

@@ -8,6 +8,8 @@
 //   signals   prints "signals D", a digest of every signal's disposition (handler, flags, mask)
 //   write     writes a 13-byte message to the pipe; the reader prints "read N errno E" when its
 //             read() returns
+//   hooked    prints "hooked 0" or "hooked 1": whether the agent registered abseil's
+//             contention hook
 //   fight N   N rounds over one absl::Mutex: FightOverLedger takes it, waits until the kernel
 //             shows the other thread blocked on it, and releases it (N contentions, each
 //             released in FightOverLedger), then prints "fought"
@@ -32,6 +34,7 @@
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
+#include "agent/profiling/mutex_profile.h"
 #include "vitals/agent.h"
 
 namespace {
@@ -159,6 +162,8 @@ int main() {
       const char message[] = "hello, reader";
       if (write(pipe_fds[1], message, sizeof message - 1) != sizeof message - 1) return 3;
       reader.join();
+    } else if (cmd == "hooked") {
+      std::printf("hooked %d\n", vitals::internal::MutexProfile::hooked() ? 1 : 0);
     } else if (cmd == "fight") {
       int rounds = 0;
       std::cin >> rounds;

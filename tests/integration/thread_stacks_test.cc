@@ -157,6 +157,7 @@ TEST_CASE("the mutex profile is off until asked for, and says how to turn it on"
   REQUIRE(res);
   CHECK(res->status == 501);
   CHECK(res->body.find("VITALS_MUTEX_PROFILE_FRACTION") != std::string::npos);
+  CHECK(host.Ask("hooked", "hooked ") == "0");  // abseil has no hook of ours at all
   res = host.Get("/debug/pprof/goroutine?debug=3");
   REQUIRE(res);
   CHECK(res->status == 400);
@@ -166,6 +167,7 @@ TEST_CASE("go tool pprof names the function that held a contended absl::Mutex",
           "[integration][stacks][pprof]") {
   StuckHost host(std::map<std::string, std::string>{{"VITALS_MUTEX_PROFILE_FRACTION", "1"}});
   const std::string url = "http://127.0.0.1:" + std::to_string(host.port()) + "/debug/pprof/mutex";
+  CHECK(host.Ask("hooked", "hooked ") == "1");
   CHECK(host.Ask("fight 50", "fought").empty());
   const std::string report = GoPprof(host.dir(), "-top " + url);
   CHECK(report.find("Type: delay") != std::string::npos);
