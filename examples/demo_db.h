@@ -33,6 +33,7 @@ class Database {
                             "?mode=memory&cache=shared";
     for (int i = 0; i < connections; ++i) {
       sqlite3* db = nullptr;
+      const auto opening = std::chrono::steady_clock::now();
       if (sqlite3_open_v2(
               uri.c_str(), &db,
               SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
@@ -42,6 +43,7 @@ class Database {
         continue;
       }
       sqlite3_busy_timeout(db, 1000);
+      pool_metrics_.RecordCreate(absl::FromChrono(std::chrono::steady_clock::now() - opening));
       all_.push_back(db);
     }
     idle_ = all_;
@@ -112,12 +114,16 @@ class Database {
     std::string user;
   };
 
-  // Gives the connection back to the pool when it goes.
+  // Gives the connection back to the pool when it goes, and says how long it was held.
   struct Lease {
     Database* owner;
     sqlite3* db;
+    std::chrono::steady_clock::time_point taken = std::chrono::steady_clock::now();
     Lease(Database* o, sqlite3* d) : owner(o), db(d) {}
-    ~Lease() { owner->Release(db); }
+    ~Lease() {
+      owner->pool_metrics_.RecordUse(absl::FromChrono(std::chrono::steady_clock::now() - taken));
+      owner->Release(db);
+    }
   };
 
   absl::StatusOr<sqlite3*> Acquire() {

@@ -81,6 +81,18 @@ absl::StatusOr<std::unique_ptr<DbMetrics>> DbMetrics::Create(Registry& registry,
            MetricType::kHistogram,
            {"db_client_connection_pool_name"},
            {0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10}},
+          {&m->pool_use_,
+           "db_client_connection_use_time_seconds",
+           "Time between taking a connection from the pool and giving it back.",
+           MetricType::kHistogram,
+           {"db_client_connection_pool_name"},
+           {0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10}},
+          {&m->pool_create_,
+           "db_client_connection_create_time_seconds",
+           "Time it took to open a new connection.",
+           MetricType::kHistogram,
+           {"db_client_connection_pool_name"},
+           {0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10}},
           {&m->pool_timeouts_,
            "db_client_connection_timeouts_total",
            "Callers that gave up waiting for a connection.",
@@ -170,6 +182,8 @@ DbPool DbMetrics::Pool(absl::string_view name) {
   p.pending_ = Family::MakeHandle<Gauge>(pool_pending_->Find(one));
   p.max_ = Family::MakeHandle<Gauge>(pool_max_->Find(one));
   p.wait_ = Family::MakeHandle<Histogram>(pool_wait_->Find(one));
+  p.use_ = Family::MakeHandle<Histogram>(pool_use_->Find(one));
+  p.create_ = Family::MakeHandle<Histogram>(pool_create_->Find(one));
   p.timeouts_ = Family::MakeHandle<Counter>(pool_timeouts_->Find(one));
   return p;
 }

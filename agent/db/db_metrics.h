@@ -90,6 +90,8 @@ class DbMetrics : public RequestObserver {
   Family* pool_max_ = nullptr;
   Family* pool_pending_ = nullptr;
   Family* pool_wait_ = nullptr;
+  Family* pool_use_ = nullptr;
+  Family* pool_create_ = nullptr;
   Family* pool_timeouts_ = nullptr;
 };
 

@@ -132,6 +132,7 @@ class VITALS_EXPORT RequestContext {
 //   db_client_connections_usage{db_client_connection_pool_name,db_client_connection_state=
 //   "idle"|"used"}, and by db_client_connection_pool_name: db_client_connection_max,
 //   db_client_connection_pending_requests, db_client_connection_wait_time_seconds,
+//   db_client_connection_use_time_seconds, db_client_connection_create_time_seconds,
 //   db_client_connection_timeouts_total
 // `Add*`, `RecordWait` and `Timeout` cost a per-CPU add (no lock); `Set*` read every CPU's copy
 // (see Gauge::Set). A default-constructed DbPool records nothing.
@@ -148,13 +149,18 @@ class VITALS_EXPORT DbPool {
   void SetMax(double n) const { max_.Set(n); }
   // How long a caller waited to get a connection (whether it got one or timed out).
   void RecordWait(absl::Duration wait) const { wait_.Observe(absl::ToDoubleSeconds(wait)); }
+  // How long a caller held a connection, from taking it from the pool to giving it back
+  // (OpenTelemetry's db.client.connection.use_time).
+  void RecordUse(absl::Duration held) const { use_.Observe(absl::ToDoubleSeconds(held)); }
+  // How long opening a new connection took (db.client.connection.create_time).
+  void RecordCreate(absl::Duration took) const { create_.Observe(absl::ToDoubleSeconds(took)); }
   // A caller gave up waiting for a connection.
   void Timeout() const { timeouts_.Increment(); }
 
  private:
   friend class internal::DbMetrics;
   Gauge used_, idle_, pending_, max_;
-  Histogram wait_;
+  Histogram wait_, use_, create_;
   Counter timeouts_;
 };
 

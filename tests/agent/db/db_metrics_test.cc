@@ -301,6 +301,10 @@ TEST_CASE("pool metrics", "[db]") {
   pool.AddPending(-1);
   pool.RecordWait(absl::Milliseconds(4));
   pool.RecordWait(absl::Milliseconds(600));
+  pool.RecordUse(absl::Microseconds(300));
+  pool.RecordUse(absl::Milliseconds(20));
+  pool.RecordUse(absl::Seconds(2));
+  pool.RecordCreate(absl::Milliseconds(7));
   pool.Timeout();
   const std::string body = agent.RenderText();
   CHECK(SampleValue(body,
@@ -317,6 +321,22 @@ TEST_CASE("pool metrics", "[db]") {
   CHECK(SampleValue(body,
                     "db_client_connection_wait_time_seconds_count{db_client_connection_pool_name="
                     "\"main\"}") == 2);
+  // Use time: 0.3 ms, 20 ms and 2 s; create time: 7 ms.
+  CHECK(SampleValue(body,
+                    "db_client_connection_use_time_seconds_count{db_client_connection_pool_name="
+                    "\"main\"}") == 3);
+  CHECK(SampleValue(body,
+                    "db_client_connection_use_time_seconds_bucket{db_client_connection_pool_name="
+                    "\"main\",le=\"0.0005\"}") == 1);
+  CHECK(SampleValue(body,
+                    "db_client_connection_use_time_seconds_bucket{db_client_connection_pool_name="
+                    "\"main\",le=\"1\"}") == 2);
+  CHECK(SampleValue(body,
+                    "db_client_connection_use_time_seconds_sum{db_client_connection_pool_name="
+                    "\"main\"}") == Approx(2.0203));
+  CHECK(SampleValue(body,
+                    "db_client_connection_create_time_seconds_sum{db_client_connection_pool_name="
+                    "\"main\"}") == Approx(0.007));
   CHECK(SampleValue(
             body, "db_client_connection_timeouts_total{db_client_connection_pool_name=\"main\"}") ==
         1);
