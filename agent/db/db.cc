@@ -9,13 +9,13 @@
 
 namespace vitals {
 
-DbOperation::DbOperation(internal::DbMetrics* metrics, uint64_t life, absl::string_view system,
+DbOperation::DbOperation(internal::DbMetrics* metrics, uint64_t life, const DbTarget& target,
                          absl::string_view statement) {
   if (metrics == nullptr || !internal::AgentAlive(life)) {
     done_ = true;
     return;
   }
-  const internal::DbMetrics::Call call = metrics->Resolve(system, statement);
+  const internal::DbMetrics::Call call = metrics->Resolve(target, statement);
   metrics_ = metrics;
   duration_ = call.duration;
   stats_ = call.stats;

@@ -20,7 +20,8 @@ std::atomic<uint64_t> g_next_id{1};
 // normalized and resolved to their series once.
 struct StatementEntry {
   uint64_t owner = 0;  // DbMetrics id; 0 = empty
-  std::string system;
+  std::string system, db_namespace, server_address;
+  int server_port = 0;
   std::string raw;
   DbMetrics::Call call;
 };
@@ -48,7 +49,8 @@ absl::StatusOr<std::unique_ptr<DbMetrics>> DbMetrics::Create(Registry& registry,
            "Duration of database calls, by database system, operation (SELECT, INSERT, ...), "
            "main table and, for failed calls, error type.",
            MetricType::kHistogram,
-           {"db_system_name", "db_operation_name", "db_collection_name", "error_type"},
+           {"db_system_name", "db_operation_name", "db_collection_name", "error_type",
+            "db_namespace", "server_address", "server_port"},
            // 50 us .. 10 s: a superset of OpenTelemetry's advice for db.client.operation.
            // duration (1 ms .. 10 s), which puts every in-memory or loopback query in one bucket.
            DefaultRequestDurationBuckets(),
@@ -103,18 +105,26 @@ absl::StatusOr<std::unique_ptr<DbMetrics>> DbMetrics::Create(Registry& registry,
   return m;
 }
 
-DbMetrics::Call DbMetrics::Resolve(absl::string_view system, absl::string_view statement) {
-  const size_t raw_hash = absl::HashOf(system, statement);
+DbMetrics::Call DbMetrics::Resolve(const DbTarget& target, absl::string_view statement) {
+  const absl::string_view system = target.system;
+  const size_t raw_hash = absl::HashOf(system, statement, target.server_port);
   StatementEntry& e = tls_statements[raw_hash % kStatementCacheSize];
-  if (e.owner != id_ || e.raw != statement || e.system != system) {
+  if (e.owner != id_ || e.raw != statement || e.system != system ||
+      e.server_port != target.server_port || e.db_namespace != target.db_namespace ||
+      e.server_address != target.server_address) {
     NormalizedSql n;
     NormalizeSql(statement, &n);
-    const absl::string_view labels[] = {system, n.operation, n.table, ""};
+    const std::string port = target.server_port > 0 ? std::to_string(target.server_port) : "";
+    const absl::string_view labels[] = {
+        system, n.operation, n.table, "", target.db_namespace, target.server_address, port};
     e.call.duration = duration_->Find(labels);
     e.call.stats = statements_->Find(system, n.text, n.table);
     e.call.hash = absl::HashOf(n.text);
     e.owner = id_;
     e.system.assign(system.data(), system.size());
+    e.db_namespace.assign(target.db_namespace.data(), target.db_namespace.size());
+    e.server_address.assign(target.server_address.data(), target.server_address.size());
+    e.server_port = target.server_port;
     e.raw.assign(statement.data(), std::min(statement.size(), kMaxStatementBytes));
   }
   return e.call;
@@ -126,7 +136,8 @@ void DbMetrics::RecordCall(const Call& call, int64_t nanos, int64_t start_nanos,
   if (ABSL_PREDICT_FALSE(!error_type.empty())) {
     // The failed call's series: the same system, operation and table, with its error type.
     const std::vector<std::string>& v = call.duration->values;
-    const absl::string_view labels[] = {v[0], v[1], v[2], ErrorTypeLabel(error_type)};
+    const absl::string_view labels[] = {v[0], v[1], v[2], ErrorTypeLabel(error_type),
+                                        v[4], v[5], v[6]};
     series = duration_->Find(labels);
   }
   ObserveInto(*series, ObservedSeconds(nanos));

@@ -41,7 +41,10 @@ class DbMetrics : public RequestObserver {
   };
   // Normalizes `statement` (once per distinct text per thread: a per-thread cache) and finds
   // its series and statement-table entry. Lock-free for a statement seen before.
-  Call Resolve(absl::string_view system, absl::string_view statement);
+  Call Resolve(const DbTarget& target, absl::string_view statement);
+  Call Resolve(absl::string_view system, absl::string_view statement) {
+    return Resolve(DbTarget{system}, statement);
+  }
 
   // Records a call that ran from `start_nanos` to `end_nanos` (the agent clock): its duration
   // (a negative time counts as zero), its statement's stats, and, for the request current on

@@ -307,7 +307,10 @@ RequestScope::RequestScope(Agent& agent, absl::string_view method, absl::string_
     : RequestScope(agent.Route(method, route)) {}
 
 DbOperation::DbOperation(Agent& agent, absl::string_view system, absl::string_view statement)
+    : DbOperation(agent, DbTarget{system}, statement) {}
+
+DbOperation::DbOperation(Agent& agent, const DbTarget& target, absl::string_view statement)
     : DbOperation(internal::AgentAccess::Impl(agent).db(),
-                  internal::AgentAccess::Impl(agent).registry().life(), system, statement) {}
+                  internal::AgentAccess::Impl(agent).registry().life(), target, statement) {}
 
 }  // namespace vitals

@@ -5,8 +5,9 @@
 //   agent.RecordDbOperation("postgresql", sql, elapsed);      // when the time is known
 //
 // Each call observes `db_client_operation_duration_seconds{db_system_name,db_operation_name,
-// db_collection_name,error_type}` (`error_type` empty unless the call failed: DbOperation::
-// set_error, or the `error_type` of Agent::RecordDbOperation). The
+// db_collection_name,error_type,db_namespace,server_address,server_port}` (`error_type` empty
+// unless the call failed: DbOperation::set_error, or the `error_type` of
+// Agent::RecordDbOperation; the last three empty unless a DbTarget gives them). The
 // statement text never becomes a label: it is normalized (literals to ?, IN lists collapsed,
 // comments and whitespace folded; see the README) and used only to group calls and in log lines.
 //
@@ -51,6 +52,23 @@ struct Series;
 struct StatementStats;
 }  // namespace internal
 
+// Where database calls go, as OpenTelemetry's database attributes, for the labels
+// `db_namespace`, `server_address` and `server_port` of db_client_operation_duration_seconds.
+// Only `system` is required; the rest are empty (port 0) when not known. Views: the strings
+// must live for the call that takes the target (they are copied where kept).
+struct DbTarget {
+  DbTarget(absl::string_view system, absl::string_view db_namespace = {},
+           absl::string_view server_address = {}, int server_port = 0)
+      : system(system),
+        db_namespace(db_namespace),
+        server_address(server_address),
+        server_port(server_port) {}
+  absl::string_view system;          // db.system.name: "postgresql", "mysql", "sqlite", ...
+  absl::string_view db_namespace;    // db.namespace: the database (PostgreSQL: its name)
+  absl::string_view server_address;  // server.address: host name, IP or socket directory
+  int server_port = 0;               // server.port; 0 = not given
+};
+
 // Times one database call from construction to destruction (or Finish) and records it.
 //
 //   vitals::DbOperation op(agent, "postgresql", sql);
@@ -66,6 +84,8 @@ class VITALS_EXPORT DbOperation {
   // `system`: the database system (OpenTelemetry db.system.name: "postgresql", "mysql",
   // "sqlite", ...). `statement`: the SQL as sent.
   DbOperation(Agent& agent, absl::string_view system, absl::string_view statement);
+  // The same with where the call goes (vitals/postgres.h passes the connection's).
+  DbOperation(Agent& agent, const DbTarget& target, absl::string_view statement);
   ~DbOperation() { Finish(); }
   DbOperation(const DbOperation&) = delete;
   DbOperation& operator=(const DbOperation&) = delete;
@@ -83,7 +103,7 @@ class VITALS_EXPORT DbOperation {
   void Cancel() { done_ = true; }
 
  private:
-  DbOperation(internal::DbMetrics* metrics, uint64_t life, absl::string_view system,
+  DbOperation(internal::DbMetrics* metrics, uint64_t life, const DbTarget& target,
               absl::string_view statement);
 
   internal::DbMetrics* metrics_ = nullptr;

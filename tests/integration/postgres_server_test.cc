@@ -1,8 +1,11 @@
 // The throwaway PostgreSQL the database tests build on (tests/support/postgres.h): it starts
 // as scripts/bootstrap installs it, counts statements in pg_stat_statements, explains plans in
-// JSON, and leaves nothing behind.
+// JSON, and leaves nothing behind. And the plan reader (agent/db/plan_reader.h) on the plans of
+// the real databases: PostgreSQL 15 and SQLite flag a filter on an unindexed column, and no
+// longer once the index exists.
 
 #include <netinet/in.h>
+#include <sqlite3.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -11,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "agent/db/plan_reader.h"
 #include "tests/support/postgres.h"
 
 namespace {
@@ -50,4 +54,56 @@ TEST_CASE("a throwaway PostgreSQL counts statements and explains plans, then is 
   CHECK(plan.find("\"Filter\": \"(email = 'u1@example.com'::text)\"") != std::string::npos);
   pg.reset();
   CHECK_FALSE(Accepts(port));
+}
+
+TEST_CASE("the plan reader flags PostgreSQL's scan of an unindexed column, not after the index",
+          "[integration][postgres]") {
+  vitals_test::PostgresServer pg;
+  pg.Psql(
+      "CREATE TABLE users (id int PRIMARY KEY, email text);"
+      "INSERT INTO users SELECT g, 'u' || g || '@example.com' FROM generate_series(1, 20000) g;"
+      "ANALYZE users;");
+  const std::string explain =
+      "EXPLAIN (FORMAT JSON) SELECT id FROM users WHERE email = 'u7@example.com'";
+  auto before = vitals::internal::ReadPostgresPlan(pg.Psql(explain));
+  REQUIRE(before.ok());
+  REQUIRE(before->candidates.size() == 1);
+  CHECK(before->candidates[0].table == "users");
+  CHECK(before->candidates[0].columns == std::vector<std::string>{"email"});
+  pg.Psql("CREATE INDEX users_email ON users (email); ANALYZE users;");
+  auto after = vitals::internal::ReadPostgresPlan(pg.Psql(explain));
+  REQUIRE(after.ok());
+  INFO(after->top);
+  CHECK(after->candidates.empty());
+  CHECK(after->top.find("Seq Scan") == std::string::npos);
+}
+
+TEST_CASE("the plan reader flags SQLite's scan of an unindexed column, not after the index",
+          "[integration][plan]") {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(":memory:", &db) == SQLITE_OK);
+  auto exec = [&](const char* sql) {
+    REQUIRE(sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
+  };
+  auto plan = [&](const char* sql) {
+    std::vector<std::string> details;
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, (std::string("EXPLAIN QUERY PLAN ") + sql).c_str(), -1, &st,
+                               nullptr) == SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      details.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 3)));
+    }
+    sqlite3_finalize(st);
+    return vitals::internal::ReadSqlitePlan(details, /*filtered=*/true);
+  };
+  exec("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT)");
+  const char* query = "SELECT id FROM users WHERE email = ?";
+  auto before = plan(query);
+  REQUIRE(before.candidates.size() == 1);
+  CHECK(before.candidates[0].table == "users");
+  exec("CREATE INDEX users_email ON users (email)");
+  auto after = plan(query);
+  INFO(after.top);
+  CHECK(after.candidates.empty());
+  sqlite3_close(db);
 }

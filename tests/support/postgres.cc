@@ -74,7 +74,8 @@ PostgresServer::PostgresServer() : bin_(BinDir()) {
   const std::string options = "-p " + std::to_string(port_) + " -k " + dir_.path() +
                               " -c listen_addresses=127.0.0.1 -c fsync=off" +
                               " -c shared_preload_libraries=pg_stat_statements" +
-                              " -c pg_stat_statements.track=all";
+                              " -c pg_stat_statements.track=all" +
+                              " -c pg_stat_statements.track_planning=on";
   if (AsServerUser(bin_ + "/pg_ctl -D " + Quoted(data) + " -o " + Quoted(options) + " -l " +
                        Quoted(dir_.path() + "/server.log") + " -w -t 60 start",
                    &out) != 0) {

@@ -2,9 +2,9 @@
 //
 // Debian's PostgreSQL (`/usr/lib/postgresql/<version>/bin`): `initdb` in a temporary directory,
 // `pg_ctl start` on a free loopback port with its Unix socket in that directory, fsync off and
-// `pg_stat_statements` preloaded (the extension created). initdb refuses to run as root, so
-// when the tests run as root the server runs as the `postgres` user the package creates
-// (through `runuser`), which owns the directory. The destructor stops it at once
+// `pg_stat_statements` preloaded (the extension created; planning time tracked too). initdb refuses
+// to run as root, so when the tests run as root the server runs as the `postgres` user the package
+// creates (through `runuser`), which owns the directory. The destructor stops it at once
 // (`pg_ctl stop -m immediate`) and removes everything.
 
 #ifndef VITALS_TESTS_SUPPORT_POSTGRES_H_

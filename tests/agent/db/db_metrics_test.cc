@@ -54,18 +54,23 @@ TEST_CASE("calls are timed by system, operation and table, never by statement te
   const std::string body = agent.RenderText();
   const std::string users =
       "db_client_operation_duration_seconds_count{db_system_name=\"postgresql\",db_operation_name="
-      "\"SELECT\",db_collection_name=\"users\",error_type=\"\"}";
+      "\"SELECT\",db_collection_name=\"users\",error_type=\"\",db_namespace=\"\",server_address="
+      "\"\",server_port=\"\"}";
   CHECK(SampleValue(body, users) == 2);
   CHECK(SampleValue(body,
                     "db_client_operation_duration_seconds_sum{db_system_name=\"postgresql\",db_"
-                    "operation_name=\"UPDATE\",db_collection_name=\"accounts\",error_type=\"\"}") ==
-        Approx(0.003));
+                    "operation_name=\"UPDATE\",db_collection_name=\"accounts\",error_type=\"\",db_"
+                    "namespace=\"\",server_address=\"\",server_port=\"\"}") == Approx(0.003));
   // A cancelled operation counts nothing (its statement was resolved when it was made).
   CHECK(SampleValue(body,
                     "db_client_operation_duration_seconds_count{db_system_name=\"postgresql\",db_"
-                    "operation_name=\"DELETE\",db_collection_name=\"x\",error_type=\"\"}") <= 0);
+                    "operation_name=\"DELETE\",db_collection_name=\"x\",error_type=\"\",db_"
+                    "namespace=\"\",server_address=\"\",server_port=\"\"}") <= 0);
   CHECK(body.find("id = ") == std::string::npos);  // no statement text anywhere
 }
+
+// The target labels of a call made without a DbTarget.
+const std::string kNoTarget = ",db_namespace=\"\",server_address=\"\",server_port=\"\"";
 
 TEST_CASE("a failed call is recorded with its error type, apart from the successful ones", "[db]") {
   Fixture f;
@@ -87,14 +92,40 @@ TEST_CASE("a failed call is recorded with its error type, apart from the success
   const std::string series =
       "db_client_operation_duration_seconds_count{db_system_name=\"postgresql\","
       "db_operation_name=\"INSERT\",db_collection_name=\"orders\",error_type=";
-  CHECK(SampleValue(body, series + "\"\"}") == 1);
-  CHECK(SampleValue(body, series + "\"23505\"}") == 1);
-  CHECK(SampleValue(body, series + "\"timeout\"}") == 1);
-  CHECK(SampleValue(body, series + "\"_OTHER\"}") == 1);
+  CHECK(SampleValue(body, series + "\"\"" + kNoTarget + "}") == 1);
+  CHECK(SampleValue(body, series + "\"23505\"" + kNoTarget + "}") == 1);
+  CHECK(SampleValue(body, series + "\"timeout\"" + kNoTarget + "}") == 1);
+  CHECK(SampleValue(body, series + "\"_OTHER\"" + kNoTarget + "}") == 1);
   CHECK(SampleValue(body,
                     "db_client_operation_duration_seconds_sum{db_system_name=\"postgresql\","
                     "db_operation_name=\"INSERT\",db_collection_name=\"orders\",error_type="
-                    "\"23505\"}") == Approx(0.002));
+                    "\"23505\",db_namespace=\"\",server_address=\"\",server_port=\"\"}") ==
+        Approx(0.002));
+}
+
+TEST_CASE("a call's target becomes its db_namespace, server_address and server_port labels",
+          "[db]") {
+  Fixture f;
+  vitals::Agent agent(f.Opts());
+  const vitals::DbTarget primary("postgresql", "shop", "db-1.internal", 5432);
+  const vitals::DbTarget replica("postgresql", "shop", "db-2.internal", 5433);
+  { vitals::DbOperation op(agent, primary, "SELECT * FROM orders WHERE id = 1"); }
+  { vitals::DbOperation op(agent, primary, "SELECT * FROM orders WHERE id = 2"); }
+  {
+    vitals::DbOperation op(agent, replica, "SELECT * FROM orders WHERE id = 3");
+    op.set_error("57P01");  // admin_shutdown: the failed series keeps the target too
+  }
+  const std::string body = agent.RenderText();
+  const std::string orders =
+      "db_client_operation_duration_seconds_count{db_system_name=\"postgresql\","
+      "db_operation_name=\"SELECT\",db_collection_name=\"orders\",error_type=";
+  CHECK(SampleValue(body, orders + "\"\",db_namespace=\"shop\",server_address=\"db-1.internal\","
+                                   "server_port=\"5432\"}") == 2);
+  CHECK(SampleValue(body, orders +
+                              "\"57P01\",db_namespace=\"shop\",server_address=\"db-2.internal\","
+                              "server_port=\"5433\"}") == 1);
+  // The same statement on two servers is one statement in the table.
+  CHECK(body.find("server_address=\"db-2.internal\",server_port=\"5433\"}") != std::string::npos);
 }
 
 TEST_CASE("a DbOperation keeps nothing it does not own: temporaries for system and statement",
@@ -116,7 +147,7 @@ TEST_CASE("a DbOperation keeps nothing it does not own: temporaries for system a
   CHECK(SampleValue(body,
                     "db_client_operation_duration_seconds_count{db_system_name=\"postgresql\","
                     "db_operation_name=\"SELECT\",db_collection_name=\"customers\",error_type="
-                    "\"\"}") == 1);
+                    "\"\",db_namespace=\"\",server_address=\"\",server_port=\"\"}") == 1);
   CHECK(body.find("db_operation_name=\"OTHER\"") == std::string::npos);
 }
 
@@ -127,7 +158,7 @@ TEST_CASE("a negative duration counts as zero, never as a negative sum", "[db]")
   const std::string body = agent.RenderText();
   const std::string labels =
       "{db_system_name=\"sqlite\",db_operation_name=\"SELECT\",db_collection_name=\"t\","
-      "error_type=\"\"";
+      "error_type=\"\",db_namespace=\"\",server_address=\"\",server_port=\"\"";
   CHECK(SampleValue(body, "db_client_operation_duration_seconds_count" + labels + "}") == 1);
   CHECK(SampleValue(body, "db_client_operation_duration_seconds_sum" + labels + "}") == 0);
 }
