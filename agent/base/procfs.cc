@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -132,6 +133,22 @@ absl::StatusOr<std::string> Procfs::ReadPath(const std::string& path, size_t max
   }
   close(fd);
   return out;
+}
+
+absl::StatusOr<std::vector<int>> Procfs::ListTasks(size_t max, int* count) const {
+  const std::string path = absl::StrCat(process_dir_, "/task");
+  DIR* dir = opendir(path.c_str());
+  if (dir == nullptr) return ErrnoError("cannot list", path, errno);
+  std::vector<int> tids;
+  while (const dirent* e = readdir(dir)) {
+    int tid;
+    if (absl::SimpleAtoi(e->d_name, &tid) && tid > 0) tids.push_back(tid);
+  }
+  closedir(dir);
+  std::sort(tids.begin(), tids.end());
+  if (count != nullptr) *count = static_cast<int>(tids.size());
+  if (tids.size() > max) tids.resize(max);
+  return tids;
 }
 
 absl::StatusOr<int64_t> Procfs::CountOpenFds() const {

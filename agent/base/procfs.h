@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -48,6 +49,9 @@ class Procfs {
   absl::StatusOr<std::string> ReadProcessFile(absl::string_view name) const;
   // Reads <root>/<name> (e.g. "stat").
   absl::StatusOr<std::string> ReadFile(absl::string_view name) const;
+  // The thread ids under <root>/<pid>/task, lowest first, at most `max` of them; `*count`, when
+  // not null, gets how many there are in all. The error names the path.
+  absl::StatusOr<std::vector<int>> ListTasks(size_t max, int* count = nullptr) const;
   // Entries of <root>/<pid>/fd (the directory's own descriptor included, as client_golang does).
   absl::StatusOr<int64_t> CountOpenFds() const;
 

@@ -1,6 +1,5 @@
 #include "agent/process/thread_cpu.h"
 
-#include <dirent.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,17 +18,10 @@ ThreadCpu::Look ThreadCpu::Take() {
   if (looked_ && now - last_nanos_ < absl::ToInt64Nanoseconds(config_.min_window)) return last_;
 
   const std::string task_dir = absl::StrCat(config_.proc_root, "/", config_.pid, "/task");
-  std::vector<pid_t> tids;
   int count = 0;
-  if (DIR* dir = opendir(task_dir.c_str())) {
-    while (dirent* e = readdir(dir)) {
-      pid_t tid;
-      if (!absl::SimpleAtoi(e->d_name, &tid) || tid <= 0) continue;
-      ++count;
-      if (tids.size() < config_.max_threads) tids.push_back(tid);  // the rest are counted only
-    }
-    closedir(dir);
-  }
+  const std::vector<int> tids = Procfs(config_.proc_root, config_.pid)
+                                    .ListTasks(config_.max_threads, &count)
+                                    .value_or(std::vector<int>{});  // none listed: none shown
   const double window = looked_ ? static_cast<double>(now - last_nanos_) * 1e-9 : 0;
   static const double tick = 1.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
   Look look;
@@ -37,7 +29,7 @@ ThreadCpu::Look ThreadCpu::Take() {
   look.window_seconds = window;
   absl::flat_hash_map<pid_t, uint64_t> ticks;
   ticks.reserve(tids.size());
-  for (pid_t tid : tids) {
+  for (const int tid : tids) {
     auto text = Procfs::ReadPath(absl::StrCat(task_dir, "/", tid, "/stat"), 1024);
     if (!text.ok()) continue;  // ended since the listing
     auto stat = ParseProcStat(*text);

@@ -58,6 +58,7 @@ struct LibdwApi {
   decltype(&dwarf_cfi_addrframe) cfi_addrframe = nullptr;
   decltype(&dwarf_frame_cfa) frame_cfa = nullptr;
   decltype(&dwfl_module_addrinfo) addrinfo = nullptr;  // a function's start, by its symbol
+  // All five above resolved (LoadLibdw clears frame_cfa when one is missing).
   bool can_resume() const { return frame_reg != nullptr && frame_cfa != nullptr; }
   bool can_unwind() const { return getthread_frames != nullptr; }
 };

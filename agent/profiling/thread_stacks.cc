@@ -1,6 +1,5 @@
 #include "agent/profiling/thread_stacks.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -255,10 +254,11 @@ class Walker {
     for (int resume = 0;; ++resume) {
       last_sp_ = 0;
       const size_t before = pcs_->size();
-      const int rc = api_.getthread_frames(dwfl_, tid, &OnFrame, this);
-      (void)rc;  // 0 or -1 alike: libdw ends a walk that lacks a register as at the outermost frame
-      if (truncated_ || resume == kMaxResumes || pcs_->size() == before || last_sp_ == 0 ||
-          !FindFramePointer()) {
+      // Its result is no guide: libdw ends a walk that lacks a register as at the outermost
+      // frame. FindFramePointer tells the two apart from the last frame's CFI.
+      api_.getthread_frames(dwfl_, tid, &OnFrame, this);
+      if (truncated_ || !api_.can_resume() || resume == kMaxResumes || pcs_->size() == before ||
+          last_sp_ == 0 || !FindFramePointer()) {
         break;
       }
     }
@@ -606,27 +606,16 @@ absl::StatusOr<std::vector<ThreadStack>> TakeThreadStacks(const ThreadStackOptio
     return absl::FailedPreconditionError(
         "thread stacks need libdw.so.1 with its unwinder (Debian: libdw1)");
   }
-  DIR* dir = opendir("/proc/self/task");
-  if (dir == nullptr) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot list /proc/self/task: ", std::strerror(errno)));
-  }
-  std::vector<pid_t> tids;
-  while (dirent* e = readdir(dir)) {
-    pid_t tid;
-    if (absl::SimpleAtoi(e->d_name, &tid) && tid > 0) tids.push_back(tid);
-  }
-  closedir(dir);
-  std::sort(tids.begin(), tids.end());
-  if (tids.size() > options.max_threads) tids.resize(options.max_threads);
+  auto tids = Procfs("/proc", "self").ListTasks(options.max_threads);
+  if (!tids.ok()) return absl::UnavailableError(tids.status().message());
 
   Walker walker(*api);
   if (absl::Status s = walker.Begin(); !s.ok()) return s;
   const double tick = 1.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
   const pid_t self = static_cast<pid_t>(syscall(SYS_gettid));
   std::vector<ThreadStack> out;
-  out.reserve(tids.size());
-  for (pid_t tid : tids) {
+  out.reserve(tids->size());
+  for (pid_t tid : *tids) {
     ThreadStack t;
     t.tid = tid;
     const std::string task = absl::StrCat("/proc/self/task/", tid);
