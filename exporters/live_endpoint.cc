@@ -219,6 +219,40 @@ std::string LiveEndpoint::RenderJson(const LiveView& v) {
       Num(out, f, "total_seconds", s.total_seconds);
       Num(out, f, "mean_seconds", s.calls > 0 ? s.total_seconds / s.calls : 0);
       Num(out, f, "max_seconds", s.max_seconds);
+      Field(out, f, "plan", [&] {
+        if (!s.plan.has_value()) {
+          out += "null";
+          return;
+        }
+        const LiveView::Statement::Plan& p = *s.plan;
+        out += '{';
+        bool pf = true;
+        At(out, pf, "time", p.at);
+        Str(out, pf, "top", p.top);
+        Str(out, pf, "error", p.error);
+        // The plan as the database gave it, cut at 16 KiB here (the agent keeps 64 KiB).
+        Str(out, pf, "text", absl::string_view(p.text).substr(0, 16 * 1024));
+        Field(out, pf, "index_candidates", [&] {
+          Array(out, p.candidates, [&](const LiveView::Statement::Plan::Candidate& c, bool& cf) {
+            Str(out, cf, "table", c.table);
+            Field(out, cf, "columns", [&] {
+              out += '[';
+              for (size_t i = 0; i < c.columns.size(); ++i) {
+                if (i > 0) out += ',';
+                internal::AppendJsonString(out, c.columns[i]);
+              }
+              out += ']';
+            });
+            Num(out, cf, "plan_rows", c.plan_rows);
+            if (c.table_rows >= 0) {
+              Num(out, cf, "table_rows", c.table_rows);
+            } else {
+              Field(out, cf, "table_rows", [&] { out += "null"; });
+            }
+          });
+        });
+        out += '}';
+      });
     });
   });
   Field(out, first, "n_plus_one", [&] {

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,18 @@ struct LiveView {
   struct Statement {
     std::string system, text, table;
     double calls = 0, total_seconds = 0, max_seconds = 0;
+    // Its latest plan (Options::explain_threshold), when it was explained.
+    struct Plan {
+      absl::Time at;
+      std::string top, text, error;
+      struct Candidate {
+        std::string table;
+        std::vector<std::string> columns;
+        double plan_rows = 0, table_rows = -1;  // -1: not known
+      };
+      std::vector<Candidate> candidates;
+    };
+    std::optional<Plan> plan;
   };
   std::vector<Statement> statements;  // most total time first
   struct NPlusOne {

@@ -34,8 +34,10 @@ void DbOperation::Finish() {
   if (done_) return;
   done_ = true;
   if (ABSL_PREDICT_FALSE(!internal::AgentAlive(life_))) return;  // the agent is gone
+  const internal::PlanInput plan{plan_statement_, plan_params_};
   metrics_->Record(internal::DbMetrics::Call{duration_, stats_, hash_}, start_nanos_,
-                   metrics_->clock().NowNanos(), failed_ ? error_ : "");
+                   metrics_->clock().NowNanos(), failed_ ? error_ : "",
+                   has_plan_input_ ? &plan : nullptr);
 }
 
 RequestContext RequestContext::Current() {

@@ -62,6 +62,19 @@ absl::StatusOr<std::unique_ptr<DbMetrics>> DbMetrics::Create(Registry& registry,
            "would replace.",
            MetricType::kCounter,
            {"http_route", "db_collection_name"}},
+          {&m->index_candidates_,
+           "vitals_db_index_candidates_total",
+           "Plans of slow statements that read a whole table to filter it (a sequential scan "
+           "with a filter over at least explain_min_rows estimated rows), by table: a missing "
+           "index.",
+           MetricType::kCounter,
+           {"db_system_name", "db_namespace", "db_collection_name"}},
+          {&m->explains_,
+           "vitals_db_explains_total",
+           "EXPLAINs of slow statements (explain_threshold), by outcome: ok, failed, timeout, "
+           "or skipped (no plan source, input over 1 MiB, queue full).",
+           MetricType::kCounter,
+           {"db_system_name", "outcome"}},
           {&m->pool_count_,
            "db_client_connections_usage",
            "Connections in the pool, by state: idle or used.",
@@ -102,6 +115,12 @@ absl::StatusOr<std::unique_ptr<DbMetrics>> DbMetrics::Create(Registry& registry,
            {"db_client_connection_pool_name"}},
       });
   if (!s.ok()) return s;
+  if (options.explain_threshold > absl::ZeroDuration()) {
+    m->explain_nanos_ = absl::ToInt64Nanoseconds(options.explain_threshold);
+    m->explainer_ = std::make_unique<Explainer>(
+        Explainer::Config{options.explain_interval, static_cast<double>(options.explain_min_rows)},
+        clock, log, m->index_candidates_, m->explains_);
+  }
   return m;
 }
 
@@ -131,7 +150,7 @@ DbMetrics::Call DbMetrics::Resolve(const DbTarget& target, absl::string_view sta
 }
 
 void DbMetrics::RecordCall(const Call& call, int64_t nanos, int64_t start_nanos, int64_t end_nanos,
-                           absl::string_view error_type) {
+                           absl::string_view error_type, const PlanInput* plan) {
   Series* series = call.duration;
   if (ABSL_PREDICT_FALSE(!error_type.empty())) {
     // The failed call's series: the same system, operation and table, with its error type.
@@ -142,6 +161,10 @@ void DbMetrics::RecordCall(const Call& call, int64_t nanos, int64_t start_nanos,
   }
   ObserveInto(*series, ObservedSeconds(nanos));
   StatementTable::Record(call.stats, nanos);
+  if (ABSL_PREDICT_FALSE(plan != nullptr && explain_nanos_ > 0 && nanos >= explain_nanos_ &&
+                         error_type.empty())) {
+    explainer_->Offer(call.stats, call.duration->values, plan->statement, plan->params);
+  }
 
   RequestDb* db = ThreadCurrentRequest().Live();
   if (db == nullptr) return;

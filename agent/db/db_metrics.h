@@ -16,6 +16,7 @@
 #include "agent/core/family.h"
 #include "agent/core/registry.h"
 #include "agent/core/request_db.h"
+#include "agent/db/explainer.h"
 #include "agent/db/n_plus_one_table.h"
 #include "agent/db/statement_table.h"
 #include "vitals/clock.h"
@@ -24,6 +25,12 @@
 
 namespace vitals {
 namespace internal {
+
+// What EXPLAIN needs of a call (vitals/explain.h); views valid during Record.
+struct PlanInput {
+  absl::string_view statement;
+  StatementParams params;
+};
 
 class DbMetrics : public RequestObserver {
  public:
@@ -50,9 +57,11 @@ class DbMetrics : public RequestObserver {
   // (a negative time counts as zero), its statement's stats, and, for the request current on
   // this thread, its N+1 count and its place in the request's call log. A non-empty
   // `error_type` marks it failed (the series with that `error_type` label, found per call).
+  // `plan`: the statement as sent and its parameters, for EXPLAIN when the call is slow
+  // (vitals/explain.h); null when the caller did not give them.
   void Record(const Call& call, int64_t start_nanos, int64_t end_nanos,
-              absl::string_view error_type = {}) {
-    RecordCall(call, end_nanos - start_nanos, start_nanos, end_nanos, error_type);
+              absl::string_view error_type = {}, const PlanInput* plan = nullptr) {
+    RecordCall(call, end_nanos - start_nanos, start_nanos, end_nanos, error_type, plan);
   }
   // The same for a call known by its duration only (the request's breakdown counts it as
   // overlapping nothing).
@@ -63,7 +72,10 @@ class DbMetrics : public RequestObserver {
 
   // `end_nanos` < `start_nanos`: only `nanos` is known.
   void RecordCall(const Call& call, int64_t nanos, int64_t start_nanos, int64_t end_nanos,
-                  absl::string_view error_type);
+                  absl::string_view error_type, const PlanInput* plan = nullptr);
+
+  // Explaining slow statements (vitals/explain.h): null unless Options::explain_threshold.
+  Explainer* explainer() { return explainer_.get(); }
 
   // A request ends: logs its N+1 detection, if any, with the final count.
   void RequestFinished(const RouteLabels& route, const RequestDb& db) override;
@@ -87,6 +99,10 @@ class DbMetrics : public RequestObserver {
   std::unique_ptr<StatementTable> statements_;
   NPlusOneTable patterns_;  // one line per (route, statement) a minute
   uint32_t threshold_ = 5;
+  int64_t explain_nanos_ = 0;  // Options::explain_threshold; 0 = off
+  std::unique_ptr<Explainer> explainer_;
+  Family* index_candidates_ = nullptr;
+  Family* explains_ = nullptr;
   Family* duration_ = nullptr;
   Family* n_plus_one_ = nullptr;
   Family* pool_count_ = nullptr;

@@ -323,6 +323,10 @@ absl::StatusOr<PlanReading> ReadPostgresPlan(absl::string_view json) {
   if (const std::string relation = top->String("Relation Name"); !relation.empty()) {
     absl::StrAppend(&reading.top, " on ", relation);
   }
+  if (const Json* rows = top->Get("Plan Rows");
+      rows != nullptr && rows->kind == Json::Kind::kNumber) {
+    reading.top_rows = rows->number;
+  }
   Visit(*top, &reading, 0);
   return reading;
 }

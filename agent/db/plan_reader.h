@@ -36,7 +36,8 @@ struct IndexCandidate {
 };
 
 struct PlanReading {
-  std::string top;  // the plan's top node, e.g. "Seq Scan on users" or "SCAN users"
+  std::string top;       // the plan's top node, e.g. "Seq Scan on users" or "SCAN users"
+  double top_rows = -1;  // the rows the top node expects to return (PostgreSQL); -1 = not said
   std::vector<IndexCandidate> candidates;
 };
 

@@ -79,7 +79,8 @@ std::vector<StatementTable::Row> StatementTable::Top(size_t n) const {
     CellStore::Get().Sum(e->cells, 2, pair);
     if (pair[0] == 0) continue;
     rows.push_back(Row{e->system, e->text, e->table, pair[0], pair[1],
-                       static_cast<double>(e->max_nanos.load(std::memory_order_relaxed)) * 1e-9});
+                       static_cast<double>(e->max_nanos.load(std::memory_order_relaxed)) * 1e-9,
+                       e->plan()});
   }
   std::sort(rows.begin(), rows.end(),
             [](const Row& a, const Row& b) { return a.total_seconds > b.total_seconds; });

@@ -8,6 +8,8 @@
 // Cost of Record: one restartable 16-byte add (calls, seconds) on the running CPU's copy, and
 // a read of the entry's maximum (written only when a call is the longest yet).
 // Ownership: entries live as long as the table; their cells go back to the store with it.
+// A statement's plan is replaced whole (a shared pointer under the entry's own mutex, taken
+// only by the explain thread and by readers of the table).
 
 #ifndef VITALS_AGENT_DB_STATEMENT_TABLE_H_
 #define VITALS_AGENT_DB_STATEMENT_TABLE_H_
@@ -17,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -27,12 +30,45 @@
 namespace vitals {
 namespace internal {
 
+// A statement's latest plan (agent/db/explainer.h), as read when it was explained.
+struct StatementPlan {
+  int64_t at_nanos = 0;  // the agent clock when it was read
+  std::string top;       // the plan's top node, e.g. "Seq Scan on users"
+  std::string text;      // the plan as the database gave it, cut at kMaxPlanTextBytes
+  std::string error;     // why there is no plan (EXPLAIN failed or timed out); else empty
+  struct Candidate {
+    std::string table;
+    std::vector<std::string> columns;  // the columns its filter compares (PostgreSQL)
+    double rows = 0;                   // rows the plan expects the scan to return
+    double table_rows = -1;            // the table's estimated rows; -1 = not known
+  };
+  std::vector<Candidate> candidates;  // index candidates at least explain_min_rows large
+  static constexpr size_t kMaxPlanTextBytes = 64 * 1024;
+};
+
 struct StatementStats {
   std::string system;
   std::string text;  // normalized, cut at kMaxStatementTextBytes
   std::string table;
   uint64_t cells = 0;  // a CellPair: calls, total seconds
   std::atomic<int64_t> max_nanos{0};
+  // Explaining (agent/db/explainer.h): the agent clock before which it is not explained
+  // again, and whether a job for it is queued or running.
+  std::atomic<int64_t> next_explain_nanos{INT64_MIN};
+  std::atomic<bool> explaining{false};
+
+  std::shared_ptr<const StatementPlan> plan() const ABSL_LOCKS_EXCLUDED(plan_mu_) {
+    internal::MutexLock lock(&plan_mu_);
+    return plan_;
+  }
+  void set_plan(std::shared_ptr<const StatementPlan> plan) ABSL_LOCKS_EXCLUDED(plan_mu_) {
+    internal::MutexLock lock(&plan_mu_);
+    plan_ = std::move(plan);
+  }
+
+ private:
+  mutable internal::Mutex plan_mu_;
+  std::shared_ptr<const StatementPlan> plan_ ABSL_GUARDED_BY(plan_mu_);
 };
 
 class StatementTable {
@@ -60,6 +96,7 @@ class StatementTable {
     double calls = 0;
     double total_seconds = 0;
     double max_seconds = 0;
+    std::shared_ptr<const StatementPlan> plan;  // null until explained
   };
   // The `n` entries with the most total time, most first.
   std::vector<Row> Top(size_t n) const ABSL_LOCKS_EXCLUDED(mu_);

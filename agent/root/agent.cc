@@ -146,6 +146,20 @@ void Agent::RecordDbOperation(absl::string_view system, absl::string_view statem
   }
 }
 
+absl::Status Agent::SetPlanSource(const DbTarget& target, std::unique_ptr<PlanSource> source) {
+  internal::DbMetrics* db = impl_->db();
+  if (db == nullptr || db->explainer() == nullptr) {
+    return absl::FailedPreconditionError(
+        "SetPlanSource: explain_threshold is 0, so no statement is explained");
+  }
+  return db->explainer()->SetSource(target, std::move(source));
+}
+
+bool Agent::HasPlanSource(const DbTarget& target) const {
+  internal::DbMetrics* db = impl_->db();
+  return db != nullptr && db->explainer() != nullptr && db->explainer()->HasSource(target);
+}
+
 DbPool Agent::Pool(absl::string_view name) {
   internal::DbMetrics* db = impl_->db();
   return db != nullptr ? db->Pool(name) : DbPool();

@@ -307,6 +307,7 @@ void AgentImpl::Stop() {
   if (sampler_ != nullptr) sampler_->Stop();
   live_history_thread_.Stop();
   if (executors_ != nullptr) executors_->Stop();
+  if (db_ != nullptr && db_->explainer() != nullptr) db_->explainer()->Stop();  // cancels one
   profiler_->Cancel();  // a profile in progress would hold a worker, and Stop, for its duration
   if (auto_profiler_ != nullptr) auto_profiler_->Stop();
   if (server_ != nullptr) server_->Stop();

@@ -27,9 +27,21 @@ exporters::LiveView LiveSource::View() {
   }
   if (db_ != nullptr) {
     for (StatementTable::Row& r : db_->statements().Top(kTopStatements)) {
-      v.statements.push_back(exporters::LiveView::Statement{std::move(r.system), std::move(r.text),
-                                                            std::move(r.table), r.calls,
-                                                            r.total_seconds, r.max_seconds});
+      exporters::LiveView::Statement s{
+          std::move(r.system), std::move(r.text), std::move(r.table), r.calls,
+          r.total_seconds,     r.max_seconds,     std::nullopt};
+      if (r.plan != nullptr) {
+        exporters::LiveView::Statement::Plan p;
+        p.at = wall(r.plan->at_nanos);
+        p.top = r.plan->top;
+        p.text = r.plan->text;
+        p.error = r.plan->error;
+        for (const StatementPlan::Candidate& c : r.plan->candidates) {
+          p.candidates.push_back({c.table, c.columns, c.rows, c.table_rows});
+        }
+        s.plan = std::move(p);
+      }
+      v.statements.push_back(std::move(s));
     }
     for (NPlusOneTable::Pattern& p : db_->n_plus_one_patterns().Read()) {
       v.n_plus_one.push_back(exporters::LiveView::NPlusOne{

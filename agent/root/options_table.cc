@@ -463,6 +463,17 @@ std::vector<OptionSpec> MakeTable() {
   t.push_back(Int(&Options::sequential_calls_percent, "sequential_calls_percent",
                   "VITALS_SEQUENTIAL_CALLS_PERCENT", 1, 100,
                   "share of a request its sequential calls must take"));
+  t.push_back(Duration(&Options::explain_threshold, "explain_threshold", "VITALS_EXPLAIN_THRESHOLD",
+                       absl::Microseconds(1), absl::Hours(1), true,
+                       "database calls this long get their statement explained; `0` = never"));
+  t.push_back(Duration(&Options::explain_interval, "explain_interval", "VITALS_EXPLAIN_INTERVAL",
+                       absl::Milliseconds(1), absl::Hours(24), true,
+                       "least time between two EXPLAINs of one statement"));
+  t.push_back(Duration(&Options::explain_timeout, "explain_timeout", "VITALS_EXPLAIN_TIMEOUT",
+                       absl::Milliseconds(10), absl::Minutes(1), false,
+                       "bound on each EXPLAIN (PostgreSQL: statement and lock timeout)"));
+  t.push_back(Int(&Options::explain_min_rows, "explain_min_rows", "VITALS_EXPLAIN_MIN_ROWS", 0,
+                  1000000000, "estimated rows from which a filtered full table read is flagged"));
   t.push_back(Bool(&Options::profiling, "profiling", "VITALS_PROFILING", "serve `/debug/pprof/*`"));
   t.push_back(Duration(&Options::profile_max_duration, "profile_max_duration",
                        "VITALS_PROFILE_MAX_DURATION", absl::Seconds(1), absl::Hours(1), false,

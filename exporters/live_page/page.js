@@ -307,17 +307,49 @@
     })), 'no caches registered');
   }
 
+  // A statement's plan (explain_threshold): what the cell says, and the shown plan's text.
+  function planLabel(p) {
+    if (!p) return '';
+    const c = p.index_candidates[0];
+    if (c) {
+      return 'index candidate: ' + c.table + (c.columns.length ? ' (' + c.columns.join(', ') + ')' : '') +
+        (c.table_rows !== null ? ', ' + count(c.table_rows) + ' rows' : '');
+    }
+    return p.error ? 'EXPLAIN failed' : p.top;
+  }
+  function showPlan(d) {
+    const out = $('plan');
+    const st = d.db_statements.find((s) => s.statement === page.planStatement);
+    if (!st || !st.plan) { out.hidden = true; return; }
+    const p = st.plan;
+    out.hidden = false;
+    out.textContent = st.statement + '\n\n' + (p.error ? 'EXPLAIN failed: ' + p.error + '\n\n' : '') + p.text;
+  }
   function drawDatabase(d) {
     const now = d.time;
-    fillTable('statements', d.db_statements.map((st) => ({
-      cells: [
-        { text: st.statement, cls: 'code' }, { text: st.table },
-        { text: count(st.calls), num: true, field: 'calls' },
-        { text: seconds(st.total_seconds), num: true },
-        { text: seconds(st.mean_seconds), num: true },
-        { text: seconds(st.max_seconds), num: true },
-      ],
-    })), 'no database calls recorded');
+    fillTable('statements', d.db_statements.map((st) => {
+      let plan = { text: '' };
+      if (st.plan) {
+        const b = el('button', { type: 'button', class: 'plan' + (st.plan.index_candidates.length ? ' bad' : ''),
+          text: planLabel(st.plan), title: 'explained ' + ago(st.plan.time, now) });
+        b.addEventListener('click', () => {
+          page.planStatement = page.planStatement === st.statement ? null : st.statement;
+          showPlan(d);
+        });
+        plan = { node: b, field: 'plan' };
+      }
+      return {
+        cells: [
+          { text: st.statement, cls: 'code' }, { text: st.table },
+          { text: count(st.calls), num: true, field: 'calls' },
+          { text: seconds(st.total_seconds), num: true },
+          { text: seconds(st.mean_seconds), num: true },
+          { text: seconds(st.max_seconds), num: true },
+          plan,
+        ],
+      };
+    }), 'no database calls recorded');
+    showPlan(d);
     fillTable('n-plus-one', d.n_plus_one.map((p) => ({
       cells: [
         { text: p.method + ' ' + p.route, cls: 'code' }, { text: p.statement, cls: 'code' },

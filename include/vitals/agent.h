@@ -144,6 +144,14 @@ class VITALS_EXPORT Agent {
   void RecordDbOperation(absl::string_view system, absl::string_view statement,
                          absl::Duration duration, absl::string_view error_type = {});
 
+  // The plan source that explains slow statements sent to `target` (vitals/explain.h); the
+  // agent owns it. FailedPrecondition when Options::explain_threshold is 0 (nothing is
+  // explained), AlreadyExists when the target has one, ResourceExhausted past 16 targets.
+  // vitals/postgres.h's PgSession installs its own.
+  absl::Status SetPlanSource(const DbTarget& target, std::unique_ptr<PlanSource> source);
+  // Whether `target` has a plan source.
+  bool HasPlanSource(const DbTarget& target) const;
+
   // The metrics handle of the connection pool called `name` (the `db_client_connection_pool_name`
   // label). Takes a lock; resolve once and keep it.
   DbPool Pool(absl::string_view name);

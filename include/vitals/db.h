@@ -39,6 +39,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "vitals/detail/export.h"
+#include "vitals/explain.h"
 #include "vitals/metrics.h"
 
 namespace vitals {
@@ -97,6 +98,16 @@ class VITALS_EXPORT DbOperation {
   void set_error(absl::string_view error_type);
   bool failed() const { return failed_; }
 
+  // What EXPLAIN needs when this call turns out slow (Options::explain_threshold; see
+  // vitals/explain.h): the statement exactly as sent and its parameters. Views: both must
+  // stay valid until the operation finishes; they are copied only for a slow call whose
+  // statement is due to be explained. Without it, a slow call is not explained.
+  void set_plan_input(absl::string_view statement, const StatementParams& params = {}) {
+    plan_statement_ = statement;
+    plan_params_ = params;
+    has_plan_input_ = true;
+  }
+
   // Records now; later calls do nothing.
   void Finish();
   // Records nothing.
@@ -113,6 +124,9 @@ class VITALS_EXPORT DbOperation {
   uint64_t life_ = 0;  // the agent's token (vitals/detail/agent_life.h)
   int64_t start_nanos_ = 0;
   std::string error_;
+  absl::string_view plan_statement_;
+  StatementParams plan_params_;
+  bool has_plan_input_ = false;
   bool failed_ = false;
   bool done_ = false;
 };

@@ -166,6 +166,18 @@ struct Options {
   int sequential_calls_min = 3;
   int sequential_calls_percent = 50;
 
+  // A successful database call at least this long has its statement explained (vitals/
+  // explain.h): `EXPLAIN` with the same parameters, never `EXPLAIN ANALYZE`, on the agent's
+  // own thread and connection, at most once per statement per `explain_interval`, each
+  // database call bounded by `explain_timeout`; a sequential scan with a filter over a table
+  // of at least `explain_min_rows` estimated rows counts in `vitals_db_index_candidates_total`.
+  // 0 (the default) explains nothing. Env: VITALS_EXPLAIN_THRESHOLD, VITALS_EXPLAIN_INTERVAL,
+  // VITALS_EXPLAIN_TIMEOUT, VITALS_EXPLAIN_MIN_ROWS.
+  absl::Duration explain_threshold = absl::ZeroDuration();
+  absl::Duration explain_interval = absl::Minutes(5);
+  absl::Duration explain_timeout = absl::Seconds(1);
+  int explain_min_rows = 10000;
+
   // --- Process and heap sampling (see vitals/process.h) ---
 
   // Serve the `process_*`, `process_heap_bytes` and `vitals_heap_*` metrics, sampled by a

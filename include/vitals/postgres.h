@@ -23,6 +23,12 @@
 // An asynchronous call is recorded when GetResult returns null (its results are all read);
 // a Send* while one is in flight records the earlier one first.
 //
+// Slow statements explained (Options::explain_threshold, vitals/explain.h): the first session
+// on a target installs a PgPlanSource for it, which opens its own connection with the
+// session's connection parameters when it first explains. Calls pass their statement and
+// parameters to the agent (asynchronous ones copy them while explain_threshold is set, as the
+// explain may come after the caller's buffers are gone).
+//
 // Ownership: borrows the connection, which must stay open while the session is used (the
 // target labels are read from it at construction; call Refresh after PQreset to another
 // server). Thread-safety: one thread at a time, as the PGconn itself. Cost: libpq's call plus
@@ -33,15 +39,212 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "vitals/agent.h"
 #include "vitals/db.h"
+#include "vitals/explain.h"
 
 namespace vitals {
+
+// Explains statements for the agent on a connection of its own (vitals/explain.h): opened on
+// first use with the parameters of the connection it was made from (PQconninfo: host, port,
+// database, user, password, SSL settings), `application_name=vitals-explain`, a
+// `connect_timeout` of the timeout (at least 2 s, libpq's least), and per session
+// `statement_timeout` and `lock_timeout` of the timeout and `default_transaction_read_only`.
+// Every EXPLAIN goes through PQexecParams, which takes one statement only: text such as
+// "SELECT 1; DROP TABLE t" is refused, never run. Only SELECT, INSERT, UPDATE, DELETE, MERGE,
+// WITH, VALUES and TABLE statements are explained. A broken connection is opened again at the
+// next call. Cancel (any thread) sends PQcancel.
+class PgPlanSource : public PlanSource {
+ public:
+  PgPlanSource(PGconn* conn, absl::Duration timeout) {
+    const int64_t ms = std::max<int64_t>(absl::ToInt64Milliseconds(timeout), 1);
+    const int64_t connect_s = std::max<int64_t>((ms + 999) / 1000, 2);
+    std::string options;
+    if (PQconninfoOption* info = conn != nullptr ? PQconninfo(conn) : nullptr) {
+      for (PQconninfoOption* o = info; o->keyword != nullptr; ++o) {
+        if (o->val == nullptr || o->val[0] == '\0') continue;
+        const std::string keyword = o->keyword;
+        if (keyword == "options") {
+          options = std::string(o->val) + " ";
+        } else if (keyword != "connect_timeout" && keyword != "application_name" &&
+                   keyword != "fallback_application_name" && keyword != "replication") {
+          keywords_.push_back(keyword);
+          values_.push_back(o->val);
+        }
+      }
+      PQconninfoFree(info);
+    }
+    options += "-c statement_timeout=" + std::to_string(ms) +
+               " -c lock_timeout=" + std::to_string(ms) + " -c default_transaction_read_only=on";
+    keywords_.insert(keywords_.end(), {"options", "connect_timeout", "application_name"});
+    values_.insert(values_.end(), {options, std::to_string(connect_s), "vitals-explain"});
+  }
+  ~PgPlanSource() override { Close(); }
+
+  PlanFormat format() const override { return PlanFormat::kPostgresJson; }
+
+  absl::StatusOr<std::string> Explain(const std::string& statement,
+                                      const std::vector<PlanParam>& params) override {
+    if (!Explainable(statement)) {
+      return absl::InvalidArgumentError(
+          "not explained: only SELECT, INSERT, UPDATE, DELETE, MERGE, WITH, VALUES and TABLE "
+          "statements are");
+    }
+    std::vector<Oid> types;
+    std::vector<const char*> values;
+    std::vector<int> lengths, formats;
+    for (const PlanParam& p : params) {
+      types.push_back(p.type);
+      values.push_back(p.null ? nullptr : p.value.c_str());
+      lengths.push_back(static_cast<int>(p.value.size()));
+      formats.push_back(p.binary ? 1 : 0);
+    }
+    return Query("EXPLAIN (FORMAT JSON) " + statement, static_cast<int>(params.size()),
+                 types.data(), values.data(), lengths.data(), formats.data());
+  }
+
+  absl::StatusOr<double> TableRows(const std::string& table) override {
+    std::string quoted;  // "schema"."table" or "table"
+    const size_t dot = table.find('.');
+    for (const std::string& part :
+         dot == std::string::npos
+             ? std::vector<std::string>{table}
+             : std::vector<std::string>{table.substr(0, dot), table.substr(dot + 1)}) {
+      if (!quoted.empty()) quoted += '.';
+      quoted += '"';
+      for (char c : part) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+      quoted += '"';
+    }
+    const char* values[] = {quoted.c_str()};
+    absl::StatusOr<std::string> rows =
+        Query("SELECT reltuples::float8 FROM pg_class WHERE oid = to_regclass($1)", 1, nullptr,
+              values, nullptr, nullptr);
+    if (!rows.ok()) return rows.status();
+    if (rows->empty()) return absl::NotFoundError("no such table: " + table);
+    const double n = std::strtod(rows->c_str(), nullptr);
+    if (n < 0) return absl::NotFoundError("never analyzed: " + table);  // PostgreSQL 14+: -1
+    return n;
+  }
+
+  void Cancel() override {
+    std::lock_guard<std::mutex> lock(cancel_mu_);
+    char error[256];
+    if (cancel_ != nullptr) PQcancel(cancel_, error, sizeof(error));
+  }
+
+ private:
+  static bool Explainable(const std::string& statement) {
+    size_t i = 0;
+    for (;;) {  // white space and comments
+      while (i < statement.size() && std::isspace(static_cast<unsigned char>(statement[i]))) ++i;
+      if (statement.compare(i, 2, "--") == 0) {
+        i = statement.find('\n', i);
+        if (i == std::string::npos) return false;
+      } else if (statement.compare(i, 2, "/*") == 0) {
+        i = statement.find("*/", i + 2);
+        if (i == std::string::npos) return false;
+        i += 2;
+      } else {
+        break;
+      }
+    }
+    std::string word;
+    while (i < statement.size() && std::isalpha(static_cast<unsigned char>(statement[i]))) {
+      word += static_cast<char>(std::tolower(static_cast<unsigned char>(statement[i++])));
+    }
+    for (const char* w :
+         {"select", "insert", "update", "delete", "merge", "with", "values", "table"}) {
+      if (word == w) return true;
+    }
+    return false;
+  }
+
+  PGconn* Connection() {
+    if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) return conn_;
+    Close();
+    std::vector<const char*> keywords, values;
+    for (size_t i = 0; i < keywords_.size(); ++i) {
+      keywords.push_back(keywords_[i].c_str());
+      values.push_back(values_[i].c_str());
+    }
+    keywords.push_back(nullptr);
+    values.push_back(nullptr);
+    PGconn* c = PQconnectdbParams(keywords.data(), values.data(), 0);
+    if (c == nullptr || PQstatus(c) != CONNECTION_OK) {
+      error_ = c != nullptr ? PQerrorMessage(c) : "out of memory";
+      if (c != nullptr) PQfinish(c);
+      return nullptr;
+    }
+    PQsetNoticeProcessor(
+        c, [](void*, const char*) {}, nullptr);  // the agent prints nothing
+    std::lock_guard<std::mutex> lock(cancel_mu_);
+    conn_ = c;
+    cancel_ = PQgetCancel(c);
+    return conn_;
+  }
+
+  void Close() {
+    std::lock_guard<std::mutex> lock(cancel_mu_);
+    if (cancel_ != nullptr) PQfreeCancel(cancel_);
+    if (conn_ != nullptr) PQfinish(conn_);
+    cancel_ = nullptr;
+    conn_ = nullptr;
+  }
+
+  // The first column of the first row ("" when no row), or the error as a status.
+  // A connection the server dropped since the last call (a restart) is opened again and the
+  // query sent once more.
+  absl::StatusOr<std::string> Query(const std::string& sql, int n, const Oid* types,
+                                    const char* const* values, const int* lengths,
+                                    const int* formats) {
+    PGconn* c = Connection();
+    if (c == nullptr) return absl::UnavailableError("EXPLAIN connection: " + error_);
+    PGresult* r = PQexecParams(c, sql.c_str(), n, types, values, lengths, formats, 0);
+    if (PQstatus(c) != CONNECTION_OK) {
+      PQclear(r);
+      c = Connection();
+      if (c == nullptr) return absl::UnavailableError("EXPLAIN connection: " + error_);
+      r = PQexecParams(c, sql.c_str(), n, types, values, lengths, formats, 0);
+    }
+    if (r == nullptr) return absl::UnavailableError(PQerrorMessage(c));
+    std::string out;
+    absl::Status status;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+      if (PQntuples(r) > 0 && PQnfields(r) > 0) out = PQgetvalue(r, 0, 0);
+    } else {
+      const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+      const std::string code = state != nullptr ? state : "";
+      std::string message = PQresultErrorMessage(r);
+      while (!message.empty() && message.back() == '\n') message.pop_back();
+      message = "SQLSTATE " + code + ": " + message;
+      // 57014 query_canceled (statement_timeout, Cancel), 55P03 lock_not_available.
+      status = code == "57014" || code == "55P03" ? absl::DeadlineExceededError(message)
+               : PQstatus(c) != CONNECTION_OK     ? absl::UnavailableError(message)
+                                                  : absl::InvalidArgumentError(message);
+    }
+    PQclear(r);
+    if (!status.ok()) return status;
+    return out;
+  }
+
+  std::vector<std::string> keywords_, values_;
+  std::string error_;
+  PGconn* conn_ = nullptr;
+  std::mutex cancel_mu_;  // guards cancel_ (and conn_ while it changes) against Cancel
+  PGcancel* cancel_ = nullptr;
+};
 
 class PgSession {
  public:
@@ -56,7 +259,8 @@ class PgSession {
 
   PGconn* conn() const { return conn_; }
 
-  // Reads the target labels from the connection again (after PQreset, or a reconnect).
+  // Reads the target labels from the connection again (after PQreset, or a reconnect), and
+  // installs the target's plan source when statements are explained and it has none.
   void Refresh() {
     const char* db = conn_ != nullptr ? PQdb(conn_) : nullptr;
     const char* host = conn_ != nullptr ? PQhost(conn_) : nullptr;
@@ -64,10 +268,19 @@ class PgSession {
     db_ = db != nullptr ? db : "";
     host_ = host != nullptr ? host : "";
     port_ = port != nullptr ? std::atoi(port) : 0;
+    explain_ = agent_.options().explain_threshold > absl::ZeroDuration();
+    if (explain_ && conn_ != nullptr && !agent_.HasPlanSource(target())) {
+      // AlreadyExists when another session won the race: that one serves.
+      agent_
+          .SetPlanSource(target(), std::unique_ptr<PlanSource>(
+                                       new PgPlanSource(conn_, agent_.options().explain_timeout)))
+          .IgnoreError();
+    }
   }
 
   PGresult* Exec(const char* sql) {
     DbOperation op(agent_, target(), Text(sql));
+    op.set_plan_input(Text(sql));
     return Check(op, PQexec(conn_, sql));
   }
 
@@ -75,25 +288,35 @@ class PgSession {
                        const char* const* param_values, const int* param_lengths,
                        const int* param_formats, int result_format) {
     DbOperation op(agent_, target(), Text(sql));
+    op.set_plan_input(Text(sql), StatementParams{n_params, param_values, param_lengths,
+                                                 param_formats, param_types});
     return Check(op, PQexecParams(conn_, sql, n_params, param_types, param_values, param_lengths,
                                   param_formats, result_format));
   }
 
   PGresult* Prepare(const char* name, const char* sql, int n_params, const Oid* param_types) {
     PGresult* r = PQprepare(conn_, name, sql, n_params, param_types);
-    if (r != nullptr && PQresultStatus(r) == PGRES_COMMAND_OK) Remember(name, sql);
+    if (r != nullptr && PQresultStatus(r) == PGRES_COMMAND_OK) {
+      Remember(name, sql, n_params, param_types);
+    }
     return r;
   }
 
   PGresult* ExecPrepared(const char* name, int n_params, const char* const* param_values,
                          const int* param_lengths, const int* param_formats, int result_format) {
+    const Prepared* prepared = Find(name);
     DbOperation op(agent_, target(), PreparedText(name));
+    if (prepared != nullptr) {
+      op.set_plan_input(prepared->sql, StatementParams{n_params, param_values, param_lengths,
+                                                       param_formats, Types(*prepared, n_params)});
+    }
     return Check(op, PQexecPrepared(conn_, name, n_params, param_values, param_lengths,
                                     param_formats, result_format));
   }
 
   int SendQuery(const char* sql) {
     Start(Text(sql));
+    KeepPlanInput(Text(sql), 0, nullptr, nullptr, nullptr, nullptr);
     return Sent(PQsendQuery(conn_, sql));
   }
 
@@ -101,6 +324,7 @@ class PgSession {
                       const char* const* param_values, const int* param_lengths,
                       const int* param_formats, int result_format) {
     Start(Text(sql));
+    KeepPlanInput(Text(sql), n_params, param_values, param_lengths, param_formats, param_types);
     return Sent(PQsendQueryParams(conn_, sql, n_params, param_types, param_values, param_lengths,
                                   param_formats, result_format));
   }
@@ -108,6 +332,10 @@ class PgSession {
   int SendQueryPrepared(const char* name, int n_params, const char* const* param_values,
                         const int* param_lengths, const int* param_formats, int result_format) {
     Start(PreparedText(name));
+    if (const Prepared* prepared = Find(name)) {
+      KeepPlanInput(prepared->sql, n_params, param_values, param_lengths, param_formats,
+                    Types(*prepared, n_params));
+    }
     return Sent(PQsendQueryPrepared(conn_, name, n_params, param_values, param_lengths,
                                     param_formats, result_format));
   }
@@ -130,24 +358,83 @@ class PgSession {
 
   static const char* Text(const char* sql) { return sql != nullptr ? sql : ""; }
 
-  std::string PreparedText(const char* name) const {
+  struct Prepared {
+    std::string sql;
+    std::vector<Oid> types;  // as given to Prepare; shorter than the parameters when some
+  };                         // were left to the server to infer
+
+  const Prepared* Find(const char* name) const {
     auto it = prepared_.find(name != nullptr ? name : "");
-    if (it != prepared_.end()) return it->second;
+    return it != prepared_.end() ? &it->second : nullptr;
+  }
+
+  std::string PreparedText(const char* name) const {
+    if (const Prepared* p = Find(name)) return p->sql;
     return std::string("EXECUTE ") + (name != nullptr ? name : "");
   }
 
-  void Remember(const char* name, const char* sql) {
+  // The prepared parameter types when there are as many as the call's parameters, else null
+  // (the server infers them, as it did at Prepare).
+  static const Oid* Types(const Prepared& p, int n_params) {
+    return static_cast<int>(p.types.size()) == n_params ? p.types.data() : nullptr;
+  }
+
+  void Remember(const char* name, const char* sql, int n_params, const Oid* param_types) {
     const std::string key = name != nullptr ? name : "";
     if (prepared_.size() >= kMaxPrepared && prepared_.count(key) == 0) return;
-    prepared_[key] = Text(sql);
+    Prepared& p = prepared_[key];
+    p.sql = Text(sql);
+    p.types.clear();
+    if (param_types != nullptr && n_params > 0) p.types.assign(param_types, param_types + n_params);
   }
 
-  static void MarkFailed(DbOperation& op, PGresult* r) {
+  // An asynchronous call's plan input, copied: the explain may come after the caller's
+  // buffers are gone. Only while statements are explained.
+  void KeepPlanInput(const std::string& sql, int n, const char* const* values, const int* lengths,
+                     const int* formats, const Oid* types) {
+    if (!explain_ || !pending_.has_value()) return;
+    async_sql_ = sql;
+    async_values_.assign(n > 0 ? n : 0, std::string());
+    async_null_.assign(n > 0 ? n : 0, false);
+    async_formats_.assign(n > 0 ? n : 0, 0);
+    async_lengths_.assign(n > 0 ? n : 0, 0);
+    async_types_.assign(n > 0 ? n : 0, 0);
+    async_pointers_.assign(n > 0 ? n : 0, nullptr);
+    for (int i = 0; i < n; ++i) {
+      const bool binary = formats != nullptr && formats[i] == 1;
+      const char* v = values != nullptr ? values[i] : nullptr;
+      async_null_[i] = v == nullptr;
+      if (v != nullptr) {
+        async_values_[i].assign(
+            v, binary ? static_cast<size_t>(std::max(lengths != nullptr ? lengths[i] : 0, 0))
+                      : std::strlen(v));
+      }
+      async_formats_[i] = binary ? 1 : 0;
+      async_lengths_[i] = static_cast<int>(async_values_[i].size());
+      async_types_[i] = types != nullptr ? types[i] : 0;
+    }
+    for (int i = 0; i < n; ++i) {
+      async_pointers_[i] = async_null_[i] ? nullptr : async_values_[i].c_str();
+    }
+    pending_->set_plan_input(
+        async_sql_, StatementParams{n > 0 ? n : 0, async_pointers_.data(), async_lengths_.data(),
+                                    async_formats_.data(), async_types_.data()});
+  }
+
+  // A result without a SQLSTATE on a connection that is no longer usable (the server went
+  // away mid-call: libpq makes such a result itself) is 08006 too.
+  void MarkFailed(DbOperation& op, PGresult* r) const {
     const char* state = r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
-    op.set_error(r == nullptr ? "08006" : (state != nullptr ? state : ""));
+    if (state != nullptr) {
+      op.set_error(state);
+    } else if (r == nullptr || (conn_ != nullptr && PQstatus(conn_) != CONNECTION_OK)) {
+      op.set_error("08006");
+    } else {
+      op.set_error("");
+    }
   }
 
-  static PGresult* Check(DbOperation& op, PGresult* r) {
+  PGresult* Check(DbOperation& op, PGresult* r) const {
     if (r == nullptr || PQresultStatus(r) == PGRES_FATAL_ERROR) MarkFailed(op, r);
     return r;
   }
@@ -169,8 +456,16 @@ class PgSession {
   PGconn* conn_;
   std::string db_, host_;
   int port_ = 0;
-  std::map<std::string, std::string> prepared_;
+  bool explain_ = false;  // Options::explain_threshold is set
+  std::map<std::string, Prepared> prepared_;
   std::optional<DbOperation> pending_;
+  // The asynchronous call's plan input (KeepPlanInput); pending_ points into these.
+  std::string async_sql_;
+  std::vector<std::string> async_values_;
+  std::vector<bool> async_null_;
+  std::vector<int> async_formats_, async_lengths_;
+  std::vector<Oid> async_types_;
+  std::vector<const char*> async_pointers_;
 };
 
 }  // namespace vitals

@@ -71,6 +71,14 @@ PostgresServer::PostgresServer() : bin_(BinDir()) {
                    &out) != 0) {
     throw std::runtime_error("initdb failed: " + out);
   }
+  Start();
+  Psql("CREATE EXTENSION pg_stat_statements");
+}
+
+void PostgresServer::Start() {
+  if (started_) return;
+  const std::string data = dir_.path() + "/data";
+  std::string out;
   const std::string options = "-p " + std::to_string(port_) + " -k " + dir_.path() +
                               " -c listen_addresses=127.0.0.1 -c fsync=off" +
                               " -c shared_preload_libraries=pg_stat_statements" +
@@ -83,15 +91,17 @@ PostgresServer::PostgresServer() : bin_(BinDir()) {
                              ReadAll(dir_.path() + "/server.log"));
   }
   started_ = true;
-  Psql("CREATE EXTENSION pg_stat_statements");
 }
 
-PostgresServer::~PostgresServer() {
+void PostgresServer::Stop() {
   if (!started_) return;
   std::string out;
   AsServerUser(bin_ + "/pg_ctl -D " + Quoted(dir_.path() + "/data") + " -m immediate -w stop",
                &out);
+  started_ = false;
 }
+
+PostgresServer::~PostgresServer() { Stop(); }
 
 std::string PostgresServer::conninfo() const {
   return "host=127.0.0.1 port=" + std::to_string(port_) + " user=postgres dbname=postgres";

@@ -25,6 +25,11 @@ class PostgresServer {
   PostgresServer(const PostgresServer&) = delete;
   PostgresServer& operator=(const PostgresServer&) = delete;
 
+  // Stops the server at once (`-m immediate`: connections break as in a crash) and starts it
+  // again on the same port and data. Each does nothing when already so.
+  void Stop();
+  void Start();
+
   int port() const { return port_; }
   // A libpq connection string for the `postgres` database as the `postgres` user.
   std::string conninfo() const;
