@@ -1,8 +1,10 @@
-// vitals/postgres.h: PostgreSQL calls through libpq, timed and counted like every database call
-// (vitals/db.h: duration histogram, statement table, N+1 and the request's time breakdown),
-// labelled with OpenTelemetry's attributes for PostgreSQL: `db_system_name="postgresql"`,
-// `db_namespace` (the database), `server_address` and `server_port` (the connection's host and
-// port), and `error_type` the SQLSTATE of a failed call.
+// vitals/postgres.h: PostgreSQL through libpq: calls timed and counted like every database call
+// (PgSession; vitals/db.h: duration histogram, statement table, N+1 and the request's time
+// breakdown), slow statements explained (PgPlanSource), and a connection pool that reports its
+// waits (PgPool). Calls are labelled with OpenTelemetry's attributes for PostgreSQL:
+// `db_system_name="postgresql"`, `db_namespace` (the database), `server_address` and
+// `server_port` (the connection's host and port), and `error_type` the SQLSTATE of a failed
+// call.
 //
 //   PGconn* conn = PQconnectdb("host=db port=5432 dbname=shop");
 //   vitals::PgSession db(agent, conn);
@@ -41,6 +43,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -466,6 +470,175 @@ class PgSession {
   std::vector<int> async_formats_, async_lengths_;
   std::vector<Oid> async_types_;
   std::vector<const char*> async_pointers_;
+};
+
+// A small libpq connection pool that reports itself through DbPool (vitals/db.h): connections
+// used and idle, the most allowed, callers waiting, how long each waited for a connection and
+// held it, how long opening one took, and the callers that gave up.
+//
+//   vitals::PgPool::Options o;
+//   o.name = "shop";
+//   o.max_connections = 8;
+//   vitals::PgPool pool(agent, "host=db dbname=shop", o);
+//   absl::StatusOr<vitals::PgPool::Lease> db = pool.Acquire();
+//   if (!db.ok()) return db.status();  // DeadlineExceeded after wait_timeout; Unavailable
+//   PGresult* r = (*db)->ExecParams(...);  // a PgSession on the leased connection
+//
+// Connections are opened on demand up to max_connections and kept. A connection given back
+// broken (PQstatus not OK) or inside a transaction (its session was not finished) is closed
+// instead of reused, so the next caller gets a fresh one; a connection the server dropped while
+// it sat idle is found broken by its first call (which fails with 08006), and is closed when
+// given back. Thread-safety: Acquire from any
+// thread; a Lease is used by one thread at a time and gives its connection back when
+// destroyed. The pool must outlive its leases. Cost: a mutex per Acquire and per return (the
+// hot path is the statement, not the lease), and connecting when no connection is idle.
+class PgPool {
+ public:
+  struct Options {
+    std::string name = "postgresql";  // db_client_connection_pool_name
+    int max_connections = 10;
+    absl::Duration wait_timeout = absl::Seconds(5);  // longest a caller waits for a connection
+  };
+
+  PgPool(Agent& agent, std::string conninfo, Options options)
+      : agent_(agent),
+        conninfo_(std::move(conninfo)),
+        options_(std::move(options)),
+        metrics_(agent.Pool(options_.name)) {
+    if (options_.max_connections < 1) options_.max_connections = 1;
+    metrics_.SetMax(options_.max_connections);
+  }
+  ~PgPool() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (Conn* c : idle_) Close(c);
+    metrics_.AddIdle(-static_cast<double>(idle_.size()));
+    idle_.clear();
+  }
+  PgPool(const PgPool&) = delete;
+  PgPool& operator=(const PgPool&) = delete;
+
+  struct Conn {
+    PGconn* conn = nullptr;
+    std::unique_ptr<PgSession> session;
+  };
+
+  // A connection taken from the pool until destroyed (or moved from).
+  class Lease {
+   public:
+    Lease(Lease&& other) noexcept : pool_(other.pool_), conn_(other.conn_), taken_(other.taken_) {
+      other.pool_ = nullptr;
+      other.conn_ = nullptr;
+    }
+    Lease& operator=(Lease&& other) noexcept {
+      if (this != &other) {
+        Return();
+        pool_ = other.pool_;
+        conn_ = other.conn_;
+        taken_ = other.taken_;
+        other.pool_ = nullptr;
+        other.conn_ = nullptr;
+      }
+      return *this;
+    }
+    ~Lease() { Return(); }
+
+    PgSession& operator*() const { return *conn_->session; }
+    PgSession* operator->() const { return conn_->session.get(); }
+    PGconn* conn() const { return conn_->conn; }
+
+   private:
+    friend class PgPool;
+    Lease(PgPool* pool, Conn* conn) : pool_(pool), conn_(conn), taken_(Now()) {}
+    void Return() {
+      if (pool_ != nullptr && conn_ != nullptr) pool_->Return(conn_, Now() - taken_);
+      pool_ = nullptr;
+      conn_ = nullptr;
+    }
+    PgPool* pool_;
+    Conn* conn_;
+    std::chrono::steady_clock::time_point taken_;
+  };
+
+  // An idle connection, a new one while fewer than max_connections are open, or the first one
+  // given back within wait_timeout. DeadlineExceeded when none came in time (counted in
+  // db_client_connection_timeouts_total); Unavailable when opening a connection failed.
+  absl::StatusOr<Lease> Acquire() { return Acquire(options_.wait_timeout); }
+  // The same with another bound on the wait.
+  absl::StatusOr<Lease> Acquire(absl::Duration wait_timeout) {
+    const auto start = Now();
+    std::unique_lock<std::mutex> lock(mu_);
+    metrics_.AddPending(1);
+    const bool got =
+        returned_.wait_until(lock, start + absl::ToChronoNanoseconds(wait_timeout),
+                             [&] { return !idle_.empty() || open_ < options_.max_connections; });
+    metrics_.AddPending(-1);
+    metrics_.RecordWait(absl::FromChrono(Now() - start));
+    if (!got) {
+      metrics_.Timeout();
+      return absl::DeadlineExceededError("PgPool " + options_.name + ": no connection within " +
+                                         absl::FormatDuration(wait_timeout));
+    }
+    if (!idle_.empty()) {
+      Conn* c = idle_.back();
+      idle_.pop_back();
+      metrics_.AddIdle(-1);
+      metrics_.AddUsed(1);
+      return Lease(this, c);
+    }
+    ++open_;
+    metrics_.AddUsed(1);
+    lock.unlock();
+    const auto opening = Now();
+    PGconn* conn = PQconnectdb(conninfo_.c_str());
+    if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
+      std::string error = conn != nullptr ? PQerrorMessage(conn) : "out of memory";
+      while (!error.empty() && error.back() == '\n') error.pop_back();
+      if (conn != nullptr) PQfinish(conn);
+      lock.lock();
+      --open_;
+      metrics_.AddUsed(-1);
+      returned_.notify_one();
+      return absl::UnavailableError("PgPool " + options_.name + ": " + error);
+    }
+    metrics_.RecordCreate(absl::FromChrono(Now() - opening));
+    Conn* c = new Conn{conn, nullptr};
+    c->session = std::make_unique<PgSession>(agent_, conn);
+    return Lease(this, c);
+  }
+
+ private:
+  static std::chrono::steady_clock::time_point Now() { return std::chrono::steady_clock::now(); }
+
+  static void Close(Conn* c) {
+    c->session.reset();
+    PQfinish(c->conn);
+    delete c;
+  }
+
+  void Return(Conn* c, std::chrono::steady_clock::duration held) {
+    metrics_.RecordUse(absl::FromChrono(held));
+    const bool reusable =
+        PQstatus(c->conn) == CONNECTION_OK && PQtransactionStatus(c->conn) == PQTRANS_IDLE;
+    if (!reusable) Close(c);
+    std::lock_guard<std::mutex> lock(mu_);
+    metrics_.AddUsed(-1);
+    if (reusable) {
+      idle_.push_back(c);
+      metrics_.AddIdle(1);
+    } else {
+      --open_;
+    }
+    returned_.notify_one();
+  }
+
+  Agent& agent_;
+  const std::string conninfo_;
+  Options options_;
+  DbPool metrics_;
+  std::mutex mu_;
+  std::condition_variable returned_;
+  std::vector<Conn*> idle_;  // guarded by mu_
+  int open_ = 0;             // connections open, idle or leased; guarded by mu_
 };
 
 }  // namespace vitals
