@@ -414,6 +414,23 @@ def database():
                 % (dur, SEL, rate, dur, SEL, rate, dur, SEL, rate),
                 "{{db_operation_name}} {{db_collection_name}}")]), 12, 8))
     p.append(L.place(timeseries(
+        "Statement time by table", "Seconds of database time per second, by database and main "
+        "table: where the database time goes. A table whose share grows without more calls is "
+        "getting slower per call (see the index candidates beside it).", "s",
+        [target('sum by (db_system_name, db_collection_name) (rate(%s_sum{%s}[%s]))' % (dur, SEL, rate),
+                "{{db_system_name}} {{db_collection_name}}")]), 12, 8))
+    p.append(L.place(timeseries(
+        "Index candidates by table", "Plans of slow statements (explain_threshold) that read a "
+        "whole table of at least explain_min_rows estimated rows to filter it, counted since "
+        "the agent started: a missing index. The service log and the live page's statement "
+        "table name the statement and the filtered columns. Needs VITALS_EXPLAIN_THRESHOLD.",
+        "short",
+        [target('sum by (db_system_name, db_namespace, db_collection_name) '
+                '(vitals_db_index_candidates_total{%s})' % SEL,
+                "{{db_system_name}} {{db_namespace}} {{db_collection_name}}", "A"),
+         target('sum by (db_system_name, outcome) (increase(vitals_db_explains_total{%s}[$__range]))'
+                % SEL, "explains {{db_system_name}} {{outcome}}", "B")]), 12, 8))
+    p.append(L.place(timeseries(
         "Queries per request by route", "Average and 99th percentile of the database calls "
         "each request made. A route whose count grows with the size of its answer is running "
         "one query per row.", "short",
@@ -452,9 +469,10 @@ def database():
                 % (SEL, rate), "{{db_client_connection_pool_name}}")], links=[link_to("overview")]), 8, 8))
     route_var = variable("route", "Route", 'label_values(http_server_request_db_queries_count'
                          '{job=~"$job",instance=~"$instance"}, http_route)')
-    return dashboard("database", "Database calls through the vitals agent: latency by "
-                     "operation and table, queries per request, N+1 detections and connection "
-                     "pools.", p, [route_var])
+    return dashboard("database", "Database calls through the vitals agent: latency and "
+                     "time by operation and table, index candidates from the plans of slow "
+                     "statements, queries per request, N+1 detections and connection pools.",
+                     p, [route_var])
 
 
 def state_timeline(title, description, expr, legend, states):

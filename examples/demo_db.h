@@ -1,8 +1,8 @@
-// The demo's database: SQLite in memory, seeded with users and orders, behind a small
+// The demo's default database (examples/demo_store.h): SQLite in memory, behind a small
 // connection pool that reports through vitals::DbPool, with every statement timed through
-// vitals::DbOperation and its failures marked with their SQLite error code. Two ways to load the
-// recent orders with their users' names: one query per order (the N+1 pattern the agent flags)
-// and a single join; and an import whose order ids repeat, so inserts fail on the primary key.
+// vitals::DbOperation, its failures marked with their SQLite error code, and what EXPLAIN needs
+// passed along (set_plan_input) for the agent's plan source, vitals::SqlitePlanSource, which
+// reads the same shared in-memory database on a connection of its own.
 
 #ifndef VITALS_EXAMPLES_DEMO_DB_H_
 #define VITALS_EXAMPLES_DEMO_DB_H_
@@ -12,18 +12,21 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "examples/demo_store.h"
 #include "vitals/agent.h"
 #include "vitals/db.h"
+#include "vitals/sqlite.h"
 
 namespace demo {
 
-class Database {
+class Database : public Store {
  public:
   // Opens `connections` connections to one shared in-memory database and seeds it.
   Database(vitals::Agent& agent, int connections)
@@ -31,6 +34,11 @@ class Database {
     const std::string uri = "file:vitals-demo-" +
                             std::to_string(reinterpret_cast<uintptr_t>(this)) +
                             "?mode=memory&cache=shared";
+    // Slow statements explained (explain_threshold; fails harmlessly when it is 0).
+    agent
+        .SetPlanSource(vitals::DbTarget("sqlite"), std::make_unique<vitals::SqlitePlanSource>(
+                                                       uri, agent.options().explain_timeout))
+        .IgnoreError();
     for (int i = 0; i < connections; ++i) {
       sqlite3* db = nullptr;
       const auto opening = std::chrono::steady_clock::now();
@@ -52,25 +60,24 @@ class Database {
     if (!all_.empty()) Seed(all_[0]);
   }
 
-  ~Database() {
+  ~Database() override {
     for (sqlite3* db : all_) sqlite3_close(db);
   }
 
-  // GET /orders/recent/n-plus-one: the recent orders, then one query per order for its user.
-  absl::StatusOr<std::string> RecentOrdersNPlusOne() {
+  const char* system() const override { return "sqlite"; }
+
+  absl::StatusOr<std::string> RecentOrdersNPlusOne() override {
     auto conn = Acquire();
     if (!conn.ok()) return conn.status();
     Lease lease(this, *conn);
     std::vector<Order> orders;
-    absl::Status s =
-        Run(*conn, "SELECT id, user_id, total FROM orders ORDER BY id DESC LIMIT 20", {},
-            [&](sqlite3_stmt* st) {
-              orders.push_back({sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
-                                sqlite3_column_double(st, 2), ""});
-            });
+    absl::Status s = Run(*conn, kRecentOrders, {}, [&](sqlite3_stmt* st) {
+      orders.push_back({sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+                        sqlite3_column_double(st, 2), ""});
+    });
     for (Order& o : orders) {
       if (!s.ok()) break;
-      s = Run(*conn, "SELECT name FROM users WHERE id = ?", {o.user_id}, [&](sqlite3_stmt* st) {
+      s = Run(*conn, kUserName, {std::to_string(o.user_id)}, [&](sqlite3_stmt* st) {
         o.user = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
       });
     }
@@ -78,41 +85,50 @@ class Database {
     return ToJson(orders);
   }
 
-  // POST /orders/import: inserts order `id`; an id already there fails (SQLITE_CONSTRAINT),
-  // which the agent records as a failed call; AlreadyExists then.
-  absl::Status ImportOrder(int64_t id) {
+  // An id already there fails (SQLITE_CONSTRAINT): AlreadyExists.
+  absl::Status ImportOrder(int64_t id) override {
     auto conn = Acquire();
     if (!conn.ok()) return conn.status();
     Lease lease(this, *conn);
-    return Run(*conn, "INSERT INTO orders (id, user_id, total) VALUES (?, ?, ?)",
-               {id, 1 + id % 200, id % 97}, [](sqlite3_stmt*) {});
+    return Run(*conn, kImport,
+               {std::to_string(id), std::to_string(1 + id % kUsers), std::to_string(id % 97)},
+               [](sqlite3_stmt*) {});
   }
 
-  // GET /orders/recent/join: the same answer from one query.
-  absl::StatusOr<std::string> RecentOrdersJoin() {
+  absl::StatusOr<std::string> RecentOrdersJoin() override {
     auto conn = Acquire();
     if (!conn.ok()) return conn.status();
     Lease lease(this, *conn);
     std::vector<Order> orders;
-    absl::Status s =
-        Run(*conn,
-            "SELECT o.id, o.user_id, o.total, u.name FROM orders o "
-            "JOIN users u ON u.id = o.user_id ORDER BY o.id DESC LIMIT 20",
-            {}, [&](sqlite3_stmt* st) {
-              orders.push_back({sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
-                                sqlite3_column_double(st, 2),
-                                reinterpret_cast<const char*>(sqlite3_column_text(st, 3))});
-            });
+    absl::Status s = Run(*conn, kRecentOrdersJoin, {}, [&](sqlite3_stmt* st) {
+      orders.push_back({sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+                        sqlite3_column_double(st, 2),
+                        reinterpret_cast<const char*>(sqlite3_column_text(st, 3))});
+    });
     if (!s.ok()) return s;
     return ToJson(orders);
   }
 
+  absl::StatusOr<std::string> AccountByEmail(const std::string& email) override {
+    return Account(kAccountByEmail, email);
+  }
+  absl::StatusOr<std::string> AccountById(int64_t id) override {
+    return Account(kAccountById, std::to_string(id));
+  }
+
  private:
-  struct Order {
-    int64_t id, user_id;
-    double total;
-    std::string user;
-  };
+  absl::StatusOr<std::string> Account(const char* sql, const std::string& key) {
+    auto conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    Lease lease(this, *conn);
+    std::string id, name;
+    absl::Status s = Run(*conn, sql, {key}, [&](sqlite3_stmt* st) {
+      id = std::to_string(sqlite3_column_int64(st, 0));
+      name = reinterpret_cast<const char*>(sqlite3_column_text(st, 1));
+    });
+    if (!s.ok()) return s;
+    return AccountJson(id, name);
+  }
 
   // Gives the connection back to the pool when it goes, and says how long it was held.
   struct Lease {
@@ -172,17 +188,22 @@ class Database {
     }
   }
 
-  // Runs one statement with integer parameters, timed through the agent.
+  // Runs one statement with text parameters (SQLite converts them to the column's type), timed
+  // through the agent, with what EXPLAIN needs should it be slow.
   template <typename Row>
-  absl::Status Run(sqlite3* db, const char* sql, std::vector<int64_t> params, Row row) {
+  absl::Status Run(sqlite3* db, const char* sql, const std::vector<std::string>& params, Row row) {
+    std::vector<const char*> values;  // before `op`, which reads it when it finishes
+    for (const std::string& p : params) values.push_back(p.c_str());
     vitals::DbOperation op(agent_, "sqlite", sql);
+    op.set_plan_input(sql, {static_cast<int>(values.size()), values.data()});
     sqlite3_stmt* st = nullptr;
     if (int rc = sqlite3_prepare_v2(db, sql, -1, &st, nullptr); rc != SQLITE_OK) {
       op.set_error(SqliteErrorType(rc));
       return absl::InternalError(absl::StrCat("sqlite: ", sqlite3_errmsg(db)));
     }
     for (size_t i = 0; i < params.size(); ++i) {
-      sqlite3_bind_int64(st, static_cast<int>(i + 1), params[i]);
+      sqlite3_bind_text(st, static_cast<int>(i + 1), params[i].data(),
+                        static_cast<int>(params[i].size()), SQLITE_STATIC);
     }
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) row(st);
@@ -201,29 +222,25 @@ class Database {
     std::string sql =
         "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);"
         "CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, total REAL);"
+        "CREATE TABLE accounts (id INTEGER PRIMARY KEY, email TEXT NOT NULL, name TEXT);"
         "BEGIN;";
-    for (int u = 1; u <= 200; ++u)
+    for (int u = 1; u <= kUsers; ++u)
       absl::StrAppend(&sql, "INSERT INTO users VALUES (", u, ", 'user", u, "');");
-    for (int o = 1; o <= 2000; ++o) {
-      absl::StrAppend(&sql, "INSERT INTO orders VALUES (", o, ", ", 1 + (o * 7919) % 200, ", ",
+    for (int o = 1; o <= kOrders; ++o) {
+      absl::StrAppend(&sql, "INSERT INTO orders VALUES (", o, ", ", 1 + (o * 7919) % kUsers, ", ",
                       (o % 97) + 0.5, ");");
     }
+    absl::StrAppend(&sql,
+                    "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < ",
+                    kAccounts,
+                    ") INSERT INTO accounts SELECT n, 'a' || n || '@example.com', 'account' || n "
+                    "FROM g;");
     sql += "COMMIT;";
     char* error = nullptr;
     if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
       std::fprintf(stderr, "demo: seeding sqlite: %s\n", error);
       sqlite3_free(error);
     }
-  }
-
-  static std::string ToJson(const std::vector<Order>& orders) {
-    std::string out = "[";
-    for (const Order& o : orders) {
-      if (out.size() > 1) out += ",";
-      absl::StrAppend(&out, "{\"id\":", o.id, ",\"user_id\":", o.user_id, ",\"total\":", o.total,
-                      ",\"user\":\"", o.user, "\"}");
-    }
-    return out + "]\n";
   }
 
   vitals::Agent& agent_;

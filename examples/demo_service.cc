@@ -3,10 +3,13 @@
 //
 //   demo_service [--port=8080] [--load-rps=40] [--load-threads=2] [--leak-cap-mb=256]
 //                [--cache-entries=200] [--outage-period=60] [--trace-log=FILE]
+//                [--postgres=CONNINFO]
 //
 // Routes: / , GET /users/:id, GET /products/:id (behind a vitals::LruCache), POST /orders, GET
-// /search (a slow tail), GET /orders/recent/n-plus-one and /join (SQLite: N+1 and a join), POST
-// /orders/import/:id (an insert that fails once its id exists), GET /flaky (20% 500s), GET /cpu
+// /search (a slow tail), GET /orders/recent/n-plus-one and /join (the database: N+1 and a join),
+// POST /orders/import/:id (an insert that fails once its id exists), GET /accounts/by-email/:email
+// and /accounts/by-id/:id (a lookup by an unindexed column, which the agent's EXPLAIN flags, and
+// its twin by primary key), GET /flaky (20% 500s), GET /cpu
 // (CPU-heavy), POST /memory/leak (keeps 256 KiB more, up to the cap: a deliberate, bounded leak),
 // POST /memory/free (gives it all back), GET /delay/:ms (sleeps that many milliseconds, at most
 // 2000: a latency a test controls), POST /checkout (reserves the item on an "inventory" upstream of
@@ -18,6 +21,11 @@
 // The load generator sends a W3C `traceparent` header with every request, as a traced client
 // would, so the request-duration buckets carry exemplars; --trace-log appends each trace id it
 // sends to FILE, one per line.
+//
+// The database is SQLite in memory, or the PostgreSQL that --postgres names (a libpq key=value
+// connection string; scripts/demo starts a throwaway one when it can): examples/demo_store.h.
+// Slow statements are explained (explain_threshold 1ms here unless VITALS_EXPLAIN_THRESHOLD
+// says otherwise, at most once a minute per statement).
 //
 // The service listens on 127.0.0.1:PORT (0 picks a free port); the agent serves /metrics on
 // VITALS_LISTEN (default 0.0.0.0:9464). Runs until SIGINT or SIGTERM.
@@ -40,6 +48,9 @@
 
 #include "examples/cpu_work.h"
 #include "examples/demo_db.h"
+#if VITALS_DEMO_POSTGRES
+#include "examples/demo_pg.h"
+#endif
 #include "examples/worker_pool.h"
 #include "vitals/agent.h"
 #include "vitals/httplib.h"
@@ -99,6 +110,7 @@ struct Flags {
   int cache_entries = 200;
   int outage_period = 60;  // seconds; the flaky inventory instance fails in the second half
   std::string trace_log;
+  std::string postgres;  // libpq connection string; empty: SQLite in memory
 };
 
 Flags ParseFlags(int argc, char** argv) {
@@ -113,6 +125,8 @@ Flags ParseFlags(int argc, char** argv) {
       f.port = std::atoi(v);
     } else if (const char* v = value("--trace-log=")) {
       f.trace_log = v;
+    } else if (const char* v = value("--postgres=")) {
+      f.postgres = v;
     } else if (const char* v = value("--load-rps=")) {
       f.load_rps = std::atof(v);
     } else if (const char* v = value("--load-threads=")) {
@@ -126,7 +140,8 @@ Flags ParseFlags(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: %s [--port=8080] [--load-rps=40] [--load-threads=2] [--leak-cap-mb=256] "
-                   "[--cache-entries=200] [--outage-period=60] [--trace-log=FILE]\n",
+                   "[--cache-entries=200] [--outage-period=60] [--trace-log=FILE] "
+                   "[--postgres=CONNINFO]\n",
                    argv[0]);
       std::exit(2);
     }
@@ -180,8 +195,13 @@ void GenerateLoad(int port, double rps, int seed, std::FILE* trace_log, bool bur
     client.set_default_headers({{"traceparent", tracer.NextTraceparent()}});
     const int p = pick(rng);
     const std::string id = std::to_string(pick(rng) * 7 + 1);
-    if (p < 25) {
+    if (p < 21) {
       client.Get(("/users/" + id).c_str());
+    } else if (p < 23) {
+      client.Get(
+          ("/accounts/by-email/a" + std::to_string(1 + rng() % 50000) + "@example.com").c_str());
+    } else if (p < 25) {
+      client.Get(("/accounts/by-id/" + std::to_string(1 + rng() % 50000)).c_str());
     } else if (p < 31) {
       client.Get("/orders/recent/n-plus-one");
     } else if (p < 37) {
@@ -397,7 +417,10 @@ class ReportWorkers {
 int main(int argc, char** argv) {
   const Flags flags = ParseFlags(argc, argv);
 
-  vitals::Agent agent;  // VITALS_* environment variables apply
+  vitals::Options options;
+  options.explain_threshold = absl::Milliseconds(1);  // the demo's slow statements explained
+  options.explain_interval = absl::Minutes(1);
+  vitals::Agent agent(options);  // VITALS_* environment variables apply over these
   if (absl::Status s = agent.Start(); !s.ok()) {
     std::fprintf(stderr, "demo: the vitals agent could not start: %s\n", s.ToString().c_str());
     return 1;
@@ -460,8 +483,25 @@ int main(int argc, char** argv) {
       res.set_content(std::string(product.status().message()), "text/plain");
     }
   });
-  // Orders and users in SQLite behind a pool of 4 connections: the same data two ways.
-  demo::Database database(agent, 4);
+  // Orders, users and accounts in SQLite or PostgreSQL behind a pool of 4 connections.
+  std::unique_ptr<demo::Store> store;
+  if (!flags.postgres.empty()) {
+#if VITALS_DEMO_POSTGRES
+    absl::StatusOr<std::unique_ptr<demo::PgStore>> pg = demo::PgStore::Open(agent, flags.postgres);
+    if (!pg.ok()) {
+      std::fprintf(stderr, "demo: %s\n", pg.status().ToString().c_str());
+      return 1;
+    }
+    store = std::move(*pg);
+#else
+    std::fprintf(stderr, "demo: built without libpq (libpq-dev): no --postgres\n");
+    return 1;
+#endif
+  } else {
+    store = std::make_unique<demo::Database>(agent, 4);
+  }
+  demo::Store& database = *store;
+  std::fprintf(stderr, "demo: database: %s\n", database.system());
   auto answer = [](httplib::Response& res, const absl::StatusOr<std::string>& body) {
     if (body.ok()) {
       res.set_content(*body, "application/json");
@@ -475,6 +515,12 @@ int main(int argc, char** argv) {
   });
   routes.Get("/orders/recent/join", [&](const httplib::Request&, httplib::Response& res) {
     answer(res, database.RecentOrdersJoin());
+  });
+  routes.Get("/accounts/by-email/:email", [&](const httplib::Request& req, httplib::Response& res) {
+    answer(res, database.AccountByEmail(req.matches[1].str()));
+  });
+  routes.Get("/accounts/by-id/:id", [&](const httplib::Request& req, httplib::Response& res) {
+    answer(res, database.AccountById(std::atoll(req.matches[1].str().c_str())));
   });
   routes.Post("/orders/import/:id", [&](const httplib::Request& req, httplib::Response& res) {
     const absl::Status s = database.ImportOrder(std::atoll(req.matches[1].str().c_str()));

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The dashboards-and-rules contract test.
 
-Starts the real demo service (with its load generator, memory and cache routes, traced
-requests and native histograms on) and two real Prometheus servers that scrape it every second:
+Starts a throwaway PostgreSQL (scripts/throwaway-postgres), the real demo service on it (with
+its load generator, memory, cache and database routes, traced requests and native histograms
+on) and two real Prometheus servers that scrape it every second:
   - "classic", with exemplar storage on: it negotiates OpenMetrics text, so it stores the
     classic buckets and their exemplars, and evaluates dashboards/rules/;
   - "native", with exemplar storage and native histograms on: it negotiates the protobuf
@@ -18,7 +19,8 @@ It waits about 30 s, then runs through Prometheus' HTTP API:
   - for every alert, each metric its expression reads (an alert's expression is empty while
     nothing is wrong, so the test asks that what it reads exists),
   - the demo's story (DEMO_STORY): its flaky upstream's circuit breaker opened and closed
-    again, and a burst saturated its report workers,
+    again, a burst saturated its report workers, its lookup by an unindexed column on
+    PostgreSQL was explained and flagged,
 and fails, naming the dashboard, panel and query, for each one that returns nothing.
 
 usage: contract_test.py DEMO_BINARY [--preload LIBTCMALLOC]
@@ -85,6 +87,12 @@ DEMO_STORY = [
     ("report tasks waited in the queue for 100 ms or more",
      'sum(executor_idle_seconds_count{name="reports"}) - '
      'sum(executor_idle_seconds_bucket{name="reports",le="0.1"}) > 0'),
+    ("the demo's database is PostgreSQL, through its pool",
+     'db_client_connection_max{db_client_connection_pool_name="demo-postgresql"} == 4 and on () '
+     'count(db_client_operation_duration_seconds_count{db_system_name="postgresql"}) > 0'),
+    ("the lookup by an unindexed column was explained and flagged",
+     'vitals_db_index_candidates_total{db_system_name="postgresql",'
+     'db_collection_name="accounts"} >= 1'),
 ]
 
 
@@ -241,7 +249,9 @@ def main():
     demo_bin = sys.argv[1]
     preload = sys.argv[sys.argv.index("--preload") + 1] if "--preload" in sys.argv else None
     work = tempfile.mkdtemp(prefix="vitals-contract-")
+    os.chmod(work, 0o755)  # the postgres user reaches the server's directory inside it
     procs = []
+    stops = []  # commands that stop what is not a child (the PostgreSQL server)
     try:
         metrics_port, prom_port, native_port = free_port(), free_port(), free_port()
         env = dict(os.environ)
@@ -250,10 +260,17 @@ def main():
                     "VITALS_NATIVE_HISTOGRAMS": "true"})
         if preload:
             env["LD_PRELOAD"] = preload  # tcmalloc: the allocator panels have every series
+        pg_dir = os.path.join(work, "postgres")
+        started = subprocess.run([os.path.join(ROOT, "..", "scripts", "throwaway-postgres"),
+                                  "start", pg_dir], capture_output=True, text=True)
+        if started.returncode != 0:
+            print("FAIL: PostgreSQL did not start:", started.stderr.strip())
+            return 1
+        stops.append([os.path.join(ROOT, "..", "scripts", "throwaway-postgres"), "stop", pg_dir])
         demo_log = open(os.path.join(work, "demo.log"), "w")
         procs.append(subprocess.Popen(
             [demo_bin, "--port=0", "--load-rps=100", "--cache-entries=110",
-             "--outage-period=20"], env=env,
+             "--outage-period=20", "--postgres=" + started.stdout.strip()], env=env,
             stdout=demo_log, stderr=subprocess.STDOUT))
         rules = sorted(glob.glob(os.path.join(ROOT, "rules", "*.yml")))
         procs.append(start_prometheus(work, "classic", prom_port, rules, metrics_port,
@@ -330,6 +347,8 @@ def main():
                 p.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 p.kill()
+        for stop in stops:
+            subprocess.run(stop, capture_output=True)
         shutil.rmtree(work, ignore_errors=True)
 
 

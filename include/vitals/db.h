@@ -100,8 +100,9 @@ class VITALS_EXPORT DbOperation {
 
   // What EXPLAIN needs when this call turns out slow (Options::explain_threshold; see
   // vitals/explain.h): the statement exactly as sent and its parameters. Views: both must
-  // stay valid until the operation finishes; they are copied only for a slow call whose
-  // statement is due to be explained. Without it, a slow call is not explained.
+  // stay valid until the operation finishes (declare the parameter arrays before the
+  // operation, so they outlive it); they are copied only for a slow call whose statement is due
+  // to be explained. Without it, a slow call is not explained.
   void set_plan_input(absl::string_view statement, const StatementParams& params = {}) {
     plan_statement_ = statement;
     plan_params_ = params;

@@ -126,6 +126,8 @@ async function numbers(browser) {
     for (let i = 0; i < 25; i++) await get(demo.app + '/products/7');
     for (let i = 0; i < 12; i++) await get(demo.app + '/flaky');
     for (let i = 0; i < 3; i++) await get(demo.app + '/orders/recent/n-plus-one');
+    // A lookup by an unindexed column, slow enough (a scan of 50,000 rows) to be explained.
+    for (let i = 0; i < 2; i++) await get(demo.app + '/accounts/by-email/a49999@example.com');
     // Three quotes asked one after another (flagged as sequential), two asked all at once.
     for (let i = 0; i < 3; i++) await get(demo.app + '/checkout/quote/sequential');
     for (let i = 0; i < 2; i++) await get(demo.app + '/checkout/quote/parallel');
@@ -194,9 +196,20 @@ async function numbers(browser) {
     assert.equal(await num('cache-table', 'products', 'hits'), 24);
     const nPlusOne = await page.locator('#n-plus-one tbody tr').first().innerText();
     assert.match(nPlusOne, /GET \/orders\/recent\/n-plus-one/);
-    assert.match(nPlusOne, /SELECT name FROM users WHERE id = \?/);
+    assert.match(nPlusOne, /SELECT name FROM users WHERE id = \$1/);
     const statements = await page.locator('#statements tbody').innerText();
-    assert.match(statements, /SELECT name FROM users WHERE id = \?/);
+    assert.match(statements, /SELECT name FROM users WHERE id = \$1/);
+    // The unindexed lookup's plan: its cell names the index candidate; a click shows the plan.
+    await page.waitForFunction(() => window.vitalsPage.doc.db_statements.some(
+      (s) => s.plan && s.plan.index_candidates.length > 0), null, { timeout: 30000 });
+    const planButton = page.locator('#statements button.plan.bad').first();
+    await planButton.waitFor({ timeout: 30000 });
+    assert.match(await planButton.innerText(), /^index candidate: accounts, 50[,.]?0/);
+    await planButton.click();
+    await page.locator('#plan').waitFor({ state: 'visible', timeout: 10000 });
+    const plan = await page.locator('#plan').innerText();
+    assert.match(plan, /^SELECT id, name FROM accounts WHERE email = \$1/);
+    assert.match(plan, /SCAN accounts/);
     assert.equal(await page.locator('[data-field="allocator"]').innerText(),
       metrics.match(/vitals_heap_reserved_bytes\{allocator="([^"]+)"\}/)[1]);
 

@@ -191,6 +191,10 @@ def demo_service(args):
         "outbound calls": "http_client_request_duration_seconds_count",
         "pool tasks": 'executor_completed_tasks_total{name="reports"}',
         "breaker calls": "resilience4j_circuitbreaker_calls_seconds_count",
+        "explained slow statements": 'vitals_db_explains_total{db_system_name="sqlite",'
+                                     'outcome="ok"}',
+        "index candidates": 'vitals_db_index_candidates_total{db_system_name="sqlite",'
+                            'db_namespace="",db_collection_name="accounts"}',
     }
 
     def loaded():
