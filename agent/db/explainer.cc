@@ -286,7 +286,12 @@ void Explainer::Stop() {
   {
     MutexLock lock(&mu_);
     stopping_ = true;
-    if (running_ != nullptr) running_->Cancel();
+    if (running_ != nullptr) {
+      try {
+        running_->Cancel();
+      } catch (...) {  // a plan source's own code: never let it reach the host
+      }
+    }
     for (Job& job : queue_) Release(job.stats);
     queue_.clear();
     thread = std::move(thread_);

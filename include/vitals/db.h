@@ -23,6 +23,9 @@
 //   vitals::RequestContext ctx = vitals::RequestContext::Current();   // on the request thread
 //   pool.Submit([ctx] { vitals::RequestContext::Bind bind(ctx); ... queries ... });
 //
+// Slow statements can be explained and read for missing indexes (Options::explain_threshold;
+// vitals/explain.h): DbOperation::set_plan_input gives the agent what EXPLAIN needs.
+//
 // Cost (BENCHMARKS.md): recording a call is a per-thread cache lookup of the statement text (the
 // normalization runs once per distinct text per thread), a histogram observe on per-CPU
 // cells, the statement's calls and time (one more per-CPU add, and a read of its longest

@@ -19,7 +19,9 @@
 //   op.set_plan_input(sql, {n, values, lengths, formats});  // what EXPLAIN needs, if slow
 //
 // Thread-safety: a PlanSource is called on the agent's explain thread only, one call at a
-// time, except Cancel, which may come from any thread while a call runs.
+// time, except Cancel, which may come from any thread while a call runs. Ownership: the agent
+// owns a source given to Agent::SetPlanSource and destroys it with itself. Cost: nothing on a
+// call below the threshold but one compare; see agent/db/explainer.h and BENCHMARKS.md.
 
 #ifndef VITALS_EXPLAIN_H_
 #define VITALS_EXPLAIN_H_

@@ -17,6 +17,7 @@
 // largest rowid (a b-tree descent, not a count), NotFound for tables without one.
 //
 // Thread-safety: as vitals/explain.h says (the agent's explain thread; Cancel from any).
+// Ownership: owns its connection, closed with it. Cost: off the request path entirely.
 
 #ifndef VITALS_SQLITE_H_
 #define VITALS_SQLITE_H_
