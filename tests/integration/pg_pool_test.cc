@@ -28,7 +28,7 @@ ExecStatusType Run(PGresult* r) {
 
 }  // namespace
 
-TEST_CASE("PgPool: saturated, callers wait and time out; broken connections are not reused",
+TEST_CASE("PgPool: saturated, callers wait and time out, and broken connections are not reused",
           "[integration][postgres]") {
   vitals_test::PostgresServer pg;
   vitals::Options options = vitals_test::QuietOptions();

@@ -198,7 +198,7 @@ TEST_CASE(
   CHECK(row.plan->text == SeqScanPlan("users", "(email = $1)"));
 }
 
-TEST_CASE("a filtered full read of a large table is an index candidate; of a small one not",
+TEST_CASE("a filtered full read of a large table is an index candidate, of a small one not",
           "[db][explain]") {
   Fixture f;
   vitals::Agent agent(f.options);
