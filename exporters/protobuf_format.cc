@@ -165,7 +165,9 @@ void AppendHistogram(ProtoAppender& w, const internal::Series& s, const double* 
 
 void AppendProtobufFamily(internal::Family& family, std::string& out,
                           internal::Family::VisitBuffers& buffers,
-                          std::vector<double>& native_cells) {
+                          std::vector<double>& native_cells,
+                          const std::vector<std::pair<std::string, std::string>>& constant_labels) {
+  const bool constants = !family.identity();
   const internal::MetricType type = family.type();
   ProtoAppender w(out);
   const size_t message = BeginFamily(w, family.name(), family.help(),
@@ -178,6 +180,9 @@ void AppendProtobufFamily(internal::Family& family, std::string& out,
   family.Visit(
       [&](const internal::Series& s, const double* cells) {
         const size_t metric = w.Begin(kFamilyMetric);
+        if (constants) {
+          for (const auto& [name, value] : constant_labels) AppendLabel(w, name, value);
+        }
         for (size_t i = 0; i < names.size() && i < s.values.size(); ++i) {
           AppendLabel(w, names[i], s.values[i]);
         }

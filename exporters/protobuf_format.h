@@ -14,6 +14,7 @@
 #define VITALS_EXPORTERS_PROTOBUF_FORMAT_H_
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/string_view.h"
@@ -32,9 +33,12 @@ inline constexpr absl::string_view kProtobufContentType =
 
 // Appends one delimited MetricFamily message for a vitals family. `buffers` and `native_cells`
 // are reused scratch (see TextFormat::RenderBuffers).
-void AppendProtobufFamily(internal::Family& family, std::string& out,
-                          internal::Family::VisitBuffers& buffers,
-                          std::vector<double>& native_cells);
+// `constant_labels` (the registry's) go first on every metric, unless the family identifies
+// the target (Family::identity).
+void AppendProtobufFamily(
+    internal::Family& family, std::string& out, internal::Family::VisitBuffers& buffers,
+    std::vector<double>& native_cells,
+    const std::vector<std::pair<std::string, std::string>>& constant_labels = {});
 
 // Appends one for a prometheus-cpp family (already checked for name clashes).
 void AppendProtobufForeignFamily(const prometheus::MetricFamily& family, std::string& out);

@@ -79,16 +79,21 @@ absl::string_view CounterSuffix(absl::string_view name, ExpositionFormat format)
                                                                                      : "";
 }
 
-// name{labels[,extra]} value\n
+// name{[constant,]labels[,extra]} value\n
 void AppendSample(std::string& out, absl::string_view name, absl::string_view suffix,
-                  absl::string_view labels, absl::string_view extra, double value) {
+                  absl::string_view constant, absl::string_view labels, absl::string_view extra,
+                  double value) {
   out.append(name.data(), name.size());
   out.append(suffix.data(), suffix.size());
-  if (!labels.empty() || !extra.empty()) {
+  if (!constant.empty() || !labels.empty() || !extra.empty()) {
     out += '{';
-    out.append(labels.data(), labels.size());
-    if (!labels.empty() && !extra.empty()) out += ',';
-    out.append(extra.data(), extra.size());
+    bool first = true;
+    for (absl::string_view part : {constant, labels, extra}) {
+      if (part.empty()) continue;
+      if (!first) out += ',';
+      out.append(part.data(), part.size());
+      first = false;
+    }
     out += '}';
   }
   out += ' ';
@@ -134,7 +139,10 @@ void TextFormat::RenderFamily(internal::Family& family, std::string& out, Exposi
 }
 
 void TextFormat::RenderFamily(internal::Family& family, std::string& out, ExpositionFormat format,
-                              internal::Family::VisitBuffers& buffers) {
+                              internal::Family::VisitBuffers& buffers,
+                              absl::string_view constant_labels) {
+  if (family.identity()) constant_labels = {};
+  const absl::string_view c = constant_labels;
   const std::string& name = family.name();
   AppendHeader(out, name, family.help(), internal::MetricTypeName(family.type()), format);
   if (family.type() != internal::MetricType::kHistogram) {
@@ -142,7 +150,7 @@ void TextFormat::RenderFamily(internal::Family& family, std::string& out, Exposi
         family.type() == internal::MetricType::kCounter ? CounterSuffix(name, format) : "";
     family.Visit(
         [&](const internal::Series& s, const double* cells) {
-          AppendSample(out, name, suffix, s.labels_text, "", cells[0]);
+          AppendSample(out, name, suffix, c, s.labels_text, "", cells[0]);
         },
         buffers);
     return;
@@ -158,12 +166,12 @@ void TextFormat::RenderFamily(internal::Family& family, std::string& out, Exposi
         internal::Exemplar e;
         for (uint32_t i = 0; i < layout.buckets(); ++i) {
           cumulative += cells[i];
-          AppendSample(out, name, "_bucket", s.labels_text, le[i], cumulative);
+          AppendSample(out, name, "_bucket", c, s.labels_text, le[i], cumulative);
           if (exemplars && internal::Family::ReadExemplar(&s, i, e))
             AppendExemplar(out, e, unix_offset);
         }
-        AppendSample(out, name, "_sum", s.labels_text, "", cells[layout.sum()]);
-        AppendSample(out, name, "_count", s.labels_text, "", cumulative);
+        AppendSample(out, name, "_sum", c, s.labels_text, "", cells[layout.sum()]);
+        AppendSample(out, name, "_count", c, s.labels_text, "", cumulative);
       },
       buffers);
 }
@@ -188,23 +196,24 @@ void TextFormat::RenderForeignFamily(const prometheus::MetricFamily& family, std
     }
     switch (family.type) {
       case prometheus::MetricType::Counter:
-        AppendSample(out, name, CounterSuffix(name, format), labels, "", m.counter.value);
+        AppendSample(out, name, CounterSuffix(name, format), "", labels, "", m.counter.value);
         break;
       case prometheus::MetricType::Gauge:
-        AppendSample(out, name, "", labels, "", m.gauge.value);
+        AppendSample(out, name, "", "", labels, "", m.gauge.value);
         break;
       case prometheus::MetricType::Untyped:
-        AppendSample(out, name, "", labels, "", m.untyped.value);
+        AppendSample(out, name, "", "", labels, "", m.untyped.value);
         break;
       case prometheus::MetricType::Summary:
         for (const auto& q : m.summary.quantile) {
           extra = "quantile=\"";
           AppendValue(extra, q.quantile);
           extra += '"';
-          AppendSample(out, name, "", labels, extra, q.value);
+          AppendSample(out, name, "", "", labels, extra, q.value);
         }
-        AppendSample(out, name, "_sum", labels, "", m.summary.sample_sum);
-        AppendSample(out, name, "_count", labels, "", static_cast<double>(m.summary.sample_count));
+        AppendSample(out, name, "_sum", "", labels, "", m.summary.sample_sum);
+        AppendSample(out, name, "_count", "", labels, "",
+                     static_cast<double>(m.summary.sample_count));
         break;
       case prometheus::MetricType::Histogram: {
         bool has_inf = false;
@@ -213,15 +222,15 @@ void TextFormat::RenderForeignFamily(const prometheus::MetricFamily& family, std
           AppendValue(extra, b.upper_bound);
           extra += '"';
           has_inf |= std::isinf(b.upper_bound) && b.upper_bound > 0;
-          AppendSample(out, name, "_bucket", labels, extra,
+          AppendSample(out, name, "_bucket", "", labels, extra,
                        static_cast<double>(b.cumulative_count));
         }
         if (!has_inf) {
-          AppendSample(out, name, "_bucket", labels, "le=\"+Inf\"",
+          AppendSample(out, name, "_bucket", "", labels, "le=\"+Inf\"",
                        static_cast<double>(m.histogram.sample_count));
         }
-        AppendSample(out, name, "_sum", labels, "", m.histogram.sample_sum);
-        AppendSample(out, name, "_count", labels, "",
+        AppendSample(out, name, "_sum", "", labels, "", m.histogram.sample_sum);
+        AppendSample(out, name, "_count", "", labels, "",
                      static_cast<double>(m.histogram.sample_count));
         break;
       }
@@ -287,9 +296,10 @@ void TextFormat::Render(internal::Registry& registry, std::string& out, Expositi
   registry.ForEachFamily(
       [&](internal::Family& f) {
         if (protobuf) {
-          AppendProtobufFamily(f, out, buffers.visit, buffers.native_cells);
+          AppendProtobufFamily(f, out, buffers.visit, buffers.native_cells,
+                               registry.constant_labels());
         } else {
-          RenderFamily(f, out, format, buffers.visit);
+          RenderFamily(f, out, format, buffers.visit, registry.constant_labels_text());
         }
       },
       buffers.families);

@@ -67,11 +67,13 @@ class TextFormat {
   void Render(internal::Registry& registry, std::string& out, ExpositionFormat format,
               RenderBuffers& buffers);
 
-  // Appends one vitals family.
+  // Appends one vitals family; `constant_labels` (`a="x",b="y"`, the registry's) go first in
+  // every sample's labels, unless the family identifies the target (Family::identity).
   static void RenderFamily(internal::Family& family, std::string& out,
                            ExpositionFormat format = ExpositionFormat::kText);
   static void RenderFamily(internal::Family& family, std::string& out, ExpositionFormat format,
-                           internal::Family::VisitBuffers& buffers);
+                           internal::Family::VisitBuffers& buffers,
+                           absl::string_view constant_labels = {});
 
   // Appends one prometheus-cpp family (already checked for name clashes).
   static void RenderForeignFamily(const prometheus::MetricFamily& family, std::string& out,

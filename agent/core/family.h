@@ -157,6 +157,10 @@ class Family {
     removable_ = true;
     table_.set_reclaimable();
   }
+  // A family that identifies the target (target_info): served without the registry's constant
+  // labels, its own labels being the target's identity. Set before the family is shared.
+  bool identity() const { return identity_; }
+  void set_identity() { identity_ = true; }
   // Removes the series of `values` (see MetricFamily::Remove for the contract): it leaves the
   // exposition and the label table, its generation moves (its handles record nothing), and its
   // struct and cells are reused by a later series of this family once ReclaimGrace() holds
@@ -305,6 +309,7 @@ class Family {
   bool for_callbacks_ = false;
   std::atomic<bool> owned_{false};
   bool removable_ = false;
+  bool identity_ = false;
   int visits_ ABSL_GUARDED_BY(mu_) = 0;
   size_t reused_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::unique_ptr<Series>> retiring_ ABSL_GUARDED_BY(mu_);  // removed, not reusable yet

@@ -70,6 +70,13 @@ absl::StatusOr<Family*> Registry::GetOrCreate(absl::string_view name, absl::stri
   const bool for_callbacks = kind == FamilyKind::kCallback;
   if (absl::Status s = ValidateMetricName(name); !s.ok()) return s;
   if (absl::Status s = ValidateLabelNames(name, label_names); !s.ok()) return s;
+  for (const auto& [constant, value] : constant_labels_) {
+    if (std::find(label_names.begin(), label_names.end(), constant) != label_names.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("metric \"", name, "\": label \"", constant,
+                       "\" is a constant label (Options::constant_labels) of every series"));
+    }
+  }
   if (type == MetricType::kHistogram) {
     if (absl::Status s = ValidateBuckets(name, bounds); !s.ok()) return s;
   }
@@ -180,6 +187,21 @@ std::vector<std::shared_ptr<prometheus::Collectable>> Registry::Collectables() {
   }
   collectables_ = std::move(kept);
   return alive;
+}
+
+}  // namespace internal
+}  // namespace vitals
+
+namespace vitals {
+namespace internal {
+
+void Registry::SetConstantLabels(std::vector<std::pair<std::string, std::string>> labels) {
+  constant_labels_text_.clear();
+  for (const auto& [name, value] : labels) {
+    if (!constant_labels_text_.empty()) constant_labels_text_ += ',';
+    AppendLabelPair(constant_labels_text_, name, value);
+  }
+  constant_labels_ = std::move(labels);
 }
 
 }  // namespace internal

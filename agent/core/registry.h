@@ -60,6 +60,16 @@ class Registry {
 
   const Clock& clock() const { return *clock_; }
 
+  // Labels every family's series are served with (Options::constant_labels, already checked),
+  // except a family marked with Family::set_identity. Set once, before the registry is
+  // shared; from then on a family whose label names include one of them is InvalidArgument.
+  void SetConstantLabels(std::vector<std::pair<std::string, std::string>> labels);
+  const std::vector<std::pair<std::string, std::string>>& constant_labels() const {
+    return constant_labels_;
+  }
+  // The same as `a="x",b="y"`, escaped (empty when there are none).
+  const std::string& constant_labels_text() const { return constant_labels_text_; }
+
   // The token every handle of this registry's families keeps (vitals/detail/agent_life.h).
   uint64_t life() const { return life_.token(); }
   // Ends the registry's life for its handles: from now on they record nothing. The agent calls
@@ -107,6 +117,8 @@ class Registry {
  private:
   const size_t series_limit_;
   const Clock* const clock_;
+  std::vector<std::pair<std::string, std::string>> constant_labels_;  // set before sharing
+  std::string constant_labels_text_;
   AgentLife life_;
   internal::Mutex mu_;
   std::vector<std::unique_ptr<Family>> families_ ABSL_GUARDED_BY(mu_);

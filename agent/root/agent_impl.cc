@@ -15,6 +15,7 @@
 #include "agent/core/cell_store.h"
 #include "agent/core/family_spec.h"
 #include "agent/http/basic_auth.h"
+#include "agent/root/identity.h"
 #include "agent/root/options_table.h"
 #include "vitals/version.h"
 
@@ -60,6 +61,8 @@ AgentImpl::AgentImpl(Options options) : options_(std::move(options)) {
   for (const std::string& w : warnings) log_->Write(LogSeverity::kWarning, w);
   CellStore::Get().SetPerCpuLimit(static_cast<size_t>(options_.per_cpu_memory_mib) << 20);
   registry_ = std::make_unique<Registry>(static_cast<size_t>(options_.series_limit), clock_);
+  registry_->SetConstantLabels(
+      {options_.constant_labels.begin(), options_.constant_labels.end()});  // checked: usable
   registry_->ConfigureCallbacks(options_.callback_timeout, log_.get());
   auto requests = RequestMetrics::Create(*registry_, options_, clock_, log_.get());
   if (requests.ok()) {
@@ -69,6 +72,28 @@ AgentImpl::AgentImpl(Options options) : options_(std::move(options)) {
     if (init_status_.ok()) init_status_ = requests.status();
     Options defaults;
     requests_ = std::move(*RequestMetrics::Create(*registry_, defaults, clock_, log_.get()));
+  }
+  // Who this process is (agent/root/identity.h): target_info, as OpenTelemetry writes it.
+  {
+    std::vector<std::string> identity_warnings;
+    const EnvLookup no_env = [](const char*) -> const char* { return nullptr; };
+    const LabelPairs identity =
+        ResolveIdentity(options_, options_.read_environment ? EnvLookup(&std::getenv) : no_env,
+                        ProgramName(), &identity_warnings);
+    for (const std::string& w : identity_warnings) log_->Write(LogSeverity::kWarning, w);
+    std::vector<std::string> names;
+    std::vector<absl::string_view> values;
+    for (const auto& [name, value] : identity) {
+      names.push_back(name);
+      values.push_back(value);
+    }
+    auto target = registry_->GetOrCreate("target_info", "Target metadata", MetricType::kInfo,
+                                         std::move(names), {});
+    if (target.ok()) {
+      (*target)->set_identity();
+      Family::SetValue((*target)->Find(values), 1.0);
+      service_ = identity;
+    }
   }
   Family* build_info = nullptr;
   if (CreateFamilies(*registry_, {{&build_info,
@@ -169,7 +194,12 @@ AgentImpl::AgentImpl(Options options) : options_(std::move(options)) {
       registry_.get(), options_.sample_interval,
       std::max(absl::Minutes(15), 16 * options_.sample_interval), 1 << 20);
   LiveSource::Config live;
+  // The service's name when it was given one (target_info's), else the program's.
   live.service = ProgramName();
+  for (const auto& [name, value] : service_) {
+    if (name == "service_name" && !absl::StartsWith(value, "unknown_service:"))
+      live.service = value;
+  }
   live.version = std::string(kVersion);
   live.profiling = options_.profiling;
   live.auto_profile = options_.auto_profile;

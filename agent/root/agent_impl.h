@@ -91,6 +91,7 @@ class AgentImpl {
   std::shared_ptr<LogSink> log_sink_;
   std::unique_ptr<RateLimitedLog> log_;
   std::unique_ptr<Registry> registry_;
+  std::vector<std::pair<std::string, std::string>> service_;  // target_info's labels
   std::unique_ptr<RequestMetrics> requests_;
   std::unique_ptr<ProcessSampler> sampler_;
   std::unique_ptr<CacheFamilies> caches_;

@@ -20,6 +20,8 @@
 #include "agent/base/listen_address.h"
 #include "agent/core/names.h"
 #include "agent/core/registry.h"
+#include "agent/core/text_escape.h"
+#include "agent/root/identity.h"
 
 namespace vitals {
 namespace internal {
@@ -191,6 +193,46 @@ OptionSpec CodeOnly(std::string field, std::string default_text, std::string doc
   spec.field = std::move(field);
   spec.default_text = std::move(default_text);
   spec.doc = std::move(doc);
+  return spec;
+}
+
+// A map option read as comma-separated key=value pairs (trimmed; with `percent_decoded`, the
+// values %-decoded, as OpenTelemetry's resource attributes are written).
+OptionSpec LabelMap(std::map<std::string, std::string> Options::*member, std::string field,
+                    std::string env, std::string default_text, std::string doc, Check check,
+                    bool percent_decoded = false) {
+  OptionSpec spec;
+  spec.field = std::move(field);
+  spec.env = env;
+  Member(spec, member, [](const std::map<std::string, std::string>& g) {
+    return g.empty() ? std::string("empty") : absl::StrJoin(g, ",", absl::PairFormatter("="));
+  });
+  spec.default_text = std::move(default_text);
+  spec.doc = std::move(doc);
+  spec.check = check;
+  spec.parse = Checked(
+      env,
+      [env, member, percent_decoded](absl::string_view value, Options& o) {
+        std::map<std::string, std::string> pairs;
+        if (percent_decoded) {
+          if (absl::Status s = ParseResourceAttributes(value, &pairs); !s.ok()) {
+            return BadVariable(env, value, s.message());
+          }
+        } else {
+          for (absl::string_view pair : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
+            std::pair<absl::string_view, absl::string_view> kv =
+                absl::StrSplit(pair, absl::MaxSplits('=', 1));
+            const std::string key(absl::StripAsciiWhitespace(kv.first));
+            if (key.empty() || !absl::StrContains(pair, '=')) {
+              return BadVariable(env, value, "want label=value pairs separated by commas");
+            }
+            pairs[key] = std::string(absl::StripAsciiWhitespace(kv.second));
+          }
+        }
+        o.*member = std::move(pairs);
+        return absl::OkStatus();
+      },
+      check);
   return spec;
 }
 
@@ -405,48 +447,72 @@ std::vector<OptionSpec> MakeTable() {
                                                          "\" is not an http:// or https:// URL"));
       }));
   t.back().fail_closed = true;
+  auto identity_value = [](const char* field, std::string Options::*member) {
+    return [field, member](const Options& o) {
+      const std::string& v = o.*member;
+      if (v.size() > kMaxIdentityValueBytes || RepairUtf8(v, kMaxIdentityValueBytes) != v) {
+        return BadOption(field, "not UTF-8 of at most 256 bytes");
+      }
+      return absl::OkStatus();
+    };
+  };
+  {
+    OptionSpec spec = String(&Options::service_name, "service_name", "VITALS_SERVICE_NAME", true,
+                             "`service_name` of `target_info`",
+                             identity_value("service_name", &Options::service_name));
+    spec.default_text = "`OTEL_SERVICE_NAME`, or `unknown_service:<program>`";
+    t.push_back(std::move(spec));
+  }
+  {
+    OptionSpec spec = String(&Options::service_version, "service_version", "VITALS_SERVICE_VERSION",
+                             true, "`service_version` of `target_info`",
+                             identity_value("service_version", &Options::service_version));
+    spec.default_text = "from `OTEL_RESOURCE_ATTRIBUTES`, or none";
+    t.push_back(std::move(spec));
+  }
+  {
+    OptionSpec spec =
+        String(&Options::service_instance_id, "service_instance_id", "VITALS_SERVICE_INSTANCE_ID",
+               true, "`service_instance_id` of `target_info`",
+               identity_value("service_instance_id", &Options::service_instance_id));
+    spec.default_text = "from `OTEL_RESOURCE_ATTRIBUTES`, or a random UUID";
+    t.push_back(std::move(spec));
+  }
+  t.push_back(LabelMap(
+      &Options::resource_attributes, "resource_attributes", "VITALS_RESOURCE_ATTRIBUTES",
+      "`OTEL_RESOURCE_ATTRIBUTES`",
+      "more `target_info` labels, e.g. `deployment.environment=prod` (values %-encoded)",
+      [](const Options& o) {
+        if (o.resource_attributes.size() > kMaxResourceAttributes) {
+          return BadOption("resource_attributes", "more than 32");
+        }
+        return absl::OkStatus();
+      },
+      /*percent_decoded=*/true));
+  t.push_back(LabelMap(&Options::constant_labels, "constant_labels", "VITALS_CONSTANT_LABELS",
+                       "empty", "labels on every series, e.g. `region=eu-1` (at most 16)",
+                       [](const Options& o) {
+                         if (absl::Status s = ValidateConstantLabels(o.constant_labels); !s.ok()) {
+                           return BadOption("constant_labels", s.message());
+                         }
+                         return absl::OkStatus();
+                       }));
   {
     OptionSpec spec = String(&Options::job, "job", "VITALS_JOB", true, "`job` of pushed metrics");
     spec.default_text = "program name";
     t.push_back(std::move(spec));
   }
-  {
-    OptionSpec spec;
-    spec.field = "push_grouping";
-    spec.env = "VITALS_PUSH_GROUPING";
-    Member(spec, &Options::push_grouping, [](const std::map<std::string, std::string>& g) {
-      return g.empty() ? std::string("empty") : absl::StrJoin(g, ",", absl::PairFormatter("="));
-    });
-    spec.default_text = "`instance=<host>`";
-    spec.doc = "grouping labels, e.g. `instance=batch-7,shard=3`";
-    spec.check = [](const Options& o) {
-      for (const auto& [key, value] : o.push_grouping) {
-        if (!IsValidLabelName(key) || key == "job") {
-          return BadOption("push_grouping",
-                           absl::StrCat("\"", key.substr(0, 100), "\" is not a usable label name"));
-        }
-      }
-      return absl::OkStatus();
-    };
-    spec.parse = Checked(
-        spec.env,
-        [env = spec.env](absl::string_view value, Options& o) {
-          std::map<std::string, std::string> grouping;
-          for (absl::string_view pair : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
-            std::pair<absl::string_view, absl::string_view> kv =
-                absl::StrSplit(pair, absl::MaxSplits('=', 1));
-            const std::string key(absl::StripAsciiWhitespace(kv.first));
-            if (key.empty() || !absl::StrContains(pair, '=')) {
-              return BadVariable(env, value, "want label=value pairs separated by commas");
-            }
-            grouping[key] = std::string(absl::StripAsciiWhitespace(kv.second));
+  t.push_back(LabelMap(
+      &Options::push_grouping, "push_grouping", "VITALS_PUSH_GROUPING", "`instance=<host>`",
+      "grouping labels, e.g. `instance=batch-7,shard=3`", [](const Options& o) {
+        for (const auto& [key, value] : o.push_grouping) {
+          if (!IsValidLabelName(key) || key == "job") {
+            return BadOption("push_grouping", absl::StrCat("\"", key.substr(0, 100),
+                                                           "\" is not a usable label name"));
           }
-          o.push_grouping = std::move(grouping);
-          return absl::OkStatus();
-        },
-        spec.check);
-    t.push_back(std::move(spec));
-  }
+        }
+        return absl::OkStatus();
+      }));
   t.push_back(Duration(&Options::push_interval, "push_interval", "VITALS_PUSH_INTERVAL",
                        absl::Milliseconds(100), absl::Hours(24), true,
                        "push period; `0` = only `Push()`, `Stop()` and exit"));

@@ -245,6 +245,32 @@ struct Options {
   // Env: VITALS_AUTO_PROFILE_KEEP.
   int auto_profile_keep = 5;
 
+  // --- Service identity (README, "Fleets: service identity and constant labels") ---
+
+  // Who this process is, served as `target_info{service_name,service_version,
+  // service_instance_id,...} 1` the way OpenTelemetry's Prometheus exporters write it (an info
+  // metric whose labels are the resource attributes). Empty fields come from the OpenTelemetry
+  // variables SDKs read (OTEL_SERVICE_NAME, then `service.name` in OTEL_RESOURCE_ATTRIBUTES;
+  // `service.version`, `service.instance.id` there), else: the name `unknown_service:<program>`
+  // (OpenTelemetry's default), no version, and a random UUID made at start as the instance id.
+  // Env: VITALS_SERVICE_NAME, VITALS_SERVICE_VERSION, VITALS_SERVICE_INSTANCE_ID.
+  std::string service_name;
+  std::string service_version;
+  std::string service_instance_id;
+
+  // Further resource attributes for target_info, by OpenTelemetry name (`deployment.environment`
+  // becomes the label `deployment_environment`); they extend OTEL_RESOURCE_ATTRIBUTES' and win
+  // over them. At most 32. Env: VITALS_RESOURCE_ATTRIBUTES, e.g. "deployment.environment=prod".
+  std::map<std::string, std::string> resource_attributes;
+
+  // Labels added to every series the agent serves (not to target_info, whose labels identify
+  // the target, nor to families of a registered prometheus-cpp registry). Off by default: a
+  // Prometheus scrape adds `job` and `instance`, and target_info carries the rest; use these
+  // where a remote-write pipeline needs a label on every series (a region, a cluster). At most
+  // 16; names valid, not `job`, `instance`, `le`, `quantile` or one the agent's own families use;
+  // values valid UTF-8 of at most 256 bytes. Env: VITALS_CONSTANT_LABELS, e.g. "region=eu-1".
+  std::map<std::string, std::string> constant_labels;
+
   // --- Push (Pushgateway; see README, "Pull or push") ---
 
   // Serve the HTTP endpoint (/metrics, /debug/pprof). False: push-only, no port is opened.

@@ -46,7 +46,10 @@ TEST_CASE("a real Prometheus scrapes the demo: up is 1 and every route has a rat
   const int metrics_port = vitals_test::FreePort();
   vitals_test::Subprocess demo({vitals_test::BinaryDir() + "/examples/demo_service", "--port=0",
                                 "--load-rps=80", "--cache-entries=110"},
-                               {{"VITALS_LISTEN", "127.0.0.1:" + std::to_string(metrics_port)}},
+                               {{"VITALS_LISTEN", "127.0.0.1:" + std::to_string(metrics_port)},
+                                {"VITALS_SERVICE_VERSION", "9.9.9"},
+                                {"OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=test"},
+                                {"VITALS_CONSTANT_LABELS", "region=test-1"}},
                                dir.path());
   REQUIRE(demo.WaitForOutput("metrics: http://", 10s));
 
@@ -60,7 +63,7 @@ TEST_CASE("a real Prometheus scrapes the demo: up is 1 and every route has a rat
         body = res ? res->body : "";
         for (const char* needle :
              {"vitals_db_n_plus_one_total{", "db_client_connections_usage{",
-              "cache_gets_total{cache=\"products\",result=\"miss\"}",
+              "cache_gets_total{region=\"test-1\",cache=\"products\",result=\"miss\"}",
               "http_response_status_code=\"500\"", "http_server_request_db_queries_bucket{"}) {
           if (body.find(needle) == std::string::npos) return false;
         }
@@ -119,17 +122,37 @@ TEST_CASE("a real Prometheus scrapes the demo: up is 1 and every route has a rat
     INFO(res->body);
     CHECK(res->body.find("\"unit\":\"seconds\"") != std::string::npos);
   }
-  // The agent's build info is an OpenMetrics info family: Prometheus stores its sample as
-  // vitals_build_info 1 and keeps the type in its metadata, under the family name
-  // (OpenMetrics names an info family without its `_info`).
-  {
-    auto v = Vector(Query(prom_port, "vitals_build_info{job=\"demo\"}"), "job");
+  // An OpenMetrics info family: Prometheus stores its sample as <name>_info 1 and keeps the
+  // type in its metadata, under the family name (OpenMetrics names it without `_info`).
+  auto info_family = [&](const std::string& family, const std::string& selector) {
+    INFO(family);
+    auto v = Vector(Query(prom_port, family + "_info{job=\"demo\"" + selector + "}"), "job");
     CHECK(v["demo"] == 1);
     httplib::Client client("127.0.0.1", prom_port);
-    auto res = client.Get("/api/v1/metadata", {{"metric", "vitals_build"}}, httplib::Headers{});
+    auto res = client.Get("/api/v1/metadata", {{"metric", family}}, httplib::Headers{});
     REQUIRE(res);
     INFO(res->body);
     CHECK(res->body.find("\"type\":\"info\"") != std::string::npos);
+  };
+  info_family("vitals_build", "");  // the agent's version
+
+  // target_info, as OpenTelemetry writes it: an info family Prometheus stores as target_info
+  // 1, joined to any series on job and instance; the constant label on every other series.
+  {
+    info_family("target",
+                ",service_version=\"9.9.9\",deployment_environment=\"test\","
+                "service_name=~\"unknown_service:demo_service\"");
+    auto joined = Vector(Query(prom_port,
+                               "sum by (service_version) (http_server_request_duration_seconds_"
+                               "count{job=\"demo\"} * on (job, instance) group_left "
+                               "(service_version) target_info)"),
+                         "service_version");
+    CHECK(joined["9.9.9"] > 0);
+    auto region =
+        Vector(Query(prom_port, "count by (region) ({job=\"demo\",region=\"test-1\"})"), "region");
+    CHECK(region["test-1"] > 100);  // every family's series
+    CHECK(Query(prom_port, "count(target_info{region!=\"\"})").find("\"result\":[]") !=
+          std::string::npos);
   }
 
   // After a few scrapes, every route the load generator hits has a non-zero request rate.
