@@ -153,6 +153,15 @@ std::string LiveEndpoint::RenderJson(const LiveView& v) {
       Num(out, f, "mean_wait_seconds", e.waits > 0 ? e.wait_seconds / e.waits : 0);
     });
   });
+  Num(out, first, "series_total", v.series_total);
+  Field(out, first, "series_budget", [&] {
+    Array(out, v.series_budget, [&](const LiveView::SeriesBudget& b, bool& f) {
+      Str(out, f, "metric", b.metric);
+      Num(out, f, "series", b.series);
+      Num(out, f, "limit", b.limit);
+      Num(out, f, "overflowed", b.overflowed);
+    });
+  });
   Field(out, first, "threads", [&] {
     out += '{';
     bool f = true;

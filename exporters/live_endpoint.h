@@ -88,6 +88,15 @@ struct LiveView {
     double window_seconds = 0;
     std::vector<Thread> busiest;  // most CPU first
   } threads;
+  // The series budget: per family with a series, how many it holds, its limit and the
+  // lookups past it, most series first (at most kMaxSeriesBudgetRows).
+  struct SeriesBudget {
+    std::string metric;
+    double series = 0, limit = 0, overflowed = 0;
+  };
+  static constexpr size_t kMaxSeriesBudgetRows = 100;
+  std::vector<SeriesBudget> series_budget;
+  double series_total = 0;  // over every family, not only the rows
   // Recent points (exporters/live_history.h names the keys), and their spacing.
   double history_interval_seconds = 0;
   internal::SeriesRing::Snapshot history;

@@ -232,6 +232,19 @@ Series* Family::overflow_series() {
   return overflow_.get();
 }
 
+size_t Family::live_series() {
+  internal::MutexLock lock(&mu_);
+  return series_.size();
+}
+
+double Family::overflowed_lookups() const {
+  const SeriesCells* counter = overflow_counter_.load(std::memory_order_acquire);
+  if (counter == nullptr) return 0;
+  double value = 0;
+  CellStore::Get().SumSeries(*counter, 0, 1, &value);
+  return value;
+}
+
 void Family::NoteOverflow() {
   if (overflow_family_ == nullptr) return;
   const SeriesCells* counter = overflow_counter_.load(std::memory_order_acquire);

@@ -166,6 +166,12 @@ class Family {
   // struct and cells are reused by a later series of this family once ReclaimGrace() holds
   // while no Visit reads the family.
   absl::Status Remove(absl::Span<const absl::string_view> values) ABSL_LOCKS_EXCLUDED(mu_);
+  // The series budget (vitals_series, /vitals.json series_budget): live label sets (not its
+  // __overflow__ series), the most it keeps, and the label-set lookups folded into
+  // __overflow__ past that (vitals_series_overflow_total's value for it).
+  size_t live_series() ABSL_LOCKS_EXCLUDED(mu_);
+  size_t series_limit() const { return series_limit_; }
+  double overflowed_lookups() const;
   // Removed series waiting to be reused, and ready for reuse (for tests).
   size_t retiring_series() ABSL_LOCKS_EXCLUDED(mu_);
   size_t reusable_series() ABSL_LOCKS_EXCLUDED(mu_);

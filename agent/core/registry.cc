@@ -16,6 +16,8 @@ namespace internal {
 namespace {
 
 constexpr absl::string_view kOverflowFamily = "vitals_series_overflow_total";
+constexpr absl::string_view kSeriesFamily = "vitals_series";
+constexpr absl::string_view kSeriesLimitFamily = "vitals_series_limit";
 constexpr absl::string_view kCallbackFailuresFamily = "vitals_callback_failures_total";
 
 std::vector<std::string> EmittedNames(absl::string_view name, MetricType type) {
@@ -59,8 +61,54 @@ Registry::Registry(size_t series_limit, const Clock* clock)
                               "Label-set lookups that were past a family's series limit and were "
                               "folded into its __overflow__ series.",
                               MetricType::kCounter, {"metric"}, {}, 1000000);
+  auto series = GetOrCreate(kSeriesFamily,
+                            "Label sets a family holds now (its __overflow__ series not counted), "
+                            "by family: the series budget in use.",
+                            MetricType::kGauge, {"metric"}, {}, 1000000);
+  auto limit = GetOrCreate(kSeriesLimitFamily,
+                           "The most label sets a family keeps before folding new ones into its "
+                           "__overflow__ series, by family (families with labels).",
+                           MetricType::kGauge, {"metric"}, {}, 1000000);
   internal::MutexLock lock(&mu_);
   if (overflow.ok()) overflow_family_ = *overflow;
+  if (series.ok()) series_family_ = *series;
+  if (limit.ok()) series_limit_family_ = *limit;
+}
+
+std::vector<Registry::Budget> Registry::SeriesBudget() {
+  std::vector<Family*> families;
+  {
+    internal::MutexLock lock(&mu_);
+    for (const auto& f : families_) families.push_back(f.get());
+  }
+  std::vector<Budget> out;
+  for (Family* f : families) {  // families are never removed while the registry lives
+    const size_t live = f->live_series();
+    const double overflowed = f->overflowed_lookups();
+    if (live == 0 && overflowed == 0) continue;
+    out.push_back(Budget{f, live, f->label_names().empty() ? 1 : f->series_limit(), overflowed});
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Budget& a, const Budget& b) { return a.series > b.series; });
+  return out;
+}
+
+void Registry::RefreshSeriesBudget() {
+  Family* series = nullptr;
+  Family* limit = nullptr;
+  {
+    internal::MutexLock lock(&mu_);
+    series = series_family_;
+    limit = series_limit_family_;
+  }
+  if (series == nullptr || limit == nullptr) return;
+  for (const Budget& b : SeriesBudget()) {
+    const absl::string_view name = b.family->name();
+    Family::SetValue(series->Find(absl::MakeConstSpan(&name, 1)), static_cast<double>(b.series));
+    if (!b.family->label_names().empty()) {
+      Family::SetValue(limit->Find(absl::MakeConstSpan(&name, 1)), static_cast<double>(b.limit));
+    }
+  }
 }
 
 absl::StatusOr<Family*> Registry::GetOrCreate(absl::string_view name, absl::string_view help,
@@ -161,6 +209,7 @@ void Registry::ConfigureCallbacks(absl::Duration timeout, RateLimitedLog* log) {
                               "(still running at the callback timeout), exception or error.",
                               MetricType::kCounter, {"metric", "reason"}, {});
   callbacks_.Configure(timeout, log, failures.ok() ? *failures : nullptr);
+  AddRefresher(kSeriesFamily, [this] { RefreshSeriesBudget(); });
 }
 
 uint64_t Registry::AddRefresher(absl::string_view metric, std::function<void()> fn) {

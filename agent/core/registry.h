@@ -110,6 +110,17 @@ class Registry {
   // Removes a refresher; waits while it runs, so its state may go right after.
   void RemoveRefresher(uint64_t id) { callbacks_.Remove(id); }
 
+  // The series budget of every family that holds a series or overflowed, most series first:
+  // vitals_series and vitals_series_limit{metric} (set in each callback round, once
+  // ConfigureCallbacks ran), and the live page's cardinality table.
+  struct Budget {
+    Family* family = nullptr;
+    size_t series = 0;      // live label sets, not counting __overflow__
+    size_t limit = 0;       // the family's series limit (1 for a family without labels)
+    double overflowed = 0;  // label-set lookups folded into __overflow__
+  };
+  std::vector<Budget> SeriesBudget() ABSL_LOCKS_EXCLUDED(mu_);
+
   void AddCollectable(std::weak_ptr<prometheus::Collectable> collectable) ABSL_LOCKS_EXCLUDED(mu_);
   // The collectables still alive; expired ones are dropped.
   std::vector<std::shared_ptr<prometheus::Collectable>> Collectables() ABSL_LOCKS_EXCLUDED(mu_);
@@ -125,6 +136,9 @@ class Registry {
   // Every emitted name (a histogram's _bucket/_sum/_count too) -> its family.
   absl::flat_hash_map<std::string, Family*> names_ ABSL_GUARDED_BY(mu_);
   Family* overflow_family_ ABSL_GUARDED_BY(mu_) = nullptr;
+  Family* series_family_ ABSL_GUARDED_BY(mu_) = nullptr;        // vitals_series
+  Family* series_limit_family_ ABSL_GUARDED_BY(mu_) = nullptr;  // vitals_series_limit
+  void RefreshSeriesBudget() ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<std::weak_ptr<prometheus::Collectable>> collectables_ ABSL_GUARDED_BY(mu_);
   CallbackRunner callbacks_;  // last member: its thread stops before the families go
 };

@@ -49,6 +49,14 @@ exporters::LiveView LiveSource::View() {
           p.requests, p.last_calls, p.max_calls, wall(p.last_at_nanos)});
     }
   }
+  for (const Registry::Budget& b : registry_->SeriesBudget()) {
+    v.series_total += static_cast<double>(b.series);
+    if (v.series_budget.size() < exporters::LiveView::kMaxSeriesBudgetRows) {
+      v.series_budget.push_back(
+          exporters::LiveView::SeriesBudget{b.family->name(), static_cast<double>(b.series),
+                                            static_cast<double>(b.limit), b.overflowed});
+    }
+  }
   const ThreadCpu::Look threads = threads_.Take();
   v.threads.count = threads.count;
   v.threads.window_seconds = threads.window_seconds;

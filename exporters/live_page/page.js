@@ -447,6 +447,20 @@
     button.title = !p.enabled ? 'needs profiling: VITALS_PROFILING=1'
       : !p.allowed ? 'profiling answers loopback clients, or with VITALS_PROFILING_BASIC_AUTH' : '';
   }
+  // ---- series budget: the families holding the most series ----------------------------------
+  function drawSeries(d) {
+    $('series-total').textContent = count(d.series_total) + ' series';
+    fillTable('series-budget', d.series_budget.map((b) => ({
+      key: b.metric,
+      cells: [
+        { text: b.metric, cls: 'code', field: 'metric' },
+        { text: count(b.series), num: true, field: 'series' },
+        { text: count(b.limit), num: true, field: 'limit' },
+        { node: bar(b.series, b.limit), field: 'use' },
+        { text: count(b.overflowed), num: true, field: 'overflowed', cls: b.overflowed > 0 ? 'bad' : '' },
+      ],
+    })), 'no series yet');
+  }
   async function showStacks() {
     const status = $('stacks-status'), out = $('stacks');
     status.textContent = 'taking stacks…';
@@ -751,6 +765,7 @@
     drawDatabase(d);
     drawDependencies(d);
     drawThreads(d);
+    drawSeries(d);
     drawProfiling(d);
   }
   let timer = null;

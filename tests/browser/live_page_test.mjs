@@ -230,6 +230,18 @@ async function numbers(browser) {
     assert.match(stacks, /threads: \d+, stacks taken: \d+/);
     assert.match(await page.locator('#stacks-status').innerText(), /^threads: \d+, stacks taken: \d+ · /);
 
+    // Series budget: the table is the document's, largest first, and the document's numbers
+    // are the agent's vitals_series and vitals_series_limit.
+    const budget = await page.evaluate(() => window.vitalsPage.doc.series_budget);
+    assert.ok(budget.length > 10, JSON.stringify(budget));
+    assert.equal(await page.locator('#series-budget tbody tr').count(), budget.length);
+    const biggest = budget[0];
+    assert.ok(budget.every((b) => b.series <= biggest.series));
+    assert.equal(await num('series-budget', biggest.metric, 'series'), biggest.series);
+    assert.equal(await num('series-budget', biggest.metric, 'limit'), biggest.limit);
+    const body = (await get(demo.agent + '/metrics')).body;
+    assert.equal(metricSum(body, 'vitals_series_limit', { metric: biggest.metric }), biggest.limit);
+
     // Charts: the history has points once a few intervals have passed; lines are drawn.
     await page.waitForFunction(() => window.vitalsPage.doc && window.vitalsPage.doc.history.times.length >= 4, null, { timeout: 30000 });
     // Lookups in two intervals in a row, so the hit ratio has two points (none without lookups).

@@ -347,3 +347,36 @@ TEST_CASE("/ serves the page with the metrics credentials and a policy that forb
 }
 
 }  // namespace
+
+TEST_CASE(
+    "the series budget: per family, live series, limit and overflowed lookups, in the "
+    "metrics and in /vitals.json, most series first",
+    "[live]") {
+  Fixture f;
+  vitals::Options o = f.Opts();
+  o.series_limit = 3;
+  vitals::Agent agent(o);
+  REQUIRE(agent.Start().ok());
+  auto jobs = agent.AddCounter("jobs_total", "Jobs.", {"kind"});
+  REQUIRE(jobs.ok());
+  for (const char* kind : {"a", "b", "c", "d", "e"}) jobs->WithLabels({kind})->Increment();
+  auto one = agent.AddGauge("queue_depth", "Depth.", {"queue"});
+  REQUIRE(one.ok());
+  one->WithLabels({"only"})->Set(1);
+
+  const std::string text = agent.RenderText();
+  CHECK(text.find("vitals_series{metric=\"jobs_total\"} 3\n") != std::string::npos);
+  CHECK(text.find("vitals_series_limit{metric=\"jobs_total\"} 3\n") != std::string::npos);
+  CHECK(text.find("vitals_series_overflow_total{metric=\"jobs_total\"} 2\n") != std::string::npos);
+  CHECK(text.find("vitals_series{metric=\"queue_depth\"} 1\n") != std::string::npos);
+
+  const std::string json = vitals_test::BodyOf(Get(agent.port(), "/vitals.json"));
+  CHECK(PythonOnJson(json, "[b for b in d['series_budget'] if b['metric'] == 'jobs_total']") ==
+        "[{'metric': 'jobs_total', 'series': 3, 'limit': 3, 'overflowed': 2}]");
+  CHECK(PythonOnJson(json,
+                     "[b['series'] for b in d['series_budget']] == sorted([b['series'] for "
+                     "b in d['series_budget']], reverse=True)") == "True");
+  CHECK(PythonOnJson(json, "d['series_total'] == sum(b['series'] for b in d['series_budget'])") ==
+        "True");
+  CHECK(PythonOnJson(json, "len(d['series_budget']) > 5") == "True");
+}
