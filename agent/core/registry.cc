@@ -73,6 +73,18 @@ Registry::Registry(size_t series_limit, const Clock* clock)
   if (overflow.ok()) overflow_family_ = *overflow;
   if (series.ok()) series_family_ = *series;
   if (limit.ok()) series_limit_family_ = *limit;
+  for (const auto& f : families_) PrepareBudgetSeries(f.get());  // the three made above
+}
+
+void Registry::PrepareBudgetSeries(Family* f) {
+  if (series_family_ == nullptr || series_limit_family_ == nullptr) return;
+  const absl::string_view name = f->name();
+  for (Family* budget : {series_family_, series_limit_family_}) {
+    if (budget == series_limit_family_ && f->label_names().empty()) continue;
+    if (Series* s = budget->Find(absl::MakeConstSpan(&name, 1)); s != nullptr && !s->overflow) {
+      s->hidden.store(true, std::memory_order_relaxed);  // shown once the family holds a series
+    }
+  }
 }
 
 std::vector<Registry::Budget> Registry::SeriesBudget() {
@@ -94,19 +106,32 @@ std::vector<Registry::Budget> Registry::SeriesBudget() {
 }
 
 void Registry::RefreshSeriesBudget() {
+  // Allocation-free once warm (a scrape allocates nothing): the list reuses its capacity.
   Family* series = nullptr;
   Family* limit = nullptr;
   {
     internal::MutexLock lock(&mu_);
     series = series_family_;
     limit = series_limit_family_;
+    refresh_families_.clear();
+    for (const auto& f : families_) refresh_families_.push_back(f.get());
   }
   if (series == nullptr || limit == nullptr) return;
-  for (const Budget& b : SeriesBudget()) {
-    const absl::string_view name = b.family->name();
-    Family::SetValue(series->Find(absl::MakeConstSpan(&name, 1)), static_cast<double>(b.series));
-    if (!b.family->label_names().empty()) {
-      Family::SetValue(limit->Find(absl::MakeConstSpan(&name, 1)), static_cast<double>(b.limit));
+  // Every family's two series exist from its creation (PrepareBudgetSeries), hidden until it
+  // holds a series: finding them here never creates one.
+  for (Family* f : refresh_families_) {  // families are never removed while the registry lives
+    const size_t live = f->live_series();
+    const bool shown = live > 0 || f->overflowed_lookups() > 0;
+    const absl::string_view name = f->name();
+    Series* s = series->Find(absl::MakeConstSpan(&name, 1));
+    if (s == nullptr || s->overflow) continue;  // past vitals_series' own limit
+    Family::SetValue(s, static_cast<double>(live));
+    s->hidden.store(!shown, std::memory_order_relaxed);
+    if (!f->label_names().empty()) {
+      Series* l = limit->Find(absl::MakeConstSpan(&name, 1));
+      if (l == nullptr || l->overflow) continue;
+      Family::SetValue(l, static_cast<double>(f->series_limit()));
+      l->hidden.store(!shown, std::memory_order_relaxed);
     }
   }
 }
@@ -176,6 +201,7 @@ absl::StatusOr<Family*> Registry::GetOrCreate(absl::string_view name, absl::stri
   Family* raw = family.get();
   for (const std::string& n : emitted) names_[n] = raw;
   families_.push_back(std::move(family));
+  PrepareBudgetSeries(raw);
   return raw;
 }
 

@@ -139,6 +139,10 @@ class Registry {
   Family* series_family_ ABSL_GUARDED_BY(mu_) = nullptr;        // vitals_series
   Family* series_limit_family_ ABSL_GUARDED_BY(mu_) = nullptr;  // vitals_series_limit
   void RefreshSeriesBudget() ABSL_LOCKS_EXCLUDED(mu_);
+  // Makes `f`'s vitals_series and vitals_series_limit series, hidden (at its creation).
+  void PrepareBudgetSeries(Family* f) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // RefreshSeriesBudget's list, filled under mu_ and read by the callback thread alone.
+  std::vector<Family*> refresh_families_;
   std::vector<std::weak_ptr<prometheus::Collectable>> collectables_ ABSL_GUARDED_BY(mu_);
   CallbackRunner callbacks_;  // last member: its thread stops before the families go
 };
