@@ -28,6 +28,7 @@ UIDS = {
     "caches": "vitals-caches",
     "database": "vitals-database",
     "dependencies": "vitals-dependencies",
+    "fleet": "vitals-fleet",
 }
 TITLES = {
     "overview": "vitals / Service overview",
@@ -35,6 +36,7 @@ TITLES = {
     "caches": "vitals / Caches",
     "database": "vitals / Database",
     "dependencies": "vitals / Dependencies",
+    "fleet": "vitals / Fleet",
 }
 
 
@@ -134,7 +136,7 @@ def stat(title, description, unit, expr, thresholds=None, links=()):
     }
 
 
-def table(title, description, unit, expr, links=()):
+def table(title, description, unit, expr, links=(), value_name="p99"):
     return {
         "type": "table",
         "title": title,
@@ -145,7 +147,7 @@ def table(title, description, unit, expr, links=()):
         "options": {"showHeader": True, "sortBy": [{"displayName": "Value", "desc": True}]},
         "transformations": [{"id": "organize", "options": {
             "excludeByName": {"Time": True, "__name__": True},
-            "renameByName": {"Value": "p99"}}}],
+            "renameByName": {"Value": value_name}}}],
         "links": list(links),
     }
 
@@ -613,10 +615,68 @@ def dependencies():
                      [up_var, cb_var, ex_var])
 
 
+def fleet():
+    L = Layout()
+    rate = "$__rate_interval"
+    dur = "http_server_request_duration_seconds"
+    job = 'job=~"$job"'
+    p = []
+    p.append(L.place(stat(
+        "Instances up", "Targets of the selected jobs that answered their last scrape.", "short",
+        'sum(up{%s} == 1) or vector(0)' % job), 6, 5))
+    p.append(L.place(stat(
+        "Instances down", "Targets of the selected jobs whose last scrape failed "
+        "(VitalsTargetDown fires after 2 minutes of it).", "short",
+        'sum(up{%s} == 0) or vector(0)' % job, thresholds=[("red", 1)]), 6, 5))
+    p.append(L.place(stat(
+        "Series in the store", "Series the selected jobs' instances send, summed "
+        "(scrape_samples_scraped: every bucket of a histogram is a series of its own): what the "
+        "fleet costs a central store.", "short",
+        'sum(scrape_samples_scraped{%s})' % job), 6, 5))
+    p.append(L.place(stat(
+        "Versions running", "Distinct service_version values in target_info.", "short",
+        'count(count by (service_version) (target_info{%s}))' % job), 6, 5))
+    p.append(L.place(table(
+        "Instances and their versions", "Every instance with its identity from target_info "
+        "(service_version, service_instance_id: a new id after each restart).", "short",
+        'max by (job, instance, service_name, service_version, service_instance_id) '
+        '(target_info{%s})' % job, value_name="up"), 24, 7))
+    p.append(L.place(timeseries(
+        "Top instances by p99", "The five instances with the highest 99th percentile request "
+        "duration, over all routes.", "s",
+        [target('topk(5, histogram_quantile(0.99, sum by (job, instance, le) (rate(%s_bucket{%s}'
+                '[%s]))))' % (dur, job, rate), "{{instance}}")]), 12, 8))
+    p.append(L.place(timeseries(
+        "Top instances by error share", "The five instances with the highest share of 5xx "
+        "answers (0 where none failed).", "percentunit",
+        [target('topk(5, sum by (job, instance) (rate(%s_count{%s,http_response_status_code=~"5.."}'
+                '[%s])) / sum by (job, instance) (rate(%s_count{%s}[%s])) or sum by (job, '
+                'instance) (rate(%s_count{%s}[%s])) * 0)'
+                % (dur, job, rate, dur, job, rate, dur, job, rate), "{{instance}}")]), 12, 8))
+    p.append(L.place(timeseries(
+        "Series per instance", "Series each instance sends (scrape_samples_scraped), and the "
+        "label sets its families hold (vitals_series, against series_limit per family: the "
+        "live page's Series budget). One instance far above the others has a family whose "
+        "labels churn.", "short",
+        [target('sort_desc(sum by (job, instance) (scrape_samples_scraped{%s}))' % job,
+                "{{instance}} series", "A"),
+         target('sort_desc(sum by (job, instance) (vitals_series{%s}))' % job,
+                "{{instance}} label sets", "B")]), 12, 8))
+    p.append(L.place(timeseries(
+        "Requests per second by version", "Request rate by service_version, joined from "
+        "target_info: a rollout shows as one version taking over from another.", "reqps",
+        [target('sum by (service_version) (rate(%s_count{%s}[%s]) * on (job, instance) '
+                'group_left (service_version) target_info)' % (dur, job, rate),
+                "{{service_version}}")]), 12, 8))
+    return dashboard("fleet", "Every instance of a service at once: which are up, which "
+                     "versions run, which instances are slowest or fail most, and what each "
+                     "costs in series.", p)
+
+
 def main():
     boards = {"service-overview.json": overview(), "memory-process.json": memory(),
               "caches.json": caches(), "database.json": database(),
-              "dependencies.json": dependencies()}
+              "dependencies.json": dependencies(), "fleet.json": fleet()}
     check = "--check" in sys.argv[1:]
     stale = []
     for name, board in boards.items():
