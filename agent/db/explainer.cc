@@ -43,6 +43,16 @@ std::string PlanTargetKey(absl::string_view system, absl::string_view db_namespa
   return absl::StrCat(system, "\x1f", db_namespace, "\x1f", server_address, "\x1f", server_port);
 }
 
+namespace {
+
+// A target's key as its calls' labels spell it (port 0: the empty label).
+std::string KeyOf(const DbTarget& t) {
+  return PlanTargetKey(t.system, t.db_namespace, t.server_address,
+                       t.server_port > 0 ? absl::StrCat(t.server_port) : "");
+}
+
+}  // namespace
+
 Explainer::Explainer(const Config& config, const Clock* clock, RateLimitedLog* log,
                      Family* candidates, Family* outcomes)
     : config_(config),
@@ -56,9 +66,7 @@ Explainer::Explainer(const Config& config, const Clock* clock, RateLimitedLog* l
 absl::Status Explainer::SetSource(const DbTarget& target, std::unique_ptr<PlanSource> source) {
   if (source == nullptr) return absl::InvalidArgumentError("SetPlanSource: null source");
   if (target.system.empty()) return absl::InvalidArgumentError("SetPlanSource: empty system");
-  const std::string key =
-      PlanTargetKey(target.system, target.db_namespace, target.server_address,
-                    target.server_port > 0 ? absl::StrCat(target.server_port) : "");
+  const std::string key = KeyOf(target);
   MutexLock lock(&mu_);
   if (sources_.count(key) != 0) {
     return absl::AlreadyExistsError("SetPlanSource: this target has a plan source");
@@ -72,9 +80,7 @@ absl::Status Explainer::SetSource(const DbTarget& target, std::unique_ptr<PlanSo
 }
 
 bool Explainer::HasSource(const DbTarget& target) const {
-  const std::string key =
-      PlanTargetKey(target.system, target.db_namespace, target.server_address,
-                    target.server_port > 0 ? absl::StrCat(target.server_port) : "");
+  const std::string key = KeyOf(target);
   MutexLock lock(&mu_);
   return sources_.count(key) != 0;
 }

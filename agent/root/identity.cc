@@ -9,8 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "agent/base/utf8.h"
 #include "agent/core/names.h"
+#include "agent/core/text_escape.h"
 #include "vitals/version.h"
 
 namespace vitals {
@@ -18,15 +18,6 @@ namespace internal {
 namespace {
 
 constexpr size_t kMaxVariableBytes = 4096;
-
-bool ValidUtf8(absl::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    const size_t n = Utf8SequenceLength(s, i);
-    if (n == 0) return false;
-    i += n;
-  }
-  return true;
-}
 
 int HexDigit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -71,7 +62,7 @@ absl::Status ParseResourceAttributes(absl::string_view text,
       return absl::InvalidArgumentError(absl::StrCat(
           "resource attributes: \"", entry.substr(0, 100), "\" has a bad percent escape"));
     }
-    if (value.size() > kMaxIdentityValueBytes || !ValidUtf8(value)) {
+    if (value.size() > kMaxIdentityValueBytes || !IsValidUtf8(value)) {
       return absl::InvalidArgumentError(absl::StrCat("resource attributes: the value of ",
                                                      key.substr(0, 100),
                                                      " is not UTF-8 of at most 256 bytes"));
@@ -155,7 +146,7 @@ LabelPairs ResolveIdentity(const Options& options, const EnvLookup& lookup,
                                        " skipped: its label name is unusable or taken"));
       continue;
     }
-    if (!ValidUtf8(value) || value.size() > kMaxIdentityValueBytes) {
+    if (!IsValidUtf8(value) || value.size() > kMaxIdentityValueBytes) {
       warnings->push_back(absl::StrCat("resource attribute ", key.substr(0, 100),
                                        " skipped: its value is not UTF-8 of at most 256 bytes"));
       continue;
@@ -228,7 +219,7 @@ absl::Status ValidateConstantLabels(const std::map<std::string, std::string>& la
       return absl::InvalidArgumentError(
           absl::StrCat(shown, " is a label of the agent's own metrics"));
     }
-    if (value.size() > kMaxIdentityValueBytes || !ValidUtf8(value)) {
+    if (value.size() > kMaxIdentityValueBytes || !IsValidUtf8(value)) {
       return absl::InvalidArgumentError(
           absl::StrCat("the value of ", shown, " is not UTF-8 of at most 256 bytes"));
     }

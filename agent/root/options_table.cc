@@ -450,7 +450,7 @@ std::vector<OptionSpec> MakeTable() {
   auto identity_value = [](const char* field, std::string Options::*member) {
     return [field, member](const Options& o) {
       const std::string& v = o.*member;
-      if (v.size() > kMaxIdentityValueBytes || RepairUtf8(v, kMaxIdentityValueBytes) != v) {
+      if (v.size() > kMaxIdentityValueBytes || !IsValidUtf8(v)) {
         return BadOption(field, "not UTF-8 of at most 256 bytes");
       }
       return absl::OkStatus();
