@@ -75,6 +75,14 @@ int main() {
   left.Increment();  // no effect
   // [/readme:remove]
 
+  // [readme:expire]
+  // Label values that come and go on their own (shards, tenants seen for a while): let series
+  // nothing recorded into for series_idle_ttl (10 minutes) expire. Resolve where you record.
+  auto shard_reads = agent.AddCounter("shard_reads_total", "Reads per shard.", {"shard"});
+  if (absl::Status s = shard_reads->ExpireIdleSeries(); !s.ok()) std::cerr << s << "\n";
+  if (auto shard = shard_reads->WithLabels({"s-17"}); shard.ok()) shard->Increment();
+  // [/readme:expire]
+
   JobQueue queue;
   queue.Push("a");
   queue.Push("b");
@@ -111,6 +119,7 @@ int main() {
                      Shows(body, "pool_open_connections{pool=\"batch\"} 1") &&
                      Shows(body, "pool_open_connections{pool=\"main\"} 4") &&
                      Shows(body, "shop_build_info{version=\"2.4.1\",commit=\"9f1c2e7\"} 1") &&
+                     Shows(body, "shard_reads_total{shard=\"s-17\"} 1") &&
                      body.find("peer_calls_total{") == std::string::npos;
   std::printf("custom_metrics: %s\n", shown ? "every part shown" : "a part NOT shown");
   return shown ? 0 : 1;

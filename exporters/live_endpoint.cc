@@ -160,6 +160,7 @@ std::string LiveEndpoint::RenderJson(const LiveView& v) {
       Num(out, f, "series", b.series);
       Num(out, f, "limit", b.limit);
       Num(out, f, "overflowed", b.overflowed);
+      Num(out, f, "expired", b.expired);  // null: the family keeps its series
     });
   });
   Field(out, first, "threads", [&] {

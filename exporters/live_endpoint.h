@@ -88,11 +88,13 @@ struct LiveView {
     double window_seconds = 0;
     std::vector<Thread> busiest;  // most CPU first
   } threads;
-  // The series budget: per family with a series, how many it holds, its limit and the
-  // lookups past it, most series first (at most kMaxSeriesBudgetRows).
+  // The series budget: per family with a series, how many it holds, its limit, the lookups
+  // past it, and the series it expired (NaN for a family that keeps its series), most series
+  // first (at most kMaxSeriesBudgetRows).
   struct SeriesBudget {
     std::string metric;
     double series = 0, limit = 0, overflowed = 0;
+    double expired = 0;
   };
   static constexpr size_t kMaxSeriesBudgetRows = 100;
   std::vector<SeriesBudget> series_budget;

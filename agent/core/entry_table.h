@@ -4,7 +4,8 @@
 // (agent/upstream/upstream_metrics.cc).
 //
 // Thread-safety: Find from any thread; a key seen before is found without a lock (LabelTable),
-// a new one is made under the table's mutex. Entries live as long as the table and never move.
+// a new one is made under the table's mutex. Entries never move; they live as long as the table
+// unless a removable table's owner unlinks them.
 
 #ifndef VITALS_AGENT_CORE_ENTRY_TABLE_H_
 #define VITALS_AGENT_CORE_ENTRY_TABLE_H_
@@ -26,29 +27,76 @@ namespace internal {
 template <typename Entry>
 class EntryTable {
  public:
-  explicit EntryTable(size_t limit) : table_(limit) {}
+  // `removable`: entries may be taken out (Unlink); lookups then count themselves as the
+  // table's readers (two atomic adds on its line).
+  explicit EntryTable(size_t limit, bool removable = false) : table_(limit) {
+    if (removable) table_.set_reclaimable();
+  }
   EntryTable(const EntryTable&) = delete;
   EntryTable& operator=(const EntryTable&) = delete;
 
   // The entry of `key`. The first time, `make()` (under the mutex) returns a
   // std::unique_ptr<Entry> for it; past the limit, `overflowed()` runs (it counts the folded
   // lookup) and the overflow entry is the answer.
-  template <typename Make, typename Overflowed>
-  Entry* Find(absl::Span<const absl::string_view> key, Make&& make, Overflowed&& overflowed)
-      ABSL_LOCKS_EXCLUDED(mu_) {
+  // `pin(Entry*)` runs on the answer before it is returned, while an entry found without the
+  // lock is still counted as read (so an Unlink's caller that waits for NoReaders() sees what
+  // `pin` did).
+  template <typename Make, typename Overflowed, typename Pin>
+  Entry* Find(absl::Span<const absl::string_view> key, Make&& make, Overflowed&& overflowed,
+              Pin&& pin) ABSL_LOCKS_EXCLUDED(mu_) {
     const uint64_t hash = HashLabelValues(key);
-    if (Entry* e = table_.Find(hash, key)) return e;
+    if (Entry* e = table_.FindIf(hash, key, [&](Entry* found) {
+          pin(found);
+          return true;
+        })) {
+      return e;
+    }
     if (!table_.full()) {
       MutexLock lock(&mu_);
-      if (Entry* e = table_.Find(hash, key)) return e;
-      std::unique_ptr<Entry> entry = make();
-      if (table_.Insert(hash, key, entry.get())) {
-        entries_.push_back(std::move(entry));
-        return entries_.back().get();
+      Entry* e = table_.Find(hash, key);
+      if (e == nullptr) {
+        std::unique_ptr<Entry> entry = make();
+        if (table_.Insert(hash, key, entry.get())) {
+          entries_.push_back(std::move(entry));
+          e = entries_.back().get();
+        }
+      }
+      if (e != nullptr) {
+        pin(e);
+        return e;
       }
     }
     overflowed();
+    pin(&overflow_);
     return &overflow_;
+  }
+  template <typename Make, typename Overflowed>
+  Entry* Find(absl::Span<const absl::string_view> key, Make&& make, Overflowed&& overflowed)
+      ABSL_LOCKS_EXCLUDED(mu_) {
+    return Find(key, std::forward<Make>(make), std::forward<Overflowed>(overflowed), [](Entry*) {});
+  }
+
+  // Takes `entry` (made by this table, not the overflow entry) out: later lookups of its key
+  // make a new one. The caller owns it from here, and may free it once NoReaders() held after
+  // this call and nothing else points to it. A removable table only.
+  std::unique_ptr<Entry> Unlink(Entry* entry) ABSL_LOCKS_EXCLUDED(mu_) {
+    MutexLock lock(&mu_);
+    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+      if (it->get() != entry) continue;
+      std::unique_ptr<Entry> owned = std::move(*it);
+      *it = std::move(entries_.back());
+      entries_.pop_back();
+      table_.RemoveValue(entry);
+      return owned;
+    }
+    return nullptr;
+  }
+  // No lookup is inside the table at this moment (see LabelTable::NoReaders).
+  bool NoReaders() const { return table_.NoReaders(); }
+  // Entries in the table (the overflow entry not counted).
+  size_t size() ABSL_LOCKS_EXCLUDED(mu_) {
+    MutexLock lock(&mu_);
+    return entries_.size();
   }
 
   // The entry past the limit: set up by the owner before any Find.

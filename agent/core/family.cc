@@ -120,6 +120,8 @@ std::unique_ptr<Series> Family::ReuseSeries(std::vector<std::string>& values) {
   reusable_.pop_back();
   ++reused_;
   LabelSeries(*s, std::move(values));
+  s->linked.store(true, std::memory_order_relaxed);  // published by the table's insert
+  StartIdleClock(*s);
   return s;
 }
 
@@ -152,6 +154,9 @@ absl::Status Family::Remove(absl::Span<const absl::string_view> values) {
 }
 
 void Family::RemoveLocked(Series* series) {
+  // A lookup that read the generation while the series was linked finds it still linked after
+  // (Find); one that reads it after this finds it unlinked and takes the locked path.
+  series->linked.store(false, std::memory_order_seq_cst);
   // From here its handles record nothing (the adds in flight are waited for in ReclaimLocked).
   series->generation.fetch_add(1, std::memory_order_seq_cst);
   table_.RemoveValue(series);
@@ -167,7 +172,9 @@ void Family::RemoveLocked(Series* series) {
 
 void Family::ReclaimLocked() {
   if (retiring_.empty() || visits_ > 0) return;
-  if (!ReclaimGrace()) return;  // tried again at the next removal or visit
+  // A lookup still inside the table may hold a retiring series it found before the unlink.
+  if (!table_.NoReaders()) return;
+  if (!ReclaimGrace()) return;  // tried again at the next removal, visit or sweep
   CellStore& store = CellStore::Get();
   for (std::unique_ptr<Series>& s : retiring_) {
     store.ZeroSeries(*s);  // both forms; a promoted series stays promoted
@@ -180,6 +187,79 @@ void Family::ReclaimLocked() {
     reusable_.push_back(std::move(s));
   }
   retiring_.clear();
+}
+
+void Family::Reclaim() {
+  internal::MutexLock lock(&mu_);
+  ReclaimLocked();
+}
+
+absl::Status Family::ExpireIdle(const std::atomic<uint32_t>* epoch, bool only_at_zero) {
+  if (!table_.reclaimable()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("metric \"", name_, "\" keeps its series for good: they cannot expire"));
+  }
+  if (epoch == nullptr) return absl::InvalidArgumentError("no idle epoch");
+  internal::MutexLock lock(&mu_);
+  idle_only_at_zero_ = only_at_zero;
+  idle_epoch_.store(epoch, std::memory_order_release);
+  for (const auto& series : series_) StartIdleClock(*series);
+  return absl::OkStatus();
+}
+
+void Family::StartIdleClock(Series& s) {
+  const std::atomic<uint32_t>* epoch = idle_epoch_.load(std::memory_order_relaxed);
+  s.idle_seen = 0;
+  if (epoch != nullptr) s.last_epoch.store(epoch->load(std::memory_order_relaxed));
+  s.idle_epoch.store(epoch, std::memory_order_release);
+}
+
+bool Family::RecentlyRecorded(const Series& s) const {
+  const std::atomic<uint32_t>* epoch = idle_epoch_.load(std::memory_order_acquire);
+  if (epoch == nullptr) return true;
+  const uint32_t age = epoch->load(std::memory_order_relaxed) -
+                       s.last_epoch.load(std::memory_order_relaxed);  // wraps as it should
+  return age <= 1;
+}
+
+std::vector<Series*> Family::IdleSeries(int64_t now, int64_t ttl) {
+  std::vector<Series*> idle;
+  if (!expires_idle()) return idle;
+  internal::MutexLock lock(&mu_);
+  for (const auto& s : series_) {
+    if (RecentlyRecorded(*s) || s->idle_seen == 0) {
+      s->idle_seen = now;
+      continue;
+    }
+    if (now - s->idle_seen < ttl) continue;
+    if (idle_only_at_zero_ && ReadValue(s.get()) != 0) continue;  // calls still in flight
+    idle.push_back(s.get());
+  }
+  return idle;
+}
+
+size_t Family::ExpireSeries(absl::Span<Series* const> candidates) {
+  if (candidates.empty()) return 0;
+  internal::MutexLock lock(&mu_);
+  size_t expired = 0;
+  for (Series* s : candidates) {
+    if (!s->linked.load(std::memory_order_relaxed) || RecentlyRecorded(*s)) continue;
+    if (idle_only_at_zero_ && ReadValue(s) != 0) continue;
+    RemoveLocked(s);
+    ++expired;
+  }
+  expired_.fetch_add(expired, std::memory_order_relaxed);
+  ReclaimLocked();
+  return expired;
+}
+
+size_t Family::SweepIdle(int64_t now, int64_t ttl) {
+  const std::vector<Series*> idle = IdleSeries(now, ttl);
+  if (idle.empty()) {
+    Reclaim();
+    return 0;
+  }
+  return ExpireSeries(idle);
 }
 
 void Family::EndVisit() {
@@ -256,16 +336,28 @@ void Family::NoteOverflow() {
   AddToSeries(*counter, 1.0);
 }
 
-Series* Family::Find(absl::Span<const absl::string_view> values) {
+Series* Family::Find(absl::Span<const absl::string_view> values, uint32_t* gen) {
   for (absl::string_view v : values) {
-    if (ABSL_PREDICT_FALSE(v.size() > kMaxLabelValueBytes)) return Find(KeptValues(values));
+    if (ABSL_PREDICT_FALSE(v.size() > kMaxLabelValueBytes)) return Find(KeptValues(values), gen);
   }
   const uint64_t hash = HashLabelValues(values);
-  if (Series* s = table_.Find(hash, values)) return s;
-  if (table_.full()) return Overflowed();
-  internal::MutexLock lock(&mu_);
-  if (Series* s = table_.Find(hash, values)) return s;
-  return Insert(hash, values);
+  // Read while counted as the table's reader: a series found linked after its generation was
+  // read had that generation with these labels (RemoveLocked unlinks it before moving it),
+  // and it is not reused before this reader leaves (ReclaimLocked).
+  uint32_t found_gen = 0;
+  Series* found = table_.FindIf(hash, values, [&](Series* s) {
+    found_gen = s->generation.load(std::memory_order_seq_cst);
+    return s->linked.load(std::memory_order_seq_cst);
+  });
+  if (found == nullptr) {
+    if (table_.full()) return Overflowed();
+    internal::MutexLock lock(&mu_);
+    found = table_.Find(hash, values);
+    if (found == nullptr) found = Insert(hash, values);
+    found_gen = found->generation.load(std::memory_order_relaxed);  // removals hold mu_ too
+  }
+  if (gen != nullptr) *gen = found_gen;
+  return found;
 }
 
 Series* Family::Insert(uint64_t hash, absl::Span<const absl::string_view> values) {
@@ -289,8 +381,11 @@ Series* Family::Insert(uint64_t hash, absl::Span<const absl::string_view> values
     series = it->second;  // another spelling of an existing label set
   } else if (series_.size() < series_limit_) {
     std::unique_ptr<Series> fresh = ReuseSeries(repaired);
-    if (fresh == nullptr) fresh = NewSeries(std::move(repaired));
-    if (fresh == nullptr) return Overflowed();  // out of cells
+    if (fresh == nullptr) {
+      fresh = NewSeries(std::move(repaired));
+      if (fresh == nullptr) return Overflowed();  // out of cells
+      StartIdleClock(*fresh);
+    }
     series = fresh.get();
     by_text_.emplace(std::move(text), series);
     series_.push_back(std::move(fresh));
@@ -307,9 +402,9 @@ absl::Status Family::CheckValueCount(size_t count) const {
                                                  " label(s), got ", count, " value(s)"));
 }
 
-absl::StatusOr<Series*> Family::Get(absl::Span<const absl::string_view> values) {
+absl::StatusOr<Series*> Family::Get(absl::Span<const absl::string_view> values, uint32_t* gen) {
   if (absl::Status s = CheckValueCount(values.size()); !s.ok()) return s;
-  return Find(values);
+  return Find(values, gen);
 }
 
 void Family::Disown() {

@@ -72,6 +72,11 @@ struct Series : SeriesCells {
   // left out of the exposition (Visit) until it is observed again.
   std::atomic<bool> hidden{false};
   uint64_t observed_round = 0;  // the callback round that last observed it (callback thread)
+  // In the family's label table: cleared (before the generation moves) when it is removed, so
+  // a lock-free lookup that read the generation before that sees it cleared (Family::Find).
+  std::atomic<bool> linked{true};
+  // When the idle sweeper last knew it recorded (agent clock nanoseconds; 0: not looked at).
+  int64_t idle_seen = 0;
 };
 
 // A measured duration as it is recorded: a negative one (clocks of two threads, a caller's own
@@ -116,11 +121,13 @@ class Family {
   const Clock& clock() const { return *clock_; }
 
   // The series for `values` (one per label name; the caller checks the count). Never null:
-  // past the limit, or if the process ran out of cells, this is the overflow series.
-  Series* Find(absl::Span<const absl::string_view> values);
+  // past the limit, or if the process ran out of cells, this is the overflow series. With
+  // `gen`, also its generation as it was while the series had these labels: a record checked
+  // against it (AddToCellChecked) never lands in a series removed and reused meanwhile.
+  Series* Find(absl::Span<const absl::string_view> values, uint32_t* gen = nullptr);
 
   // `values` checked against the label names, then Find.
-  absl::StatusOr<Series*> Get(absl::Span<const absl::string_view> values);
+  absl::StatusOr<Series*> Get(absl::Span<const absl::string_view> values, uint32_t* gen = nullptr);
   // InvalidArgument, naming the family, unless `count` values match its label names.
   absl::Status CheckValueCount(size_t count) const;
 
@@ -143,6 +150,11 @@ class Family {
   static Handle MakeHandle(Series* series) {
     return Handle(series, LifeOf(series), series->generation.load(std::memory_order_acquire));
   }
+  // The same, for a series whose generation Find returned (a family whose series may go).
+  template <typename Handle>
+  static Handle MakeHandle(Series* series, uint32_t gen) {
+    return Handle(series, LifeOf(series), gen);
+  }
 
   // The token of the agent this family belongs to (vitals/detail/agent_life.h); set by the
   // registry when it creates the family.
@@ -157,6 +169,9 @@ class Family {
     removable_ = true;
     table_.set_reclaimable();
   }
+  // A built-in family whose series idle expiry may remove (Family::ExpireIdle): its label table
+  // counts its readers. Before the family is shared.
+  void set_expirable() { table_.set_reclaimable(); }
   // A family that identifies the target (target_info): served without the registry's constant
   // labels, its own labels being the target's identity. Set before the family is shared.
   bool identity() const { return identity_; }
@@ -166,6 +181,36 @@ class Family {
   // struct and cells are reused by a later series of this family once ReclaimGrace() holds
   // while no Visit reads the family.
   absl::Status Remove(absl::Span<const absl::string_view> values) ABSL_LOCKS_EXCLUDED(mu_);
+  // Idle expiry (Options::series_idle_ttl). From this call on, every series of the family
+  // marks the epoch `epoch` reads when it records (NoteRecord), and IdleSeries/ExpireIdle may
+  // remove it; `only_at_zero`: a gauge series is kept while it reads anything but 0 (calls in
+  // flight). Only for a family whose label table counts its readers (removable, or set up so
+  // before it is shared); FailedPrecondition otherwise.
+  absl::Status ExpireIdle(const std::atomic<uint32_t>* epoch, bool only_at_zero = false)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  bool expires_idle() const { return idle_epoch_.load(std::memory_order_acquire) != nullptr; }
+  // The epoch a family of the public API expires by when asked (MetricFamily::
+  // ExpireIdleSeries): the registry's, or null when series_idle_ttl is 0. Set at creation.
+  const std::atomic<uint32_t>* idle_source() const { return idle_source_; }
+  void set_idle_source(const std::atomic<uint32_t>* epoch) { idle_source_ = epoch; }
+  // A family whose idle series its owner sweeps (it keeps pointers to them): the registry's
+  // sweep leaves it alone. Set before ExpireIdle.
+  bool idle_swept_by_owner() const { return idle_swept_by_owner_; }
+  void set_idle_swept_by_owner() { idle_swept_by_owner_ = true; }
+  // The series not recorded for at least `ttl` nanoseconds at `now` (the agent clock), as the
+  // sweeper sees them: a series recorded in the current epoch or the one before counts as
+  // recorded at `now`. One sweeper at a time; the epoch moves after each sweep.
+  std::vector<Series*> IdleSeries(int64_t now, int64_t ttl) ABSL_LOCKS_EXCLUDED(mu_);
+  // Removes those of `candidates` (IdleSeries' answer) that are still in the family and still
+  // not recorded since, as Remove does; returns how many.
+  size_t ExpireSeries(absl::Span<Series* const> candidates) ABSL_LOCKS_EXCLUDED(mu_);
+  // IdleSeries then ExpireSeries, for a family nothing else keeps series pointers of.
+  size_t SweepIdle(int64_t now, int64_t ttl) ABSL_LOCKS_EXCLUDED(mu_);
+  // Series removed by idle expiry so far (vitals_series_expired_total).
+  uint64_t expired_series() const { return expired_.load(std::memory_order_relaxed); }
+  // Retries the reuse of removed series (the sweeper calls it every period).
+  void Reclaim() ABSL_LOCKS_EXCLUDED(mu_);
+
   // The series budget (vitals_series, /vitals.json series_budget): live label sets (not its
   // __overflow__ series), the most it keeps, and the label-set lookups folded into
   // __overflow__ past that (vitals_series_overflow_total's value for it).
@@ -285,6 +330,10 @@ class Family {
   void EndVisit() ABSL_LOCKS_EXCLUDED(mu_);
   // Unlinks `series` and queues it for reuse (Remove's work, checked by the caller).
   void RemoveLocked(Series* series) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether `s` recorded in the current idle epoch or the one before.
+  bool RecentlyRecorded(const Series& s) const;
+  // A fresh or reused series' idle-expiry fields.
+  void StartIdleClock(Series& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Makes the retiring series reusable when no visit runs and ReclaimGrace() holds.
   void ReclaimLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Series* Overflowed();
@@ -316,6 +365,11 @@ class Family {
   std::atomic<bool> owned_{false};
   bool removable_ = false;
   bool identity_ = false;
+  std::atomic<const std::atomic<uint32_t>*> idle_epoch_{nullptr};
+  const std::atomic<uint32_t>* idle_source_ = nullptr;
+  bool idle_only_at_zero_ = false;
+  bool idle_swept_by_owner_ = false;
+  std::atomic<uint64_t> expired_{0};
   int visits_ ABSL_GUARDED_BY(mu_) = 0;
   size_t reused_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::unique_ptr<Series>> retiring_ ABSL_GUARDED_BY(mu_);  // removed, not reusable yet

@@ -15,11 +15,12 @@ HistogramExtras DurationExtras(bool native, bool exemplars) {
   return extras;
 }
 
-absl::Status CreateFamilies(Registry& registry, std::vector<FamilySpec> specs) {
+absl::Status CreateFamilies(Registry& registry, std::vector<FamilySpec> specs, bool expirable) {
   for (FamilySpec& spec : specs) {
     auto family = registry.GetOrCreate(spec.name, spec.help, spec.type, std::move(spec.labels),
                                        std::move(spec.bounds), 0, std::move(spec.extras));
     if (!family.ok()) return family.status();
+    if (expirable) (*family)->set_expirable();
     *spec.out = *family;
   }
   return absl::OkStatus();

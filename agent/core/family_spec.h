@@ -38,7 +38,10 @@ struct FamilySpec {
 HistogramExtras DurationExtras(bool native, bool exemplars);
 
 // Creates (or finds) every family in order, stopping at the first error, which it returns.
-absl::Status CreateFamilies(Registry& registry, std::vector<FamilySpec> specs);
+// `expirable`: the families' series may be removed by idle expiry (Family::ExpireIdle); set
+// before any series is looked up.
+absl::Status CreateFamilies(Registry& registry, std::vector<FamilySpec> specs,
+                            bool expirable = false);
 
 }  // namespace internal
 }  // namespace vitals

@@ -54,6 +54,28 @@ class LabelTable {
     return found;
   }
 
+  // Find, with `accept(T*)` called on a found value while this reader is still counted (a
+  // reclaimable table's writer frees nothing, and its owner reuses nothing, that a counted
+  // reader may hold): null when absent or when `accept` says no.
+  template <typename Accept>
+  T* FindIf(uint64_t hash, absl::Span<const absl::string_view> key, Accept&& accept) const {
+    if (!reclaimable_) {
+      T* found = Probe(hash, key);
+      return found != nullptr && accept(found) ? found : nullptr;
+    }
+    readers_.fetch_add(1, std::memory_order_seq_cst);
+    T* found = Probe(hash, key);
+    if (found != nullptr && !accept(found)) found = nullptr;
+    readers_.fetch_sub(1, std::memory_order_release);
+    return found;
+  }
+
+  // True when no reader is inside a Find at this moment (sequentially consistent: a reader
+  // that comes later sees every unlink made before). Always true for a table that is not
+  // reclaimable (nothing is ever unlinked from it).
+  bool NoReaders() const { return !reclaimable_ || readers_.load(std::memory_order_seq_cst) == 0; }
+  bool reclaimable() const { return reclaimable_; }
+
   // Caller holds the writers' mutex. Unlinks every entry whose value is `value` (a value's
   // other spellings too) and frees what no reader can reach any more. Returns how many.
   size_t RemoveValue(const T* value) {

@@ -69,6 +69,7 @@ double Counter::Value() const {
 
 void Gauge::Set(double value) const {
   if (!internal::AgentAlive(life_)) return;
+  internal::NoteRecord(*series_);
   internal::WhileGeneration(series_->generation, gen_, [&] {
     Family::SetValue(const_cast<Series*>(AsSeries(series_)), value);
   });
@@ -116,9 +117,10 @@ absl::StatusOr<Handle> MetricFamily<Handle>::WithLabels(
     return absl::FailedPreconditionError(
         "metric family of an agent that was destroyed; its handles record nothing");
   }
-  absl::StatusOr<Series*> series = family_->Get(values);
+  uint32_t gen = 0;
+  absl::StatusOr<Series*> series = family_->Get(values, &gen);
   if (!series.ok()) return series.status();
-  return Family::MakeHandle<Handle>(*series);
+  return Family::MakeHandle<Handle>(*series, gen);
 }
 
 template <typename Handle>
@@ -153,6 +155,20 @@ template <typename Handle>
 const std::string& MetricFamily<Handle>::name() const {
   static const std::string* empty = new std::string;
   return family_ == nullptr || !internal::AgentAlive(life_) ? *empty : family_->name();
+}
+
+template <typename Handle>
+absl::Status MetricFamily<Handle>::ExpireIdleSeries() const {
+  if (family_ == nullptr) return absl::FailedPreconditionError("empty metric family handle");
+  if (!internal::AgentAlive(life_)) {
+    return absl::FailedPreconditionError("metric family of an agent that was destroyed");
+  }
+  const std::atomic<uint32_t>* epoch = family_->idle_source();
+  if (epoch == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "metric \"", family_->name(), "\": series_idle_ttl is 0, so no series expires"));
+  }
+  return family_->ExpireIdle(epoch);
 }
 
 template class MetricFamily<Counter>;

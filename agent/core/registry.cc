@@ -17,6 +17,7 @@ namespace {
 
 constexpr absl::string_view kOverflowFamily = "vitals_series_overflow_total";
 constexpr absl::string_view kSeriesFamily = "vitals_series";
+constexpr absl::string_view kSeriesExpiredFamily = "vitals_series_expired_total";
 constexpr absl::string_view kSeriesLimitFamily = "vitals_series_limit";
 constexpr absl::string_view kCallbackFailuresFamily = "vitals_callback_failures_total";
 
@@ -69,8 +70,13 @@ Registry::Registry(size_t series_limit, const Clock* clock)
                            "The most label sets a family keeps before folding new ones into its "
                            "__overflow__ series, by family (families with labels).",
                            MetricType::kGauge, {"metric"}, {}, 1000000);
+  auto expired = GetOrCreate(kSeriesExpiredFamily,
+                             "Series removed because nothing recorded into them for "
+                             "series_idle_ttl, by family (families that expire idle series).",
+                             MetricType::kCounter, {"metric"}, {}, 1000000);
   internal::MutexLock lock(&mu_);
   if (overflow.ok()) overflow_family_ = *overflow;
+  if (expired.ok()) expired_family_ = *expired;
   if (series.ok()) series_family_ = *series;
   if (limit.ok()) series_limit_family_ = *limit;
   for (const auto& f : families_) PrepareBudgetSeries(f.get());  // the three made above
@@ -97,8 +103,10 @@ std::vector<Registry::Budget> Registry::SeriesBudget() {
   for (Family* f : families) {  // families are never removed while the registry lives
     const size_t live = f->live_series();
     const double overflowed = f->overflowed_lookups();
-    if (live == 0 && overflowed == 0) continue;
-    out.push_back(Budget{f, live, f->label_names().empty() ? 1 : f->series_limit(), overflowed});
+    const uint64_t expired = f->expired_series();
+    if (live == 0 && overflowed == 0 && expired == 0) continue;
+    out.push_back(Budget{f, live, f->label_names().empty() ? 1 : f->series_limit(), overflowed,
+                         f->expires_idle(), expired});
   }
   std::stable_sort(out.begin(), out.end(),
                    [](const Budget& a, const Budget& b) { return a.series > b.series; });
@@ -109,10 +117,12 @@ void Registry::RefreshSeriesBudget() {
   // Allocation-free once warm (a scrape allocates nothing): the list reuses its capacity.
   Family* series = nullptr;
   Family* limit = nullptr;
+  Family* expired = nullptr;
   {
     internal::MutexLock lock(&mu_);
     series = series_family_;
     limit = series_limit_family_;
+    expired = expired_family_;
     refresh_families_.clear();
     for (const auto& f : families_) refresh_families_.push_back(f.get());
   }
@@ -123,6 +133,10 @@ void Registry::RefreshSeriesBudget() {
     const size_t live = f->live_series();
     const bool shown = live > 0 || f->overflowed_lookups() > 0;
     const absl::string_view name = f->name();
+    if (const uint64_t gone = f->expired_series(); gone > 0 && expired != nullptr) {
+      // Made at the first expiry (one allocation, once): most families never expire a series.
+      Family::SetValue(expired->Find(absl::MakeConstSpan(&name, 1)), static_cast<double>(gone));
+    }
     Series* s = series->Find(absl::MakeConstSpan(&name, 1));
     if (s == nullptr || s->overflow) continue;  // past vitals_series' own limit
     Family::SetValue(s, static_cast<double>(live));
@@ -197,7 +211,10 @@ absl::StatusOr<Family*> Registry::GetOrCreate(absl::string_view name, absl::stri
   }
   family->set_life(life_.token());
   if (for_callbacks) family->set_for_callbacks();
-  if (kind == FamilyKind::kUser) family->set_removable();
+  if (kind == FamilyKind::kUser) {
+    family->set_removable();
+    if (idle_expiry_) family->set_idle_source(&idle_epoch_.value);
+  }
   Family* raw = family.get();
   for (const std::string& n : emitted) names_[n] = raw;
   families_.push_back(std::move(family));
@@ -237,6 +254,19 @@ void Registry::ConfigureCallbacks(absl::Duration timeout, RateLimitedLog* log) {
   callbacks_.Configure(timeout, log, failures.ok() ? *failures : nullptr);
   AddRefresher(kSeriesFamily, [this] { RefreshSeriesBudget(); });
 }
+
+void Registry::SweepIdle(int64_t now, int64_t ttl) {
+  std::vector<Family*> families;
+  {
+    internal::MutexLock lock(&mu_);
+    for (const auto& f : families_) {
+      if (f->expires_idle() && !f->idle_swept_by_owner()) families.push_back(f.get());
+    }
+  }
+  for (Family* f : families) f->SweepIdle(now, ttl);  // never removed while the registry lives
+}
+
+void Registry::AdvanceIdleEpoch() { idle_epoch_.value.fetch_add(1, std::memory_order_relaxed); }
 
 uint64_t Registry::AddRefresher(absl::string_view metric, std::function<void()> fn) {
   return callbacks_.Add(std::string(metric), [fn = std::move(fn)] {

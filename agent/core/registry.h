@@ -5,6 +5,7 @@
 #ifndef VITALS_AGENT_CORE_REGISTRY_H_
 #define VITALS_AGENT_CORE_REGISTRY_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -118,8 +119,22 @@ class Registry {
     size_t series = 0;      // live label sets, not counting __overflow__
     size_t limit = 0;       // the family's series limit (1 for a family without labels)
     double overflowed = 0;  // label-set lookups folded into __overflow__
+    bool expires = false;   // the family expires idle series
+    uint64_t expired = 0;   // series it expired so far
   };
   std::vector<Budget> SeriesBudget() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Idle expiry (Options::series_idle_ttl). The epoch every expiring family's series mark
+  // when they record: the agent's sweeper moves it once per sweep period, after the sweeps.
+  const std::atomic<uint32_t>* idle_epoch() const { return &idle_epoch_.value; }
+  // Families of the public API created from now on may expire idle series (the agent's TTL is
+  // not 0). Before any is created.
+  void EnableIdleExpiry() { idle_expiry_ = true; }
+  void AdvanceIdleEpoch();
+  // Expires the idle series (no record for `ttl` nanoseconds at `now`, the agent clock) of
+  // every family that expires them, except those their owner sweeps (the outbound-call
+  // families: UpstreamMetrics::SweepIdle). The sweeper thread, or a test.
+  void SweepIdle(int64_t now, int64_t ttl) ABSL_LOCKS_EXCLUDED(mu_);
 
   void AddCollectable(std::weak_ptr<prometheus::Collectable> collectable) ABSL_LOCKS_EXCLUDED(mu_);
   // The collectables still alive; expired ones are dropped.
@@ -136,6 +151,12 @@ class Registry {
   // Every emitted name (a histogram's _bucket/_sum/_count too) -> its family.
   absl::flat_hash_map<std::string, Family*> names_ ABSL_GUARDED_BY(mu_);
   Family* overflow_family_ ABSL_GUARDED_BY(mu_) = nullptr;
+  Family* expired_family_ ABSL_GUARDED_BY(mu_) = nullptr;  // vitals_series_expired_total
+  struct alignas(64) IdleEpoch {
+    std::atomic<uint32_t> value{1};  // a line of its own: read by records, written by sweeps
+  };
+  IdleEpoch idle_epoch_;
+  bool idle_expiry_ = false;
   Family* series_family_ ABSL_GUARDED_BY(mu_) = nullptr;        // vitals_series
   Family* series_limit_family_ ABSL_GUARDED_BY(mu_) = nullptr;  // vitals_series_limit
   void RefreshSeriesBudget() ABSL_LOCKS_EXCLUDED(mu_);

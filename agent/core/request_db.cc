@@ -118,6 +118,24 @@ RequestDb* AcquireSpareRequestDb() {
 
 const RequestDb* FirstRequestDb() { return g_created.load(std::memory_order_acquire); }
 
+InFlightRequests InFlightRequests::Now() {
+  InFlightRequests now;
+  for (const RequestDb* db = FirstRequestDb(); db != nullptr; db = db->next_created) {
+    // The generation first: a request that ends after this moves it, one that starts after
+    // does not matter.
+    const uint64_t gen = db->generation.load(std::memory_order_seq_cst);
+    if (db->owner.load(std::memory_order_seq_cst) != nullptr) now.requests_.emplace_back(db, gen);
+  }
+  return now;
+}
+
+bool InFlightRequests::AllEnded() const {
+  for (const auto& [db, gen] : requests_) {
+    if (db->generation.load(std::memory_order_acquire) == gen) return false;
+  }
+  return true;
+}
+
 void ReleaseSpareRequestDb(RequestDb* db) {
   MutexLock lock(&g_spare_mu);
   g_spare->push_back(db);

@@ -19,6 +19,8 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/base/optimization.h"
 
@@ -119,6 +121,18 @@ inline CurrentRequest& ThreadCurrentRequest() { return tls_requests.current; }
 // The newest RequestDb ever made; follow `next_created` for the others (they are never freed).
 // Lock-free; for readers that look at the requests in flight.
 const RequestDb* FirstRequestDb();
+
+// The requests in flight at one moment, to wait for: what they logged (CallSlot::what) may be
+// read until each of them has ended. Lock-free; O(RequestDbs ever made).
+class InFlightRequests {
+ public:
+  static InFlightRequests Now();
+  // True once every request in flight at Now() has ended.
+  bool AllEnded() const;
+
+ private:
+  std::vector<std::pair<const RequestDb*, uint64_t>> requests_;  // and their generations
+};
 
 // Slow paths of Acquire/Release: the shared spares (a mutex), or a new RequestDb.
 RequestDb* AcquireSpareRequestDb();

@@ -84,7 +84,7 @@ UpstreamHandle Agent::Upstream(absl::string_view method, absl::string_view serve
                                int server_port) {
   internal::UpstreamMetrics* upstreams = impl_->upstreams();
   if (upstreams == nullptr) return UpstreamHandle();
-  return UpstreamHandle(upstreams, upstreams->Find(method, server_address, server_port),
+  return UpstreamHandle(upstreams, upstreams->Acquire(method, server_address, server_port),
                         impl_->registry().life());
 }
 

@@ -61,6 +61,7 @@ AgentImpl::AgentImpl(Options options) : options_(std::move(options)) {
   for (const std::string& w : warnings) log_->Write(LogSeverity::kWarning, w);
   CellStore::Get().SetPerCpuLimit(static_cast<size_t>(options_.per_cpu_memory_mib) << 20);
   registry_ = std::make_unique<Registry>(static_cast<size_t>(options_.series_limit), clock_);
+  if (options_.series_idle_ttl > absl::ZeroDuration()) registry_->EnableIdleExpiry();
   registry_->SetConstantLabels(
       {options_.constant_labels.begin(), options_.constant_labels.end()});  // checked: usable
   registry_->ConfigureCallbacks(options_.callback_timeout, log_.get());
@@ -106,8 +107,10 @@ AgentImpl::AgentImpl(Options options) : options_(std::move(options)) {
     const absl::string_view version = kVersion;
     Family::SetValue(build_info->Find(absl::MakeConstSpan(&version, 1)), 1.0);
   }
-  if (auto upstreams = UpstreamMetrics::Create(*registry_, DefaultRequestDurationBuckets(), clock_,
-                                               static_cast<size_t>(options_.series_limit));
+  if (auto upstreams = UpstreamMetrics::Create(
+          *registry_, DefaultRequestDurationBuckets(), clock_,
+          static_cast<size_t>(options_.series_limit),
+          options_.series_idle_ttl > absl::ZeroDuration() ? registry_->idle_epoch() : nullptr);
       upstreams.ok()) {
     upstreams_ = std::move(*upstreams);
   }
@@ -265,9 +268,26 @@ absl::Status AgentImpl::Start() {
         .Start(options_.sample_interval, [history] { history->Sample(absl::Now()); })
         .IgnoreError();
   }
+  if (options_.series_idle_ttl > absl::ZeroDuration()) {
+    // Fails only when already running, which `started_` rules out.
+    idle_sweep_thread_.Start(IdleSweepPeriod(), [this] { SweepIdle(clock_->NowNanos()); })
+        .IgnoreError();
+  }
   server_ = std::move(server);
   started_ = true;
   return absl::OkStatus();
+}
+
+absl::Duration AgentImpl::IdleSweepPeriod() const {
+  return std::clamp(options_.series_idle_ttl / 10, absl::Milliseconds(100), absl::Seconds(30));
+}
+
+void AgentImpl::SweepIdle(int64_t now) {
+  const int64_t ttl = absl::ToInt64Nanoseconds(options_.series_idle_ttl);
+  if (ttl <= 0) return;
+  if (upstreams_ != nullptr) upstreams_->SweepIdle(now, ttl);
+  registry_->SweepIdle(now, ttl);
+  registry_->AdvanceIdleEpoch();
 }
 
 std::vector<http::HttpRoute> AgentImpl::HttpRoutes() {
@@ -336,6 +356,7 @@ void AgentImpl::Stop() {
   if (pusher_ != nullptr) pusher_->Stop();  // the final push, with a fresh sample
   if (sampler_ != nullptr) sampler_->Stop();
   live_history_thread_.Stop();
+  idle_sweep_thread_.Stop();
   if (executors_ != nullptr) executors_->Stop();
   if (db_ != nullptr && db_->explainer() != nullptr) db_->explainer()->Stop();  // cancels one
   profiler_->Cancel();  // a profile in progress would hold a worker, and Stop, for its duration

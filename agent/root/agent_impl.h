@@ -74,6 +74,13 @@ class AgentImpl {
   exporters::LiveHistory& live_history() { return *live_history_; }
   const Clock& clock() const { return *clock_; }
 
+  // Idle expiry (Options::series_idle_ttl): one sweep at `now` (the agent clock) of the
+  // outbound-call families, the families that opted in, and the upstreams' bookkeeping, then
+  // the next epoch. The sweeper thread runs it every IdleSweepPeriod() while started (a tenth
+  // of the TTL, 100 ms to 30 s); tests call it with their own clock.
+  void SweepIdle(int64_t now);
+  absl::Duration IdleSweepPeriod() const;
+
   // What the HTTP endpoint serves: every exporter's routes and the page that lists them. The
   // server built by Start() serves exactly these; tests drive them without a socket.
   std::vector<http::HttpRoute> HttpRoutes();
@@ -105,6 +112,7 @@ class AgentImpl {
   std::unique_ptr<exporters::PprofEndpoint> pprof_;
   std::unique_ptr<exporters::LiveHistory> live_history_;
   PeriodicThread live_history_thread_;  // one point every sample_interval while started
+  PeriodicThread idle_sweep_thread_;    // SweepIdle every IdleSweepPeriod() while started
   std::unique_ptr<LiveSource> live_source_;
   std::unique_ptr<exporters::LiveEndpoint> live_;
   std::unique_ptr<exporters::PushgatewayExporter> pusher_;

@@ -1,5 +1,7 @@
 #include "agent/root/live_source.h"
 
+#include <limits>
+
 namespace vitals {
 namespace internal {
 
@@ -52,9 +54,10 @@ exporters::LiveView LiveSource::View() {
   for (const Registry::Budget& b : registry_->SeriesBudget()) {
     v.series_total += static_cast<double>(b.series);
     if (v.series_budget.size() < exporters::LiveView::kMaxSeriesBudgetRows) {
-      v.series_budget.push_back(
-          exporters::LiveView::SeriesBudget{b.family->name(), static_cast<double>(b.series),
-                                            static_cast<double>(b.limit), b.overflowed});
+      v.series_budget.push_back(exporters::LiveView::SeriesBudget{
+          b.family->name(), static_cast<double>(b.series), static_cast<double>(b.limit),
+          b.overflowed,
+          b.expires ? static_cast<double>(b.expired) : std::numeric_limits<double>::quiet_NaN()});
     }
   }
   const ThreadCpu::Look threads = threads_.Take();

@@ -356,6 +356,9 @@ std::vector<OptionSpec> MakeTable() {
                        absl::InfiniteDuration(), false, "e.g. `250ms`"));
   t.push_back(Int(&Options::series_limit, "series_limit", "VITALS_SERIES_LIMIT", 1, 1000000,
                   "label sets per metric family"));
+  t.push_back(Duration(&Options::series_idle_ttl, "series_idle_ttl", "VITALS_SERIES_IDLE_TTL",
+                       absl::Seconds(1), absl::Hours(24 * 7), true,
+                       "a series of an expiring family with no record this long is removed"));
   t.push_back(Int(&Options::per_cpu_memory_mib, "per_cpu_memory_mib", "VITALS_PER_CPU_MEMORY_MIB",
                   0, 1 << 20, "MiB the per-CPU cells of busy series may take, process-wide"));
   t.push_back(Duration(&Options::callback_timeout, "callback_timeout", "VITALS_CALLBACK_TIMEOUT",

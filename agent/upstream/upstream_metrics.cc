@@ -1,8 +1,10 @@
 #include "agent/upstream/upstream_metrics.h"
 
+#include <algorithm>
 #include <charconv>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "agent/core/family_spec.h"
 #include "agent/core/names.h"
@@ -21,7 +23,8 @@ absl::string_view StatusText(int status, char (&buf)[16]) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<UpstreamMetrics>> UpstreamMetrics::Create(
-    Registry& registry, std::vector<double> buckets, const Clock* clock, size_t limit) {
+    Registry& registry, std::vector<double> buckets, const Clock* clock, size_t limit,
+    const std::atomic<uint32_t>* idle_epoch) {
   Family *duration = nullptr, *active = nullptr;
   absl::Status s = CreateFamilies(
       registry,
@@ -39,22 +42,35 @@ absl::StatusOr<std::unique_ptr<UpstreamMetrics>> UpstreamMetrics::Create(
            "HTTP client requests to upstream services in flight right now.",
            MetricType::kGauge,
            {"http_request_method", "server_address", "server_port"}},
-      });
+      },
+      /*expirable=*/idle_epoch != nullptr);
   if (!s.ok()) return s;
-  return std::unique_ptr<UpstreamMetrics>(new UpstreamMetrics(duration, active, clock, limit));
+  if (idle_epoch != nullptr) {
+    duration->set_idle_swept_by_owner();
+    active->set_idle_swept_by_owner();
+    if (s = duration->ExpireIdle(idle_epoch); !s.ok()) return s;
+    if (s = active->ExpireIdle(idle_epoch, /*only_at_zero=*/true); !s.ok()) return s;
+  }
+  return std::unique_ptr<UpstreamMetrics>(
+      new UpstreamMetrics(duration, active, clock, limit, idle_epoch));
 }
 
-UpstreamMetrics::UpstreamMetrics(Family* duration, Family* active, const Clock* clock, size_t limit)
-    : duration_(duration), active_(active), clock_(clock), table_(limit) {
+UpstreamMetrics::UpstreamMetrics(Family* duration, Family* active, const Clock* clock, size_t limit,
+                                 const std::atomic<uint32_t>* idle_epoch)
+    : duration_(duration),
+      active_(active),
+      clock_(clock),
+      idle_epoch_(idle_epoch),
+      table_(limit, /*removable=*/idle_epoch != nullptr) {
   UpstreamEntry& overflow = table_.overflow();
   overflow.method = overflow.address = overflow.port = std::string(kOverflowLabelValue);
   overflow.label = "(other peers)";
   overflow.overflow = true;
-  overflow.active = active_->overflow_series_unmarked();
+  overflow.active.store(active_->overflow_series_unmarked(), std::memory_order_relaxed);
 }
 
-UpstreamEntry* UpstreamMetrics::Find(absl::string_view method, absl::string_view address,
-                                     int port) {
+UpstreamEntry* UpstreamMetrics::Acquire(absl::string_view method, absl::string_view address,
+                                        int port) {
   char buf[16];
   const absl::string_view key[3] = {NormalizeMethod(method), address, StatusText(port, buf)};
   return table_.Find(
@@ -65,42 +81,194 @@ UpstreamEntry* UpstreamMetrics::Find(absl::string_view method, absl::string_view
         entry->address = RepairUtf8(address, kMaxLabelValueBytes);
         entry->port = std::string(key[2]);
         entry->label = absl::StrCat(entry->method, " ", entry->address, ":", entry->port);
-        entry->active = active_->Find(key);
+        uint32_t gen = 0;
+        entry->active.store(active_->Find(key, &gen), std::memory_order_relaxed);
+        entry->active_gen.store(gen, std::memory_order_relaxed);
+        if (idle_epoch_ != nullptr) {
+          entry->last_epoch.store(idle_epoch_->load(std::memory_order_relaxed));
+        }
         return entry;
       },
       [this] {
         duration_->NoteOverflow();
         active_->NoteOverflow();
         active_->overflow_series();  // marks it used, so it is emitted
+      },
+      [this](UpstreamEntry* entry) {
+        Pin(entry);
+        MarkCalled(entry);  // a fresh handle: not idle
       });
 }
 
-Series* UpstreamMetrics::SeriesFor(UpstreamEntry* entry, int status, absl::string_view error_type) {
-  if (entry->overflow) return duration_->overflow_series();
+Series* UpstreamMetrics::SeriesFor(UpstreamEntry* entry, int status, absl::string_view error_type,
+                                   uint32_t* gen) {
+  if (entry->overflow) {
+    Series* s = duration_->overflow_series();
+    *gen = s->generation.load(std::memory_order_relaxed);  // never removed
+    return s;
+  }
   char buf[16];
   const absl::string_view values[5] = {entry->method, entry->address, entry->port,
                                        StatusText(status, buf), error_type};
-  return duration_->Find(values);
+  return duration_->Find(values, gen);
+}
+
+Series* UpstreamMetrics::StatusSeries(UpstreamEntry* entry, int status, uint32_t* gen) {
+  if (Series* s = entry->by_status.Find(status, gen)) return s;
+  char buf[16];
+  // OpenTelemetry: a client-side error status (>= 400) is also the call's error type.
+  const absl::string_view error_type = status >= 400 ? StatusText(status, buf) : "";
+  Series* series = SeriesFor(entry, status, error_type, gen);
+  if (series->overflow) return series;
+  internal::MutexLock lock(&mu_);
+  // Cached only while it still has these labels: a sweep holds mu_ from clearing the slots to
+  // removing their series, so one that went meanwhile shows here as unlinked.
+  if (series->linked.load(std::memory_order_seq_cst) &&
+      series->generation.load(std::memory_order_seq_cst) == *gen) {
+    entry->by_status.Remember(status, series, *gen);
+  }
+  return series;
 }
 
 void UpstreamMetrics::Record(UpstreamEntry* entry, int status, int64_t nanos) {
-  Series* series = status >= 0 ? entry->by_status.Find(status) : nullptr;
-  if (series == nullptr) {
-    char buf[16];
-    // OpenTelemetry: a client-side error status (>= 400) is also the call's error type.
-    series = SeriesFor(entry, status, status >= 400 ? StatusText(status, buf) : "");
-    if (!series->overflow && status >= 0) {
-      internal::MutexLock lock(&mu_);
-      entry->by_status.Remember(status, series);
-    }
+  MarkCalled(entry);
+  uint32_t gen = 0;
+  Series* series = nullptr;
+  if (status >= 0) {
+    series = StatusSeries(entry, status, &gen);
+  } else {
+    series = SeriesFor(entry, status, "", &gen);
   }
-  ObserveInto(*series, ObservedSeconds(nanos));
+  ObserveIntoChecked(*series, gen, ObservedSeconds(nanos));
 }
 
 void UpstreamMetrics::RecordError(UpstreamEntry* entry, absl::string_view error_type,
                                   int64_t nanos) {
+  MarkCalled(entry);
   error_type = ErrorTypeLabel(error_type);
-  ObserveInto(*SeriesFor(entry, -1, error_type), ObservedSeconds(nanos));
+  uint32_t gen = 0;
+  Series* series = SeriesFor(entry, -1, error_type, &gen);
+  ObserveIntoChecked(*series, gen, ObservedSeconds(nanos));
+}
+
+ActiveSeries UpstreamMetrics::AddActive(UpstreamEntry* entry, double delta) {
+  MarkCalled(entry);
+  ActiveSeries active;
+  active.series = entry->active.load(std::memory_order_acquire);
+  if (active.series != nullptr) {
+    active.gen = entry->active_gen.load(std::memory_order_acquire);
+    if (entry->active.load(std::memory_order_acquire) != active.series) active.series = nullptr;
+  }
+  if (active.series == nullptr) {  // cleared by a sweep: found again
+    char buf[16];
+    const absl::string_view key[3] = {entry->method, entry->address, entry->port};
+    (void)buf;
+    active.series = active_->Find(key, &active.gen);
+    internal::MutexLock lock(&mu_);
+    if (entry->active.load(std::memory_order_relaxed) == nullptr &&
+        active.series->linked.load(std::memory_order_seq_cst) &&
+        active.series->generation.load(std::memory_order_seq_cst) == active.gen) {
+      entry->active_gen.store(active.gen, std::memory_order_relaxed);
+      entry->active.store(active.series, std::memory_order_release);
+    }
+  }
+  AddActiveTo(active, delta);
+  return active;
+}
+
+void UpstreamMetrics::SweepIdle(int64_t now, int64_t ttl) {
+  if (idle_epoch_ == nullptr) return;
+  internal::MutexLock lock(&mu_);
+  // The series first: clear every cached pointer to a candidate, then remove it (the family
+  // checks again that nothing recorded meanwhile). No pointer is cached again before the
+  // removal: caching takes mu_.
+  const std::vector<Series*> idle_duration = duration_->IdleSeries(now, ttl);
+  const std::vector<Series*> idle_active = active_->IdleSeries(now, ttl);
+  absl::flat_hash_set<const Series*> going;
+  going.insert(idle_duration.begin(), idle_duration.end());
+  going.insert(idle_active.begin(), idle_active.end());
+  if (!going.empty()) {
+    auto clear = [&](UpstreamEntry& e) {
+      e.by_status.Clear([&](const Series* s) { return going.contains(s); });
+      if (going.contains(e.active.load(std::memory_order_relaxed))) {
+        e.active.store(nullptr, std::memory_order_seq_cst);
+      }
+    };
+    table_.ForEach(clear);
+    for (const auto& e : held_) clear(*e);
+    for (const auto& e : unlinked_) clear(*e);
+    duration_->ExpireSeries(idle_duration);
+    active_->ExpireSeries(idle_active);
+  } else {
+    duration_->Reclaim();
+    active_->Reclaim();
+  }
+  SweepEntries(now, ttl);
+}
+
+void UpstreamMetrics::SweepEntries(int64_t now, int64_t ttl) {
+  const uint32_t epoch = idle_epoch_->load(std::memory_order_relaxed);
+  auto recent = [&](const UpstreamEntry& e) {
+    return epoch - e.last_epoch.load(std::memory_order_relaxed) <= 1;
+  };
+  auto idle = [&](UpstreamEntry& e) {
+    if (recent(e) || e.idle_seen == 0) {
+      e.idle_seen = now;
+      return false;
+    }
+    return now - e.idle_seen >= ttl;
+  };
+  // No handle points to it and no call is in flight on it (a ClientCallScope raised its
+  // active-calls series, which is not removed while it reads anything but 0).
+  auto quiet = [&](const UpstreamEntry& e) {
+    if (e.handles.load(std::memory_order_seq_cst) != 0) return false;
+    const Series* a = e.active.load(std::memory_order_acquire);
+    return a == nullptr || Family::ReadValue(a) == 0;
+  };
+  // Freed: entries whose requests in flight at their retirement have all ended.
+  retired_.erase(std::remove_if(retired_.begin(), retired_.end(),
+                                [](const Retired& r) { return r.requests.AllEnded(); }),
+                 retired_.end());
+  auto retire = [&](std::vector<std::unique_ptr<UpstreamEntry>>& from, auto&& ready) {
+    Retired batch;
+    for (auto it = from.begin(); it != from.end();) {
+      if (ready(**it)) {
+        batch.entries.push_back(std::move(*it));
+        it = from.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (batch.entries.empty()) return;
+    batch.requests = InFlightRequests::Now();
+    retired_.push_back(std::move(batch));
+  };
+  // Unlinked by an earlier sweep, and no lookup that may have found them is left: any handle
+  // made from such a lookup is counted by now. Those still quiet retire; the others are held.
+  if (!unlinked_.empty() && table_.NoReaders()) {
+    retire(unlinked_, [&](UpstreamEntry& e) { return quiet(e) && !recent(e); });
+    for (auto& e : unlinked_) held_.push_back(std::move(e));
+    unlinked_.clear();
+  }
+  // Held entries whose handles have gone and that stayed idle since.
+  retire(held_, [&](UpstreamEntry& e) { return idle(e) && quiet(e); });
+  // Idle entries of the table: out of it (a later lookup of their key makes a new one).
+  std::vector<UpstreamEntry*> going;
+  table_.ForEach([&](UpstreamEntry& e) {
+    if (!e.overflow && idle(e) && quiet(e)) going.push_back(&e);
+  });
+  for (UpstreamEntry* e : going) {
+    if (std::unique_ptr<UpstreamEntry> owned = table_.Unlink(e)) {
+      unlinked_.push_back(std::move(owned));
+    }
+  }
+}
+
+size_t UpstreamMetrics::retired_entries() {
+  internal::MutexLock lock(&mu_);
+  size_t n = unlinked_.size() + held_.size();
+  for (const Retired& r : retired_) n += r.entries.size();
+  return n;
 }
 
 }  // namespace internal

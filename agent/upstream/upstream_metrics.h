@@ -5,10 +5,22 @@
 // UpstreamEntry holds its active-calls series and slots that cache its duration series per status
 // code, so a recorded call costs a slot probe and one histogram observe; a call with an error type
 // looks its series up by label values.
+//
+// Idle expiry (Options::series_idle_ttl, on by default here: the addresses of the instances a
+// service calls come and go). SweepIdle, on the agent's sweeper thread, removes the duration and
+// active-call series nothing recorded into for the TTL (an active-calls series only while it
+// reads 0), after clearing the entries' cached pointers to them under `mu_` (which every
+// re-caching takes too), and frees the entries themselves once they are idle, no UpstreamHandle
+// points to them (`handles`), no lookup is inside the table, and every request that was in
+// flight when they were unlinked has ended (a request's call log points to an entry's label).
+// A record follows a cached pointer only with the generation it was cached at, so a series
+// removed meanwhile drops the record rather than counting it under other labels; a record that
+// races with the expiry of its own series (the first after a TTL of silence) may be dropped.
 
 #ifndef VITALS_AGENT_UPSTREAM_UPSTREAM_METRICS_H_
 #define VITALS_AGENT_UPSTREAM_UPSTREAM_METRICS_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -20,6 +32,7 @@
 #include "agent/core/entry_table.h"
 #include "agent/core/family.h"
 #include "agent/core/registry.h"
+#include "agent/core/request_db.h"
 #include "agent/core/series_slots.h"
 #include "vitals/clock.h"
 
@@ -29,32 +42,87 @@ namespace internal {
 struct UpstreamEntry {
   std::string method, address, port;  // label values, repaired
   std::string label;                  // "GET address:port", for the sequential-call log
-  Series* active = nullptr;
+  // The active-calls series and its generation; null when cleared (before an expiry).
+  std::atomic<Series*> active{nullptr};
+  std::atomic<uint32_t> active_gen{0};
   SeriesSlots by_status;  // duration series by status code
   bool overflow = false;
+  std::atomic<uint64_t> handles{0};     // UpstreamHandles pointing here
+  std::atomic<uint32_t> last_epoch{0};  // the idle epoch of its last call (MarkCalled)
+  int64_t idle_seen = 0;                // the sweeper's (see Family::IdleSeries)
+};
+
+// An active-calls series and the generation a ClientCallScope raised it at: it lowers the same.
+struct ActiveSeries {
+  Series* series = nullptr;
+  uint32_t gen = 0;
 };
 
 class UpstreamMetrics {
  public:
   // Creates the two families in `registry`; `buckets` are the duration bounds.
-  static absl::StatusOr<std::unique_ptr<UpstreamMetrics>> Create(Registry& registry,
-                                                                 std::vector<double> buckets,
-                                                                 const Clock* clock, size_t limit);
+  // `idle_epoch`: the registry's (Registry::idle_epoch), when idle series expire; null keeps
+  // every series and entry for good.
+  static absl::StatusOr<std::unique_ptr<UpstreamMetrics>> Create(
+      Registry& registry, std::vector<double> buckets, const Clock* clock, size_t limit,
+      const std::atomic<uint32_t>* idle_epoch = nullptr);
 
-  UpstreamEntry* Find(absl::string_view method, absl::string_view address, int port);
+  // The entry of (method, address, port), with one more UpstreamHandle counted on it
+  // (Release gives it back).
+  UpstreamEntry* Acquire(absl::string_view method, absl::string_view address, int port);
+  static void Pin(UpstreamEntry* entry) { entry->handles.fetch_add(1, std::memory_order_seq_cst); }
+  static void Release(UpstreamEntry* entry) {
+    entry->handles.fetch_sub(1, std::memory_order_seq_cst);
+  }
+
   void Record(UpstreamEntry* entry, int status, int64_t nanos);
   void RecordError(UpstreamEntry* entry, absl::string_view error_type, int64_t nanos);
+  // Adds `delta` to the entry's active-calls series; returns the series it added to, for the
+  // matching decrement (AddActiveTo).
+  ActiveSeries AddActive(UpstreamEntry* entry, double delta);
+  static void AddActiveTo(const ActiveSeries& active, double delta) {
+    if (active.series != nullptr) AddToCellChecked(*active.series, active.gen, delta);
+  }
   const Clock& clock() const { return *clock_; }
 
+  // Expires what was idle for `ttl` nanoseconds at `now` (the agent clock); see above. The
+  // sweeper thread (or a test), before Registry::AdvanceIdleEpoch.
+  void SweepIdle(int64_t now, int64_t ttl) ABSL_LOCKS_EXCLUDED(mu_);
+  // Entries in the table, and entries out of it not freed yet (for tests).
+  size_t entries() { return table_.size(); }
+  size_t retired_entries() ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
-  UpstreamMetrics(Family* duration, Family* active, const Clock* clock, size_t limit);
-  Series* SeriesFor(UpstreamEntry* entry, int status, absl::string_view error_type);
+  UpstreamMetrics(Family* duration, Family* active, const Clock* clock, size_t limit,
+                  const std::atomic<uint32_t>* idle_epoch);
+  Series* SeriesFor(UpstreamEntry* entry, int status, absl::string_view error_type, uint32_t* gen);
+  // The status series of `entry`, cached in its slot when it can be.
+  Series* StatusSeries(UpstreamEntry* entry, int status, uint32_t* gen);
+  void MarkCalled(UpstreamEntry* entry) const {
+    if (idle_epoch_ == nullptr) return;
+    const uint32_t now = idle_epoch_->load(std::memory_order_relaxed);
+    if (entry->last_epoch.load(std::memory_order_relaxed) != now) {
+      entry->last_epoch.store(now, std::memory_order_relaxed);
+    }
+  }
+  // The entries' part of SweepIdle, under mu_.
+  void SweepEntries(int64_t now, int64_t ttl) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Family* const duration_;
   Family* const active_;
   const Clock* const clock_;
-  internal::Mutex mu_;  // status slots' writers
+  const std::atomic<uint32_t>* const idle_epoch_;
+  internal::Mutex mu_;  // the entries' cached series pointers' writers, and the sweep
   EntryTable<UpstreamEntry> table_;
+  // Unlinked entries: waiting for lookups to leave the table and for their handles to go
+  // (`held_`), then for the requests in flight then to end (`retired_`).
+  struct Retired {
+    std::vector<std::unique_ptr<UpstreamEntry>> entries;
+    InFlightRequests requests;
+  };
+  std::vector<std::unique_ptr<UpstreamEntry>> unlinked_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<UpstreamEntry>> held_ ABSL_GUARDED_BY(mu_);
+  std::vector<Retired> retired_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace internal

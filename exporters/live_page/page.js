@@ -458,6 +458,7 @@
         { text: count(b.limit), num: true, field: 'limit' },
         { node: bar(b.series, b.limit), field: 'use' },
         { text: count(b.overflowed), num: true, field: 'overflowed', cls: b.overflowed > 0 ? 'bad' : '' },
+        { text: b.expired === null ? '–' : count(b.expired), num: b.expired !== null, field: 'expired' },
       ],
     })), 'no series yet');
   }

@@ -24,8 +24,15 @@
 // never something a client of yours chose: the series limit caps the damage if it happens
 // anyway. vitals/httplib.h has a cpp-httplib client adapter that does all of this.
 //
+// Instances come and go (pod addresses), so these series expire: one nothing recorded into for
+// `Options::series_idle_ttl` (10 minutes by default) leaves the exposition and its memory is
+// reused; a later call starts it again from zero, which rate() and increase() take as a counter
+// reset. An upstream's own bookkeeping goes too once no handle points to it. A handle stays
+// good however long it is idle: its next call makes its series again.
+//
 // Thread-safety: all calls from any thread at once. A ClientCallScope belongs to one call.
-// Lifetime: handles and scopes may outlive their agent; once it is destroyed they record nothing.
+// Lifetime: handles and scopes may outlive their agent; once it is destroyed they record nothing
+// (and a handle must not be copied or destroyed while its agent is being destroyed).
 
 #ifndef VITALS_CLIENT_H_
 #define VITALS_CLIENT_H_
@@ -42,6 +49,7 @@ namespace vitals {
 namespace internal {
 class UpstreamMetrics;
 struct UpstreamEntry;
+struct Series;
 }  // namespace internal
 
 // `error_type` values for calls that got no answer (OpenTelemetry's error.type is "a
@@ -54,11 +62,17 @@ inline constexpr absl::string_view kErrorTls = "tls_error";
 inline constexpr absl::string_view kErrorCanceled = "canceled";
 inline constexpr absl::string_view kErrorOther = "_OTHER";
 
-// A pre-resolved (method, server address, server port). Cheap to copy; records nothing once its
-// agent is gone.
+// A pre-resolved (method, server address, server port). Records nothing once its agent is gone.
+// Copying or destroying one is an atomic add on its upstream's count of handles (it keeps the
+// upstream's bookkeeping from being freed while a handle can reach it); recording is not.
 class VITALS_EXPORT UpstreamHandle {
  public:
   UpstreamHandle() = default;  // records nothing
+  UpstreamHandle(const UpstreamHandle& other);
+  UpstreamHandle& operator=(const UpstreamHandle& other);
+  UpstreamHandle(UpstreamHandle&& other) noexcept;
+  UpstreamHandle& operator=(UpstreamHandle&& other) noexcept;
+  ~UpstreamHandle();
 
   // A call answered with `status`. Cost: the life-token check, a status-slot probe and one
   // histogram observe on per-CPU cells (as RouteHandle::Record): about 9 ns here
@@ -77,8 +91,10 @@ class VITALS_EXPORT UpstreamHandle {
  private:
   friend class Agent;
   friend class ClientCallScope;
+  // Adopts one count of `entry`'s handles (UpstreamMetrics::Acquire took it).
   UpstreamHandle(internal::UpstreamMetrics* metrics, internal::UpstreamEntry* entry, uint64_t life)
       : metrics_(metrics), entry_(entry), life_(entry != nullptr ? life : 0) {}
+  void Unpin();
   internal::UpstreamMetrics* metrics_ = nullptr;
   internal::UpstreamEntry* entry_ = nullptr;
   uint64_t life_ = 0;  // the agent's token (vitals/detail/agent_life.h)
@@ -90,6 +106,7 @@ class VITALS_EXPORT UpstreamHandle {
 // the Record cost. No lock.
 class VITALS_EXPORT ClientCallScope {
  public:
+  // The scope does not need `upstream` to outlive it.
   explicit ClientCallScope(const UpstreamHandle& upstream);
   ~ClientCallScope() { Finish(); }
   ClientCallScope(const ClientCallScope&) = delete;
@@ -103,7 +120,13 @@ class VITALS_EXPORT ClientCallScope {
   absl::Duration Finish();
 
  private:
-  UpstreamHandle upstream_;
+  // The upstream, raw: the call in flight keeps it (its active-calls series reads at least 1),
+  // so the scope needs no count of its own (no shared write per call).
+  internal::UpstreamMetrics* metrics_ = nullptr;
+  internal::UpstreamEntry* entry_ = nullptr;
+  uint64_t life_ = 0;
+  internal::Series* active_ = nullptr;  // the active-calls series raised, and its generation
+  uint32_t active_gen_ = 0;
   int64_t start_ = 0;
   int status_ = -1;
   absl::string_view error_;

@@ -228,6 +228,20 @@ class VITALS_EXPORT MetricFamily {
     return Remove(absl::MakeConstSpan(labels.begin(), labels.size()));
   }
 
+  // Makes the family expire idle series, as the outbound-call families do: a series nothing
+  // recorded into for `Options::series_idle_ttl` leaves the exposition (after between the TTL
+  // and 1.3 times it), its place under the series limit is free and its memory is reused; the
+  // same label set recorded later is a new series from zero (rate() and increase() read that
+  // as a counter reset). For families whose label values come and go (peers, shards, tenants
+  // seen for a while). A handle is good only while its series lives: one whose series expired
+  // records nothing, as after Remove. So in such a family resolve the handle where you record
+  // (WithLabels is a lock-free lookup) or keep one only for a label set you record into more
+  // often than the TTL. Records into a live series are never lost; one that races with the
+  // expiry of its own series (the first after a TTL of silence) may be. Costs each record of
+  // the family one more load and, once per sweep period (a tenth of the TTL, 0.1 to 30 s),
+  // one store. FailedPrecondition when series_idle_ttl is 0 or the agent is gone.
+  absl::Status ExpireIdleSeries() const;
+
   // The metric name, e.g. "orders_processed_total"; empty once the agent is gone.
   const std::string& name() const;
 

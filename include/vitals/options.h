@@ -125,6 +125,17 @@ struct Options {
   // `vitals_series_overflow_total{metric}`. Env: VITALS_SERIES_LIMIT.
   int series_limit = 2000;
 
+  // A series of a family that expires idle series, nothing recorded into for this long (it
+  // goes after between this and 1.3 times this), leaves the exposition and its memory is
+  // reused; the same labels recorded later start from zero, which rate() and increase() take
+  // as a counter reset. On by default for the outbound-call families
+  // (`http_client_request_duration_seconds`, `http_client_active_requests`: the addresses of
+  // the instances a service calls come and go, and each gone instance would otherwise keep
+  // its series until the series limit); a family of your own opts in with
+  // MetricFamily::ExpireIdleSeries. 0 turns expiry off everywhere.
+  // Env: VITALS_SERIES_IDLE_TTL, e.g. "10m".
+  absl::Duration series_idle_ttl = absl::Minutes(10);
+
   // The memory, in MiB, that the per-CPU cells of busy series may take in the whole process
   // (every agent sets it when it is made). A series starts with one shared copy of its cells
   // (8 bytes each); one written often moves to per-CPU cells (8 bytes each per CPU, plus one)

@@ -239,6 +239,14 @@ async function numbers(browser) {
     assert.ok(budget.every((b) => b.series <= biggest.series));
     assert.equal(await num('series-budget', biggest.metric, 'series'), biggest.series);
     assert.equal(await num('series-budget', biggest.metric, 'limit'), biggest.limit);
+    // The outbound-call families expire idle series (a number, 0 so far); the others keep
+    // theirs (null in the document, a dash on the page).
+    const outbound = budget.find((b) => b.metric === 'http_client_request_duration_seconds');
+    assert.ok(outbound && outbound.expired !== null && outbound.expired >= 0, JSON.stringify(outbound));
+    assert.equal(await num('series-budget', outbound.metric, 'expired'), outbound.expired);
+    const kept = budget.find((b) => b.metric === 'http_server_request_duration_seconds');
+    assert.ok(kept && kept.expired === null, JSON.stringify(kept));
+    assert.equal(await page.locator(`#series-budget tr[data-key="${kept.metric}"] td[data-field="expired"]`).innerText(), '–');
     const body = (await get(demo.agent + '/metrics')).body;
     assert.equal(metricSum(body, 'vitals_series_limit', { metric: biggest.metric }), biggest.limit);
 

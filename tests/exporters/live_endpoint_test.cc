@@ -363,6 +363,9 @@ TEST_CASE(
   auto one = agent.AddGauge("queue_depth", "Depth.", {"queue"});
   REQUIRE(one.ok());
   one->WithLabels({"only"})->Set(1);
+  auto peers = agent.AddCounter("peer_calls_total", "Calls.", {"peer"});
+  REQUIRE(peers->ExpireIdleSeries().ok());
+  peers->WithLabels({"10.0.0.1"})->Increment();
 
   const std::string text = agent.RenderText();
   CHECK(text.find("vitals_series{metric=\"jobs_total\"} 3\n") != std::string::npos);
@@ -372,7 +375,10 @@ TEST_CASE(
 
   const std::string json = vitals_test::BodyOf(Get(agent.port(), "/vitals.json"));
   CHECK(PythonOnJson(json, "[b for b in d['series_budget'] if b['metric'] == 'jobs_total']") ==
-        "[{'metric': 'jobs_total', 'series': 3, 'limit': 3, 'overflowed': 2}]");
+        "[{'metric': 'jobs_total', 'series': 3, 'limit': 3, 'overflowed': 2, 'expired': None}]");
+  // A family that expires idle series says how many it expired (none yet); others say null.
+  CHECK(PythonOnJson(json, "[b['expired'] for b in d['series_budget'] if b['metric'] == "
+                           "'peer_calls_total']") == "[0]");
   CHECK(PythonOnJson(json,
                      "[b['series'] for b in d['series_budget']] == sorted([b['series'] for "
                      "b in d['series_budget']], reverse=True)") == "True");

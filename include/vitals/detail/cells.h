@@ -321,9 +321,27 @@ struct SeriesCells {
   // The layout fields never change while the family lives: a removed series' cells (both
   // forms) and this struct are reused, whole, by a later series of the same family.
   std::atomic<uint32_t> generation{0};
+  // For a series of a family that expires idle series (Options::series_idle_ttl): the agent's
+  // record epoch, which its sweeper moves on every sweep period; null for every other series.
+  // A record copies it into `last_epoch` when they differ, so a series written a million
+  // times a second writes this line once per period (NoteRecord).
+  std::atomic<const std::atomic<uint32_t>*> idle_epoch{nullptr};
+  mutable std::atomic<uint32_t> last_epoch{0};
   HistogramLayout layout() const { return HistogramLayout{num_bounds}; }
   uint32_t native_cells() const { return native == nullptr ? 0 : native->cells(); }
 };
+
+// Marks `s` as recorded in the current epoch when its family expires idle series. Cost: one
+// load of `s`'s line (which the record reads anyway) and, for such a series, a load of the
+// epoch (a line written once per sweep period) and a store once per period.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void NoteRecord(const SeriesCells& s) {
+  const std::atomic<uint32_t>* epoch = s.idle_epoch.load(std::memory_order_relaxed);
+  if (ABSL_PREDICT_TRUE(epoch == nullptr)) return;
+  const uint32_t now = epoch->load(std::memory_order_relaxed);
+  if (s.last_epoch.load(std::memory_order_relaxed) != now) {
+    s.last_epoch.store(now, std::memory_order_relaxed);
+  }
+}
 
 // Adds `amount` (`pair`: 1 and `amount` to the pair) to cell `offset` of `s`'s shared form,
 // and counts the record towards the series' promotion (which it may perform). Out of line:
@@ -356,6 +374,7 @@ VITALS_EXPORT void SlowAddChecked(const SeriesCells& s, uint32_t expected, uint3
 // sequence (one more load of `s`'s line, which the caller has just read).
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline void AddToCellChecked(const SeriesCells& s, uint32_t expected,
                                                           double amount) {
+  NoteRecord(s);
 #ifdef VITALS_HAVE_RSEQ
   Cell* cpu0 = s.cpu0.load(std::memory_order_acquire);
   if (ABSL_PREDICT_TRUE(cpu0 != nullptr) &&
@@ -454,6 +473,7 @@ VITALS_EXPORT void AddToNativeBucketChecked(const SeriesCells& s, uint32_t expec
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline uint32_t ObserveIntoChecked(const SeriesCells& s,
                                                                 uint32_t expected, double value) {
   if (ABSL_PREDICT_FALSE(value != value)) return kNoBucket;  // NaN
+  NoteRecord(s);
   const uint32_t bucket = BucketIndex(s.bounds, s.num_bounds, value, s.by_exponent);
   bool done = false;
 #if defined(VITALS_HAVE_RSEQ) && defined(__SSE2__)
