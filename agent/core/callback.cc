@@ -62,7 +62,7 @@ absl::Status CallbackObserver::Observe(double value, absl::Span<const absl::stri
                                                   "; it keeps its last value"));
     } else {
       internal::Family::SetValue(target, value);
-      target->hidden.store(false, std::memory_order_relaxed);
+      internal::Family::SetHidden(target, false);
     }
   }
   if (!s.ok() && error_->ok()) *error_ = s;

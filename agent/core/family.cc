@@ -157,6 +157,7 @@ void Family::RemoveLocked(Series* series) {
   // A lookup that read the generation while the series was linked finds it still linked after
   // (Find); one that reads it after this finds it unlinked and takes the locked path.
   series->linked.store(false, std::memory_order_seq_cst);
+  SetHidden(series, false);  // a hidden label set no longer counts as hidden once it is gone
   // From here its handles record nothing (the adds in flight are waited for in ReclaimLocked).
   series->generation.fetch_add(1, std::memory_order_seq_cst);
   table_.RemoveValue(series);
@@ -314,7 +315,15 @@ Series* Family::overflow_series() {
 
 size_t Family::live_series() {
   internal::MutexLock lock(&mu_);
-  return series_.size();
+  const int64_t hidden = hidden_series_.load(std::memory_order_relaxed);
+  return series_.size() -
+         static_cast<size_t>(std::clamp<int64_t>(hidden, 0, static_cast<int64_t>(series_.size())));
+}
+
+void Family::SetHidden(Series* series, bool hidden) {
+  if (series->hidden.exchange(hidden, std::memory_order_relaxed) == hidden) return;
+  if (series->overflow) return;  // not a label set of series_
+  series->family->hidden_series_.fetch_add(hidden ? 1 : -1, std::memory_order_relaxed);
 }
 
 double Family::overflowed_lookups() const {

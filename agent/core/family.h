@@ -211,8 +211,9 @@ class Family {
   // Retries the reuse of removed series (the sweeper calls it every period).
   void Reclaim() ABSL_LOCKS_EXCLUDED(mu_);
 
-  // The series budget (vitals_series, /vitals.json series_budget): live label sets (not its
-  // __overflow__ series), the most it keeps, and the label-set lookups folded into
+  // The series budget (vitals_series, /vitals.json series_budget): live label sets shown in
+  // the exposition (not its __overflow__ series, nor hidden ones), the most it keeps, and the
+  // label-set lookups folded into
   // __overflow__ past that (vitals_series_overflow_total's value for it).
   size_t live_series() ABSL_LOCKS_EXCLUDED(mu_);
   size_t series_limit() const { return series_limit_; }
@@ -237,6 +238,10 @@ class Family {
   // Removes the series that callback round `round` did not observe, and hides the overflow
   // series if it was not (callback thread).
   void HideUnobserved(uint64_t round) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Shows or hides `series` (see Series::hidden), keeping the count of hidden label sets that
+  // live_series() leaves out. The one way to change the flag of a live series.
+  static void SetHidden(Series* series, bool hidden);
 
   // The overflow series without marking it used.
   Series* overflow_series_unmarked() { return overflow_.get(); }
@@ -370,6 +375,7 @@ class Family {
   bool idle_only_at_zero_ = false;
   bool idle_swept_by_owner_ = false;
   std::atomic<uint64_t> expired_{0};
+  std::atomic<int64_t> hidden_series_{0};  // label sets in series_ hidden now (SetHidden)
   int visits_ ABSL_GUARDED_BY(mu_) = 0;
   size_t reused_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::unique_ptr<Series>> retiring_ ABSL_GUARDED_BY(mu_);  // removed, not reusable yet

@@ -88,7 +88,7 @@ void Registry::PrepareBudgetSeries(Family* f) {
   for (Family* budget : {series_family_, series_limit_family_}) {
     if (budget == series_limit_family_ && f->label_names().empty()) continue;
     if (Series* s = budget->Find(absl::MakeConstSpan(&name, 1)); s != nullptr && !s->overflow) {
-      s->hidden.store(true, std::memory_order_relaxed);  // shown once the family holds a series
+      Family::SetHidden(s, true);  // shown once the family holds a series
     }
   }
 }
@@ -128,24 +128,34 @@ void Registry::RefreshSeriesBudget() {
   }
   if (series == nullptr || limit == nullptr) return;
   // Every family's two series exist from its creation (PrepareBudgetSeries), hidden until it
-  // holds a series: finding them here never creates one.
-  for (Family* f : refresh_families_) {  // families are never removed while the registry lives
-    const size_t live = f->live_series();
-    const bool shown = live > 0 || f->overflowed_lookups() > 0;
+  // holds a series: finding them here never creates one. First which are shown (twice: the
+  // budget families' own counts follow what the first pass showed), then the values, so each
+  // count is that of the exposition this refresh precedes.
+  auto budget_series = [&](Family* budget, Family* f) -> Series* {
     const absl::string_view name = f->name();
+    Series* s = budget->Find(absl::MakeConstSpan(&name, 1));
+    return s == nullptr || s->overflow ? nullptr : s;  // null: past the budget family's limit
+  };
+  for (int pass = 0; pass < 2; ++pass) {
+    for (Family* f : refresh_families_) {  // families are never removed while the registry lives
+      const bool shown = f->live_series() > 0 || f->overflowed_lookups() > 0;
+      if (Series* s = budget_series(series, f)) Family::SetHidden(s, !shown);
+      if (f->label_names().empty()) continue;
+      if (Series* l = budget_series(limit, f)) Family::SetHidden(l, !shown);
+    }
+  }
+  for (Family* f : refresh_families_) {
     if (const uint64_t gone = f->expired_series(); gone > 0 && expired != nullptr) {
       // Made at the first expiry (one allocation, once): most families never expire a series.
+      const absl::string_view name = f->name();
       Family::SetValue(expired->Find(absl::MakeConstSpan(&name, 1)), static_cast<double>(gone));
     }
-    Series* s = series->Find(absl::MakeConstSpan(&name, 1));
-    if (s == nullptr || s->overflow) continue;  // past vitals_series' own limit
-    Family::SetValue(s, static_cast<double>(live));
-    s->hidden.store(!shown, std::memory_order_relaxed);
-    if (!f->label_names().empty()) {
-      Series* l = limit->Find(absl::MakeConstSpan(&name, 1));
-      if (l == nullptr || l->overflow) continue;
+    if (Series* s = budget_series(series, f)) {
+      Family::SetValue(s, static_cast<double>(f->live_series()));
+    }
+    if (f->label_names().empty()) continue;
+    if (Series* l = budget_series(limit, f)) {
       Family::SetValue(l, static_cast<double>(f->series_limit()));
-      l->hidden.store(!shown, std::memory_order_relaxed);
     }
   }
 }

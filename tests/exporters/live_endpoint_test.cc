@@ -11,6 +11,7 @@
 
 #include "agent/root/agent_access.h"
 #include "tests/support/fakes.h"
+#include "tests/support/metrics_text.h"
 #include "tests/support/process.h"
 #include "tests/support/sockets.h"
 #include "vitals/agent.h"
@@ -372,13 +373,21 @@ TEST_CASE(
   CHECK(text.find("vitals_series_limit{metric=\"jobs_total\"} 3\n") != std::string::npos);
   CHECK(text.find("vitals_series_overflow_total{metric=\"jobs_total\"} 2\n") != std::string::npos);
   CHECK(text.find("vitals_series{metric=\"queue_depth\"} 1\n") != std::string::npos);
+  // Every family's budget series exist from its creation, hidden until it holds a series:
+  // the budget families count only the label sets the exposition shows.
+  for (const char* budget : {"vitals_series", "vitals_series_limit"}) {
+    INFO(budget);
+    CHECK(vitals_test::SampleValue(text, std::string("vitals_series{metric=\"") + budget + "\"}") ==
+          vitals_test::CountLines(text, std::string(budget) + "{"));
+  }
 
   const std::string json = vitals_test::BodyOf(Get(agent.port(), "/vitals.json"));
   CHECK(PythonOnJson(json, "[b for b in d['series_budget'] if b['metric'] == 'jobs_total']") ==
         "[{'metric': 'jobs_total', 'series': 3, 'limit': 3, 'overflowed': 2, 'expired': None}]");
   // A family that expires idle series says how many it expired (none yet); others say null.
-  CHECK(PythonOnJson(json, "[b['expired'] for b in d['series_budget'] if b['metric'] == "
-                           "'peer_calls_total']") == "[0]");
+  CHECK(PythonOnJson(json,
+                     "[b['expired'] for b in d['series_budget'] if b['metric'] == "
+                     "'peer_calls_total']") == "[0]");
   CHECK(PythonOnJson(json,
                      "[b['series'] for b in d['series_budget']] == sorted([b['series'] for "
                      "b in d['series_budget']], reverse=True)") == "True");
