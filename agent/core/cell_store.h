@@ -97,6 +97,8 @@ class CellStore {
   // benchmark and the agent's own metrics).
   size_t promoted_bytes() const { return promoted_bytes_.load(std::memory_order_relaxed); }
   size_t promoted_series() const { return promoted_series_.load(std::memory_order_relaxed); }
+  // The last promotion did not fit under the limit: busy series stay shared from now on.
+  bool per_cpu_full() const { return full_.load(std::memory_order_relaxed); }
 
   // A range of `n` zeroed cells (1 <= n <= kChunkCells) inside one chunk, starting at an even
   // cell (16-byte aligned), or -1 when the store is exhausted.

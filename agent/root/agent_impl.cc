@@ -107,6 +107,32 @@ AgentImpl::AgentImpl(Options options) : options_(std::move(options)) {
     const absl::string_view version = kVersion;
     Family::SetValue(build_info->Find(absl::MakeConstSpan(&version, 1)), 1.0);
   }
+  Family *per_cpu = nullptr, *per_cpu_limit = nullptr;
+  if (CreateFamilies(*registry_,
+                     {{&per_cpu, "vitals_per_cpu_memory_bytes",
+                       "Bytes the per-CPU cells of busy series take now, in the whole process.",
+                       MetricType::kGauge},
+                      {&per_cpu_limit, "vitals_per_cpu_memory_limit_bytes",
+                       "The most bytes per-CPU cells may take in the whole process "
+                       "(per_cpu_memory_mib); busy series past it stay shared.",
+                       MetricType::kGauge}})
+          .ok()) {
+    Series* bytes = per_cpu->Find({});
+    Series* limit = per_cpu_limit->Find({});
+    registry_->AddRefresher("vitals_per_cpu_memory_bytes", [this, bytes, limit] {
+      const CellStore& store = CellStore::Get();
+      Family::SetValue(bytes, static_cast<double>(store.promoted_bytes()));
+      Family::SetValue(limit, static_cast<double>(store.per_cpu_limit()));
+      if (store.per_cpu_full() && !per_cpu_full_logged_.exchange(true)) {
+        log_->Log(LogSeverity::kWarning,
+                  absl::StrCat("per-CPU cells are full (", store.promoted_bytes(), " of ",
+                               store.per_cpu_limit(),
+                               " bytes): series written often from now on stay shared, a "
+                               "compare-and-swap per record; raise per_cpu_memory_mib "
+                               "(VITALS_PER_CPU_MEMORY_MIB) if that shows"));
+      }
+    });
+  }
   if (auto upstreams = UpstreamMetrics::Create(
           *registry_, DefaultRequestDurationBuckets(), clock_,
           static_cast<size_t>(options_.series_limit),

@@ -10,6 +10,7 @@
 #ifndef VITALS_AGENT_ROOT_AGENT_IMPL_H_
 #define VITALS_AGENT_ROOT_AGENT_IMPL_H_
 
+#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -119,6 +120,7 @@ class AgentImpl {
   // The endpoint's own figures (vitals_http_*), when it is enabled.
   Gauge http_open_connections_;
   Counter http_closed_[http::kNumCloseReasons];
+  std::atomic<bool> per_cpu_full_logged_{false};  // the per-CPU cells' warning, once
   mutable internal::Mutex mu_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   std::unique_ptr<http::HttpServer> server_ ABSL_GUARDED_BY(mu_);

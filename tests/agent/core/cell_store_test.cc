@@ -602,3 +602,35 @@ TEST_CASE("a bigger host can be emulated only before the store is used", "[cells
 }
 
 }  // namespace
+
+namespace {
+
+TEST_CASE_METHOD(vitals_test::ClockAndLog,
+                 "the per-CPU cells' use and limit are metrics, and a full store says so once",
+                 "[cells]") {
+  vitals::internal::CellStore& store = vitals::internal::CellStore::Get();
+  {
+    vitals::Agent agent(Options());  // per_cpu_memory_mib 16: room to spare
+    const std::string body = agent.RenderText();
+    CHECK(vitals_test::SampleValue(body, "vitals_per_cpu_memory_limit_bytes") == 16 << 20);
+    CHECK(vitals_test::SampleValue(body, "vitals_per_cpu_memory_bytes") ==
+          static_cast<double>(store.promoted_bytes()));
+    CHECK_FALSE(sink->Contains("per-CPU cells are full"));
+  }
+  vitals::Options o = Options();
+  o.per_cpu_memory_mib = 0;  // no room: the first series written often cannot move
+  vitals::Agent agent(o);
+  const vitals::Counter busy = *agent.GetCounter("busy_total", "Busy.", {{"k", "v"}});
+  for (int i = 0; i < 100000 && !store.per_cpu_full(); ++i) busy.Increment();
+  REQUIRE(store.per_cpu_full());
+  const std::string body = agent.RenderText();
+  CHECK(vitals_test::SampleValue(body, "vitals_per_cpu_memory_limit_bytes") == 0);
+  CHECK(vitals_test::SampleValue(body, "busy_total{k=\"v\"}") == busy.Value());  // still exact
+  agent.RenderText();
+  const std::vector<std::string> lines = sink->lines();
+  CHECK(std::count_if(lines.begin(), lines.end(), [](const std::string& l) {
+          return l.find("per-CPU cells are full") != std::string::npos;
+        }) == 1);
+}
+
+}  // namespace
