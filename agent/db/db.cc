@@ -30,6 +30,31 @@ void DbOperation::set_error(absl::string_view error_type) {
   error_.assign(label.data(), label.size());
 }
 
+struct DbOperation::OwnedPlanInput {
+  std::string statement;
+  std::vector<PlanParam> params;
+  std::vector<const char*> values;
+  std::vector<int> lengths, formats;
+  std::vector<unsigned int> types;
+};
+
+void DbOperation::set_plan_input_copy(absl::string_view statement, std::vector<PlanParam> params) {
+  auto owned = std::make_shared<OwnedPlanInput>();
+  owned->statement.assign(statement.data(), statement.size());
+  owned->params = std::move(params);
+  for (const PlanParam& p : owned->params) {
+    owned->values.push_back(p.null ? nullptr : p.value.data());
+    owned->lengths.push_back(static_cast<int>(p.value.size()));
+    owned->formats.push_back(p.binary ? 1 : 0);
+    owned->types.push_back(p.type);
+  }
+  const int count = static_cast<int>(owned->params.size());
+  set_plan_input(owned->statement,
+                 StatementParams{count, owned->values.data(), owned->lengths.data(),
+                                 owned->formats.data(), owned->types.data()});
+  owned_plan_ = std::move(owned);
+}
+
 void DbOperation::Finish() {
   if (done_) return;
   done_ = true;

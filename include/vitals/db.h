@@ -37,7 +37,9 @@
 #define VITALS_DB_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -105,12 +107,17 @@ class VITALS_EXPORT DbOperation {
   // vitals/explain.h): the statement exactly as sent and its parameters. Views: both must
   // stay valid until the operation finishes (declare the parameter arrays before the
   // operation, so they outlive it); they are copied only for a slow call whose statement is due
-  // to be explained. Without it, a slow call is not explained.
+  // to be explained. Without it, a slow call is not explained. set_plan_input_copy (below)
+  // copies them instead, for callers that cannot order them so.
   void set_plan_input(absl::string_view statement, const StatementParams& params = {}) {
     plan_statement_ = statement;
     plan_params_ = params;
     has_plan_input_ = true;
   }
+  // The same, copied now, for a caller whose statement or parameters go before the operation
+  // finishes (a value of `null` is SQL NULL; `binary` sends it in the binary format). Costs
+  // the copies on every call, slow or not.
+  void set_plan_input_copy(absl::string_view statement, std::vector<PlanParam> params = {});
 
   // Records now; later calls do nothing.
   void Finish();
@@ -131,6 +138,9 @@ class VITALS_EXPORT DbOperation {
   absl::string_view plan_statement_;
   StatementParams plan_params_;
   bool has_plan_input_ = false;
+  // set_plan_input_copy's copies, and the arrays plan_params_ then points into.
+  struct OwnedPlanInput;
+  std::shared_ptr<OwnedPlanInput> owned_plan_;
   bool failed_ = false;
   bool done_ = false;
 };

@@ -402,3 +402,41 @@ TEST_CASE("slow calls of one statement from many threads at once queue one EXPLA
   CHECK(s->Calls().size() == 1);
   CHECK(Outcome(agent, "ok") == 1);
 }
+
+TEST_CASE("set_plan_input_copy keeps statement and parameters that go before the operation ends",
+          "[db][explain]") {
+  Fixture f;
+  vitals::Agent agent(f.options);
+  auto source = std::make_unique<ScriptedSource>();
+  ScriptedSource* s = source.get();
+  REQUIRE(agent.SetPlanSource(kTarget, std::move(source)).ok());
+  {
+    std::string sql = "SELECT name FROM users WHERE email = $1 AND blob = $2 AND x = $3";
+    vitals::DbOperation op(agent, kTarget, sql);
+    {
+      // Built here and gone (and the statement overwritten) before the operation finishes:
+      // under AddressSanitizer a view of them would be a use after free.
+      std::vector<vitals::PlanParam> params(3);
+      params[0].value = "a@example.com";
+      params[1].value = std::string("\0\x01\xff", 3);
+      params[1].binary = true;
+      params[1].type = 17;
+      params[2].null = true;
+      params[2].type = 23;
+      op.set_plan_input_copy(sql, std::move(params));
+    }
+    sql.assign(sql.size(), 'x');
+    f.clock.AdvanceMs(20);
+  }
+  REQUIRE(vitals_test::ExplainsSettled(agent));
+  const std::vector<ScriptedSource::Call> calls = s->Calls();
+  REQUIRE(calls.size() == 1);
+  CHECK(calls[0].statement == "SELECT name FROM users WHERE email = $1 AND blob = $2 AND x = $3");
+  REQUIRE(calls[0].params.size() == 3);
+  CHECK(calls[0].params[0].value == "a@example.com");
+  CHECK(!calls[0].params[0].binary);
+  CHECK(calls[0].params[1].value == std::string("\0\x01\xff", 3));
+  CHECK(calls[0].params[1].binary);
+  CHECK(calls[0].params[1].type == 17);
+  CHECK(calls[0].params[2].null);
+}
