@@ -10,6 +10,7 @@
 #ifndef VITALS_AGENT_CORE_ENTRY_TABLE_H_
 #define VITALS_AGENT_CORE_ENTRY_TABLE_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <memory>
 #include <utility>
@@ -76,20 +77,26 @@ class EntryTable {
     return Find(key, std::forward<Make>(make), std::forward<Overflowed>(overflowed), [](Entry*) {});
   }
 
-  // Takes `entry` (made by this table, not the overflow entry) out: later lookups of its key
-  // make a new one. The caller owns it from here, and may free it once NoReaders() held after
-  // this call and nothing else points to it. A removable table only.
-  std::unique_ptr<Entry> Unlink(Entry* entry) ABSL_LOCKS_EXCLUDED(mu_) {
+  // Takes the entries `pred(const Entry&)` selects (never the overflow entry) out, with one
+  // rebuild of the table: later lookups of their keys make new ones. The caller owns them from
+  // here, and may free them once NoReaders() held after this call and nothing else points to
+  // them. A removable table only. Runs `pred` under the table's mutex.
+  template <typename Pred>
+  std::vector<std::unique_ptr<Entry>> UnlinkIf(Pred&& pred) ABSL_LOCKS_EXCLUDED(mu_) {
+    std::vector<std::unique_ptr<Entry>> out;
     MutexLock lock(&mu_);
-    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
-      if (it->get() != entry) continue;
-      std::unique_ptr<Entry> owned = std::move(*it);
-      *it = std::move(entries_.back());
-      entries_.pop_back();
-      table_.RemoveValue(entry);
-      return owned;
+    auto kept = std::stable_partition(entries_.begin(), entries_.end(),
+                                      [&](const std::unique_ptr<Entry>& e) { return !pred(*e); });
+    for (auto it = kept; it != entries_.end(); ++it) out.push_back(std::move(*it));
+    entries_.erase(kept, entries_.end());
+    if (!out.empty()) {
+      std::vector<const Entry*> gone;
+      for (const auto& e : out) gone.push_back(e.get());
+      std::sort(gone.begin(), gone.end());
+      table_.RemoveIf(
+          [&](const Entry* e) { return std::binary_search(gone.begin(), gone.end(), e); });
     }
-    return nullptr;
+    return out;
   }
   // No lookup is inside the table at this moment (see LabelTable::NoReaders).
   bool NoReaders() const { return table_.NoReaders(); }

@@ -148,27 +148,30 @@ absl::Status Family::Remove(absl::Span<const absl::string_view> values) {
     return absl::NotFoundError(
         absl::StrCat("metric \"", name_, "\" has no series with those label values"));
   }
-  RemoveLocked(series);
+  RemoveLocked({series});
   ReclaimLocked();
   return absl::OkStatus();
 }
 
-void Family::RemoveLocked(Series* series) {
-  // A lookup that read the generation while the series was linked finds it still linked after
-  // (Find); one that reads it after this finds it unlinked and takes the locked path.
-  series->linked.store(false, std::memory_order_seq_cst);
-  SetHidden(series, false);  // a hidden label set no longer counts as hidden once it is gone
-  // From here its handles record nothing (the adds in flight are waited for in ReclaimLocked).
-  series->generation.fetch_add(1, std::memory_order_seq_cst);
-  table_.RemoveValue(series);
-  by_text_.erase(series->labels_text);
-  for (auto it = series_.begin(); it != series_.end(); ++it) {
-    if (it->get() == series) {
-      retiring_.push_back(std::move(*it));
-      series_.erase(it);
-      break;
-    }
+void Family::RemoveLocked(absl::Span<Series* const> gone) {
+  if (gone.empty()) return;
+  for (Series* series : gone) {
+    // A lookup that read the generation while the series was linked finds it still linked
+    // after (Find); one that reads it after this finds it unlinked and takes the locked path.
+    series->linked.store(false, std::memory_order_seq_cst);
+    SetHidden(series, false);  // a hidden label set no longer counts as hidden once it is gone
+    // From here its handles record nothing (the adds in flight are waited for in
+    // ReclaimLocked).
+    series->generation.fetch_add(1, std::memory_order_seq_cst);
+    by_text_.erase(series->labels_text);
   }
+  // One rebuild of the label table and one pass over the list for them all, however many.
+  table_.RemoveIf([](const Series* s) { return !s->linked.load(std::memory_order_relaxed); });
+  auto kept = std::stable_partition(series_.begin(), series_.end(), [](const auto& s) {
+    return s->linked.load(std::memory_order_relaxed);
+  });
+  for (auto it = kept; it != series_.end(); ++it) retiring_.push_back(std::move(*it));
+  series_.erase(kept, series_.end());
 }
 
 void Family::ReclaimLocked() {
@@ -242,13 +245,14 @@ std::vector<Series*> Family::IdleSeries(int64_t now, int64_t ttl) {
 size_t Family::ExpireSeries(absl::Span<Series* const> candidates) {
   if (candidates.empty()) return 0;
   internal::MutexLock lock(&mu_);
-  size_t expired = 0;
+  std::vector<Series*> gone;
   for (Series* s : candidates) {
     if (!s->linked.load(std::memory_order_relaxed) || RecentlyRecorded(*s)) continue;
     if (idle_only_at_zero_ && ReadValue(s) != 0) continue;
-    RemoveLocked(s);
-    ++expired;
+    gone.push_back(s);
   }
+  RemoveLocked(gone);
+  const size_t expired = gone.size();
   expired_.fetch_add(expired, std::memory_order_relaxed);
   ReclaimLocked();
   return expired;
@@ -420,7 +424,9 @@ void Family::Disown() {
   {
     internal::MutexLock lock(&mu_);
     // Its callback has returned and will not run again: nothing writes these series.
-    while (!series_.empty()) RemoveLocked(series_.back().get());
+    std::vector<Series*> all;
+    for (const auto& s : series_) all.push_back(s.get());
+    RemoveLocked(all);
     ReclaimLocked();
   }
   overflow_->hidden.store(true, std::memory_order_relaxed);
@@ -436,7 +442,7 @@ void Family::HideUnobserved(uint64_t round) {
   for (const auto& s : series_) {
     if (s->observed_round != round) unobserved.push_back(s.get());
   }
-  for (Series* s : unobserved) RemoveLocked(s);
+  RemoveLocked(unobserved);
   if (!unobserved.empty()) ReclaimLocked();
   if (overflow_->observed_round != round) overflow_->hidden.store(true, std::memory_order_relaxed);
 }

@@ -333,8 +333,9 @@ class Family {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void LabelSeries(Series& s, std::vector<std::string> values);
   void EndVisit() ABSL_LOCKS_EXCLUDED(mu_);
-  // Unlinks `series` and queues it for reuse (Remove's work, checked by the caller).
-  void RemoveLocked(Series* series) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Unlinks each of `gone` (live series of this family) and queues them for reuse (Remove's
+  // work, checked by the caller): one label-table rebuild for them all.
+  void RemoveLocked(absl::Span<Series* const> gone) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether `s` recorded in the current idle epoch or the one before.
   bool RecentlyRecorded(const Series& s) const;
   // A fresh or reused series' idle-expiry fields.

@@ -79,10 +79,17 @@ class LabelTable {
   // Caller holds the writers' mutex. Unlinks every entry whose value is `value` (a value's
   // other spellings too) and frees what no reader can reach any more. Returns how many.
   size_t RemoveValue(const T* value) {
+    return RemoveIf([value](const T* v) { return v == value; });
+  }
+  // The same for every entry whose value `pred(value)` selects, with one rebuild for them all.
+  template <typename Pred>
+  size_t RemoveIf(Pred&& pred) {
     size_t removed = 0;
-    for (size_t i = 0; i < owned_.size();) {
-      if (owned_[i]->value != value) {
-        ++i;
+    size_t kept = 0;
+    for (size_t i = 0; i < owned_.size(); ++i) {
+      if (!pred(static_cast<const T*>(owned_[i]->value))) {
+        if (kept != i) owned_[kept] = std::move(owned_[i]);
+        ++kept;
         continue;
       }
       if (owned_[i]->counted) {
@@ -91,9 +98,9 @@ class LabelTable {
         --uncounted_;
       }
       retired_entries_.push_back(std::move(owned_[i]));
-      owned_.erase(owned_.begin() + static_cast<std::ptrdiff_t>(i));
       ++removed;
     }
+    owned_.resize(kept);
     if (removed == 0) return 0;
     full_.store(size_ >= max_entries_, std::memory_order_release);
     Grow(current_.load(std::memory_order_relaxed)->mask + 1);  // the same size, without them

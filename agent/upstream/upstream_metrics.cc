@@ -253,14 +253,9 @@ void UpstreamMetrics::SweepEntries(int64_t now, int64_t ttl) {
   // Held entries whose handles have gone and that stayed idle since.
   retire(held_, [&](UpstreamEntry& e) { return idle(e) && quiet(e); });
   // Idle entries of the table: out of it (a later lookup of their key makes a new one).
-  std::vector<UpstreamEntry*> going;
-  table_.ForEach([&](UpstreamEntry& e) {
-    if (!e.overflow && idle(e) && quiet(e)) going.push_back(&e);
-  });
-  for (UpstreamEntry* e : going) {
-    if (std::unique_ptr<UpstreamEntry> owned = table_.Unlink(e)) {
-      unlinked_.push_back(std::move(owned));
-    }
+  for (std::unique_ptr<UpstreamEntry>& e :
+       table_.UnlinkIf([&](UpstreamEntry& e) { return idle(e) && quiet(e); })) {
+    unlinked_.push_back(std::move(e));
   }
 }
 

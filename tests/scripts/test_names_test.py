@@ -4,7 +4,7 @@
 catch_discover_tests (Catch2 2.13) splits the names it discovers on ';' (a CMake list), so a
 TEST_CASE whose name holds one becomes two ctest tests, neither of which matches a test case:
 both fail in CI, though the test case itself passes. This reads every TEST_CASE name under
-tests/ (string literals joined across lines) and fails naming each that holds a ';'.
+tests/ (TEST_CASE and TEST_CASE_METHOD; string literals joined across lines) and fails naming each that holds a ';'.
 """
 
 import os
@@ -12,7 +12,8 @@ import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NAME = re.compile(r'TEST_CASE\(\s*((?:"(?:[^"\\]|\\.)*"\s*)+)', re.S)
+# TEST_CASE("name" ...) and TEST_CASE_METHOD(Fixture, "name" ...).
+NAME = re.compile(r'TEST_CASE(?:\(|_METHOD\(\s*[\w:]+\s*,)\s*((?:"(?:[^"\\]|\\.)*"\s*)+)', re.S)
 
 
 def main():

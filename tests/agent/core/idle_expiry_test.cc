@@ -76,7 +76,7 @@ TEST_CASE_METHOD(Fixture, "an idle series of an opted-in family expires, and com
   CHECK(SampleValue(agent.RenderText(), gone) == 2);
 }
 
-TEST_CASE_METHOD(Fixture, "gauges and histograms expire too; a Set is a record",
+TEST_CASE_METHOD(Fixture, "gauges and histograms expire too, and a Set is a record",
                  "[metrics][idle]") {
   vitals::Agent agent(TtlOptions(absl::Seconds(5)));
   auto weights = agent.AddGauge("peer_weight", "Weight.", {"peer"});

@@ -49,7 +49,7 @@ struct Fixture : vitals_test::ClockAndLog {
   }
 };
 
-TEST_CASE_METHOD(Fixture, "outbound series expire by default; a held handle brings them back",
+TEST_CASE_METHOD(Fixture, "outbound series expire by default, and a held handle brings them back",
                  "[upstream][idle]") {
   vitals::Options o = Options();
   CHECK(o.series_idle_ttl == absl::Minutes(10));  // the default
