@@ -166,7 +166,9 @@ absl::Status MetricFamily<Handle>::ExpireIdleSeries() const {
   const std::atomic<uint32_t>* epoch = family_->idle_source();
   if (epoch == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "metric \"", family_->name(), "\": series_idle_ttl is 0, so no series expires"));
+        "metric \"", family_->name(),
+        "\": series_idle_ttl is 0, or removed series cannot be reused in this process (the "
+        "agent's log says why), so no series expires"));
   }
   return family_->ExpireIdle(epoch);
 }

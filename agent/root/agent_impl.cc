@@ -14,6 +14,7 @@
 #include "agent/base/procfs.h"
 #include "agent/core/cell_store.h"
 #include "agent/core/family_spec.h"
+#include "agent/core/series_reclaim.h"
 #include "agent/http/basic_auth.h"
 #include "agent/root/identity.h"
 #include "agent/root/options_table.h"
@@ -60,6 +61,15 @@ AgentImpl::AgentImpl(Options options) : options_(std::move(options)) {
                                        options_.log_burst, options_.log_level);
   for (const std::string& w : warnings) log_->Write(LogSeverity::kWarning, w);
   CellStore::Get().SetPerCpuLimit(static_cast<size_t>(options_.per_cpu_memory_mib) << 20);
+  if (std::string why;
+      options_.series_idle_ttl > absl::ZeroDuration() && !CanReuseRemovedSeries(&why)) {
+    // Expiring without reuse would only grow memory past what the series limit bounds now.
+    log_->Write(LogSeverity::kWarning,
+                absl::StrCat("series_idle_ttl: idle series are kept, as with series_idle_ttl=0: "
+                             "removed series cannot be reused in this process (",
+                             why, ")"));
+    options_.series_idle_ttl = absl::ZeroDuration();
+  }
   registry_ = std::make_unique<Registry>(static_cast<size_t>(options_.series_limit), clock_);
   if (options_.series_idle_ttl > absl::ZeroDuration()) registry_->EnableIdleExpiry();
   registry_->SetConstantLabels(

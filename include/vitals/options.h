@@ -132,7 +132,9 @@ struct Options {
   // (`http_client_request_duration_seconds`, `http_client_active_requests`: the addresses of
   // the instances a service calls come and go, and each gone instance would otherwise keep
   // its series until the series limit); a family of your own opts in with
-  // MetricFamily::ExpireIdleSeries. 0 turns expiry off everywhere.
+  // MetricFamily::ExpireIdleSeries. 0 turns expiry off everywhere; so does a process that
+  // cannot reuse removed series (a kernel before 5.10, or a seccomp filter refusing
+  // membarrier), where expiring would only grow memory: the agent then logs why.
   // Env: VITALS_SERIES_IDLE_TTL, e.g. "10m".
   absl::Duration series_idle_ttl = absl::Minutes(10);
 
