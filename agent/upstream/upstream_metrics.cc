@@ -66,7 +66,7 @@ UpstreamMetrics::UpstreamMetrics(Family* duration, Family* active, const Clock* 
   overflow.method = overflow.address = overflow.port = std::string(kOverflowLabelValue);
   overflow.label = "(other peers)";
   overflow.overflow = true;
-  overflow.active.store(active_->overflow_series_unmarked(), std::memory_order_relaxed);
+  overflow.active.Fill(active_->overflow_series_unmarked(), 0);  // never removed
 }
 
 UpstreamEntry* UpstreamMetrics::Acquire(absl::string_view method, absl::string_view address,
@@ -82,8 +82,8 @@ UpstreamEntry* UpstreamMetrics::Acquire(absl::string_view method, absl::string_v
         entry->port = std::string(key[2]);
         entry->label = absl::StrCat(entry->method, " ", entry->address, ":", entry->port);
         uint32_t gen = 0;
-        entry->active.store(active_->Find(key, &gen), std::memory_order_relaxed);
-        entry->active_gen.store(gen, std::memory_order_relaxed);
+        Series* active = active_->Find(key, &gen);
+        entry->active.Fill(active, gen);  // published with the entry
         if (idle_epoch_ != nullptr) {
           entry->last_epoch.store(idle_epoch_->load(std::memory_order_relaxed));
         }
@@ -119,14 +119,7 @@ Series* UpstreamMetrics::StatusSeries(UpstreamEntry* entry, int status, uint32_t
   // OpenTelemetry: a client-side error status (>= 400) is also the call's error type.
   const absl::string_view error_type = status >= 400 ? StatusText(status, buf) : "";
   Series* series = SeriesFor(entry, status, error_type, gen);
-  if (series->overflow) return series;
-  internal::MutexLock lock(&mu_);
-  // Cached only while it still has these labels: a sweep holds mu_ from clearing the slots to
-  // removing their series, so one that went meanwhile shows here as unlinked.
-  if (series->linked.load(std::memory_order_seq_cst) &&
-      series->generation.load(std::memory_order_seq_cst) == *gen) {
-    entry->by_status.Remember(status, series, *gen);
-  }
+  CacheIfCurrent(series, *gen, [&] { entry->by_status.Remember(status, series, *gen); });
   return series;
 }
 
@@ -147,30 +140,25 @@ void UpstreamMetrics::RecordError(UpstreamEntry* entry, absl::string_view error_
   MarkCalled(entry);
   error_type = ErrorTypeLabel(error_type);
   uint32_t gen = 0;
-  Series* series = SeriesFor(entry, -1, error_type, &gen);
+  // A slot probe, as for statuses: no label hash, and no count on the family table's line
+  // (which a lookup in an expiring family takes) per call.
+  Series* series = entry->by_error.Find(error_type, &gen);
+  if (series == nullptr) {
+    series = SeriesFor(entry, -1, error_type, &gen);
+    CacheIfCurrent(series, gen, [&] { entry->by_error.Remember(error_type, series, gen); });
+  }
   ObserveIntoChecked(*series, gen, ObservedSeconds(nanos));
 }
 
 ActiveSeries UpstreamMetrics::AddActive(UpstreamEntry* entry, double delta) {
   MarkCalled(entry);
   ActiveSeries active;
-  active.series = entry->active.load(std::memory_order_acquire);
-  if (active.series != nullptr) {
-    active.gen = entry->active_gen.load(std::memory_order_acquire);
-    if (entry->active.load(std::memory_order_acquire) != active.series) active.series = nullptr;
-  }
+  active.series = entry->active.Read(&active.gen);
   if (active.series == nullptr) {  // cleared by a sweep: found again
-    char buf[16];
     const absl::string_view key[3] = {entry->method, entry->address, entry->port};
-    (void)buf;
     active.series = active_->Find(key, &active.gen);
-    internal::MutexLock lock(&mu_);
-    if (entry->active.load(std::memory_order_relaxed) == nullptr &&
-        active.series->linked.load(std::memory_order_seq_cst) &&
-        active.series->generation.load(std::memory_order_seq_cst) == active.gen) {
-      entry->active_gen.store(active.gen, std::memory_order_relaxed);
-      entry->active.store(active.series, std::memory_order_release);
-    }
+    CacheIfCurrent(active.series, active.gen,
+                   [&] { entry->active.Fill(active.series, active.gen); });
   }
   AddActiveTo(active, delta);
   return active;
@@ -189,10 +177,10 @@ void UpstreamMetrics::SweepIdle(int64_t now, int64_t ttl) {
   going.insert(idle_active.begin(), idle_active.end());
   if (!going.empty()) {
     auto clear = [&](UpstreamEntry& e) {
-      e.by_status.Clear([&](const Series* s) { return going.contains(s); });
-      if (going.contains(e.active.load(std::memory_order_relaxed))) {
-        e.active.store(nullptr, std::memory_order_seq_cst);
-      }
+      auto gone = [&](const Series* s) { return going.contains(s); };
+      e.by_status.Clear(gone);
+      e.by_error.Clear(gone);
+      e.active.ClearIf(gone);
     };
     table_.ForEach(clear);
     for (const auto& e : held_) clear(*e);
@@ -222,7 +210,7 @@ void UpstreamMetrics::SweepEntries(int64_t now, int64_t ttl) {
   // active-calls series, which is not removed while it reads anything but 0).
   auto quiet = [&](const UpstreamEntry& e) {
     if (e.handles.load(std::memory_order_seq_cst) != 0) return false;
-    const Series* a = e.active.load(std::memory_order_acquire);
+    const Series* a = e.active.Read(nullptr);
     return a == nullptr || Family::ReadValue(a) == 0;
   };
   // Freed: entries whose requests in flight at their retirement have all ended.

@@ -3,8 +3,7 @@
 //
 // Upstreams are keyed by (normalized method, server address, server port) in an EntryTable. Each
 // UpstreamEntry holds its active-calls series and slots that cache its duration series per status
-// code, so a recorded call costs a slot probe and one histogram observe; a call with an error type
-// looks its series up by label values.
+// code and per error type, so a recorded call costs a slot probe and one histogram observe.
 //
 // Idle expiry (Options::series_idle_ttl, on by default here: the addresses of the instances a
 // service calls come and go). SweepIdle, on the agent's sweeper thread, removes the duration and
@@ -43,9 +42,9 @@ struct UpstreamEntry {
   std::string method, address, port;  // label values, repaired
   std::string label;                  // "GET address:port", for the sequential-call log
   // The active-calls series and its generation; null when cleared (before an expiry).
-  std::atomic<Series*> active{nullptr};
-  std::atomic<uint32_t> active_gen{0};
-  SeriesSlots by_status;  // duration series by status code
+  CachedSeries active;
+  SeriesSlots by_status;     // duration series by status code
+  TextSeriesSlots by_error;  // duration series of calls without an answer, by error type
   bool overflow = false;
   std::atomic<uint64_t> handles{0};     // UpstreamHandles pointing here
   std::atomic<uint32_t> last_epoch{0};  // the idle epoch of its last call (MarkCalled)
@@ -103,6 +102,18 @@ class UpstreamMetrics {
     const uint32_t now = idle_epoch_->load(std::memory_order_relaxed);
     if (entry->last_epoch.load(std::memory_order_relaxed) != now) {
       entry->last_epoch.store(now, std::memory_order_relaxed);
+    }
+  }
+  // Runs `fill()` (which caches `series`) under mu_ if `series` still has the labels it had at
+  // `gen`: a sweep holds mu_ from clearing the caches to removing their series, so one that
+  // went meanwhile shows here as unlinked. Never caches an overflow series.
+  template <typename Fill>
+  void CacheIfCurrent(Series* series, uint32_t gen, Fill&& fill) ABSL_LOCKS_EXCLUDED(mu_) {
+    if (series->overflow) return;
+    internal::MutexLock lock(&mu_);
+    if (series->linked.load(std::memory_order_seq_cst) &&
+        series->generation.load(std::memory_order_seq_cst) == gen) {
+      fill();
     }
   }
   // The entries' part of SweepIdle, under mu_.

@@ -80,8 +80,10 @@ TEST_CASE_METHOD(Fixture, "outbound series expire by default, and a held handle 
     CHECK(SampleValue(agent.RenderText(), Active("10.0.0.1")) == 1);
     call.set_status(200);
   }
+  held.RecordError(vitals::kErrorTimeout, absl::Milliseconds(1));
   body = agent.RenderText();
   CHECK(SampleValue(body, Count("10.0.0.1", "200")) == 1);
+  CHECK(SampleValue(body, Count("10.0.0.1", "", "timeout")) == 1);
   CHECK(SampleValue(body, Active("10.0.0.1")) == 0);
   // Its entry was kept for the handle (held), not freed.
   CHECK(Upstreams(agent).entries() + Upstreams(agent).retired_entries() == 2);
@@ -257,6 +259,7 @@ TEST_CASE_METHOD(Fixture, "writers racing the sweeper: live totals exact, nothin
           vitals::ClientCallScope call(steady);
           call.set_status(201);
         }
+        steady.RecordError(vitals::kErrorTimeout, absl::Microseconds(100));
         user->WithLabels({absl::StrCat("steady", w)})->Increment();
         const std::string fresh = absl::StrCat("w", w, "-", k);
         agent.Upstream("GET", fresh, 80).Record(200, absl::Microseconds(100));
@@ -278,6 +281,7 @@ TEST_CASE_METHOD(Fixture, "writers racing the sweeper: live totals exact, nothin
     const std::string steady = absl::StrCat("steady", w);
     CHECK(SampleValue(body, Count(steady, "200")) == kRounds);
     CHECK(SampleValue(body, Count(steady, "201")) == kRounds);
+    CHECK(SampleValue(body, Count(steady, "", "timeout")) == kRounds);
     CHECK(SampleValue(body, Active(steady)) == 0);
     CHECK(SampleValue(body, absl::StrCat("shard_calls_total{shard=\"", steady, "\"}")) == kRounds);
     // The last rounds' fresh instances are alive, each with its one call.
