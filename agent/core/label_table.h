@@ -7,7 +7,7 @@
 // limit; a grown array replaces the old one with one release store. Once `max_entries` entries
 // are in, `full()` lets a reader skip the writer's lock.
 //
-// Removal (`RemoveValue`, only in a table made `reclaimable`): the entries are unlinked by
+// Removal (`RemoveIf`, only in a table made `reclaimable`): the entries are unlinked by
 // publishing a rebuilt array without them. A reader may still be probing the old array or an
 // unlinked entry, so both are kept until the writer sees no reader inside: a reclaimable table's
 // readers raise and lower a count around each probe (two atomic adds on the table's line), and
@@ -76,12 +76,9 @@ class LabelTable {
   bool NoReaders() const { return !reclaimable_ || readers_.load(std::memory_order_seq_cst) == 0; }
   bool reclaimable() const { return reclaimable_; }
 
-  // Caller holds the writers' mutex. Unlinks every entry whose value is `value` (a value's
-  // other spellings too) and frees what no reader can reach any more. Returns how many.
-  size_t RemoveValue(const T* value) {
-    return RemoveIf([value](const T* v) { return v == value; });
-  }
-  // The same for every entry whose value `pred(value)` selects, with one rebuild for them all.
+  // Caller holds the writers' mutex. Unlinks every entry whose value `pred(value)` selects (a
+  // value's other spellings too), with one rebuild for them all, and frees what no reader can
+  // reach any more. Returns how many.
   template <typename Pred>
   size_t RemoveIf(Pred&& pred) {
     size_t removed = 0;
