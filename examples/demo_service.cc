@@ -3,7 +3,7 @@
 //
 //   demo_service [--port=8080] [--load-rps=40] [--load-threads=2] [--leak-cap-mb=256]
 //                [--cache-entries=200] [--outage-period=60] [--trace-log=FILE]
-//                [--postgres=CONNINFO]
+//                [--postgres=CONNINFO] [--grpc-port=50051]
 //
 // Routes: / , GET /users/:id, GET /products/:id (behind a vitals::LruCache), POST /orders, GET
 // /search (a slow tail), GET /orders/recent/n-plus-one and /join (the database: N+1 and a join),
@@ -17,6 +17,10 @@
 // InventoryUpstreams), GET /checkout/quote/sequential and /parallel (a quote from each inventory
 // instance, one after another or all at once), POST /reports?count=N (queues N reports on a
 // pool of two workers: see ReportWorkers).
+//
+// With gRPC (built when it is found: examples/demo_grpc.h), an "inventory" gRPC service on
+// 127.0.0.1:--grpc-port (0: a free port) beside the HTTP one, recorded by the vitals
+// interceptor, and a load thread that calls it at a quarter of --load-rps.
 //
 // The load generator sends a W3C `traceparent` header with every request, as a traced client
 // would, so the request-duration buckets carry exemplars; --trace-log appends each trace id it
@@ -48,6 +52,9 @@
 
 #include "examples/cpu_work.h"
 #include "examples/demo_db.h"
+#if VITALS_DEMO_GRPC
+#include "examples/demo_grpc.h"
+#endif
 #if VITALS_DEMO_POSTGRES
 #include "examples/demo_pg.h"
 #endif
@@ -110,7 +117,8 @@ struct Flags {
   int cache_entries = 200;
   int outage_period = 60;  // seconds; the flaky inventory instance fails in the second half
   std::string trace_log;
-  std::string postgres;  // libpq connection string; empty: SQLite in memory
+  std::string postgres;   // libpq connection string; empty: SQLite in memory
+  int grpc_port = 50051;  // the gRPC service's (built with gRPC only); 0: a free port
 };
 
 Flags ParseFlags(int argc, char** argv) {
@@ -137,11 +145,13 @@ Flags ParseFlags(int argc, char** argv) {
       f.cache_entries = std::atoi(v);
     } else if (const char* v = value("--leak-cap-mb=")) {
       f.leak_cap_mb = std::atoi(v);
+    } else if (const char* v = value("--grpc-port=")) {
+      f.grpc_port = std::atoi(v);
     } else {
       std::fprintf(stderr,
                    "usage: %s [--port=8080] [--load-rps=40] [--load-threads=2] [--leak-cap-mb=256] "
                    "[--cache-entries=200] [--outage-period=60] [--trace-log=FILE] "
-                   "[--postgres=CONNINFO]\n",
+                   "[--postgres=CONNINFO] [--grpc-port=50051]\n",
                    argv[0]);
       std::exit(2);
     }
@@ -561,6 +571,42 @@ int main(int argc, char** argv) {
     res.set_content(leak.Free(), "application/json");
   });
 
+#if VITALS_DEMO_GRPC
+  // The gRPC inventory service: one database read per SKU (counted toward the call).
+  demo::InventoryGrpc inventory_grpc([&database](const std::string& sku) {
+    const int n = std::atoi(sku.c_str() + std::min<size_t>(4, sku.size()));
+    return database.AccountById(1 + n % 50000).ok() && n < 9000;
+  });
+  int grpc_port = flags.grpc_port;
+  std::unique_ptr<grpc::Server> grpc_server =
+      demo::ServeInventory(agent, inventory_grpc, &grpc_port);
+  if (grpc_server == nullptr) {
+    std::fprintf(stderr, "demo: cannot serve gRPC on 127.0.0.1:%d (in use?)\n", flags.grpc_port);
+    return 1;
+  }
+  // GET /inventory/:sku asks the gRPC service (an outbound RPC of the HTTP request, through the
+  // vitals client interceptor): 200 with the count, 404 for an unknown SKU, 503 otherwise.
+  auto inventory_stub = demo::Inventory::NewStub(vitals::CreateGrpcChannel(
+      agent, "127.0.0.1:" + std::to_string(grpc_port), grpc::InsecureChannelCredentials()));
+  routes.Get("/inventory/:sku", [&inventory_stub](const httplib::Request& req,
+                                                  httplib::Response& res) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    demo::StockRequest request;
+    request.set_sku(req.matches[1].str());
+    demo::StockReply reply;
+    const grpc::Status status = inventory_stub->GetStock(&context, request, &reply);
+    if (status.ok()) {
+      res.set_content("{\"count\":" + std::to_string(reply.count()) + "}\n", "application/json");
+    } else {
+      res.status = status.error_code() == grpc::StatusCode::NOT_FOUND ? 404 : 503;
+      res.set_content(status.error_message() + "\n", "text/plain");
+    }
+  });
+#else
+  std::fprintf(stderr, "demo: built without gRPC (libgrpc++-dev): no gRPC service\n");
+#endif
+
   struct sigaction sa {};
   sa.sa_handler = OnSignal;
   sigaction(SIGINT, &sa, nullptr);
@@ -591,12 +637,25 @@ int main(int argc, char** argv) {
                         static_cast<int>(seed_rng()), trace_log, /*bursts=*/i == 0);
     }
   }
+#if VITALS_DEMO_GRPC
+  Tracer grpc_tracer(static_cast<int>(seed_rng()), trace_log);
+  if (flags.load_rps > 0) {
+    load.emplace_back([&agent, grpc_port, &flags, &grpc_tracer] {
+      demo::GenerateGrpcLoad(agent, grpc_port, std::max(1.0, flags.load_rps / 4), g_stop,
+                             [&grpc_tracer] { return grpc_tracer.NextTraceparent(); });
+    });
+  }
+  std::printf("demo service: grpc: 127.0.0.1:%d (demo.Inventory)\n", grpc_port);
+#endif
   std::printf("demo service: http://127.0.0.1:%d/  metrics: %s://127.0.0.1:%d/metrics\n", port,
               agent.options().tls_cert_file.empty() ? "http" : "https", agent.port());
   std::fflush(stdout);
 
   while (!g_stop.load()) SleepMs(100);
   for (auto& t : load) t.join();
+#if VITALS_DEMO_GRPC
+  grpc_server->Shutdown();
+#endif
   if (trace_log != nullptr) std::fclose(trace_log);
   server.stop();
   serve.join();

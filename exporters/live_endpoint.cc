@@ -96,6 +96,7 @@ std::string LiveEndpoint::RenderJson(const LiveView& v) {
   const LiveTotals& t = v.totals;
   Field(out, first, "routes", [&] {
     Array(out, t.routes, [&](const LiveTotals::Route& r, bool& f) {
+      Str(out, f, "kind", r.rpc ? "rpc" : "http");
       Str(out, f, "method", r.method);
       Str(out, f, "route", r.route);
       Num(out, f, "requests", r.requests);
@@ -217,6 +218,7 @@ std::string LiveEndpoint::RenderJson(const LiveView& v) {
       Str(out, f, "method", r.method);
       Str(out, f, "route", r.route);
       Num(out, f, "status", r.status);
+      if (!r.status_name.empty()) Str(out, f, "status_name", r.status_name);
       Num(out, f, "seconds", r.seconds);
     });
   });

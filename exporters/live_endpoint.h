@@ -47,9 +47,10 @@ struct LiveView {
   } in_flight;
   struct SlowRequest {
     absl::Time at;
-    std::string method, route;
+    std::string method, route;  // an RPC's: its rpc.system.name and rpc.method
     int status = 0;
     double seconds = 0;
+    std::string status_name;  // an RPC's status code by name; empty for HTTP requests
   };
   std::vector<SlowRequest> slow_requests;  // newest first
   uint64_t slow_requests_total = 0;        // since the agent started, kept or not

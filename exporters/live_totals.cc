@@ -3,6 +3,7 @@
 #include <map>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace vitals {
@@ -49,6 +50,13 @@ std::vector<Entry> Named(std::map<std::string, Entry>& by_name) {
     out.push_back(std::move(e));
   }
   return out;
+}
+
+// The (method, route) key of a route series: HTTP's labels, or an RPC's system and method.
+std::pair<std::string, std::string> RouteKey(const internal::Family& f, const internal::Series& s,
+                                             bool rpc) {
+  return {std::string(LabelValue(f, s, rpc ? "rpc_system_name" : "http_request_method")),
+          std::string(LabelValue(f, s, rpc ? "rpc_method" : "http_route"))};
 }
 
 }  // namespace
@@ -102,28 +110,46 @@ LiveTotals ReadLiveTotals(internal::Registry& registry) {
         const absl::string_view status = LabelValue(f, s, "http_response_status_code");
         if (!status.empty() && status[0] == '5') r.errors += count;
       });
-    } else if (name == "vitals_http_server_request_time_seconds_total") {
+    } else if (name == "rpc_server_call_duration_seconds") {
+      // RPC methods beside the routes: the same buckets (both use request_duration_buckets).
+      const internal::HistogramLayout layout{static_cast<uint32_t>(f.bounds().size())};
+      t.route_bucket_bounds = f.bounds();
+      f.Visit([&](const internal::Series& s, const double* v) {
+        LiveTotals::Route& r = routes[{std::string(LabelValue(f, s, "rpc_system_name")),
+                                       std::string(LabelValue(f, s, "rpc_method"))}];
+        r.rpc = true;
+        const double count = AddBuckets(layout, v, r.buckets);
+        r.requests += count;
+        r.seconds += v[layout.sum()];
+        if (!LabelValue(f, s, "error_type").empty()) r.errors += count;
+      });
+    } else if (name == "vitals_http_server_request_time_seconds_total" ||
+               name == "vitals_rpc_server_call_time_seconds_total") {
+      const bool rpc = absl::StartsWith(name, "vitals_rpc_");
       f.Visit([&](const internal::Series& s, const double* v) {
         const absl::string_view part = LabelValue(f, s, "part");
         const int i = part == "db" ? 0 : part == "outbound" ? 1 : part == "self" ? 2 : -1;
         if (i < 0) return;  // the overflow series
         // Only routes that served requests (the duration family was made, and is visited, first).
-        auto r = routes.find({std::string(LabelValue(f, s, "http_request_method")),
-                              std::string(LabelValue(f, s, "http_route"))});
+        auto r = routes.find(RouteKey(f, s, rpc));
         if (r != routes.end()) r->second.time_parts[i] += v[0];
       });
-    } else if (name == "vitals_http_server_sequential_calls_total") {
+    } else if (name == "vitals_http_server_sequential_calls_total" ||
+               name == "vitals_rpc_server_sequential_calls_total") {
+      const bool rpc = absl::StartsWith(name, "vitals_rpc_");
       f.Visit([&](const internal::Series& s, const double* v) {
-        auto r = routes.find({std::string(LabelValue(f, s, "http_request_method")),
-                              std::string(LabelValue(f, s, "http_route"))});
+        auto r = routes.find(RouteKey(f, s, rpc));
         if (r != routes.end()) r->second.sequential += v[0];
       });
-    } else if (name == "http_client_request_duration_seconds") {
+    } else if (name == "http_client_request_duration_seconds" ||
+               name == "rpc_client_call_duration_seconds") {
+      const bool rpc = absl::StartsWith(name, "rpc_");
       const internal::HistogramLayout layout{static_cast<uint32_t>(f.bounds().size())};
-      t.upstream_bucket_bounds = f.bounds();
+      t.upstream_bucket_bounds = f.bounds();  // the same default buckets for both
       f.Visit([&](const internal::Series& s, const double* v) {
-        LiveTotals::Upstream& u = upstreams[absl::StrCat(LabelValue(f, s, "server_address"), ":",
-                                                         LabelValue(f, s, "server_port"))];
+        LiveTotals::Upstream& u =
+            upstreams[absl::StrCat(LabelValue(f, s, "server_address"), ":",
+                                   LabelValue(f, s, "server_port"), rpc ? " (rpc)" : "")];
         const double count = AddBuckets(layout, v, u.buckets);
         u.calls += count;
         const absl::string_view status = LabelValue(f, s, "http_response_status_code");

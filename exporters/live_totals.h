@@ -21,10 +21,12 @@ namespace exporters {
 
 struct LiveTotals {
   static constexpr double kUnknown = std::numeric_limits<double>::quiet_NaN();
-  // One per (method, route) of http_server_request_duration_seconds, all status codes summed.
+  // One per (method, route) of http_server_request_duration_seconds, all status codes summed,
+  // and one per (rpc_system_name, rpc_method) of rpc_server_call_duration_seconds (`rpc`).
   struct Route {
-    std::string method, route;
-    double requests = 0, errors = 0;  // errors: answered 5xx
+    std::string method, route;  // an RPC's: its system and method
+    bool rpc = false;
+    double requests = 0, errors = 0;  // errors: answered 5xx, or an RPC with an error_type
     double seconds = 0;               // time in them, all together
     std::vector<double> buckets;      // per bucket (not cumulative), +Inf last; see bounds
     // vitals_http_server_request_time_seconds_total by part (db, outbound, self), and
@@ -49,7 +51,8 @@ struct LiveTotals {
     double waits = 0, wait_seconds = 0;  // callers that waited, and their time in all
   };
   std::vector<Pool> pools;  // by name
-  // One per peer (server_address:server_port) of http_client_request_duration_seconds.
+  // One per peer (server_address:server_port) of http_client_request_duration_seconds and of
+  // rpc_client_call_duration_seconds (an RPC peer's name ends in " (rpc)").
   struct Upstream {
     std::string peer;
     double calls = 0, errors = 0;  // errors: answered 5xx, or failed with an error_type

@@ -59,7 +59,8 @@ class Fleet:
         env.update(self.env)
         log = open(os.path.join(self.work, "demo-%d.log" % (i + 1)), "a")
         self.demos[i] = subprocess.Popen(
-            [self.demo_bin, "--port=0", "--load-rps=%s" % self.load_rps] + self.demo_args,
+            [self.demo_bin, "--port=0", "--grpc-port=0", "--load-rps=%s" % self.load_rps] +
+            self.demo_args,
             env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def stop_instance(self, i):

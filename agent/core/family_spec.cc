@@ -26,5 +26,13 @@ absl::Status CreateFamilies(Registry& registry, std::vector<FamilySpec> specs, b
   return absl::OkStatus();
 }
 
+std::vector<double> ByteSizeBuckets() {
+  return {64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216};
+}
+
+std::vector<double> MessagesPerCallBuckets() {
+  return {0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 10000};
+}
+
 }  // namespace internal
 }  // namespace vitals

@@ -33,6 +33,12 @@ struct FamilySpec {
   HistogramExtras extras = {};      // histograms only
 };
 
+// Bounds the built-in families share: sizes in bytes, 64 B to 16 MiB a factor of 4 apart (HTTP
+// bodies, RPC messages), and messages per RPC call (a unary call is 1 and 1; a stream any
+// number from 0).
+std::vector<double> ByteSizeBuckets();
+std::vector<double> MessagesPerCallBuckets();
+
 // The extras of a built-in duration histogram: exemplars as asked, and DurationNativeLayout()
 // when `native`.
 HistogramExtras DurationExtras(bool native, bool exemplars);

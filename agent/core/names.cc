@@ -1,5 +1,7 @@
 #include "agent/core/names.h"
 
+#include <charconv>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
@@ -97,6 +99,34 @@ absl::string_view NormalizeMethod(absl::string_view method) {
 absl::string_view ErrorTypeLabel(absl::string_view error_type) {
   if (error_type.empty()) return kOtherErrorType;
   return error_type.substr(0, kMaxErrorTypeBytes);
+}
+
+absl::string_view GrpcCodeName(int code, char (&buf)[16]) {
+  static constexpr const char* kNames[] = {"OK",
+                                           "CANCELLED",
+                                           "UNKNOWN",
+                                           "INVALID_ARGUMENT",
+                                           "DEADLINE_EXCEEDED",
+                                           "NOT_FOUND",
+                                           "ALREADY_EXISTS",
+                                           "PERMISSION_DENIED",
+                                           "RESOURCE_EXHAUSTED",
+                                           "FAILED_PRECONDITION",
+                                           "ABORTED",
+                                           "OUT_OF_RANGE",
+                                           "UNIMPLEMENTED",
+                                           "INTERNAL",
+                                           "UNAVAILABLE",
+                                           "DATA_LOSS",
+                                           "UNAUTHENTICATED"};
+  if (code >= 0 && code < static_cast<int>(sizeof kNames / sizeof kNames[0])) return kNames[code];
+  auto r = std::to_chars(buf, buf + sizeof buf, code);
+  return absl::string_view(buf, r.ptr - buf);
+}
+
+bool GrpcServerError(int code) {
+  // UNKNOWN 2, DEADLINE_EXCEEDED 4, UNIMPLEMENTED 12, INTERNAL 13, UNAVAILABLE 14, DATA_LOSS 15.
+  return code == 2 || code == 4 || (code >= 12 && code <= 15);
 }
 
 }  // namespace internal

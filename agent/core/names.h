@@ -42,6 +42,14 @@ absl::Status ValidateMetricName(absl::string_view name);
 // "_OTHER". Served and outbound requests share it.
 absl::string_view NormalizeMethod(absl::string_view method);
 
+// The name of gRPC status code `code` ("OK", "INVALID_ARGUMENT", ...), or its number as text
+// for a code gRPC does not define (`buf` holds it then).
+absl::string_view GrpcCodeName(int code, char (&buf)[16]);
+// Whether a server ending a call with gRPC code `code` failed, as the semantic conventions'
+// gRPC page says (UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE,
+// DATA_LOSS); other codes are the client's doing.
+bool GrpcServerError(int code);
+
 // An `error_type` label value: `error_type` cut at kMaxErrorTypeBytes, kOtherErrorType when
 // empty.
 absl::string_view ErrorTypeLabel(absl::string_view error_type);

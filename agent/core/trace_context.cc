@@ -73,6 +73,26 @@ TraceContext TraceContext::FromTraceparent(absl::string_view header) {
   return FromHex(header.substr(3, 32), header.substr(36, 16));
 }
 
+TraceContext TraceContext::FromGrpcTraceBin(absl::string_view value) {
+  // https://github.com/census-instrumentation/opencensus-specs/blob/master/encodings/BinaryEncoding.md
+  auto big_endian = [](absl::string_view bytes) {
+    uint64_t v = 0;
+    for (char c : bytes) v = v << 8 | static_cast<uint8_t>(c);
+    return v;
+  };
+  if (value.size() < 18 || value[0] != 0 || value[1] != 0) return {};  // version 0, field 0
+  TraceContext t;
+  t.trace_id_high = big_endian(value.substr(2, 8));
+  t.trace_id_low = big_endian(value.substr(10, 8));
+  value.remove_prefix(18);
+  if (!value.empty() && value[0] == 1) {  // field 1: the span id
+    if (value.size() < 9) return {};
+    t.span_id = big_endian(value.substr(1, 8));
+    if (t.span_id == 0) return {};
+  }
+  return t.valid() ? t : TraceContext{};
+}
+
 std::string TraceContext::TraceIdHex() const {
   return std::string(internal::TraceHex(*this).trace_id());
 }

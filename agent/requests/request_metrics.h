@@ -1,5 +1,10 @@
 // agent/requests/request_metrics.h: the built-in request metrics behind RequestScope, RouteHandle
-// and Agent::Record.
+// and Agent::Record, and (a second instance, RequestKind::kRpc) behind RpcCallScope.
+//
+// An RPC server call is timed, counted in flight and given database and outbound calls exactly
+// as an HTTP request is; only the families' names and labels differ (the key (method, route) is
+// (rpc.system.name, rpc.method) there, and a status is a gRPC code written by name), and RPCs
+// have four more families: calls started, and messages per call and per message size.
 //
 // Routes are keyed by (normalized method, route) in an EntryTable. Each RouteEntry
 // holds its active-requests and slow-requests series, and a few slots that cache the duration
@@ -36,14 +41,21 @@ namespace internal {
 
 // Buckets of http_server_request_db_queries (database calls per request).
 std::vector<double> DbQueriesPerRequestBuckets();
-// Buckets of the body-size histograms (Options::body_sizes): 64 B to 16 MiB, a factor of 4 apart.
-std::vector<double> BodySizeBuckets();
 
 // The parts of a request's time (vitals_http_server_request_time_seconds_total{part}): its
 // database calls, its outbound calls (CallKind's order) and its own.
 inline constexpr int kTimeParts = 3;
 inline constexpr int kSelfPart = 2;
 inline constexpr const char* kTimePartNames[kTimeParts] = {"db", "outbound", "self"};
+
+// What one RequestMetrics times.
+enum class RequestKind {
+  kHttp,  // HTTP server requests: http_server_* (and vitals_http_server_*)
+  kRpc,   // RPC server calls: rpc_server_* (and vitals_rpc_server_*)
+};
+
+// An RPC call's two directions, for its message series.
+enum RpcDirection { kRpcReceived = 0, kRpcSent = 1 };
 
 struct RouteEntry : RouteLabels {
   // http_server_active_requests: the requests in flight on this route, counted from the
@@ -65,18 +77,26 @@ struct RouteEntry : RouteLabels {
   Series* time_parts[kTimeParts] = {};
   Series* sequential = nullptr;
   LogThrottle::Gate sequential_log;  // one sequential-calls line per route a minute
+  // RequestKind::kRpc only (null otherwise): calls started, the messages of a call by
+  // direction (rpc_server_requests_per_rpc, ..._responses_...) and the size of each message by
+  // direction (rpc_server_request_size_bytes, ..._response_...).
+  Series* started = nullptr;
+  Series* messages[2] = {};
+  Series* message_bytes[2] = {};
 };
 
 class RequestMetrics {
  public:
-  // Creates the three families in `registry`. Fails only on invalid options.
-  static absl::StatusOr<std::unique_ptr<RequestMetrics>> Create(Registry& registry,
-                                                                const Options& options,
-                                                                const Clock* clock,
-                                                                RateLimitedLog* log);
+  // Creates the families of `kind` in `registry`. Fails only on invalid options.
+  static absl::StatusOr<std::unique_ptr<RequestMetrics>> Create(
+      Registry& registry, const Options& options, const Clock* clock, RateLimitedLog* log,
+      RequestKind kind = RequestKind::kHttp);
   ~RequestMetrics();
 
+  // The entry of (method, route): for kRpc, (rpc.system.name, rpc.method), both taken as given
+  // (repaired and cut like any label value).
   RouteEntry* FindRoute(absl::string_view method, absl::string_view route);
+  RequestKind kind() const { return kind_; }
   // `trace`, when not null (and valid), is offered as the duration bucket's exemplar, timed at
   // the request's end.
   // Records a request that took `nanos`: one status-slot probe and one histogram observe, inline
@@ -185,6 +205,19 @@ class RequestMetrics {
   void RecordBodySizes(RouteEntry* entry, int status, int64_t request_bytes,
                        int64_t response_bytes);
 
+  // kRpc (nothing for HTTP entries): a call started on `entry` (one per-CPU add); a message of
+  // `bytes` in `direction` (one histogram observe); a finished call's message counts (two).
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static void CountStarted(RouteEntry* entry) {
+    if (entry->started != nullptr) AddToSeries(*entry->started, 1.0);
+  }
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static void RecordMessage(RouteEntry* entry, RpcDirection direction,
+                                                         int64_t bytes) {
+    if (entry->message_bytes[direction] != nullptr && bytes >= 0) {
+      ObserveInto(*entry->message_bytes[direction], static_cast<double>(bytes));
+    }
+  }
+  static void RecordMessageCounts(RouteEntry* entry, int64_t received, int64_t sent);
+
   // Told when each request ends (the database feature's N+1 report); set once by the agent,
   // before any request. May be null.
   void set_observer(RequestObserver* observer) { observer_ = observer; }
@@ -203,8 +236,12 @@ class RequestMetrics {
   const SlowRequestRing& slow_requests() const { return slow_ring_; }
 
  private:
-  RequestMetrics(Family* duration, Family* active, Family* slow, Family* db_queries,
-                 const Clock* clock, RateLimitedLog* log, int64_t slow_nanos, size_t limit);
+  RequestMetrics(RequestKind kind, Family* duration, Family* active, Family* slow,
+                 Family* db_queries, const Clock* clock, RateLimitedLog* log, int64_t slow_nanos,
+                 size_t limit);
+  // The RPC families (kRpc only), and an entry's series in them.
+  absl::Status CreateRpcFamilies(Registry& registry);
+  void SetRpcSeries(RouteEntry& entry, bool overflow);
   // SeriesOf's first lookup of a status, out of line.
   Series* StatusSeries(Family* family, SeriesSlots& slots, RouteEntry* entry, int status);
   // Record's rare parts, out of line.
@@ -221,6 +258,7 @@ class RequestMetrics {
   void RefreshActive();
   void LogSlow(RouteEntry& entry, int status, int64_t nanos);
 
+  const RequestKind kind_;
   Family* const duration_;
   Family* const active_;
   Family* const slow_;
@@ -231,6 +269,10 @@ class RequestMetrics {
   double sequential_min_share_ = 0.5;
   Family* request_size_ = nullptr;   // http_server_request_body_size_bytes, or null (off)
   Family* response_size_ = nullptr;  // http_server_response_body_size_bytes, or null (off)
+  // kRpc only: calls started, messages per call and message sizes by RpcDirection.
+  Family* started_ = nullptr;
+  Family* messages_[2] = {};
+  Family* message_bytes_[2] = {};
   Registry* registry_ = nullptr;
   uint64_t refresher_ = 0;
   RequestObserver* observer_ = nullptr;

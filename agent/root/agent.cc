@@ -80,11 +80,26 @@ CircuitBreaker::CircuitBreaker(std::string name, CircuitBreakerOptions options, 
   if (agent != nullptr) BindMetrics(internal::AgentAccess::Impl(*agent).registry());
 }
 
+RpcMethodHandle Agent::RpcMethod(absl::string_view system, absl::string_view method) {
+  internal::RequestMetrics* rpc = impl_->rpc_requests();
+  if (rpc == nullptr) return RpcMethodHandle();
+  return RpcMethodHandle(
+      RouteHandle(rpc, rpc->FindRoute(system, method), impl_->registry().life()));
+}
+
 UpstreamHandle Agent::Upstream(absl::string_view method, absl::string_view server_address,
                                int server_port) {
   internal::UpstreamMetrics* upstreams = impl_->upstreams();
   if (upstreams == nullptr) return UpstreamHandle();
   return UpstreamHandle(upstreams, upstreams->Acquire(method, server_address, server_port),
+                        impl_->registry().life());
+}
+
+UpstreamHandle Agent::RpcUpstream(absl::string_view system, absl::string_view method,
+                                  absl::string_view server_address, int server_port) {
+  internal::UpstreamMetrics* upstreams = impl_->rpc_upstreams();
+  if (upstreams == nullptr) return UpstreamHandle();
+  return UpstreamHandle(upstreams, upstreams->Acquire(method, server_address, server_port, system),
                         impl_->registry().life());
 }
 

@@ -84,6 +84,13 @@ AgentImpl::AgentImpl(Options options) : options_(std::move(options)) {
     Options defaults;
     requests_ = std::move(*RequestMetrics::Create(*registry_, defaults, clock_, log_.get()));
   }
+  if (auto rpc =
+          RequestMetrics::Create(*registry_, options_, clock_, log_.get(), RequestKind::kRpc);
+      rpc.ok()) {
+    rpc_requests_ = std::move(*rpc);
+  } else if (init_status_.ok()) {
+    init_status_ = rpc.status();  // no cells left: RPC calls record nothing, Start() says why
+  }
   // Who this process is (agent/root/identity.h): target_info, as OpenTelemetry writes it.
   {
     std::vector<std::string> identity_warnings;
@@ -150,6 +157,14 @@ AgentImpl::AgentImpl(Options options) : options_(std::move(options)) {
       upstreams.ok()) {
     upstreams_ = std::move(*upstreams);
   }
+  if (auto upstreams = UpstreamMetrics::Create(
+          *registry_, DefaultRequestDurationBuckets(), clock_,
+          static_cast<size_t>(options_.series_limit),
+          options_.series_idle_ttl > absl::ZeroDuration() ? registry_->idle_epoch() : nullptr,
+          UpstreamKind::kRpc);
+      upstreams.ok()) {
+    rpc_upstreams_ = std::move(*upstreams);
+  }
   if (auto executors = ExecutorMetrics::Create(*registry_, clock_, log_.get()); executors.ok()) {
     executors_ = std::move(*executors);
   }
@@ -161,6 +176,7 @@ AgentImpl::AgentImpl(Options options) : options_(std::move(options)) {
   if (auto db = DbMetrics::Create(*registry_, options_, clock_, log_.get()); db.ok()) {
     db_ = std::move(*db);
     requests_->set_observer(db_.get());
+    if (rpc_requests_ != nullptr) rpc_requests_->set_observer(db_.get());
   } else if (init_status_.ok()) {
     init_status_ = db.status();
   }
@@ -218,6 +234,7 @@ AgentImpl::AgentImpl(Options options) : options_(std::move(options)) {
     if (created.ok()) {
       auto_profiler_ = std::move(*created);
       requests_->set_slow_listener(auto_profiler_.get());
+      if (rpc_requests_ != nullptr) rpc_requests_->set_slow_listener(auto_profiler_.get());
     } else if (init_status_.ok()) {
       init_status_ = created.status();
     }
@@ -243,8 +260,9 @@ AgentImpl::AgentImpl(Options options) : options_(std::move(options)) {
   live.profiling = options_.profiling;
   live.auto_profile = options_.auto_profile;
   live.interval = options_.sample_interval;
-  live_source_ = std::make_unique<LiveSource>(live, clock_, registry_.get(), requests_.get(),
-                                              db_.get(), live_history_.get(), options_.proc_root);
+  live_source_ =
+      std::make_unique<LiveSource>(live, clock_, registry_.get(), requests_.get(), db_.get(),
+                                   live_history_.get(), options_.proc_root, rpc_requests_.get());
   exporters::PprofEndpoint* pprof = pprof_.get();
   live_ = std::make_unique<exporters::LiveEndpoint>(
       options_, live_source_.get(),
@@ -322,6 +340,7 @@ void AgentImpl::SweepIdle(int64_t now) {
   const int64_t ttl = absl::ToInt64Nanoseconds(options_.series_idle_ttl);
   if (ttl <= 0) return;
   if (upstreams_ != nullptr) upstreams_->SweepIdle(now, ttl);
+  if (rpc_upstreams_ != nullptr) rpc_upstreams_->SweepIdle(now, ttl);
   registry_->SweepIdle(now, ttl);
   registry_->AdvanceIdleEpoch();
 }

@@ -52,6 +52,9 @@ class AgentImpl {
   const Options& options() const { return options_; }
   Registry& registry() { return *registry_; }
   RequestMetrics& requests() { return *requests_; }
+  // The RPC server calls' request metrics (vitals/rpc.h); null only when the process ran out
+  // of metric cells.
+  RequestMetrics* rpc_requests() { return rpc_requests_.get(); }
   RateLimitedLog& log() { return *log_; }
   // Where the agent's lines go: the options' sink (or stderr) without the lines below
   // `options().log_level`. A circuit breaker bound to the agent logs here.
@@ -68,6 +71,7 @@ class AgentImpl {
   DbMetrics* db() { return db_.get(); }
   // Null only if the process ran out of metric cells when the agent was built.
   UpstreamMetrics* upstreams() { return upstreams_.get(); }
+  UpstreamMetrics* rpc_upstreams() { return rpc_upstreams_.get(); }  // RPC client calls
   // Null only if the process ran out of metric cells when the agent was built.
   ExecutorMetrics* executors() { return executors_.get(); }
   // Null when `options().process_metrics` is off.
@@ -101,10 +105,12 @@ class AgentImpl {
   std::unique_ptr<Registry> registry_;
   std::vector<std::pair<std::string, std::string>> service_;  // target_info's labels
   std::unique_ptr<RequestMetrics> requests_;
+  std::unique_ptr<RequestMetrics> rpc_requests_;
   std::unique_ptr<ProcessSampler> sampler_;
   std::unique_ptr<CacheFamilies> caches_;
   std::unique_ptr<DbMetrics> db_;
   std::unique_ptr<UpstreamMetrics> upstreams_;
+  std::unique_ptr<UpstreamMetrics> rpc_upstreams_;
   std::unique_ptr<ExecutorMetrics> executors_;  // its stall checker runs while started
   std::unique_ptr<exporters::PrometheusExporter> prometheus_;
   std::unique_ptr<Profiler> profiler_;

@@ -1,5 +1,6 @@
 #include "agent/root/live_source.h"
 
+#include <algorithm>
 #include <limits>
 
 namespace vitals {
@@ -17,15 +18,29 @@ exporters::LiveView LiveSource::View() {
   // Agent-clock readings (an arbitrary epoch) to wall time, through one pair of readings.
   auto wall = [&](int64_t at_nanos) { return v.now - absl::Nanoseconds(clock_now - at_nanos); };
 
-  const RequestMetrics::InFlight in_flight = requests_->RequestsInFlight();
-  v.in_flight.count = in_flight.count;
-  v.in_flight.oldest_seconds = static_cast<double>(in_flight.oldest_nanos) * 1e-9;
-
-  v.slow_requests_total = requests_->slow_requests().added();
-  for (const SlowRequestRing::Entry& e : requests_->slow_requests().Read()) {
-    v.slow_requests.push_back(
-        exporters::LiveView::SlowRequest{wall(e.at_nanos), e.route->method, e.route->route,
-                                         e.status, static_cast<double>(e.duration_nanos) * 1e-9});
+  // HTTP requests and RPC server calls together: in flight, and the slow ones, newest first.
+  int64_t oldest_nanos = 0;
+  for (const RequestMetrics* m : {requests_, rpc_}) {
+    if (m == nullptr) continue;
+    const RequestMetrics::InFlight in_flight = m->RequestsInFlight();
+    v.in_flight.count += in_flight.count;
+    oldest_nanos = std::max(oldest_nanos, in_flight.oldest_nanos);
+    v.slow_requests_total += m->slow_requests().added();
+    const bool rpc = m->kind() == RequestKind::kRpc;
+    for (const SlowRequestRing::Entry& e : m->slow_requests().Read()) {
+      char buf[16];
+      v.slow_requests.push_back(exporters::LiveView::SlowRequest{
+          wall(e.at_nanos), e.route->method, e.route->route, e.status,
+          static_cast<double>(e.duration_nanos) * 1e-9,
+          rpc ? std::string(GrpcCodeName(e.status, buf)) : std::string()});
+    }
+  }
+  v.in_flight.oldest_seconds = static_cast<double>(oldest_nanos) * 1e-9;
+  std::stable_sort(v.slow_requests.begin(), v.slow_requests.end(),
+                   [](const exporters::LiveView::SlowRequest& a,
+                      const exporters::LiveView::SlowRequest& b) { return a.at > b.at; });
+  if (v.slow_requests.size() > SlowRequestRing::kCapacity) {
+    v.slow_requests.resize(SlowRequestRing::kCapacity);
   }
   if (db_ != nullptr) {
     for (StatementTable::Row& r : db_->statements().Top(kTopStatements)) {

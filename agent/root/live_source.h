@@ -33,14 +33,16 @@ class LiveSource : public exporters::LiveSource {
     absl::Duration interval;       // of the history's points
   };
 
-  // `db` may be null (no database feature). `proc_root` is where /proc is mounted.
+  // `db` may be null (no database feature), and `rpc` (the RPC calls' request metrics). `proc_root`
+  // is where /proc is mounted.
   LiveSource(Config config, const Clock* clock, Registry* registry, const RequestMetrics* requests,
              const DbMetrics* db, const exporters::LiveHistory* history,
-             const std::string& proc_root = "/proc")
+             const std::string& proc_root = "/proc", const RequestMetrics* rpc = nullptr)
       : config_(std::move(config)),
         clock_(clock),
         registry_(registry),
         requests_(requests),
+        rpc_(rpc),
         db_(db),
         history_(history),
         threads_(ThreadCpu::Config{proc_root}, clock) {}
@@ -52,6 +54,7 @@ class LiveSource : public exporters::LiveSource {
   const Clock* clock_;
   Registry* registry_;
   const RequestMetrics* requests_;
+  const RequestMetrics* rpc_;
   const DbMetrics* db_;
   const exporters::LiveHistory* history_;
   ThreadCpu threads_;

@@ -38,13 +38,31 @@
 namespace vitals {
 namespace internal {
 
+// What one UpstreamMetrics times: HTTP client requests (http_client_*) or RPC client calls
+// (rpc_client_call_duration_seconds, vitals_rpc_client_active_calls), whose key has the RPC
+// system first and whose statuses are gRPC codes, written by name.
+enum class UpstreamKind { kHttp, kRpc };
+
+// kRpc's families beyond the duration and active calls, by index: calls started, messages per
+// call received and sent, and each message's size received and sent.
+enum UpstreamExtra {
+  kStartedCalls = 0,
+  kReceivedPerCall,
+  kSentPerCall,
+  kReceivedBytes,
+  kSentBytes,
+  kUpstreamExtras
+};
+
 struct UpstreamEntry {
+  std::string system;                 // kRpc: rpc.system.name; empty for kHttp
   std::string method, address, port;  // label values, repaired
   std::string label;                  // "GET address:port", for the sequential-call log
   // The active-calls series and its generation; null when cleared (before an expiry).
   CachedSeries active;
   SeriesSlots by_status;     // duration series by status code
   TextSeriesSlots by_error;  // duration series of calls without an answer, by error type
+  CachedSeries extras[kUpstreamExtras];  // kRpc: the UpstreamExtra series; cleared as `active`
   bool overflow = false;
   std::atomic<uint64_t> handles{0};     // UpstreamHandles pointing here
   std::atomic<uint32_t> last_epoch{0};  // the idle epoch of its last call (MarkCalled)
@@ -64,11 +82,13 @@ class UpstreamMetrics {
   // every series and entry for good.
   static absl::StatusOr<std::unique_ptr<UpstreamMetrics>> Create(
       Registry& registry, std::vector<double> buckets, const Clock* clock, size_t limit,
-      const std::atomic<uint32_t>* idle_epoch = nullptr);
+      const std::atomic<uint32_t>* idle_epoch = nullptr, UpstreamKind kind = UpstreamKind::kHttp);
 
   // The entry of (method, address, port), with one more UpstreamHandle counted on it
-  // (Release gives it back).
-  UpstreamEntry* Acquire(absl::string_view method, absl::string_view address, int port);
+  // (Release gives it back). kRpc: `system` is rpc.system.name, `method` the RPC method.
+  UpstreamEntry* Acquire(absl::string_view method, absl::string_view address, int port,
+                         absl::string_view system = {});
+  UpstreamKind kind() const { return kind_; }
   static void Pin(UpstreamEntry* entry) { entry->handles.fetch_add(1, std::memory_order_seq_cst); }
   static void Release(UpstreamEntry* entry) {
     entry->handles.fetch_sub(1, std::memory_order_seq_cst);
@@ -82,6 +102,10 @@ class UpstreamMetrics {
   static void AddActiveTo(const ActiveSeries& active, double delta) {
     if (active.series != nullptr) AddToCellChecked(*active.series, active.gen, delta);
   }
+  // kRpc (nothing for kHttp): adds 1 to calls started (kStartedCalls), or observes `value` in
+  // the UpstreamExtra histogram `which`. The cached series' probe, as AddActive's; no lock after
+  // the first since the series was made.
+  void AddExtra(UpstreamEntry* entry, UpstreamExtra which, double value);
   const Clock& clock() const { return *clock_; }
 
   // Expires what was idle for `ttl` nanoseconds at `now` (the agent clock); see above. The
@@ -92,8 +116,14 @@ class UpstreamMetrics {
   size_t retired_entries() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  UpstreamMetrics(Family* duration, Family* active, const Clock* clock, size_t limit,
-                  const std::atomic<uint32_t>* idle_epoch);
+  UpstreamMetrics(UpstreamKind kind, Family* duration, Family* active, const Clock* clock,
+                  size_t limit, const std::atomic<uint32_t>* idle_epoch);
+  // kRpc's extra families (Create).
+  static absl::Status CreateRpcExtras(Registry& registry, bool expirable,
+                                      Family* (&extras)[kUpstreamExtras]);
+  // The key of an entry: (method, address, port), with the system first for kRpc.
+  absl::Span<const absl::string_view> KeyOf(const UpstreamEntry& entry,
+                                            absl::string_view (&key)[4]) const;
   Series* SeriesFor(UpstreamEntry* entry, int status, absl::string_view error_type, uint32_t* gen);
   // The status series of `entry`, cached in its slot when it can be.
   Series* StatusSeries(UpstreamEntry* entry, int status, uint32_t* gen);
@@ -119,8 +149,10 @@ class UpstreamMetrics {
   // The entries' part of SweepIdle, under mu_.
   void SweepEntries(int64_t now, int64_t ttl) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  const UpstreamKind kind_;
   Family* const duration_;
   Family* const active_;
+  Family* extras_[kUpstreamExtras] = {};  // kRpc only
   const Clock* const clock_;
   const std::atomic<uint32_t>* const idle_epoch_;
   internal::Mutex mu_;  // the entries' cached series pointers' writers, and the sweep

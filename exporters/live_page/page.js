@@ -220,7 +220,8 @@
     }
     tiles('request-tiles', [
       ['requests per second', rated ? rate(total) : '–', 'rate'],
-      ['answered 5xx', rated && total > 0 ? percent(errors / total) : '–', 'error_ratio',
+      ['errors (5xx, RPC server errors)', rated && total > 0 ? percent(errors / total) : '–',
+        'error_ratio',
         total > 0 && errors / total > 0.01 ? 'bad' : ''],
       ['in flight', count(d.in_flight.requests), 'in_flight'],
       ['oldest in flight', seconds(d.in_flight.oldest_seconds), 'oldest',
@@ -261,7 +262,9 @@
       cells: [
         { text: clock(r.time), title: new Date(r.time * 1000).toISOString() },
         { text: r.method }, { text: r.route, cls: 'code' },
-        { text: String(r.status), num: true, cls: r.status >= 500 ? 'bad' : '' },
+        r.status_name  // an RPC's code by name
+          ? { text: r.status_name, cls: r.status_name !== 'OK' ? 'warn' : '' }
+          : { text: String(r.status), num: true, cls: r.status >= 500 ? 'bad' : '' },
         { text: seconds(r.seconds), num: true },
       ],
     })), 'no slow requests');

@@ -45,6 +45,7 @@
 #include "vitals/process.h"
 #include "vitals/profiling.h"
 #include "vitals/request.h"
+#include "vitals/rpc.h"
 
 namespace prometheus {
 class Collectable;
@@ -107,6 +108,10 @@ class VITALS_EXPORT Agent {
   // Resolves (method, route) once for hot paths.
   RouteHandle Route(absl::string_view method, absl::string_view route);
 
+  // Resolves an RPC server method once (see vitals/rpc.h): `system` is rpc.system.name
+  // ("grpc"), `method` the fully qualified method ("package.Service/Method").
+  RpcMethodHandle RpcMethod(absl::string_view system, absl::string_view method);
+
   // Reads the clock requests are timed with, for adapters that time a request before its
   // route is known (RouteHandle::Record with two stamps, RequestDbScope). About 10 ns with the
   // default clock (the TSC).
@@ -124,6 +129,15 @@ class VITALS_EXPORT Agent {
   // the process ran out of metric cells.
   UpstreamHandle Upstream(absl::string_view method, absl::string_view server_address,
                           int server_port);
+
+  // Resolves an RPC method of a server this service calls (see vitals/rpc.h): a handle whose
+  // ClientCallScope records `rpc_client_call_duration_seconds{rpc_system_name, rpc_method,
+  // server_address, server_port, rpc_status_code, error_type}` (set_status takes a gRPC code;
+  // every code but OK is also the error type) and `vitals_rpc_client_active_calls`, and counts
+  // as an outbound call of the request current on the thread. These series expire when idle,
+  // as the HTTP client's do.
+  UpstreamHandle RpcUpstream(absl::string_view system, absl::string_view method,
+                             absl::string_view server_address, int server_port);
 
   // --- Thread pools (see vitals/executor.h) ---
 

@@ -121,6 +121,7 @@ class VITALS_EXPORT ClientCallScope {
   absl::Duration Finish();
 
  private:
+  friend class RpcClientCallScope;
   // The upstream, raw: the call in flight keeps it (its active-calls series reads at least 1),
   // so the scope needs no count of its own (no shared write per call).
   internal::UpstreamMetrics* metrics_ = nullptr;

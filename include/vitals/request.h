@@ -100,6 +100,7 @@ class VITALS_EXPORT RouteHandle {
   friend class Agent;
   friend class RequestScope;
   friend class RequestDbScope;
+  friend class RpcCallScope;
   RouteHandle(internal::RequestMetrics* metrics, internal::RouteEntry* route, uint64_t life)
       : metrics_(metrics), route_(route), life_(route != nullptr ? life : 0) {}
   internal::RequestMetrics* metrics_ = nullptr;

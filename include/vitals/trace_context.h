@@ -7,7 +7,8 @@
 // `{trace_id="<32 hex>",span_id="<16 hex>"}`, the label names OpenTelemetry and Grafana use.
 //
 // `FromTraceparent` reads the W3C Trace Context header (`traceparent: 00-<trace-id>-<parent-id>-
-// <flags>`); `FromHex` reads ids another framework gives as hex. Both reject malformed input
+// <flags>`); `FromGrpcTraceBin` gRPC's binary `grpc-trace-bin` metadata; `FromHex` reads ids
+// another framework gives as hex. Both reject malformed input
 // (wrong length, non-hex, the all-zero ids the specification forbids) by returning an invalid
 // context, which records no exemplar.
 //
@@ -37,6 +38,13 @@ struct VITALS_EXPORT TraceContext {
   // version may append fields after the flags, as the specification allows. Invalid on any
   // other input (and for version ff).
   static TraceContext FromTraceparent(absl::string_view header);
+
+  // The `grpc-trace-bin` metadata value (OpenCensus's binary trace context, which gRPC's
+  // OpenCensus and some Google libraries send): version 0, then fields by id: 0 the 16-byte
+  // trace id, 1 the 8-byte span id, 2 one byte of options, in that order, each optional after
+  // the trace id; unknown later fields end the parse, as the format says. Invalid on a version
+  // other than 0, a missing or all-zero trace id, or a truncated field.
+  static TraceContext FromGrpcTraceBin(absl::string_view value);
 
   // A 32-hex-digit trace id (case-insensitive) and an optional 16-hex-digit span id (empty:
   // none). Invalid when either is malformed or the trace id is all zeros.

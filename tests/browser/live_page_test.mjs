@@ -25,7 +25,7 @@ const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 // Starts the demo; resolves to {proc, app, agent} (base URLs) once it prints its addresses.
 function startDemo(env, demoArgs) {
   return new Promise((resolve, reject) => {
-    const proc = spawn(DEMO, ['--port=0', ...demoArgs], {
+    const proc = spawn(DEMO, ['--port=0', '--grpc-port=0', ...demoArgs], {
       env: { ...process.env, VITALS_LISTEN: '127.0.0.1:0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -136,6 +136,18 @@ async function numbers(browser) {
     await post(demo.app + '/reports?count=2', '');
     await waitFor(async () => metricSum((await get(demo.agent + '/metrics')).body,
       'executor_completed_tasks_total', { name: 'reports' }) === 2);
+    // gRPC calls (a demo built with gRPC says so in its banner): eight lookups through the HTTP
+    // route that asks the demo's gRPC service. The server records a call when gRPC closes it,
+    // just after the client has its answer.
+    const grpc = /demo service: grpc: /.test(demo.output());
+    const rpcLabels = { rpc_system_name: 'grpc', rpc_method: 'demo.Inventory/GetStock' };
+    if (grpc) {
+      for (let i = 0; i < 8; i++) await get(demo.app + '/inventory/sku-7');
+      await waitFor(async () => metricSum((await get(demo.agent + '/metrics')).body,
+        'rpc_server_call_duration_seconds_count', rpcLabels) === 8);
+    } else {
+      console.log('the demo was built without gRPC: no RPC rows to check');
+    }
     const metrics = (await get(demo.agent + '/metrics')).body;
     const count = (route, pred) => metricSum(metrics, 'http_server_request_duration_seconds_count',
       { http_request_method: 'GET', http_route: route }, pred);
@@ -151,6 +163,13 @@ async function numbers(browser) {
     assert.equal(await num('routes', 'GET /flaky', 'requests'), 12);
     assert.equal(await num('routes', 'GET /flaky', 'errors'), flaky5xx);
     assert.equal(await num('routes', 'GET /orders/recent/n-plus-one', 'requests'), 3);
+    if (grpc) {  // RPC methods are listed with the routes, their server errors as errors
+      const rpcErrors = metricSum(metrics, 'rpc_server_call_duration_seconds_count', rpcLabels,
+        (l) => l.error_type !== '');
+      assert.equal(await num('routes', 'grpc demo.Inventory/GetStock', 'requests'), 8);
+      assert.equal(await num('routes', 'grpc demo.Inventory/GetStock', 'errors'), rpcErrors);
+      assert.equal(await num('routes', 'GET /inventory/:sku', 'requests'), 8);
+    }
     // The time split and the sequential calls, as /metrics has them.
     const sequential = (route) => metricSum(metrics, 'vitals_http_server_sequential_calls_total',
       { http_request_method: 'GET', http_route: route });

@@ -8,11 +8,12 @@ usage: run_example.py EXAMPLE --bin BUILD/examples [--pushgateway PATH]
   quickstart    serves on 8080 (metrics on 9464) as printed: requests to each route and to a
                 path no route matches, a scrape that shows them, then SIGTERM: exit 0
   demo_service  the demo with its load generator: runs until its metrics show load on every
-                kind of route, then SIGTERM: exit 0 ("demo service: stopped")
+                kind of route (and, with --grpc, on its gRPC service), then SIGTERM: exit 0
+                ("demo service: stopped")
   dependencies  calls an upstream through HttplibClient and a circuit breaker until it opens
   nightly_job   pushes to a real Pushgateway, which then holds the job's metrics
   log_sink      the agent's warning reaches syslog (and stderr, LOG_PERROR)
-  request_scope, product_cache, custom_metrics   run, exit 0
+  request_scope, product_cache, custom_metrics, grpc_service   run, exit 0
 
 Programs that listen on fixed ports run in a network namespace of their own (root only; loopback
 brought up), so a demo or a service already on 8080 or 9464 does not get in the way; without
@@ -180,7 +181,7 @@ def quickstart(args):
 
 
 def demo_service(args):
-    fixed_ports(8080, 9464)
+    fixed_ports(8080, 9464, 50051)
     proc = start([os.path.join(args.bin, "demo_service"), "--load-rps=200", "--outage-period=4"])
     wait_for("the demo's banner", lambda: http("GET", "http://127.0.0.1:8080/")[0] == 200, proc)
     kinds = {
@@ -196,6 +197,14 @@ def demo_service(args):
         "index candidates": 'vitals_db_index_candidates_total{db_system_name="sqlite",'
                             'db_namespace="",db_collection_name="accounts"}',
     }
+    if args.grpc:  # built with gRPC: its service and the load's calls to it
+        grpc = 'rpc_system_name="grpc",rpc_method="demo.Inventory/'
+        kinds["gRPC calls"] = ('rpc_server_call_duration_seconds_count{' + grpc +
+                               'GetStock",rpc_status_code="OK",error_type=""}')
+        kinds["gRPC streams"] = 'rpc_server_responses_per_rpc_count{' + grpc + 'ListStock"}'
+        kinds["gRPC client calls"] = 'rpc_client_call_duration_seconds_count{' + grpc + 'GetStock"'
+        kinds["gRPC database calls"] = ('vitals_rpc_server_call_db_queries_sum{' + grpc +
+                                        'GetStock"}')
 
     def loaded():
         status, metrics = http("GET", "http://127.0.0.1:9464/metrics")
@@ -272,6 +281,7 @@ CASES = {
     "request_scope": plain("request_scope"),
     "product_cache": plain("product_cache"),
     "custom_metrics": plain("custom_metrics"),
+    "grpc_service": plain("grpc_service"),
 }
 
 
@@ -292,6 +302,7 @@ def main():
     parser.add_argument("--source", help="examples/ (with --check-all)")
     parser.add_argument("--check-all", action="store_true")
     parser.add_argument("--pushgateway", default="prometheus-pushgateway")
+    parser.add_argument("--grpc", action="store_true", help="the demo was built with gRPC")
     args = parser.parse_args()
     if args.check_all:
         check_all(args)
