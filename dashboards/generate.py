@@ -21,6 +21,7 @@ DS = {"type": "prometheus", "uid": "${datasource}"}
 SEL = 'job=~"$job",instance=~"$instance"'
 SEL_ROUTE = SEL + ',http_route=~"$route"'
 SEL_CACHE = SEL + ',cache=~"$cache"'
+SEL_RPC = SEL + ',rpc_method=~"$rpc_method"'
 
 UIDS = {
     "overview": "vitals-service-overview",
@@ -63,10 +64,17 @@ def link_to(key, title=None):
 
 
 class Layout:
-    """Places panels left to right on Grafana's 24-column grid."""
+    """Places panels left to right on Grafana's 24-column grid; a row starts a new line."""
 
     def __init__(self):
         self.x, self.y, self.row_h, self.next_id = 0, 0, 0, 1
+
+    def row(self, title):
+        """A row header (Grafana's "row" panel, expanded) on a line of its own."""
+        if self.x > 0:
+            self.x, self.y, self.row_h = 0, self.y + self.row_h, 0
+        return self.place({"type": "row", "title": title, "collapsed": False, "panels": []},
+                          24, 1)
 
     def place(self, panel, w, h):
         if self.x + w > 24:
@@ -283,10 +291,81 @@ def overview():
         'topk(10, histogram_quantile(0.99, sum by (job, http_route, le) (rate('
         'http_server_request_duration_seconds_bucket{%s}[5m]))))' % SEL_ROUTE,
         [link_to("memory"), link_to("caches"), link_to("database")]), 24, 8))
+    p.extend(rpc_panels(L))
     route_var = variable("route", "Route", 'label_values(http_server_request_duration_seconds_count'
                          '{job=~"$job",instance=~"$instance"}, http_route)')
+    rpc_var = variable("rpc_method", "RPC method", 'label_values(rpc_server_call_duration_seconds_'
+                       'count{job=~"$job",instance=~"$instance"}, rpc_method)')
     return dashboard("overview", "Requests through the vitals agent: rate, errors, latency, "
-                     "in-flight and slow requests per route.", p, [route_var])
+                     "in-flight and slow requests per route, and the same per RPC method of a "
+                     "gRPC (or other RPC) server.", p, [route_var, rpc_var])
+
+
+def rpc_panels(L):
+    """The overview's RPC row: a gRPC server's calls per method (vitals/grpc.h, vitals/rpc.h),
+    and the calls it makes per target."""
+    rate = "$__rate_interval"
+    calls = "rpc_server_call_duration_seconds"
+    p = [L.row("RPC calls (gRPC)")]
+    p.append(L.place(timeseries(
+        "RPC calls by method and status", "Calls per second the service served, by RPC method "
+        "and final status code (OK, INVALID_ARGUMENT, DEADLINE_EXCEEDED, ...). A stream counts "
+        "once, when it ends.", "reqps",
+        [target('sum by (rpc_method, rpc_status_code) (rate(%s_count{%s}[%s]))'
+                % (calls, SEL_RPC, rate), "{{rpc_method}} {{rpc_status_code}}")]), 12, 8))
+    p.append(L.place(timeseries(
+        "RPC error ratio by method", "Share of each method's calls that ended with a code that "
+        "means the server failed (UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, "
+        "UNAVAILABLE, DATA_LOSS: the calls with an error_type). The client's own errors "
+        "(INVALID_ARGUMENT, NOT_FOUND, ...) are not counted here.", "percentunit",
+        [target('(sum by (rpc_method) (rate(%s_count{%s,error_type!=""}[%s])) or 0 * sum by '
+                '(rpc_method) (rate(%s_count{%s}[%s]))) / sum by (rpc_method) (rate(%s_count{%s}'
+                '[%s]))' % (calls, SEL_RPC, rate, calls, SEL_RPC, rate, calls, SEL_RPC, rate),
+                "{{rpc_method}}")]), 12, 8))
+    p.append(L.place(timeseries(
+        "RPC latency p50 / p99 by method", "Quantiles of the call duration (a stream's whole "
+        "life) from the histogram buckets. Dots are exemplars from the callers' traceparent "
+        "metadata.", "s",
+        [target('histogram_quantile(%s, sum by (rpc_method, le) (rate(%s_bucket{%s}[%s])))'
+                % (q, calls, SEL_RPC, rate), "p%s {{rpc_method}}" % n, ref, exemplar=True)
+         for q, n, ref in (("0.5", "50", "A"), ("0.99", "99", "B"))]), 12, 8))
+    p.append(L.place(timeseries(
+        "RPC calls in flight and started", "Calls being served right now, and calls started "
+        "per second. In flight climbing while starts stay flat means calls are getting stuck.",
+        "short",
+        [target('sum by (rpc_method) (vitals_rpc_server_active_calls{%s})' % SEL_RPC,
+                "in flight {{rpc_method}}", "A"),
+         target('sum by (rpc_method) (rate(vitals_rpc_server_calls_started_total{%s}[%s]))'
+                % (SEL_RPC, rate), "started/s {{rpc_method}}", "B")]), 12, 8))
+    p.append(L.place(timeseries(
+        "RPC messages per call and bytes per second", "Mean messages each call received and "
+        "sent (1 and 1 for a unary call), and the bytes per second of serialized messages each "
+        "way.", "short",
+        [target('sum by (rpc_method) (rate(rpc_server_requests_per_rpc_sum{%s}[%s])) / sum by '
+                '(rpc_method) (rate(rpc_server_requests_per_rpc_count{%s}[%s]))'
+                % (SEL_RPC, rate, SEL_RPC, rate), "received per call {{rpc_method}}", "A"),
+         target('sum by (rpc_method) (rate(rpc_server_responses_per_rpc_sum{%s}[%s])) / sum by '
+                '(rpc_method) (rate(rpc_server_responses_per_rpc_count{%s}[%s]))'
+                % (SEL_RPC, rate, SEL_RPC, rate), "sent per call {{rpc_method}}", "B"),
+         target('sum by (rpc_method) (rate(rpc_server_request_size_bytes_sum{%s}[%s]))'
+                % (SEL_RPC, rate), "bytes/s in {{rpc_method}}", "C"),
+         target('sum by (rpc_method) (rate(rpc_server_response_size_bytes_sum{%s}[%s]))'
+                % (SEL_RPC, rate), "bytes/s out {{rpc_method}}", "D")]), 12, 8))
+    p.append(L.place(timeseries(
+        "Where RPC time goes, by method", "Seconds per second each method spent in database "
+        "calls (db), outbound calls (outbound, gRPC client calls included) and its own code "
+        "(self), as for HTTP routes.", "s",
+        [target('sum by (rpc_method, part) (rate(vitals_rpc_server_call_time_seconds_total{%s}'
+                '[%s]))' % (SEL_RPC, rate), "{{rpc_method}} {{part}}")], stack=True), 12, 8))
+    p.append(L.place(timeseries(
+        "RPC client calls by target", "Calls per second this service made to gRPC servers, by "
+        "target and status code; every code but OK counts as an error on the client side.",
+        "reqps",
+        [target('sum by (server_address, server_port, rpc_status_code) (rate('
+                'rpc_client_call_duration_seconds_count{%s}[%s]))' % (SEL, rate),
+                "{{server_address}}:{{server_port}} {{rpc_status_code}}")],
+        links=[link_to("dependencies")]), 24, 8))
+    return p
 
 
 def memory():

@@ -58,6 +58,13 @@ def check(path, uids, problems):
     ids = set()
     for panel in panels:
         title = panel.get("title", "?")
+        if panel.get("type") == "row":  # a row header: an id and a full-width line, no query
+            if not isinstance(panel.get("id"), int) or panel["id"] in ids:
+                bad("row %r: no id, or an id used twice" % title)
+            ids.add(panel.get("id"))
+            if (panel.get("gridPos") or {}).get("w") != 24 or panel.get("collapsed"):
+                bad("row %r: not an expanded full-width row" % title)
+            continue
         where = "panel %r" % title
         pid = panel.get("id")
         if not isinstance(pid, int):

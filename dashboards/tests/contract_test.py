@@ -56,6 +56,7 @@ SUBSTITUTIONS = [
     ("$instance", ".*"),
     ("$route", ".*"),
     ("$cache", ".*"),
+    ("$rpc_method", ".*"),
     ("$server_address", ".*"),
     ("$breaker", ".*"),
     ("$executor", ".*"),
@@ -269,7 +270,7 @@ def main():
         stops.append([os.path.join(ROOT, "..", "scripts", "throwaway-postgres"), "stop", pg_dir])
         demo_log = open(os.path.join(work, "demo.log"), "w")
         procs.append(subprocess.Popen(
-            [demo_bin, "--port=0", "--load-rps=100", "--cache-entries=110",
+            [demo_bin, "--port=0", "--grpc-port=0", "--load-rps=100", "--cache-entries=110",
              "--outage-period=20", "--postgres=" + started.stdout.strip()], env=env,
             stdout=demo_log, stderr=subprocess.STDOUT))
         rules = sorted(glob.glob(os.path.join(ROOT, "rules", "*.yml")))
