@@ -32,6 +32,7 @@ class EchoService final : public vitals::test::Echo::Service {
   grpc::Status Unary(grpc::ServerContext* context, const vitals::test::EchoRequest* request,
                      vitals::test::EchoReply* reply) override {
     Work(context, *request);
+    if (request->wait_for_cancel() && context->IsCancelled()) return grpc::Status::CANCELLED;
     if (request->code() != 0) {
       return grpc::Status(static_cast<grpc::StatusCode>(request->code()), "as asked");
     }
