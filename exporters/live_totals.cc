@@ -98,30 +98,23 @@ LiveTotals ReadLiveTotals(internal::Registry& registry) {
   };
   registry.ForEachFamily([&](internal::Family& f) {
     const std::string& name = f.name();
-    if (name == "http_server_request_duration_seconds") {
+    if (name == "http_server_request_duration_seconds" ||
+        name == "rpc_server_call_duration_seconds") {
+      // RPC methods beside the routes, with the same buckets (both use
+      // request_duration_buckets); an RPC's errors are the codes with an error_type.
+      const bool rpc = absl::StartsWith(name, "rpc_");
       const internal::HistogramLayout layout{static_cast<uint32_t>(f.bounds().size())};
       t.route_bucket_bounds = f.bounds();
       f.Visit([&](const internal::Series& s, const double* v) {
-        LiveTotals::Route& r = routes[{std::string(LabelValue(f, s, "http_request_method")),
-                                       std::string(LabelValue(f, s, "http_route"))}];
+        LiveTotals::Route& r = routes[RouteKey(f, s, rpc)];
+        r.rpc = rpc;
         const double count = AddBuckets(layout, v, r.buckets);
         r.requests += count;
         r.seconds += v[layout.sum()];
         const absl::string_view status = LabelValue(f, s, "http_response_status_code");
-        if (!status.empty() && status[0] == '5') r.errors += count;
-      });
-    } else if (name == "rpc_server_call_duration_seconds") {
-      // RPC methods beside the routes: the same buckets (both use request_duration_buckets).
-      const internal::HistogramLayout layout{static_cast<uint32_t>(f.bounds().size())};
-      t.route_bucket_bounds = f.bounds();
-      f.Visit([&](const internal::Series& s, const double* v) {
-        LiveTotals::Route& r = routes[{std::string(LabelValue(f, s, "rpc_system_name")),
-                                       std::string(LabelValue(f, s, "rpc_method"))}];
-        r.rpc = true;
-        const double count = AddBuckets(layout, v, r.buckets);
-        r.requests += count;
-        r.seconds += v[layout.sum()];
-        if (!LabelValue(f, s, "error_type").empty()) r.errors += count;
+        if (rpc ? !LabelValue(f, s, "error_type").empty() : !status.empty() && status[0] == '5') {
+          r.errors += count;
+        }
       });
     } else if (name == "vitals_http_server_request_time_seconds_total" ||
                name == "vitals_rpc_server_call_time_seconds_total") {

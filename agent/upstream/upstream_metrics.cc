@@ -130,12 +130,7 @@ void UpstreamMetrics::AddExtra(UpstreamEntry* entry, UpstreamExtra which, double
   if (family == nullptr) return;
   MarkCalled(entry);
   uint32_t gen = 0;
-  Series* series = entry->extras[which].Read(&gen);
-  if (series == nullptr) {  // not made yet, or cleared by a sweep: found again
-    absl::string_view key[4];
-    series = family->Find(KeyOf(*entry, key), &gen);
-    CacheIfCurrent(series, gen, [&] { entry->extras[which].Fill(series, gen); });
-  }
+  Series* series = CachedOrFound(family, entry->extras[which], *entry, &gen);
   if (which == kStartedCalls) {
     AddToCellChecked(*series, gen, value);
   } else {
@@ -282,15 +277,20 @@ void UpstreamMetrics::RecordError(UpstreamEntry* entry, absl::string_view error_
 ActiveSeries UpstreamMetrics::AddActive(UpstreamEntry* entry, double delta) {
   MarkCalled(entry);
   ActiveSeries active;
-  active.series = entry->active.Read(&active.gen);
-  if (active.series == nullptr) {  // cleared by a sweep: found again
-    absl::string_view key[4];
-    active.series = active_->Find(KeyOf(*entry, key), &active.gen);
-    CacheIfCurrent(active.series, active.gen,
-                   [&] { entry->active.Fill(active.series, active.gen); });
-  }
+  active.series = CachedOrFound(active_, entry->active, *entry, &active.gen);
   AddActiveTo(active, delta);
   return active;
+}
+
+Series* UpstreamMetrics::CachedOrFound(Family* family, CachedSeries& cached,
+                                       const UpstreamEntry& entry, uint32_t* gen) {
+  Series* series = cached.Read(gen);
+  if (series == nullptr) {  // not made yet, or cleared by a sweep: found again
+    absl::string_view key[4];
+    series = family->Find(KeyOf(entry, key), gen);
+    CacheIfCurrent(series, *gen, [&] { cached.Fill(series, *gen); });
+  }
+  return series;
 }
 
 void UpstreamMetrics::SweepIdle(int64_t now, int64_t ttl) {

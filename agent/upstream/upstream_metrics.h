@@ -118,6 +118,10 @@ class UpstreamMetrics {
  private:
   UpstreamMetrics(UpstreamKind kind, Family* duration, Family* active, const Clock* clock,
                   size_t limit, const std::atomic<uint32_t>* idle_epoch);
+  // The entry's series of `family` keyed by the entry alone (the active calls, kRpc's extras):
+  // the one `cached`, or the family's lookup, cached again when still current.
+  Series* CachedOrFound(Family* family, CachedSeries& cached, const UpstreamEntry& entry,
+                        uint32_t* gen) ABSL_LOCKS_EXCLUDED(mu_);
   // kRpc's extra families (Create).
   static absl::Status CreateRpcExtras(Registry& registry, bool expirable,
                                       Family* (&extras)[kUpstreamExtras]);
